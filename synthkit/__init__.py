@@ -1,0 +1,61 @@
+"""synthkit: synthetic data for privacy and fraud use cases.
+
+The public API is the handful of names below; everything else is private.
+
+Example:
+    >>> import synthkit
+    >>> from synthkit.datasets import load_adult
+    >>> real = load_adult().sample(2000, random_state=0)
+    >>> model = synthkit.Synthesizer("tvae", epochs=1, verbose=False, random_state=0)
+    >>> synthetic = model.fit(real).sample(100, random_state=0)
+    >>> list(synthetic.columns) == list(real.columns)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from synthkit import errors
+from synthkit.metadata import Metadata
+
+if TYPE_CHECKING:
+    from synthkit.connectors import load, save
+    from synthkit.evaluation import evaluate
+    from synthkit.generators import Synthesizer, load_model
+
+__all__ = [
+    "Metadata",
+    "Synthesizer",
+    "errors",
+    "evaluate",
+    "load",
+    "load_model",
+    "save",
+]
+
+__version__ = "0.1.0"
+
+# Heavy layers (torch models, connectors, metrics) load on first use, so
+# ``import synthkit`` stays fast.
+_LAZY = {
+    "Synthesizer": "synthkit.generators",
+    "load_model": "synthkit.generators",
+    "load": "synthkit.connectors",
+    "save": "synthkit.connectors",
+    "evaluate": "synthkit.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'synthkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,359 @@
+"""Column kinds and keys of a table: detected, overridable, JSON- and SDV-convertible."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthkit.errors import MetadataError
+
+__all__ = ["KINDS", "PII_TYPES", "Metadata"]
+
+#: Every column kind synthkit knows.
+KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "pii", "text")
+
+#: PII types recognised in ``pii`` columns, with the SDV sdtype each maps to.
+PII_TYPES = {
+    "email": "email",
+    "phone": "phone_number",
+    "name": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "ssn": "ssn",
+    "address": "address",
+    "street_address": "street_address",
+    "ip": "ipv4_address",
+    "credit_card": "credit_card_number",
+}
+_SDV_TO_PII = {sdtype: pii for pii, sdtype in PII_TYPES.items()}
+_SDV_TO_PII.update({"ip_address": "ip", "ipv6_address": "ip", "postcode": "address"})
+
+_FORMAT_VERSION = 1
+
+
+class Metadata:
+    """What each column of a table is, and which columns are keys.
+
+    A column's entry is a dict with a ``kind`` (one of :data:`KINDS`) and
+    kind-specific details: ``integer``, ``min``, ``max`` and ``decimals`` for
+    numerical columns; ``format`` and ``timezone`` for datetimes; ``pii_type``
+    and ``strategy`` (``"fake"`` or ``"drop"``) for PII. ``id`` and ``pii``
+    columns are never learned by a model: ids are regenerated unique, PII is
+    regenerated with Faker or dropped.
+
+    Args:
+        columns: Mapping of column name to its entry (at least ``{"kind": ...}``).
+        primary_key: Name of the column that identifies a row, if any.
+        sequence_key: Column naming the entity a row belongs to (sequences).
+        sequence_index: Column ordering rows within an entity (sequences).
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"age": [31, 45, 27], "city": ["Oslo", "Rome", "Oslo"]})
+        >>> md = Metadata.detect(df)
+        >>> md.kind("age"), md.kind("city")
+        ('numerical', 'categorical')
+        >>> md.update_column("city", kind="text").kind("city")
+        'text'
+        >>> Metadata.from_dict(md.to_dict()) == md
+        True
+    """
+
+    def __init__(
+        self,
+        columns: Mapping[str, Mapping[str, Any]] | None = None,
+        primary_key: str | None = None,
+        sequence_key: str | None = None,
+        sequence_index: str | None = None,
+    ) -> None:
+        self.columns: dict[str, dict[str, Any]] = {}
+        for name, entry in (columns or {}).items():
+            self.columns[str(name)] = _checked_entry(str(name), dict(entry))
+        self.primary_key = primary_key
+        self.sequence_key = sequence_key
+        self.sequence_index = sequence_index
+        for role in ("primary_key", "sequence_key", "sequence_index"):
+            column = getattr(self, role)
+            if column is not None and column not in self.columns:
+                raise MetadataError(
+                    f"{role}={column!r} is not one of the columns: {sorted(self.columns)}."
+                )
+
+    # ----------------------------------------------------------------- detection
+    @classmethod
+    def detect(
+        cls, data: pd.DataFrame, overrides: Mapping[str, str | Mapping[str, Any]] | None = None
+    ) -> Metadata:
+        """Infer a kind for every column of ``data``.
+
+        Args:
+            data: The real table.
+            overrides: Optional per-column corrections: a kind name or a full entry.
+
+        Returns:
+            The detected metadata, overrides applied.
+
+        Raises:
+            DataError: If ``data`` is not a non-empty DataFrame.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"id": [1, 2, 3], "email": ["a@x.org", "b@y.com", "c@z.net"]})
+            >>> Metadata.detect(df).to_dict()["columns"]["email"]["kind"]
+            'pii'
+        """
+        from synthkit._detection import detect_columns
+
+        detected = detect_columns(data)
+        metadata = cls(detected.columns, primary_key=detected.primary_key)
+        for name, override in (overrides or {}).items():
+            if isinstance(override, str):
+                metadata.update_column(name, kind=override)
+            else:
+                metadata.update_column(name, **dict(override))
+        return metadata
+
+    # ------------------------------------------------------------------ editing
+    def kind(self, column: str) -> str:
+        """Return the kind of ``column``."""
+        return self._entry(column)["kind"]
+
+    def column(self, column: str) -> dict[str, Any]:
+        """Return a copy of the entry of ``column``."""
+        return dict(self._entry(column))
+
+    def update_column(self, column: str, **entry: Any) -> Metadata:
+        """Override a column's kind or details in place; returns ``self`` for chaining.
+
+        Changing the kind drops details that belonged to the old kind.
+
+        Example:
+            >>> md = Metadata({"zip": {"kind": "numerical", "integer": True}})
+            >>> md.update_column("zip", kind="categorical").column("zip")
+            {'kind': 'categorical'}
+        """
+        current = self._entry(column)
+        if "kind" in entry and entry["kind"] != current["kind"]:
+            merged = dict(entry)
+        else:
+            merged = {**current, **entry}
+        self.columns[column] = _checked_entry(column, merged)
+        return self
+
+    def columns_of_kind(self, *kinds: str) -> list[str]:
+        """Return the names of the columns whose kind is one of ``kinds``, in order."""
+        return [name for name, entry in self.columns.items() if entry["kind"] in kinds]
+
+    @property
+    def learned_columns(self) -> list[str]:
+        """Columns a model learns: everything but ids and PII."""
+        return [name for name, e in self.columns.items() if e["kind"] not in ("id", "pii")]
+
+    def validate(self, data: pd.DataFrame) -> None:
+        """Check that ``data`` has every column this metadata describes.
+
+        Raises:
+            MetadataError: Naming the missing columns.
+        """
+        missing = [name for name in self.columns if name not in data.columns]
+        if missing:
+            raise MetadataError(
+                f"The data lacks column(s) {missing} described by the metadata; "
+                "pass the matching table or detect metadata from it with Metadata.detect(df)."
+            )
+
+    # ------------------------------------------------------------ serialization
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: ``{"columns": {name: {"kind": ...}}, ...}``."""
+        out: dict[str, Any] = {"columns": copy.deepcopy(self.columns)}
+        for role in ("primary_key", "sequence_key", "sequence_index"):
+            if getattr(self, role) is not None:
+                out[role] = getattr(self, role)
+        out["format_version"] = _FORMAT_VERSION
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Metadata:
+        """Build metadata from :meth:`to_dict` output."""
+        if not isinstance(data, Mapping) or "columns" not in data:
+            raise MetadataError(
+                "Metadata dicts need a 'columns' mapping: {'columns': {name: {'kind': ...}}}."
+            )
+        return cls(
+            data["columns"],
+            primary_key=data.get("primary_key"),
+            sequence_key=data.get("sequence_key"),
+            sequence_index=data.get("sequence_index"),
+        )
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Return the metadata as JSON text, also writing it to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
+        if path is not None:
+            from synthkit._files import atomic_write_text
+
+            atomic_write_text(Path(path), text)
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> Metadata:
+        """Read metadata from a JSON file path or JSON text."""
+        text = str(source)
+        if not text.lstrip().startswith("{"):
+            try:
+                text = Path(source).read_text(encoding="utf-8")
+            except OSError as error:
+                raise MetadataError(f"Cannot read metadata file {source!s}: {error}.") from error
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise MetadataError(f"Metadata JSON is invalid: {error}.") from error
+
+    # --------------------------------------------------------------------- SDV
+    @classmethod
+    def from_sdv(cls, sdv_metadata: Any, table_name: str | None = None) -> Metadata:
+        """Convert SDV metadata (``Metadata``, ``SingleTableMetadata`` or their dicts).
+
+        Example:
+            >>> sdv_dict = {"columns": {"age": {"sdtype": "numerical"},
+            ...                         "mail": {"sdtype": "email", "pii": True}}}
+            >>> Metadata.from_sdv(sdv_dict).kind("mail")
+            'pii'
+        """
+        data = sdv_metadata.to_dict() if hasattr(sdv_metadata, "to_dict") else sdv_metadata
+        if "tables" in data:
+            tables = data["tables"]
+            if table_name is None:
+                if len(tables) != 1:
+                    raise MetadataError(
+                        f"The SDV metadata has tables {sorted(tables)}; pass table_name=..."
+                    )
+                table_name = next(iter(tables))
+            if table_name not in tables:
+                raise MetadataError(f"table_name={table_name!r} is not in {sorted(tables)}.")
+            data = tables[table_name]
+        columns = {name: _from_sdv_column(entry) for name, entry in data["columns"].items()}
+        primary_key = data.get("primary_key")
+        sequence_key = data.get("sequence_key")
+        if isinstance(sequence_key, list):
+            sequence_key = sequence_key[0] if sequence_key else None
+        return cls(
+            columns,
+            primary_key=primary_key if isinstance(primary_key, str) else None,
+            sequence_key=sequence_key,
+            sequence_index=data.get("sequence_index"),
+        )
+
+    def to_sdv(self, table_name: str = "table") -> Any:
+        """Return an equivalent SDV ``Metadata`` object for one table named ``table_name``.
+
+        SDV is licensed under the Business Source License; synthkit only converts
+        to and from its metadata format.
+        """
+        from sdv.metadata import Metadata as SDVMetadata
+
+        return SDVMetadata.load_from_dict(
+            {"tables": {table_name: self.to_sdv_dict()}, "relationships": [],
+             "METADATA_SPEC_VERSION": "V1"}
+        )
+
+    def to_sdv_dict(self) -> dict[str, Any]:
+        """Return this table in SDV's single-table dict layout."""
+        columns = {name: _to_sdv_column(entry) for name, entry in self.columns.items()}
+        out: dict[str, Any] = {"columns": columns}
+        if self.primary_key is not None:
+            out["primary_key"] = self.primary_key
+        if self.sequence_key is not None:
+            out["sequence_key"] = self.sequence_key
+        if self.sequence_index is not None:
+            out["sequence_index"] = self.sequence_index
+        return out
+
+    # ------------------------------------------------------------------- dunder
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metadata) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(f"{name}={entry['kind']}" for name, entry in self.columns.items())
+        return f"Metadata({kinds})"
+
+    def _entry(self, column: str) -> dict[str, Any]:
+        try:
+            return self.columns[column]
+        except KeyError:
+            raise MetadataError(
+                f"Column {column!r} is not in the metadata; known columns: {list(self.columns)}."
+            ) from None
+
+
+def _checked_entry(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise MetadataError(
+            f"Column {name!r} has kind {kind!r}; use one of {', '.join(KINDS)}."
+        )
+    if kind == "pii":
+        entry.setdefault("pii_type", "name")
+        entry.setdefault("strategy", "fake")
+        if entry["pii_type"] not in PII_TYPES:
+            raise MetadataError(
+                f"Column {name!r} has pii_type {entry['pii_type']!r}; "
+                f"use one of {', '.join(PII_TYPES)}."
+            )
+        if entry["strategy"] not in ("fake", "drop"):
+            raise MetadataError(
+                f"Column {name!r} has strategy {entry['strategy']!r}; use 'fake' or 'drop'."
+            )
+    return entry
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _from_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
+    sdtype = entry.get("sdtype", "unknown")
+    if sdtype == "numerical":
+        representation = str(entry.get("computer_representation", "Float"))
+        return {"kind": "numerical", "integer": representation.lower().startswith(("int", "uint"))}
+    if sdtype in ("categorical", "boolean", "id"):
+        return {"kind": sdtype}
+    if sdtype == "datetime":
+        out: dict[str, Any] = {"kind": "datetime"}
+        if entry.get("datetime_format"):
+            out["format"] = entry["datetime_format"]
+        return out
+    if sdtype in _SDV_TO_PII:
+        return {"kind": "pii", "pii_type": _SDV_TO_PII[sdtype], "strategy": "fake"}
+    if sdtype == "unknown" or entry.get("pii"):
+        return {"kind": "text"}
+    # Any other semantic sdtype (country_code, ...) is a category to SDV too.
+    return {"kind": "categorical"}
+
+
+def _to_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
+    kind = entry["kind"]
+    if kind == "numerical":
+        return {
+            "sdtype": "numerical",
+            "computer_representation": "Int64" if entry.get("integer") else "Float",
+        }
+    if kind == "datetime":
+        out: dict[str, Any] = {"sdtype": "datetime"}
+        if entry.get("format"):
+            out["datetime_format"] = entry["format"]
+        return out
+    if kind == "pii":
+        return {"sdtype": PII_TYPES[entry["pii_type"]], "pii": True}
+    if kind == "text":
+        return {"sdtype": "unknown", "pii": False}
+    return {"sdtype": kind}
