@@ -17,7 +17,7 @@ Rules, in the order they are tried for each column:
    ``min(round(rows / 10), 10)`` distinct values are ``categorical`` codes (SDV's
    ordinal rule, so Adult's 16-valued ``education_num`` stays numerical); an integer
    column named like a date whose values are all valid ``yyyymmdd`` dates is a
-   ``datetime`` with format ``"%Y%m%d"``; 13-19 digit integers passing the Luhn check
+   ``datetime`` with format ``"%Y%m%d"``; 12-19 digit integers passing the Luhn check
    are card numbers; everything else is ``numerical``.
 6. Strings: two-valued yes/no, y/n, true/false, t/f columns are ``boolean``; values
    that all parse as dates with one format are ``datetime`` (the strptime format is
@@ -72,7 +72,7 @@ _PHONE = (
     r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,5})?"
     r"|\+\d{7,15}"
 )
-_CARD = r"\d(?:[ -]?\d){12,18}"
+_CARD = r"\d(?:[ -]?\d){11,18}"
 _STREET = (
     r"\d{1,6}[A-Za-z]?\s+(?:[A-Z0-9][A-Za-z0-9'.-]*\s+){0,4}[A-Z][A-Za-z'.-]*"
     r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]+)?"
@@ -183,6 +183,8 @@ _PERSON_WORDS = frozenset(
 )
 _KEY_SUFFIXES = ("id", "uuid", "guid", "key", "num", "code")
 _KEY_TOKENS = frozenset({"no", "nr", "number", "ref", "pk", "identifier"})
+# Last words that make a name a key even when it mentions PII (``email_id``).
+_STRONG_KEY_TOKENS = frozenset({"id", "uuid", "guid", "key", "pk"})
 _INDEX_NAMES = re.compile(
     r"^(?:index|level_0|rownames?|row_?names?|row_?num(?:ber)?|row_?id|unnamed:?\s*_?\d+)$"
 )
@@ -299,7 +301,7 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
     numeric = ptypes.is_numeric_dtype(values.dtype)
     tokens, squashed = _name_tokens(name)
     name_pii = _pii_type_from_name(tokens, squashed)
-    if name_pii is not None and not _is_key_name(tokens, squashed):
+    if name_pii is not None and tokens[-1] not in _STRONG_KEY_TOKENS:
         allowed = not numeric or name_pii in ("phone", "ssn", "credit_card")
         if allowed and not _looks_boolean(values, numeric):
             return _pii_entry(name_pii, values)
@@ -530,9 +532,7 @@ def _numeric_kind(
         return {"kind": "categorical"}
     if whole and _names_a_date(tokens) and _all_yyyymmdd(distinct):
         return {"kind": "datetime", "format": "%Y%m%d", "timezone": None}
-    if whole and _luhn_share(pd.Series(distinct[:SAMPLE_SIZE]).astype("int64").astype(str)) >= (
-        PII_MATCH_SHARE
-    ):
+    if _card_numbers(values):
         return _pii_entry("credit_card", values)
     integer = whole
     low, high = numbers.min(), numbers.max()
@@ -543,6 +543,14 @@ def _numeric_kind(
         "max": int(high) if integer else float(high),
         "decimals": 0 if integer else _decimals(distinct),
     }
+
+
+def _card_numbers(values: pd.Series) -> bool:
+    """Integer columns of 12-19 digit numbers that pass the Luhn check."""
+    if not ptypes.is_integer_dtype(values.dtype) or values.min() < 10**11:
+        return False
+    sample = _sample(values).astype("int64").astype(str)
+    return _luhn_share(sample) >= PII_MATCH_SHARE
 
 
 def _decimals(distinct: np.ndarray) -> int | None:
@@ -645,7 +653,11 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
         return "ip"
     if _luhn_share(sample) >= PII_MATCH_SHARE:
         return "credit_card"
-    if share(_PHONE) >= PII_MATCH_SHARE:
+    # Bare 10-11 digit numbers count as phones only beside mostly formatted ones.
+    formatted = sample.str.fullmatch(_PHONE)
+    if formatted.mean() >= 0.5 and (formatted | sample.str.fullmatch(r"\d{10,11}")).mean() >= (
+        PII_MATCH_SHARE
+    ):
         return "phone"
     if share(_ADDRESS) >= PII_MATCH_SHARE:
         return "address"
@@ -667,7 +679,7 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
 
 
 def _luhn_share(sample: pd.Series) -> float:
-    """Share of values that are 13-19 digit numbers passing the Luhn checksum."""
+    """Share of values that are 12-19 digit numbers passing the Luhn checksum."""
     shaped = sample.str.fullmatch(_CARD)
     if not shaped.any():
         return 0.0
