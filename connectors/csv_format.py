@@ -1,0 +1,403 @@
+"""CSV and TSV files: delimiter, encoding and compression inferred, column types kept honest."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
+from synthkit.connectors._paths import open_input_stream, open_output_stream, strip_compression
+
+from synthkit.errors import ParameterError
+
+__all__ = ["CsvConnector"]
+
+_SAMPLE_BYTES = 1 << 16
+_BLOCK_BYTES = 1 << 24
+_LEADING_ZERO = r"^[+-]?0[0-9]"
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class CsvConnector(Connector):
+    """Delimited text files (``.csv``, ``.tsv``), optionally compressed (``.gz``, ``.zst``...).
+
+    Every column is read as text first and then given the narrowest type that
+    holds all of its values (integer, float, boolean, else string), so a code
+    such as ``"007"`` stays the string ``"007"``. Dates are parsed only when asked
+    with ``parse_dates``.
+
+    Example:
+        >>> import tempfile, pathlib, pyarrow as pa
+        >>> path = str(pathlib.Path(tempfile.mkdtemp()) / "codes.csv")
+        >>> CsvConnector().write(pa.table({"zip": ["02139", "10001"], "n": [1, 2]}), path)
+        >>> CsvConnector().read(path).to_pydict()
+        {'zip': ['02139', '10001'], 'n': [1, 2]}
+    """
+
+    name = "csv"
+    suffixes = (".csv", ".tsv", ".tab", ".txt")
+
+    def read(
+        self,
+        uri: str,
+        *,
+        columns: list[str] | None = None,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        compression: str | None = "infer",
+        parse_dates: list[str] | Mapping[str, str] | None = None,
+        column_types: Mapping[str, Any] | None = None,
+        null_values: list[str] | None = None,
+        newlines_in_values: bool = True,
+    ) -> pa.Table:
+        """Read a whole CSV file into an Arrow table.
+
+        Args:
+            uri: Local path or fsspec URL.
+            columns: Read only these columns.
+            delimiter: Field separator; sniffed from the file when omitted (tab for ``.tsv``).
+            encoding: Text encoding; UTF-8 (or UTF-16 with a byte-order mark) when omitted.
+            compression: ``"infer"`` from the suffix, a codec name, or ``None``.
+            parse_dates: Columns to parse as timestamps: a list (ISO 8601 text) or a
+                mapping of column to ``strptime`` format (``{"date": "%Y%m%d"}``).
+            column_types: Arrow types forced for some columns (``{"zip": "string"}``).
+            null_values: Strings read as missing (Arrow's defaults: ``""``, ``"NA"``, ...).
+            newlines_in_values: Allow quoted values spanning lines (slower when true).
+        """
+        layout = _Layout.sniff(uri, delimiter, encoding, compression)
+        options = layout.arrow_options(columns, null_values, newlines_in_values)
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+            table = pacsv.read_csv(stream, *options)
+        return _typed(table, uri, parse_dates, column_types)
+
+    def iter_batches(
+        self,
+        uri: str,
+        *,
+        batch_size: int | None = None,
+        columns: list[str] | None = None,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        compression: str | None = "infer",
+        parse_dates: list[str] | Mapping[str, str] | None = None,
+        column_types: Mapping[str, Any] | None = None,
+        null_values: list[str] | None = None,
+        newlines_in_values: bool = True,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a CSV file as record batches of about ``batch_size`` rows.
+
+        Column types are inferred from the first batch and held for the rest; pass
+        ``column_types`` when a later batch needs a wider type.
+        """
+        layout = _Layout.sniff(uri, delimiter, encoding, compression)
+        read_options, parse_options, convert_options = layout.arrow_options(
+            columns, null_values, newlines_in_values
+        )
+        # Arrow splits by bytes: estimate bytes per row from the sample.
+        rows = batch_size or DEFAULT_BATCH_SIZE
+        read_options.block_size = max(1 << 16, int(rows * layout.bytes_per_row))
+        schema: pa.Schema | None = None
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+            reader = pacsv.open_csv(stream, read_options, parse_options, convert_options)
+            for raw in reader:
+                table = pa.Table.from_batches([raw])
+                if schema is None:
+                    table = _typed(table, uri, parse_dates, column_types)
+                    schema = table.schema
+                else:
+                    table = _cast_like(table, schema, uri)
+                yield from table.to_batches()
+
+    def write(
+        self,
+        table: pa.Table,
+        uri: str,
+        *,
+        delimiter: str | None = None,
+        encoding: str = "utf-8",
+        compression: str | None = "infer",
+        header: bool = True,
+    ) -> None:
+        """Write ``table`` as CSV, atomically.
+
+        Args:
+            table: The data; nested columns are refused (use Parquet or JSON).
+            uri: Local path or fsspec URL; ``.tsv`` writes tabs, ``.gz`` compresses.
+            delimiter: Field separator (default: tab for ``.tsv``/``.tab``, else comma).
+            encoding: Text encoding of the file.
+            compression: ``"infer"`` from the suffix, a codec name, or ``None``.
+            header: Write the column names as the first line.
+        """
+        table = _flat_for_csv(table, uri)
+        options = pacsv.WriteOptions(
+            include_header=header, delimiter=delimiter or _default_delimiter(uri)
+        )
+        codec = _checked_codec(encoding)
+        with open_output_stream(uri, compression) as stream:
+            if codec.name == "utf-8":
+                pacsv.write_csv(table, stream, options)
+                return
+            # Arrow writes UTF-8 only; re-encode batch by batch.
+            for index, batch in enumerate(table.to_batches(max_chunksize=DEFAULT_BATCH_SIZE)):
+                buffer = pa.BufferOutputStream()
+                options.include_header = header and index == 0
+                pacsv.write_csv(batch, buffer, options)
+                text = buffer.getvalue().to_pybytes().decode("utf-8")
+                try:
+                    stream.write(text.encode(codec.name))
+                except UnicodeEncodeError as error:
+                    raise FormatError(
+                        f"Cannot write {uri}: {text[error.start : error.end]!r} has no "
+                        f"{encoding} encoding; use encoding='utf-8'."
+                    ) from None
+
+
+class _Layout:
+    """What sniffing the start of a file tells: encoding, delimiter, header, row width."""
+
+    def __init__(self, encoding: str, delimiter: str, names: list[str], bytes_per_row: float):
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.names = names
+        self.bytes_per_row = bytes_per_row
+
+    @classmethod
+    def sniff(
+        cls, uri: str, delimiter: str | None, encoding: str | None, compression: str | None
+    ) -> _Layout:
+        with open_input_stream(uri, compression) as stream:
+            sample = stream.read(_SAMPLE_BYTES)
+        if not sample.strip():
+            raise FormatError(f"The CSV file {uri} is empty; it needs at least a header line.")
+        if encoding is None:
+            encoding = next((name for bom, name in _BOMS if sample.startswith(bom)), "utf-8")
+        codec = _checked_codec(encoding)
+        try:
+            text = codec.incrementaldecoder().decode(sample, final=False)
+        except UnicodeDecodeError as error:
+            line = sample[: error.start].count(b"\n") + 1
+            raise FormatError(
+                f"{uri} is not valid {encoding} text (line {line}, byte {error.start}: "
+                f"{sample[error.start : error.start + 4]!r}); pass its encoding, for example "
+                "encoding='latin-1'."
+            ) from None
+        text = text.lstrip("\ufeff")
+        if delimiter is None:
+            delimiter = _default_delimiter(uri, text)
+        lines = text.splitlines()
+        names = next(csv.reader(lines[:1], delimiter=delimiter), [])
+        bytes_per_row = len(sample) / max(1, len(lines))
+        return cls(codec.name, delimiter, names, bytes_per_row)
+
+    def arrow_options(
+        self, columns: list[str] | None, null_values: list[str] | None, newlines: bool
+    ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+        if len(set(self.names)) != len(self.names):
+            repeated = sorted({n for n in self.names if self.names.count(n) > 1})
+            raise FormatError(f"The CSV header repeats column name(s) {repeated}.")
+        if columns is not None:
+            missing = [name for name in columns if name not in self.names]
+            if missing:
+                raise ParameterError(
+                    f"columns={missing} are not in the file; its columns are {self.names}."
+                )
+        convert = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(self.names, pa.string()),
+            strings_can_be_null=True,
+            include_columns=columns,
+        )
+        if null_values is not None:
+            convert.null_values = null_values
+        read = pacsv.ReadOptions(encoding=self.encoding, block_size=_BLOCK_BYTES)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=newlines)
+        return read, parse, convert
+
+
+def _checked_codec(encoding: str) -> codecs.CodecInfo:
+    try:
+        return codecs.lookup(encoding)
+    except LookupError:
+        raise ParameterError(
+            f"encoding={encoding!r} is not a known text encoding; use for example "
+            "'utf-8', 'latin-1' or 'cp1252'."
+        ) from None
+
+
+def _default_delimiter(uri: str, sample: str | None = None) -> str:
+    if strip_compression(uri).lower().endswith((".tsv", ".tab")):
+        return "\t"
+    if sample:
+        try:
+            return csv.Sniffer().sniff(sample[: 1 << 14], delimiters=",;\t|").delimiter
+        except csv.Error:
+            pass
+    return ","
+
+
+class _parse_errors:  # noqa: N801 - a context manager that reads like a function
+    """Turn Arrow's CSV errors into :class:`FormatError` naming the file and line."""
+
+    def __init__(self, uri: str, layout: _Layout):
+        self.uri = uri
+        self.layout = layout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, _tb: Any) -> bool:
+        if not isinstance(error, (pa.ArrowInvalid, UnicodeDecodeError)):
+            return False
+        message = str(error)
+        if "invalid UTF8" in message or isinstance(error, UnicodeDecodeError):
+            raise FormatError(
+                f"{self.uri} is not valid {self.layout.encoding} text past its first lines; "
+                "pass its encoding, for example encoding='latin-1'."
+            ) from None
+        if "CSV parse error" in message:
+            row = message.split(": ", 2)[-1]
+            line = _line_of(self.uri, row, self.layout.encoding)
+            where = f" at line {line}" if line else ""
+            cause = message.removeprefix("CSV parse error: ")
+            raise FormatError(
+                f"Malformed CSV row{where} of {self.uri}: {cause}"
+                f". The header has {len(self.layout.names)} columns separated by "
+                f"{self.layout.delimiter!r}; fix the row or pass delimiter=..."
+            ) from None
+        raise FormatError(f"Cannot read {self.uri} as CSV: {message}") from None
+
+
+def _line_of(uri: str, row_text: str, encoding: str) -> int | None:
+    # Error path only: find the offending row's text in the file and count newlines.
+    needle = row_text.encode(encoding, errors="ignore")
+    if not needle:
+        return None
+    newlines, tail = 0, b""
+    with open_input_stream(uri) as stream:
+        while chunk := stream.read(_BLOCK_BYTES):
+            data = tail + chunk
+            found = data.find(b"\n" + needle)
+            if found >= 0:
+                return newlines + data.count(b"\n", 0, found) + 2
+            keep = len(needle) + 1
+            newlines += data.count(b"\n", 0, max(0, len(data) - keep))
+            tail = data[max(0, len(data) - keep) :]
+    return None
+
+
+def _typed(
+    table: pa.Table,
+    uri: str,
+    parse_dates: list[str] | Mapping[str, str] | None,
+    column_types: Mapping[str, Any] | None,
+) -> pa.Table:
+    formats = _date_formats(parse_dates, table.column_names)
+    forced = dict(column_types or {})
+    unknown = sorted(set(forced) - set(table.column_names))
+    if unknown:
+        raise ParameterError(
+            f"column_types names {unknown}, not in the file; its columns are {table.column_names}."
+        )
+    arrays = []
+    for name in table.column_names:
+        column = table.column(name)
+        if name in forced:
+            arrays.append(
+                _cast_or_fail(
+                    column,
+                    pa.type_for_alias(str(forced[name]))
+                    if isinstance(forced[name], str)
+                    else forced[name],
+                    name,
+                    uri,
+                )
+            )
+        elif name in formats:
+            arrays.append(_parse_dates(column, formats[name], name, uri))
+        else:
+            arrays.append(_narrowest(column))
+    return pa.Table.from_arrays(arrays, names=table.column_names)
+
+
+def _date_formats(
+    parse_dates: list[str] | Mapping[str, str] | None, names: list[str]
+) -> dict[str, str | None]:
+    if parse_dates is None:
+        return {}
+    if isinstance(parse_dates, str):
+        raise ParameterError(f"parse_dates={parse_dates!r}: pass a list of column names.")
+    formats = dict(parse_dates) if isinstance(parse_dates, Mapping) else dict.fromkeys(parse_dates)
+    missing = sorted(set(formats) - set(names))
+    if missing:
+        raise ParameterError(f"parse_dates names {missing}, not in the file; columns: {names}.")
+    return formats
+
+
+def _narrowest(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return ``column`` (strings) as int64, float64 or bool when every value fits."""
+    if column.null_count == len(column):
+        return column
+    if pc.any(pc.match_substring_regex(column, _LEADING_ZERO)).as_py():
+        return column  # codes such as "007" are identifiers, not numbers
+    for target in (pa.int64(), pa.float64(), pa.bool_()):
+        try:
+            return column.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return column
+
+
+def _parse_dates(column: pa.ChunkedArray, fmt: str | None, name: str, uri: str) -> pa.ChunkedArray:
+    try:
+        if fmt is not None:
+            return pc.strptime(column, format=fmt, unit="ns")
+        try:
+            return column.cast(pa.timestamp("ns"))
+        except pa.ArrowInvalid:
+            return column.cast(pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        shown = fmt or "ISO 8601"
+        raise FormatError(
+            f"Column {name!r} of {uri} has values that are not {shown} dates ({error}); "
+            "give the format, for example parse_dates={" + repr(name) + ": '%d/%m/%Y'}."
+        ) from None
+
+
+def _cast_or_fail(column: pa.ChunkedArray, target: pa.DataType, name: str, uri: str) -> Any:
+    try:
+        return column.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise FormatError(
+            f"Column {name!r} of {uri} has values that are not {target} ({error}); "
+            "pass a wider type in column_types, for example {" + repr(name) + ": 'string'}."
+        ) from None
+
+
+def _cast_like(table: pa.Table, schema: pa.Schema, uri: str) -> pa.Table:
+    arrays = [
+        _cast_or_fail(table.column(field.name), field.type, field.name, uri) for field in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _flat_for_csv(table: pa.Table, uri: str) -> pa.Table:
+    arrays, names = [], []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_nested(field.type):
+            raise FormatError(
+                f"Column {field.name!r} holds nested values ({field.type}), which CSV cannot "
+                f"store; write {uri} as Parquet or JSON instead."
+            )
+        if pa.types.is_dictionary(field.type):
+            column = column.cast(field.type.value_type)
+        arrays.append(column)
+        names.append(field.name)
+    return pa.Table.from_arrays(arrays, names=names)

@@ -1,0 +1,381 @@
+"""Record data: nested records normalized into parent and child tables with keys, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from synthkit.connectors._convert import to_arrow, to_pandas
+from synthkit.connectors._kinds import metadata_for
+
+from synthkit.errors import DataError
+from synthkit.metadata import Metadata
+
+__all__ = ["RecordDataset", "RecordError", "Relationship"]
+
+_SCALAR_VALUES = "value"
+
+
+class RecordError(DataError):
+    """Related tables break a key: a duplicate primary key, an orphan row, a cycle."""
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """A one-to-many link: each ``child`` row points to a ``parent`` row.
+
+    Attributes:
+        parent: Parent table name.
+        child: Child table name.
+        parent_key: Primary key column of the parent.
+        child_key: Column of the child holding the parent's key (the foreign key).
+        field: Name of the list in the nested parent record (default: the child's name).
+        order: Child column giving each row's position in that list, if any.
+    """
+
+    parent: str
+    child: str
+    parent_key: str
+    child_key: str
+    field: str | None = None
+    order: str | None = None
+
+
+class RecordDataset:
+    """Related tables with primary and foreign keys, convertible to and from nested records.
+
+    Nested records (a patient with a list of visits) become a parent table of
+    scalar fields (nested objects flattened to ``object.field`` columns) and one
+    child table per list, linked by keys; :meth:`to_records` rebuilds the same
+    records. Tables read from a database come with its own foreign keys.
+
+    Args:
+        tables: Table name to DataFrame.
+        relationships: The links between them.
+        root: The table at the top of the nesting; found when only one table has
+            no parent.
+        primary_keys: Table name to primary key column.
+        generated: Table name to columns synthkit added (keys, positions), dropped
+            when nesting back.
+        schemas: Table name to the nested Arrow schema it came from, to rebuild
+            objects, column order and types exactly.
+
+    Example:
+        >>> records = [
+        ...     {"card": "A", "limit": 500, "payments": [{"amount": 20.0}, {"amount": 5.5}]},
+        ...     {"card": "B", "limit": 900, "payments": []},
+        ... ]
+        >>> dataset = RecordDataset.from_records(records, name="cards", primary_key="card")
+        >>> sorted(dataset.tables)
+        ['cards', 'payments']
+        >>> dataset.tables["payments"][["card", "amount"]].to_dict("list")
+        {'card': ['A', 'A'], 'amount': [20.0, 5.5]}
+        >>> dataset.to_records() == records
+        True
+    """
+
+    def __init__(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        relationships: Sequence[Relationship] = (),
+        *,
+        root: str | None = None,
+        primary_keys: Mapping[str, str] | None = None,
+        generated: Mapping[str, Sequence[str]] | None = None,
+        schemas: Mapping[str, pa.Schema] | None = None,
+    ) -> None:
+        self.tables = {name: _frame(name, table) for name, table in tables.items()}
+        self.relationships = list(relationships)
+        self.primary_keys = dict(primary_keys or {})
+        for relationship in self.relationships:
+            self.primary_keys.setdefault(relationship.parent, relationship.parent_key)
+        self.generated = {name: list(columns) for name, columns in (generated or {}).items()}
+        self.schemas = dict(schemas or {})
+        self.root = root if root is not None else self._find_root()
+        self.validate()
+
+    # ------------------------------------------------------------- construction
+    @classmethod
+    def from_records(
+        cls,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        name: str = "records",
+        primary_key: str | None = None,
+    ) -> RecordDataset:
+        """Normalize a list of nested dicts (as parsed from JSON) into related tables."""
+        try:
+            array = pa.array(list(records))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise RecordError(f"The records do not share one shape: {error}.") from None
+        if not pa.types.is_struct(array.type):
+            raise RecordError(f"Records must be objects (dicts); got {array.type} values.")
+        return cls.from_arrow(pa.Table.from_struct_array(array), name=name, primary_key=primary_key)
+
+    @classmethod
+    def from_arrow(
+        cls, table: pa.Table, *, name: str = "records", primary_key: str | None = None
+    ) -> RecordDataset:
+        """Normalize an Arrow table with struct and list columns into related tables."""
+        builder = _Normalizer()
+        builder.add(table, name, primary_key)
+        return cls(
+            {key: to_pandas(value) for key, value in builder.tables.items()},
+            builder.relationships,
+            root=name,
+            primary_keys=builder.primary_keys,
+            generated=builder.generated,
+            schemas=builder.schemas,
+        )
+
+    def with_tables(self, tables: Mapping[str, pd.DataFrame]) -> RecordDataset:
+        """Return a dataset with the same keys and nesting over new tables (synthetic ones)."""
+        return RecordDataset(
+            tables,
+            self.relationships,
+            root=self.root,
+            primary_keys=self.primary_keys,
+            generated=self.generated,
+            schemas=self.schemas,
+        )
+
+    # ---------------------------------------------------------------- checks
+    def validate(self) -> None:
+        """Check that keys are unique and every child row has its parent."""
+        for table, key in self.primary_keys.items():
+            frame = self._table(table)
+            _require_column(frame, key, table)
+            repeated = frame[key].duplicated() | frame[key].isna()
+            if repeated.any():
+                value = frame.loc[repeated, key].iloc[0]
+                raise RecordError(
+                    f"Primary key {table}.{key} must be unique and present; "
+                    f"{int(repeated.sum())} row(s) break it, for example {value!r}."
+                )
+        for link in self.relationships:
+            parent, child = self._table(link.parent), self._table(link.child)
+            _require_column(parent, link.parent_key, link.parent)
+            _require_column(child, link.child_key, link.child)
+            orphans = ~child[link.child_key].isin(parent[link.parent_key])
+            if orphans.any():
+                value = child.loc[orphans, link.child_key].iloc[0]
+                raise RecordError(
+                    f"{int(orphans.sum())} row(s) of {link.child!r} point to no {link.parent!r} "
+                    f"row, for example {link.child_key}={value!r}."
+                )
+
+    @property
+    def metadata(self) -> dict[str, Metadata]:
+        """Metadata per table, with primary keys set and key columns of kind ``id``."""
+        out = {}
+        for name, frame in self.tables.items():
+            keys = [self.primary_keys.get(name)]
+            keys += [link.child_key for link in self.relationships if link.child == name]
+            out[name] = metadata_for(
+                frame,
+                id_columns=tuple(k for k in keys if k is not None),
+                primary_key=self.primary_keys.get(name),
+            )
+        return out
+
+    # --------------------------------------------------------------- nesting
+    def to_arrow(self) -> pa.Table:
+        """Return the root table with every child nested as a list column."""
+        return self._nest(self.root, ())
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Return the nested records as Python dicts (the shape JSON holds)."""
+        return self.to_arrow().to_pylist()
+
+    def _nest(self, name: str, path: tuple[str, ...]) -> pa.Table:
+        if name in path:
+            raise RecordError(f"Tables {[*path, name]} form a cycle; records cannot nest them.")
+        table = to_arrow(self.tables[name]).replace_schema_metadata(None)
+        for link in (r for r in self.relationships if r.parent == name):
+            child = self._nest(link.child, (*path, name))
+            lists = _as_lists(table, child, link, self)
+            table = table.append_column(link.field or link.child, lists)
+        # As a child, a table keeps its foreign key and position until its parent groups it.
+        as_child = [
+            column
+            for r in self.relationships
+            if r.child == name
+            for column in (r.child_key, r.order)
+            if column
+        ]
+        return _restore(table, self.schemas.get(name), self.generated.get(name, ()), as_child)
+
+    # ---------------------------------------------------------------- helpers
+    def _find_root(self) -> str:
+        children = {link.child for link in self.relationships}
+        roots = [name for name in self.tables if name not in children]
+        if len(roots) != 1:
+            raise RecordError(
+                f"Cannot tell which table is the root among {roots or list(self.tables)}; "
+                "pass root=..."
+            )
+        return roots[0]
+
+    def _table(self, name: str) -> pd.DataFrame:
+        if name not in self.tables:
+            raise RecordError(f"No table {name!r}; tables: {sorted(self.tables)}.")
+        return self.tables[name]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(frame)}" for name, frame in self.tables.items())
+        return f"RecordDataset(root={self.root!r}, {sizes})"
+
+
+def _frame(name: str, table: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    if isinstance(table, pa.Table):
+        return to_pandas(table)
+    if not isinstance(table, pd.DataFrame):
+        raise RecordError(f"Table {name!r} must be a DataFrame; got {type(table).__name__}.")
+    return table
+
+
+def _require_column(frame: pd.DataFrame, column: str, table: str) -> None:
+    if column not in frame.columns:
+        raise RecordError(
+            f"Key column {column!r} is not in table {table!r}; columns: {list(frame.columns)}."
+        )
+
+
+def _as_lists(
+    parent: pa.Table, child: pa.Table, link: Relationship, owner: RecordDataset
+) -> pa.Array:
+    """Group ``child`` rows under their parent rows as one list per parent, in list order."""
+    keys = parent.column(link.parent_key).combine_chunks()
+    position = pc.index_in(child.column(link.child_key), value_set=keys)
+    position = position.to_numpy(zero_copy_only=False).astype(np.int64)
+    sort_keys = [position]
+    if link.order is not None:
+        sort_keys.insert(0, child.column(link.order).to_numpy(zero_copy_only=False))
+    ranks = np.lexsort(sort_keys)  # by parent, then by position in the list
+    counts = np.bincount(position, minlength=len(keys))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    hidden = {link.child_key, link.order, *owner.generated.get(link.child, ())}
+    kept = child.drop_columns([c for c in child.column_names if c in hidden])
+    kept = kept.take(pa.array(ranks))
+    if not kept.num_columns:
+        raise RecordError(f"Table {link.child!r} has no columns besides its keys to nest.")
+    schema = owner.schemas.get(link.parent)
+    field = link.field or link.child
+    if schema is not None and field in schema.names:
+        value_type = schema.field(field).type.value_type
+        if not pa.types.is_struct(value_type):
+            return pa.ListArray.from_arrays(offsets, kept.column(_SCALAR_VALUES).combine_chunks())
+    values = pa.StructArray.from_arrays(
+        [column.combine_chunks() for column in kept.columns], names=kept.column_names
+    )
+    return pa.ListArray.from_arrays(offsets, values)
+
+
+def _restore(
+    table: pa.Table, schema: pa.Schema | None, generated: Sequence[str], as_child: list[str]
+) -> pa.Table:
+    """Drop synthkit's helper columns and rebuild nested objects, column order and types."""
+    if schema is None:
+        hidden = set(generated) - set(as_child)
+        return table.select([c for c in table.column_names if c not in hidden])
+    arrays = [_rebuild(table, field, field.name) for field in schema]
+    fields = list(schema)
+    for column in as_child:
+        if column not in schema.names:
+            arrays.append(table.column(column))
+            fields.append(table.schema.field(column))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _rebuild(table: pa.Table, field: pa.Field, name: str) -> pa.Array | pa.ChunkedArray:
+    if name in table.column_names:
+        return table.column(name).cast(field.type)
+    if pa.types.is_struct(field.type):
+        children = [_rebuild(table, child, f"{name}.{child.name}") for child in field.type]
+        arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in children]
+        # An object whose fields were all missing was a missing object.
+        missing = np.logical_and.reduce(
+            [array.is_null().to_numpy(zero_copy_only=False) for array in arrays]
+        )
+        return pa.StructArray.from_arrays(arrays, fields=list(field.type), mask=pa.array(missing))
+    raise RecordError(f"Column {name!r} of the nested records is missing from its table.")
+
+
+class _Normalizer:
+    """Walks a nested Arrow table and emits flat tables with keys."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, pa.Table] = {}
+        self.relationships: list[Relationship] = []
+        self.primary_keys: dict[str, str] = {}
+        self.generated: dict[str, list[str]] = {}
+        self.schemas: dict[str, pa.Schema] = {}
+
+    def add(self, table: pa.Table, name: str, primary_key: str | None) -> None:
+        table = table.replace_schema_metadata(None)
+        self.schemas[name] = table.schema
+        flat = _flatten_structs(table)
+        generated: list[str] = []
+        if primary_key is None:
+            primary_key = _free_name(f"{name}_id", flat.column_names)
+            flat = flat.append_column(primary_key, pa.array(np.arange(len(flat), dtype=np.int64)))
+            generated.append(primary_key)
+        elif primary_key not in flat.column_names:
+            raise RecordError(
+                f"primary_key={primary_key!r} is not a field of the {name!r} records; "
+                f"fields: {flat.column_names}."
+            )
+        self.primary_keys[name] = primary_key
+        self.generated[name] = generated
+        lists = [
+            f.name
+            for f in flat.schema
+            if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)
+        ]
+        scalar = flat.drop_columns(lists)
+        self.tables[name] = scalar
+        for field in lists:
+            self._add_child(name, primary_key, flat, field)
+
+    def _add_child(self, parent: str, parent_key: str, flat: pa.Table, field: str) -> None:
+        column = flat.column(field).combine_chunks()
+        owners = pc.list_parent_indices(column).to_numpy()
+        values = pc.list_flatten(column)
+        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy()
+        starts = np.cumsum(lengths) - lengths
+        positions = np.arange(len(values), dtype=np.int64) - starts[owners]
+        if pa.types.is_struct(values.type):
+            child = pa.Table.from_struct_array(values)
+        else:
+            child = pa.table({_SCALAR_VALUES: values})
+        child_name = _free_name(field.replace(".", "_"), [*self.tables, parent])
+        foreign_key = _free_name(parent_key, child.column_names)
+        order = _free_name(f"{child_name}_position", [*child.column_names, foreign_key])
+        child = child.append_column(foreign_key, flat.column(parent_key).take(pa.array(owners)))
+        child = child.append_column(order, pa.array(positions))
+        self.relationships.append(
+            Relationship(parent, child_name, parent_key, foreign_key, field=field, order=order)
+        )
+        self.add(child, child_name, None)
+        self.generated[child_name] += [order]
+        self.schemas[child_name] = pa.schema(
+            [f for f in child.schema if f.name not in (foreign_key, order)]
+        )
+
+
+def _flatten_structs(table: pa.Table) -> pa.Table:
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    return table
+
+
+def _free_name(wanted: str, taken: Sequence[str]) -> str:
+    name = wanted
+    while name in taken:
+        name = f"_{name}"
+    return name

@@ -1,0 +1,132 @@
+"""Sequence data in long format: one row per event, an entity key and an order within it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+from synthkit.connectors._convert import to_arrow, to_pandas
+from synthkit.connectors._kinds import metadata_for
+
+from synthkit.errors import DataError
+from synthkit.metadata import Metadata
+
+__all__ = ["SequenceDataset", "SequenceError"]
+
+
+class SequenceError(DataError):
+    """Sequence keys are missing, null, duplicated or out of order."""
+
+
+class SequenceDataset:
+    """Long-format sequences whose keys are known and checked.
+
+    Every row is one event of one entity (``sequence_key``); ``sequence_index``
+    (a time or a counter) orders events within an entity. On construction the
+    keys are validated: both columns exist and hold no nulls, no (entity, index)
+    pair repeats, and the index increases within each entity.
+
+    Args:
+        data: The events, a DataFrame or Arrow table.
+        sequence_key: Column naming the entity of each row.
+        sequence_index: Column ordering events of an entity; ``None`` means the
+            row order is the sequence order.
+        metadata: Column kinds; detected when omitted. Its keys are set from the
+            arguments.
+        sort: Sort rows by entity then index (stable) instead of refusing unsorted data.
+
+    Example:
+        >>> events = pd.DataFrame({"user": [1, 1, 2], "day": [3, 5, 1], "spent": [9.5, 3.0, 4.25]})
+        >>> sequences = SequenceDataset(events, "user", "day")
+        >>> sequences.n_entities, sequences.lengths().tolist()
+        (2, [2, 1])
+        >>> sequences.metadata.sequence_key, sequences.metadata.sequence_index
+        ('user', 'day')
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame | pa.Table,
+        sequence_key: str,
+        sequence_index: str | None = None,
+        *,
+        metadata: Metadata | None = None,
+        sort: bool = False,
+    ) -> None:
+        frame = to_pandas(data) if isinstance(data, pa.Table) else data
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"Sequence data must be a DataFrame; got {type(data).__name__}.")
+        self.sequence_key = sequence_key
+        self.sequence_index = sequence_index
+        _check_columns(frame, sequence_key, sequence_index)
+        if sort:
+            order = [sequence_key] + ([sequence_index] if sequence_index else [])
+            frame = frame.sort_values(order, kind="stable", ignore_index=True)
+        self.data = frame
+        self.validate()
+        self.metadata = metadata_for(
+            frame,
+            metadata,
+            id_columns=(sequence_key,),
+            sequence_key=sequence_key,
+            sequence_index=sequence_index,
+        )
+
+    def validate(self) -> None:
+        """Check the keys; raises :class:`SequenceError` naming the first offending rows."""
+        frame, key, index = self.data, self.sequence_key, self.sequence_index
+        _check_columns(frame, key, index)
+        for column in filter(None, (key, index)):
+            nulls = frame[column].isna()
+            if nulls.any():
+                raise SequenceError(
+                    f"Column {column!r} is a sequence key but has {int(nulls.sum())} missing "
+                    f"value(s), first at row {int(nulls.to_numpy().argmax())}; drop or fill them."
+                )
+        if index is None:
+            return
+        duplicated = frame.duplicated([key, index], keep=False)
+        if duplicated.any():
+            first = frame.loc[duplicated, [key, index]].iloc[0]
+            raise SequenceError(
+                f"{int(duplicated.sum())} rows repeat an ({key}, {index}) pair, for example "
+                f"{key}={first[key]!r}, {index}={first[index]!r}; aggregate those rows or use a "
+                "finer sequence_index."
+            )
+        previous = frame.groupby(key, sort=False)[index].shift()
+        backwards = (frame[index] < previous).to_numpy()
+        if backwards.any():
+            row = int(backwards.argmax())
+            raise SequenceError(
+                f"Rows of {key}={frame[key].iloc[row]!r} are not ordered by {index!r} "
+                f"(row {row} comes before an earlier value); sort the data or pass sort=True."
+            )
+
+    @property
+    def n_entities(self) -> int:
+        """Number of distinct entities."""
+        return int(self.data[self.sequence_key].nunique())
+
+    def lengths(self) -> pd.Series:
+        """Number of events per entity, indexed by entity, in order of first appearance."""
+        return self.data.groupby(self.sequence_key, sort=False).size()
+
+    def to_arrow(self) -> pa.Table:
+        """Return the events as an Arrow table (the long format that connectors write)."""
+        return to_arrow(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return (
+            f"SequenceDataset({len(self)} rows, {self.n_entities} entities, "
+            f"sequence_key={self.sequence_key!r}, sequence_index={self.sequence_index!r})"
+        )
+
+
+def _check_columns(frame: pd.DataFrame, key: str, index: str | None) -> None:
+    for role, column in (("sequence_key", key), ("sequence_index", index)):
+        if column is not None and column not in frame.columns:
+            raise SequenceError(
+                f"{role}={column!r} is not a column; columns: {list(frame.columns)}."
+            )
