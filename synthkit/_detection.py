@@ -257,6 +257,12 @@ def _check_frame(data: Any) -> None:
             f"The DataFrame has no rows (columns: {list(data.columns)[:10]}); "
             "metadata is detected from data, so pass at least one row."
         )
+    not_text = [name for name in data.columns if not isinstance(name, str)]
+    if not_text:
+        raise DataError(
+            f"Column names must be strings; got {not_text[:5]!r}. Rename them, for example "
+            "with df.columns = df.columns.astype(str)."
+        )
     duplicated = data.columns[data.columns.duplicated()].unique().tolist()
     if duplicated:
         raise DataError(
@@ -283,6 +289,11 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
         return {"kind": "boolean"}
     if ptypes.is_datetime64_any_dtype(dtype):
         return {"kind": "datetime", "format": None, "timezone": _timezone_of(dtype)}
+    if isinstance(dtype, pd.PeriodDtype):
+        raise DataError(
+            f"Column {name!r} has dtype {dtype}; convert it to datetimes with "
+            "series.dt.to_timestamp() or to strings first."
+        )
     if ptypes.is_timedelta64_dtype(dtype) or ptypes.is_complex_dtype(dtype):
         raise DataError(
             f"Column {name!r} has dtype {dtype}, which synthkit does not model; convert it "
@@ -456,6 +467,8 @@ def _string_id_entry(values: pd.Series) -> dict[str, Any]:
         return {"kind": "id", "id_type": "string", "format": "uuid", "uppercase": upper}
     listed = values.tolist()
     prefix = _common_prefix(min(listed), max(listed))
+    # "AC-00007".."AC-00106" share "AC-00", but those zeros belong to the number.
+    prefix = re.sub(r"\d+$", "", prefix)
     lengths = values.str.len()
     return {
         "kind": "id",
@@ -535,7 +548,9 @@ def _numeric_kind(
     if _card_numbers(values):
         return _pii_entry("credit_card", values)
     integer = whole
-    low, high = numbers.min(), numbers.max()
+    # Integer dtypes give exact bounds; floats through float64.
+    bounds = values if ptypes.is_integer_dtype(values.dtype) else numbers
+    low, high = bounds.min(), bounds.max()
     return {
         "kind": "numerical",
         "integer": bool(integer),

@@ -474,7 +474,7 @@ def _integer_ids(
             f"Cannot fit {n} new integer ids above the real maximum {start - 1}; "
             "declare the column a string id instead (update_column(..., id_type='string'))."
         )
-    return start + np.cumsum(gaps) - gaps[0]
+    return start + np.cumsum(gaps) - gaps[:1].sum()
 
 
 def _fill(
