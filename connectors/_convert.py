@@ -90,7 +90,7 @@ _NULLABLE = {
 def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame:
     """Cast columns of ``frame`` to the pandas dtypes in ``dtypes`` (name -> dtype).
 
-    A time zone in the target dtype converts tz-aware values and localizes naive ones.
+    A time zone in the target dtype converts tz-aware values; naive values are taken as UTC.
 
     Raises:
         ParameterError: Naming an unknown column or a cast that fails.
@@ -112,7 +112,8 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, Any]) -> pd.DataFrame
             column = frame[name]
             if isinstance(target, pd.DatetimeTZDtype):
                 if not isinstance(column.dtype, pd.DatetimeTZDtype):
-                    column = pd.to_datetime(column).dt.tz_localize(target.tz)
+                    # synthkit's writers store instants in UTC; naive text is read as UTC.
+                    column = pd.to_datetime(column, utc=True)
                 frame[name] = column.dt.tz_convert(target.tz).astype(target)
             else:
                 frame[name] = column.astype(target)

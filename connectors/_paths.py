@@ -88,7 +88,7 @@ def open_input_stream(uri: str, compression: str | None = "infer") -> pa.NativeF
     fs, path = resolve(uri)
     require_exists(fs, path, uri)
     codec = compression_of(path) if compression == "infer" else compression
-    stream = arrow_filesystem(fs).open_input_stream(path)
+    stream = arrow_filesystem(fs).open_input_stream(path, compression=None)
     return pa.CompressedInputStream(stream, codec) if codec else stream
 
 
@@ -125,7 +125,7 @@ def open_output_stream(uri: str, compression: str | None = "infer") -> Iterator[
     """Yield a writable Arrow stream whose content replaces ``uri`` atomically on success."""
     codec = compression_of(uri) if compression == "infer" else compression
     with atomic_output_path(uri) as (filesystem, tmp):
-        raw = filesystem.open_output_stream(tmp)
+        raw = filesystem.open_output_stream(tmp, compression=None)
         stream = pa.CompressedOutputStream(raw, codec) if codec else raw
         try:
             yield stream

@@ -115,7 +115,7 @@ class CsvConnector(Connector):
                     schema = table.schema
                 else:
                     table = _cast_like(table, schema, uri)
-                yield from table.to_batches()
+                yield from table.to_batches(max_chunksize=rows)
 
     def write(
         self,
@@ -213,6 +213,7 @@ class _Layout:
         convert = pacsv.ConvertOptions(
             column_types=dict.fromkeys(self.names, pa.string()),
             strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # "" is an empty string, nothing is missing
             include_columns=columns,
         )
         if null_values is not None:

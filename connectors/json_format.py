@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import (
@@ -94,6 +95,7 @@ class JsonConnector(Connector):
             scratch = Path(folder) / "out.json"
             connection = duckdb.connect()
             try:
+                connection.execute("SET TimeZone = 'UTC'")  # instants written in UTC
                 connection.register("source_table", _plain(table))
                 connection.execute(
                     "COPY (SELECT * FROM source_table) TO ? (FORMAT JSON, ARRAY ?)",
@@ -150,7 +152,21 @@ def _read_array(uri: str, compression: str | None) -> pa.Table:
         raise FormatError(f"The records of {uri} do not share one shape: {error}.") from None
     if not pa.types.is_struct(array.type):
         raise FormatError(f"{uri} must be an array of objects; found {array.type} items.")
-    return _nanosecond_times(pa.Table.from_struct_array(array))
+    return _nanosecond_times(_timestamps_from_text(pa.Table.from_struct_array(array)))
+
+
+_ISO_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$"
+
+
+def _timestamps_from_text(table: pa.Table) -> pa.Table:
+    # The JSON Lines reader infers timestamps from ISO text; do the same for arrays.
+    arrays = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) and column.null_count < len(column):
+            if pc.all(pc.match_substring_regex(column, _ISO_TIME)).as_py():
+                column = column.cast(pa.timestamp("ns"))
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, names=table.column_names)
 
 
 def _line_error(uri: str, compression: str | None, message: str) -> FormatError:
