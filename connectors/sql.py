@@ -141,7 +141,7 @@ class SqlConnector(Connector):
         """
         if not table:
             raise ParameterError("Pass table=... to name the database table to write.")
-        self.write_related({table: data}, [], uri, {}, if_exists=if_exists, schema=schema)
+        self.write_related({table: data}, [], {}, uri, if_exists=if_exists, schema=schema)
 
     def read_related(
         self, uri: str, *, tables: Sequence[str] | str = "all", schema: str | None = None
@@ -167,6 +167,12 @@ class SqlConnector(Connector):
                     f"Table(s) {missing} do not exist in {database.display}; tables: {known}."
                 )
             relationships = []
+            if database.url.get_backend_name() == "duckdb" and len(names) > 1:
+                raise DatabaseError(
+                    "Reading related tables from DuckDB needs foreign-key reflection, which "
+                    "duckdb-engine does not support with this DuckDB version; read each table "
+                    "with table=... and build a RecordDataset with its relationships."
+                )
             for name in names:
                 for key in inspector.get_foreign_keys(name, schema=schema):
                     if key["referred_table"] in names and len(key["constrained_columns"]) == 1:
@@ -185,8 +191,8 @@ class SqlConnector(Connector):
         self,
         tables: Mapping[str, pa.Table],
         relationships: Sequence[Relationship],
-        uri: str,
         primary_keys: Mapping[str, str],
+        uri: str,
         *,
         if_exists: str = "fail",
         schema: str | None = None,
@@ -253,6 +259,8 @@ class _Database:
 
     def reflect(self, connection: Connection, table: str, schema: str | None) -> sa.Table:
         try:
+            if self.url.get_backend_name() == "duckdb":
+                return _duckdb_table(connection, table, schema)
             return sa.Table(table, sa.MetaData(schema=schema), autoload_with=connection)
         except sa.exc.NoSuchTableError:
             known = sa.inspect(connection).get_table_names(schema=schema)
@@ -277,6 +285,53 @@ class _Database:
             ) from None
         finally:
             self.engine.dispose()
+
+
+_DUCKDB_TYPES = (
+    ("TIMESTAMP WITH TIME ZONE", sa.DateTime(timezone=True)),
+    ("TIMESTAMP", sa.DateTime()),
+    ("DATE", sa.Date()),
+    ("BOOLEAN", sa.Boolean()),
+    ("INT", sa.BigInteger()),
+    ("DOUBLE", sa.Double()),
+    ("FLOAT", sa.Double()),
+    ("REAL", sa.Double()),
+    ("DECIMAL", sa.Numeric()),
+    ("VARCHAR", sa.Text()),
+    ("BLOB", sa.LargeBinary()),
+)
+
+
+def _duckdb_table(connection: Connection, table: str, schema: str | None) -> sa.Table:
+    # duckdb-engine's column reflection queries pg_catalog tables DuckDB 2 lacks;
+    # information_schema holds the same facts.
+    columns = sa.table(
+        "columns",
+        sa.column("table_name"),
+        sa.column("table_schema"),
+        sa.column("column_name"),
+        sa.column("data_type"),
+        sa.column("ordinal_position"),
+        schema="information_schema",
+    )
+    query = (
+        sa.select(columns.c.column_name, columns.c.data_type)
+        .where(columns.c.table_name == table, columns.c.table_schema == (schema or "main"))
+        .order_by(columns.c.ordinal_position)
+    )
+    rows = connection.execute(query).all()
+    if not rows:
+        raise sa.exc.NoSuchTableError(table)
+    return sa.Table(
+        table,
+        sa.MetaData(schema=schema),
+        *[sa.Column(name, _duckdb_type(kind)) for name, kind in rows],
+    )
+
+
+def _duckdb_type(name: str) -> Any:
+    upper = name.upper()
+    return next((kind for prefix, kind in _DUCKDB_TYPES if prefix in upper), sa.types.NullType())
 
 
 def _with_driver(url: URL) -> URL:
