@@ -162,9 +162,9 @@ def _timestamps_from_text(table: pa.Table) -> pa.Table:
     # The JSON Lines reader infers timestamps from ISO text; do the same for arrays.
     arrays = []
     for column in table.columns:
-        if pa.types.is_string(column.type) and column.null_count < len(column):
-            if pc.all(pc.match_substring_regex(column, _ISO_TIME)).as_py():
-                column = column.cast(pa.timestamp("ns"))
+        text = pa.types.is_string(column.type) and column.null_count < len(column)
+        if text and pc.all(pc.match_substring_regex(column, _ISO_TIME)).as_py():
+            column = column.cast(pa.timestamp("ns"))
         arrays.append(column)
     return pa.Table.from_arrays(arrays, names=table.column_names)
 

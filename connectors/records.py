@@ -152,7 +152,7 @@ class RecordDataset:
             _require_column(frame, key, table)
             repeated = frame[key].duplicated() | frame[key].isna()
             if repeated.any():
-                value = frame.loc[repeated, key].iloc[0]
+                value = _plain(frame.loc[repeated, key].iloc[0])
                 raise RecordError(
                     f"Primary key {table}.{key} must be unique and present; "
                     f"{int(repeated.sum())} row(s) break it, for example {value!r}."
@@ -163,7 +163,7 @@ class RecordDataset:
             _require_column(child, link.child_key, link.child)
             orphans = ~child[link.child_key].isin(parent[link.parent_key])
             if orphans.any():
-                value = child.loc[orphans, link.child_key].iloc[0]
+                value = _plain(child.loc[orphans, link.child_key].iloc[0])
                 raise RecordError(
                     f"{int(orphans.sum())} row(s) of {link.child!r} point to no {link.parent!r} "
                     f"row, for example {link.child_key}={value!r}."
@@ -379,3 +379,8 @@ def _free_name(wanted: str, taken: Sequence[str]) -> str:
     while name in taken:
         name = f"_{name}"
     return name
+
+
+def _plain(value: object) -> object:
+    # numpy scalars print as np.int64(3); show the plain Python value in messages.
+    return value.item() if hasattr(value, "item") else value

@@ -86,7 +86,7 @@ class SequenceDataset:
             return
         duplicated = frame.duplicated([key, index], keep=False)
         if duplicated.any():
-            first = frame.loc[duplicated, [key, index]].iloc[0]
+            first = frame.loc[duplicated, [key, index]].iloc[0].map(_plain)
             raise SequenceError(
                 f"{int(duplicated.sum())} rows repeat an ({key}, {index}) pair, for example "
                 f"{key}={first[key]!r}, {index}={first[index]!r}; aggregate those rows or use a "
@@ -97,7 +97,7 @@ class SequenceDataset:
         if backwards.any():
             row = int(backwards.argmax())
             raise SequenceError(
-                f"Rows of {key}={frame[key].iloc[row]!r} are not ordered by {index!r} "
+                f"Rows of {key}={_plain(frame[key].iloc[row])!r} are not ordered by {index!r} "
                 f"(row {row} comes before an earlier value); sort the data or pass sort=True."
             )
 
@@ -130,3 +130,8 @@ def _check_columns(frame: pd.DataFrame, key: str, index: str | None) -> None:
             raise SequenceError(
                 f"{role}={column!r} is not a column; columns: {list(frame.columns)}."
             )
+
+
+def _plain(value: object) -> object:
+    # numpy scalars print as np.int64(3); show the plain Python value in messages.
+    return value.item() if hasattr(value, "item") else value

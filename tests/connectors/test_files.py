@@ -90,7 +90,7 @@ def test_csv_parses_dates_with_a_format(tmp_path):
     path.write_text("id,date\n1,19970101\n2,19970112\n")
     frame = load(path, parse_dates={"date": "%Y%m%d"})
     assert frame["date"].tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-12")]
-    with pytest.raises(FormatError, match="'date'.*not ISO 8601"):
+    with pytest.raises(FormatError, match=r"'date'.*not ISO 8601"):
         load(path, parse_dates=["date"])
 
 
@@ -120,7 +120,7 @@ def test_unreadable_parquet(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(MissingSourceError, match="nope.csv"):
+    with pytest.raises(MissingSourceError, match=r"nope\.csv"):
         load(tmp_path / "nope.csv")
 
 

@@ -75,7 +75,7 @@ def test_replace_append_and_fail(database, people, request):
     save(people.head(10), database, table=table, if_exists="replace")
     save(people.head(5), database, table=table, if_exists="append")
     assert len(load(database, table=table)) == 15
-    with pytest.raises(DatabaseError, match="already exist.*if_exists='replace'"):
+    with pytest.raises(DatabaseError, match=r"already exist.*if_exists='replace'"):
         save(people.head(5), database, table=table)
     save(people.head(3), database, table=table, if_exists="replace")
     assert len(load(database, table=table)) == 3

@@ -1,0 +1,129 @@
+import os
+
+import pandas as pd
+import pytest
+from synthkit.connectors import (
+    RecordDataset,
+    RecordError,
+    SequenceDataset,
+    SequenceError,
+    build_suite,
+    load,
+    load_suite,
+    save,
+    save_suite,
+    validate,
+)
+
+from .conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def purchases():
+    raw = load(DATA / "cdnow_transactions.csv.gz", parse_dates={"date": "%Y%m%d"})
+    # Several purchases of one customer on one day share a (customer, date) pair: sum them.
+    return raw.groupby(["customer_id", "date"], as_index=False).sum()
+
+
+def test_cdnow_raw_repeats_customer_day_pairs():
+    with pytest.raises(SequenceError, match=r"repeat an \(customer_id, date\) pair"):
+        load(
+            DATA / "cdnow_transactions.csv.gz",
+            sequence_key="customer_id",
+            sequence_index="date",
+            parse_dates={"date": "%Y%m%d"},
+        )
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "feather"])
+def test_sequences_round_trip(tmp_path, purchases, suffix):
+    sequences = SequenceDataset(purchases, "customer_id", "date")
+    assert sequences.n_entities == 23570
+    assert sequences.metadata.sequence_key == "customer_id"
+    assert sequences.metadata.kind("customer_id") == "id"
+    path = tmp_path / f"cdnow.{suffix}"
+    save(sequences, path)
+    options = {"parse_dates": ["date"]} if suffix == "csv" else {}
+    back = load(path, sequence_key="customer_id", sequence_index="date", **options)
+    assert isinstance(back, SequenceDataset)
+    pd.testing.assert_frame_equal(back.data, sequences.data)
+    assert back.metadata == sequences.metadata
+
+
+def test_unsorted_sequences_are_refused_or_sorted(purchases):
+    shuffled = purchases.sample(frac=1.0, random_state=0)
+    with pytest.raises(SequenceError, match=r"not ordered by 'date'.*sort=True"):
+        SequenceDataset(shuffled, "customer_id", "date")
+    fixed = SequenceDataset(shuffled, "customer_id", "date", sort=True)
+    pd.testing.assert_frame_equal(fixed.data, purchases)
+
+
+def test_nested_records_to_tables_and_back(actg_visits, patient_records):
+    assert set(actg_visits.tables) == {"patients", "visits"}
+    visits = actg_visits.tables["visits"]
+    assert visits["pidnum"].isin(actg_visits.tables["patients"]["pidnum"]).all()
+    assert "profile.weight" in actg_visits.tables["patients"].columns
+    assert actg_visits.to_records() == patient_records
+    assert actg_visits.metadata["patients"].primary_key == "pidnum"
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json", "parquet"])
+def test_nested_records_round_trip_through_files(tmp_path, actg_visits, patient_records, suffix):
+    path = tmp_path / f"patients.{suffix}"
+    save(actg_visits, path)
+    back = load(path, shape="records", primary_key="pidnum")
+    assert back.to_records() == patient_records
+    for name, frame in actg_visits.tables.items():
+        pd.testing.assert_frame_equal(back.tables[name], frame)
+
+
+def test_cards_with_transactions_from_lending_club(tmp_path):
+    loans = pd.read_csv(DATA / "lending_club.csv.gz").head(200)
+    cards = [
+        {"state": state, "loans": group[["funded_amnt", "int_rate", "term"]].to_dict("records")}
+        for state, group in loans.groupby("addr_state")
+    ]
+    dataset = RecordDataset.from_records(cards, name="states", primary_key="state")
+    assert len(dataset.tables["loans"]) == 200
+    path = tmp_path / "states.jsonl"
+    save(dataset, path)
+    assert load(path, shape="records", primary_key="state").to_records() == cards
+
+
+def test_broken_keys_are_named(actg_visits):
+    visits = actg_visits.tables["visits"].copy()
+    visits.loc[0, "pidnum"] = -1
+    with pytest.raises(RecordError, match=r"point to no 'patients' row.*pidnum=-1"):
+        actg_visits.with_tables({**actg_visits.tables, "visits": visits})
+    patients = actg_visits.tables["patients"].copy()
+    patients.loc[1, "pidnum"] = patients.loc[0, "pidnum"]
+    with pytest.raises(RecordError, match=r"patients.pidnum must be unique"):
+        actg_visits.with_tables({**actg_visits.tables, "patients": patients})
+
+
+def test_suite_from_real_data_passes_then_names_the_broken_expectation(
+    tmp_path, adult, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    train, holdout = adult.iloc[:2000], adult.iloc[2000:]
+    suite = build_suite(train, name="adult")
+    path = tmp_path / "adult_suite.json"
+    save_suite(suite, path)
+    assert validate(train, path).success
+    broken = holdout.head(50).copy()
+    broken.loc[broken.index[3], "age"] = 250
+    result = validate(broken, load_suite(path))
+    assert not result.success
+    assert "expect_column_values_to_be_between(age)" in result.failed_expectations
+    failure = next(f for f in result.failures if f.column == "age")
+    assert failure.unexpected_values == [250]
+    assert not (tmp_path / "gx").exists() and os.listdir(tmp_path) == ["adult_suite.json"]
+
+
+def test_suite_checks_sequence_keys(purchases):
+    sequences = SequenceDataset(purchases.head(5000), "customer_id", "date")
+    suite = build_suite(sequences)
+    assert validate(sequences, suite).success
+    doubled = pd.concat([purchases.head(5000), purchases.head(1)], ignore_index=True)
+    result = validate(doubled, suite)
+    assert "expect_compound_columns_to_be_unique()" in result.failed_expectations
