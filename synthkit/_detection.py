@@ -7,8 +7,10 @@ Rules, in the order they are tried for each column:
 2. ``bool`` dtypes are ``boolean``; ``datetime64`` dtypes are ``datetime`` (timezone kept).
 3. A column whose *name* says it holds PII (``email``, ``phone``, ``first_name``,
    ``ssn``, ``street``, ``ip_address``, ``card_number``...) is ``pii`` unless the name
-   also says it is about the PII (``has_email``, ``phone_type``, ``email_domain``...)
-   or its values are two-valued flags.
+   also says it is about the PII (``has_email``, ``phone_type``, ``email_domain``...),
+   ends in a key word (``email_id``), or its values are two-valued flags. Words with
+   other meanings (``cell``, ``mobile``, ``fax``, ``tel``, ``pan``, ``addr``) count
+   only when at least half of the values look the part.
 4. A unique, non-null column whose name looks like a key (``id``, ``*_id``, ``*id``,
    ``key``, ``uuid``, names ending in ``num``/``no``/``code``/``number``, or a row
    index such as ``rownames``/``Unnamed: 0``) is an ``id``; so is a unique column of
@@ -181,6 +183,9 @@ _PERSON_WORDS = frozenset(
         "subscriber",
     ]
 )
+# Name words with other meanings too ("cell_size", "pan_width", "mobile_app"): their
+# PII reading needs the values to agree.
+_WEAK_PII_WORDS = frozenset({"cell", "mobile", "fax", "tel", "pan", "addr", "residence"})
 _KEY_SUFFIXES = ("id", "uuid", "guid", "key", "num", "code")
 _KEY_TOKENS = frozenset({"no", "nr", "number", "ref", "pk", "identifier"})
 # Last words that make a name a key even when it mentions PII (``email_id``).
@@ -312,10 +317,8 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
     numeric = ptypes.is_numeric_dtype(values.dtype)
     tokens, squashed = _name_tokens(name)
     name_pii = _pii_type_from_name(tokens, squashed)
-    if name_pii is not None and tokens[-1] not in _STRONG_KEY_TOKENS:
-        allowed = not numeric or name_pii in ("phone", "ssn", "credit_card")
-        if allowed and not _looks_boolean(values, numeric):
-            return _pii_entry(name_pii, values)
+    if name_pii is not None and _name_pii_holds(name_pii, tokens, values, numeric):
+        return _pii_entry(name_pii, values)
 
     unique = bool(series.notna().all() and values.is_unique)
     if unique and (_is_key_name(tokens, squashed) or _INDEX_NAMES.match(name.strip().lower())):
@@ -326,7 +329,7 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
         return {"kind": "categorical"}
     if numeric:
         return _numeric_kind(name, tokens, squashed, values, len(series))
-    return _string_kind(tokens, squashed, values.astype(str), unique, len(series))
+    return _string_kind(tokens, values, unique, len(series))
 
 
 def _typed_objects(name: str, values: pd.Series) -> pd.Series:
@@ -378,7 +381,7 @@ def _pii_type_from_name(tokens: list[str], squashed: str) -> str | None:
     words = set(tokens)
     if not words or words & _NOT_PII_WORDS:
         return None
-    if "email" in squashed or "mail" in words:
+    if "email" in squashed.replace("voicemail", "") or "mail" in words:
         return "email"
     if "ssn" in words or "socialsecurity" in squashed:
         return "ssn"
@@ -406,6 +409,26 @@ def _pii_type_from_name(tokens: list[str], squashed: str) -> str | None:
     if "name" in words and (squashed in ("name", "names", "fullname") or words & _PERSON_WORDS):
         return "name"
     return None
+
+
+def _name_pii_holds(pii_type: str, tokens: list[str], values: pd.Series, numeric: bool) -> bool:
+    """Whether a PII-sounding name is borne out: not a key, a flag or a number of the wrong kind."""
+    if tokens[-1] in _STRONG_KEY_TOKENS or _looks_boolean(values, numeric):
+        return False
+    if numeric and pii_type not in ("phone", "ssn", "credit_card"):
+        return False
+    return not set(tokens) & _WEAK_PII_WORDS or _values_agree(pii_type, values)
+
+
+def _values_agree(pii_type: str, values: pd.Series) -> bool:
+    """Whether at least half of a sample looks like ``pii_type`` (for weak name hints)."""
+    sample = _sample(values).astype(str).str.strip()
+    if pii_type == "phone":
+        return bool(sample.str.fullmatch(rf"{_PHONE}|\+?\d{{7,15}}").mean() >= 0.5)
+    if pii_type == "credit_card":
+        return _luhn_share(sample) >= 0.5
+    # Addresses: a number and words.
+    return bool(sample.str.contains(r"\d+\s+\w+", regex=True).mean() >= 0.5)
 
 
 def _looks_boolean(values: pd.Series, numeric: bool) -> bool:
@@ -588,41 +611,35 @@ def _all_yyyymmdd(distinct: np.ndarray) -> bool:
     return bool(parsed.notna().all())
 
 
-def _string_kind(
-    tokens: list[str], squashed: str, values: pd.Series, unique: bool, n_rows: int
-) -> dict[str, Any]:
-    stripped = values.str.strip()
-    distinct = pd.Series(pd.unique(stripped))
-    lowered = set(distinct.str.lower().tolist()[:3])
-    if len(distinct) <= 2 and any(
-        lowered <= words and len(lowered) == 2 for words in _BOOLEAN_WORDS
-    ):
+def _string_kind(tokens: list[str], values: pd.Series, unique: bool, n_rows: int) -> dict[str, Any]:
+    # Work on distinct values and samples: a million-row column costs one hash pass.
+    distinct = pd.Series(pd.unique(values)).astype(str)
+    if len(distinct) == 2 and set(distinct.str.strip().str.lower()) in _BOOLEAN_WORDS:
         return {"kind": "boolean"}
     date_format = _date_format(distinct, _names_a_date(tokens))
     if date_format is not None:
-        timezone = (
-            "UTC" if date_format.endswith("%z") and distinct.str.endswith("Z").all() else None
-        )
-        return {"kind": "datetime", "format": date_format, "timezone": timezone}
-    sample = _sample(stripped)
+        utc = date_format.endswith("%z") and bool(distinct.str.endswith("Z").all())
+        return {"kind": "datetime", "format": date_format, "timezone": "UTC" if utc else None}
+    sample = _sample(values).astype(str)
     pii_type = _pii_type_from_values(sample, tokens)
     if pii_type is not None:
         return _pii_entry(pii_type, sample)
     if unique and sample.str.fullmatch(_UUID).all():
-        return _string_id_entry(values)
+        return _string_id_entry(distinct)
     words = sample.str.count(r"\S+")
-    unique_share = len(distinct) / len(values)
-    if unique_share >= 0.5 and words.mean() >= 3:
-        return {"kind": "text", "mean_words": round(float(stripped.str.count(r"\S+").mean()), 3)}
+    if len(distinct) / len(values) >= 0.5 and words.mean() >= 3:
+        mean_words = _sample(values, 20 * SAMPLE_SIZE).astype(str).str.count(r"\S+").mean()
+        return {"kind": "text", "mean_words": round(float(mean_words), 3)}
     if unique and n_rows >= 20 and (words == 1).all():
-        return _string_id_entry(values)
+        return _string_id_entry(distinct)
     return {"kind": "categorical"}
 
 
-def _sample(values: pd.Series) -> pd.Series:
-    if len(values) <= SAMPLE_SIZE:
+def _sample(values: pd.Series, size: int = SAMPLE_SIZE) -> pd.Series:
+    """A fixed random sample, so detection gives the same answer every time."""
+    if len(values) <= size:
         return values
-    return values.sample(SAMPLE_SIZE, random_state=0)
+    return values.sample(size, random_state=0)
 
 
 def _date_format(distinct: pd.Series, named_like_date: bool) -> str | None:
@@ -630,8 +647,6 @@ def _date_format(distinct: pd.Series, named_like_date: bool) -> str | None:
     from pandas.tseries.api import guess_datetime_format
 
     probe = distinct.iloc[:20].tolist()
-    if not distinct.str.contains(r"\d", regex=True).all():
-        return None
     candidates: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -640,17 +655,22 @@ def _date_format(distinct: pd.Series, named_like_date: bool) -> str | None:
                 guess = guess_datetime_format(value, dayfirst=dayfirst)
                 if guess and guess not in candidates:
                     candidates.append(guess)
-    for candidate in candidates:
+    for candidate in candidates:  # a handful of formats, each checked vectorized
         if not re.search(r"%[Yy]", candidate) or not re.search(r"%[mbB]", candidate):
             continue
         if candidate == "%Y%m%d" and not named_like_date:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(distinct, format=candidate, errors="coerce", utc=True)
-        if parsed.notna().all():
+        # A sample first: most wrong formats fail there, before a full pass.
+        if _parses(distinct.iloc[:SAMPLE_SIZE], candidate) and _parses(distinct, candidate):
             return candidate
     return None
+
+
+def _parses(values: pd.Series, date_format: str) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(values, format=date_format, errors="coerce", utc=True)
+    return bool(parsed.notna().all())
 
 
 # ------------------------------------------------------------------- PII values

@@ -231,6 +231,7 @@ def test_name_only_pii_with_values_no_pattern_matches():
         {
             "Email": [f"user{i} at example dot org" for i in range(n)],
             "mobilePhone": np.arange(n) * 7919 + 1_000_000,
+            "cell": [f"+4479{i:08d}" for i in range(n)],
             "customer_name": [f"client {i}" for i in range(n)],
             "e_mail": [f"x{i}" for i in range(n)],
             "social_security_number": [f"{i:09d}" for i in range(n)],
@@ -244,6 +245,7 @@ def test_name_only_pii_with_values_no_pattern_matches():
     assert {name: entry.get("pii_type") for name, entry in found.items()} == {
         "Email": "email",
         "mobilePhone": "phone",
+        "cell": "phone",
         "customer_name": "name",
         "e_mail": "email",
         "social_security_number": "ssn",
@@ -267,6 +269,9 @@ def test_names_that_only_mention_pii_are_not_pii():
             "name_length": rng.integers(3, 30, n),
             "product_name": rng.choice(["Widget Pro", "Gadget Max", "Thing One"], n),
             "phone": rng.choice(["yes", "no"], n),  # a flag despite its name
+            "cell_size": rng.normal(10, 2, n),
+            "mobile_app": rng.choice(["ios", "android", "web"], n),
+            "voicemail_count": rng.integers(0, 9, n).astype(float) + 0.5,
         }
     )
     found = kinds(frame)
@@ -279,6 +284,9 @@ def test_names_that_only_mention_pii_are_not_pii():
         "name_length": "numerical",
         "product_name": "categorical",
         "phone": "boolean",
+        "cell_size": "numerical",
+        "mobile_app": "categorical",
+        "voicemail_count": "numerical",
     }
 
 
