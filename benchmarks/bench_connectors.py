@@ -1,0 +1,124 @@
+"""Write and read N rows x 10 mixed columns in Parquet and CSV; show streaming memory.
+
+Each step runs in a fresh child process, so its peak RSS (ru_maxrss) is its own.
+Usage: python benchmarks/bench_connectors.py [--rows 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STEPS = ("baseline", "make", "write", "read", "stream")
+
+
+def make_table(rows: int):
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    codes = np.char.zfill(np.arange(1000).astype(str), 5)
+    return pa.table(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "age": rng.integers(18, 90, rows),
+            "income": rng.normal(50_000, 15_000, rows).round(2),
+            "score": rng.random(rows),
+            "zip": pa.array(codes[rng.integers(0, 1000, rows)]),
+            "state": pa.array(np.array(["CA", "NY", "TX", "WA"])[rng.integers(0, 4, rows)]),
+            "member": rng.random(rows) < 0.3,
+            "visits": rng.poisson(3, rows),
+            "when": pa.array(
+                np.datetime64("2024-01-01") + rng.integers(0, 86_400 * 365, rows).astype("m8[s]")
+            ).cast(pa.timestamp("ns")),
+            "balance": rng.normal(0, 1000, rows),
+        }
+    )
+
+
+def child(step: str, fmt: str, rows: int, folder: str, batch: int) -> dict:
+    from synthkit.connectors import iter_batches, load, save
+
+    path = Path(folder) / f"data.{fmt}"
+    started = time.perf_counter()
+    if step == "make":
+        make_table(rows)
+    elif step == "write":
+        table = make_table(rows)
+        started = time.perf_counter()
+        save(table, path)
+    elif step == "read":
+        table = load(path, as_arrow=True, **({"parse_dates": ["when"]} if fmt == "csv" else {}))
+        assert table.num_rows == rows
+    elif step == "stream":
+        seen = sum(b.num_rows for b in iter_batches(path, batch_size=batch))
+        assert seen == rows
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak_mb}
+
+
+def run(step: str, fmt: str, rows: int, folder: str, batch: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", step, fmt, str(rows), folder, str(batch)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--batch", type=int, default=131_072)
+    parser.add_argument("--child", nargs=5)
+    args = parser.parse_args()
+    if args.child:
+        step, fmt, rows, folder, batch = args.child
+        print(json.dumps(child(step, fmt, int(rows), folder, int(batch))))
+        return
+    rows = args.rows
+    with tempfile.TemporaryDirectory(prefix="bench-connectors-") as folder:
+        base = run("baseline", "parquet", rows, folder, args.batch)["peak_mb"]
+        table_mb = run("make", "parquet", rows, folder, args.batch)["peak_mb"] - base
+        print(
+            f"rows: {rows:,} x 10 columns; interpreter + imports peak {base:.0f} MB; "
+            f"the table in memory ~{table_mb:.0f} MB"
+        )
+        print(
+            f"{'format':8} {'step':6} {'seconds':>8} {'rows/s':>12} {'peak MB':>8} {'file MB':>8}"
+        )
+        for fmt in ("parquet", "csv"):
+            for step in ("write", "read"):
+                result = run(step, fmt, rows, folder, args.batch)
+                size = (Path(folder) / f"data.{fmt}").stat().st_size / 2**20
+                print(
+                    f"{fmt:8} {step:6} {result['seconds']:8.2f} "
+                    f"{rows / result['seconds']:12,.0f} {result['peak_mb']:8.0f} {size:8.0f}"
+                )
+        # Streaming: a file 10x (or more) the batch size, read batch by batch.
+        stream_rows = max(rows, 10 * args.batch)
+        if stream_rows != rows:
+            run("write", "parquet", stream_rows, folder, args.batch)
+        result = run("stream", "parquet", stream_rows, folder, args.batch)
+        batch_mb = table_mb * args.batch / rows
+        extra = result["peak_mb"] - base
+        print(
+            f"stream parquet: {stream_rows:,} rows in batches of {args.batch:,} "
+            f"({stream_rows / args.batch:.0f} batches): "
+            f"{stream_rows / result['seconds']:,.0f} rows/s, "
+            f"peak {result['peak_mb']:.0f} MB = baseline + {extra:.0f} MB "
+            f"= {extra / batch_mb:.1f} x one batch in memory (~{batch_mb:.1f} MB); "
+            f"whole table would be ~{table_mb * stream_rows / rows:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
