@@ -12,6 +12,7 @@ data. First and last names alone identify nobody and may coincide with real ones
 from __future__ import annotations
 
 import functools
+import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ POOL_SIZE = 1_000
 #: Rounds of redrawing duplicates and excluded values before giving up.
 MAX_ROUNDS = 50
 
+_FAKER_LOCK = threading.Lock()
 _DIGITS = np.array(list("0123456789"))
 _HEX = np.array(list("0123456789abcdef"))
 _ALPHABETS = {
@@ -242,7 +244,7 @@ def _seed_for(seed: int, purpose: str) -> np.random.SeedSequence:
 
 
 @functools.lru_cache(maxsize=8)
-def _faker_class_instance(locale: str) -> Any:
+def _cached_faker(locale: str) -> Any:
     from faker import Faker
 
     try:
@@ -254,7 +256,7 @@ def _faker_class_instance(locale: str) -> Any:
 
 
 def _faker(locale: str) -> Any:
-    return _faker_class_instance(str(locale))
+    return _cached_faker(str(locale))
 
 
 class _Parts:
@@ -269,8 +271,11 @@ class _Parts:
 
     def pool(self, name: str, draw: Callable[[Any], str], size: int = POOL_SIZE) -> np.ndarray:
         if name not in self._pools:
-            self.fake.seed_instance(self.faker_seed + zlib.crc32(name.encode()))
-            values = [draw(self.fake) for _ in range(size)]  # loop over the pool, not rows
+            # The Faker instance is shared per locale: seeding and drawing happen under a
+            # lock so threads (parallel shards) cannot interleave and break reproducibility.
+            with _FAKER_LOCK:
+                self.fake.seed_instance(self.faker_seed + zlib.crc32(name.encode()))
+                values = [draw(self.fake) for _ in range(size)]  # loop over the pool, not rows
             self._pools[name] = np.array(values, dtype=str)
         return self._pools[name]
 

@@ -235,7 +235,7 @@ def test_to_sdv_round_trip_on_adult_is_valid_for_sdv(adult):
 
 
 def test_sdv_pii_sdtypes_become_pii_and_back():
-    frame = contacts()
+    frame = contacts(150)
     converted = Metadata.from_sdv(sdv_detect(frame))
     assert converted.primary_key == "contact_id"
     assert converted.column("email") == {"kind": "pii", "pii_type": "email", "strategy": "fake"}

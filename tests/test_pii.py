@@ -259,3 +259,14 @@ def test_ids_regex_classes_are_respected():
     }
     ids = generate_ids(entry, 1_000, seed=2)
     assert all(re.fullmatch(r"[A-Z]{2}-[0-9a-f]{6}", value) for value in ids)
+
+
+def test_threads_drawing_at_once_get_the_same_values_as_alone():
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(kind, seed) for kind in ("email", "address") for seed in range(3)]
+    alone = [fake_values(pii(kind), 500, seed) for kind, seed in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda job: fake_values(pii(job[0]), 500, job[1]), jobs))
+    assert all((a == b).all() for a, b in zip(alone, together, strict=True))
+    assert (regenerate(pii("email"), 500, 0) == alone[0]).all()
