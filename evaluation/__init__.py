@@ -1,0 +1,26 @@
+"""Evaluation of synthetic data: fidelity, privacy and utility metrics, and the Report.
+
+Example:
+    >>> import synthkit
+    >>> from synthkit.datasets import load_adult
+    >>> real = load_adult("train").head(1000)
+    >>> report = synthkit.evaluate(real, real.sample(frac=1.0, random_state=0),
+    ...                            metrics=["column_shapes", "exact_match_rate"])
+    >>> report.to_dict()
+    {'column_shapes': 1.0, 'exact_match_rate': 1.0}
+"""
+
+from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
+from synthkit.evaluation.evaluate import evaluate
+from synthkit.evaluation.report import Gate, GateResults, Report
+
+__all__ = [
+    "METRICS",
+    "Gate",
+    "GateResults",
+    "Metric",
+    "MetricResult",
+    "Report",
+    "evaluate",
+    "metric_names",
+]

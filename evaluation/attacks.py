@@ -1,0 +1,477 @@
+"""Singling-out, linkability and attribute-inference risks against a control set.
+
+Each attack uses the synthetic rows to make guesses about real people, is run
+against training rows and against control rows the generator never saw (the
+holdout), and the risk is the excess success on training rows:
+``risk = (r_attack - r_control) / (1 - r_control)``, with success rates
+estimated by Wilson score intervals at 95 % confidence and the error propagated
+to the risk, as Giomi et al. define it. Training and control rows are cut to
+equal numbers. A random-guess baseline is reported beside each attack: an attack
+no better than it says little.
+
+References:
+    Giomi, Boenisch, Wehmeyer, Tasnádi. A Unified Framework for Quantifying
+    Privacy Risk in Synthetic Data. PETS 2023.
+    Cohen, Nissim. Towards formalizing the GDPR's notion of singling out. PNAS 2020.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from synthkit.evaluation.base import Metric, MetricResult
+from synthkit.evaluation.data import EvaluationData
+from synthkit.evaluation.neighbors import Encoded, iter_l1_blocks
+
+from synthkit.errors import ParameterError
+
+__all__ = [
+    "InferenceRisk",
+    "LinkabilityRisk",
+    "Rate",
+    "SinglingOutRisk",
+    "residual_risk",
+    "wilson_rate",
+]
+
+# Query-by-row boolean blocks stay under this many entries (50 MB).
+_MATCH_ENTRIES = 50_000_000
+_OP_EQUAL, _OP_AT_LEAST, _OP_AT_MOST, _OP_MISSING = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A success rate with a symmetric error bound (Wilson score interval)."""
+
+    value: float
+    error: float
+
+    def interval(self) -> tuple[float, float]:
+        """Return the interval clipped to [0, 1]."""
+        return (max(0.0, self.value - self.error), min(1.0, self.value + self.error))
+
+
+def wilson_rate(successes: int, total: int, confidence: float = 0.95) -> Rate:
+    """Wilson score estimate of a Bernoulli success rate and its error bound.
+
+    Example:
+        >>> rate = wilson_rate(50, 100)
+        >>> round(rate.value, 3), round(rate.error, 3)
+        (0.5, 0.096)
+    """
+    if total <= 0:
+        raise ParameterError(f"total={total}: a success rate needs at least one attempt.")
+    z = NormalDist().inv_cdf(0.5 * (1.0 + confidence))
+    denominator = total + z * z
+    center = (successes + 0.5 * z * z) / denominator
+    spread = successes * (total - successes) / total + 0.25 * z * z
+    return Rate(center, z / denominator * float(np.sqrt(spread)))
+
+
+def residual_risk(attack: Rate, control: Rate) -> tuple[float, tuple[float, float]]:
+    """Risk ``(r_attack - r_control) / (1 - r_control)`` and its interval, clipped to [0, 1].
+
+    The error is propagated from both rates to first order.
+
+    Example:
+        >>> risk, (low, high) = residual_risk(Rate(0.6, 0.05), Rate(0.2, 0.04))
+        >>> round(risk, 3), round(low, 3), round(high, 3)
+        (0.5, 0.433, 0.567)
+    """
+    margin = 1.0 - control.value
+    if margin <= 0:
+        return float("nan"), (float("nan"), float("nan"))
+    value = (attack.value - control.value) / margin
+    error = float(np.hypot(attack.error / margin, control.error * (attack.value - 1.0) / margin**2))
+    clip = lambda x: min(max(x, 0.0), 1.0)  # noqa: E731
+    return clip(value), (clip(value - error), clip(value + error))
+
+
+def _attack_result(
+    attack_successes: int,
+    control_successes: int,
+    baseline_successes: int,
+    attempts: int,
+    extra: dict[str, Any],
+) -> MetricResult:
+    attack = wilson_rate(attack_successes, attempts)
+    control = wilson_rate(control_successes, attempts)
+    baseline = wilson_rate(baseline_successes, attempts)
+    risk, interval = residual_risk(attack, control)
+    details = {
+        "attack_rate": attack.value,
+        "attack_rate_interval": attack.interval(),
+        "control_rate": control.value,
+        "control_rate_interval": control.interval(),
+        "baseline_rate": baseline.value,
+        "attempts": attempts,
+        "attack_successes": attack_successes,
+        "control_successes": control_successes,
+        "better_than_baseline": attack.value > baseline.value,
+        **extra,
+    }
+    return MetricResult(risk, interval, details)
+
+
+def _targets(
+    data: EvaluationData, purpose: str, size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    # Equal numbers of training and control rows, so their success rates compare directly.
+    equal = min(len(data.real), len(data.holdout))
+    if size is not None:
+        equal = min(equal, size)
+    train = data.positions(len(data.real), equal, f"{purpose} training rows")
+    control = data.positions(len(data.holdout), equal, f"{purpose} control rows")
+    return train, control
+
+
+# ---------------------------------------------------------------- singling out
+def _value_matrix(data: EvaluationData) -> dict[str, np.ndarray]:
+    """Every table as a float matrix: numbers as is, categories as shared codes (-1 = missing)."""
+
+    def compute() -> dict[str, np.ndarray]:
+        frames = {"real": data.real, "synthetic": data.synthetic, "holdout": data.holdout}
+        out = {name: np.empty((len(f), len(data.columns))) for name, f in frames.items()}
+        for j, column in enumerate(data.columns):
+            if column in data.numeric_columns:
+                for name, frame in frames.items():
+                    values = frame[column]
+                    if pd.api.types.is_datetime64_any_dtype(values):
+                        values = pd.to_numeric(values).astype(float).where(values.notna())
+                    out[name][:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                pooled = pd.concat([f[column].astype(object) for f in frames.values()])
+                codes, _ = pd.factorize(pooled.map(str).where(pooled.notna()))
+                bounds = np.cumsum([0] + [len(f) for f in frames.values()])
+                for i, name in enumerate(frames):
+                    out[name][:, j] = codes[bounds[i] : bounds[i + 1]]
+        return out
+
+    return data.cached("attack value matrix", compute)
+
+
+def _count_matches(
+    table: np.ndarray, columns: np.ndarray, values: np.ndarray, operators: np.ndarray
+) -> np.ndarray:
+    """Number of ``table`` rows each conjunctive query matches (loops over columns only)."""
+    n_queries = len(columns)
+    counts = np.zeros(n_queries, dtype=np.int64)
+    step = max(1, _MATCH_ENTRIES // max(len(table), 1))
+    for start in range(0, n_queries, step):
+        stop = min(start + step, n_queries)
+        match = np.ones((stop - start, len(table)), dtype=bool)
+        for slot in range(columns.shape[1]):
+            for j in np.unique(columns[start:stop, slot]):
+                chosen = np.flatnonzero(columns[start:stop, slot] == j)
+                x = table[:, j][None, :]
+                v = values[start:stop, slot][chosen][:, None]
+                op = operators[start:stop, slot][chosen][:, None]
+                with np.errstate(invalid="ignore"):
+                    hit = np.where(
+                        op == _OP_EQUAL,
+                        x == v,
+                        np.where(
+                            op == _OP_AT_LEAST,
+                            x >= v,
+                            np.where(op == _OP_AT_MOST, x <= v, np.isnan(x)),
+                        ),
+                    )
+                match[chosen] &= hit
+        counts[start:stop] = match.sum(axis=1)
+    return counts
+
+
+def _record_queries(
+    synthetic: np.ndarray,
+    numeric: np.ndarray,
+    n_columns: int,
+    batch: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Queries built from random synthetic rows, as the multivariate attack makes them."""
+    rows = rng.integers(0, len(synthetic), size=batch)
+    columns = np.argsort(rng.random((batch, synthetic.shape[1])), axis=1)[:, :n_columns]
+    values = synthetic[rows[:, None], columns]
+    medians = np.zeros(synthetic.shape[1])
+    if numeric.any():
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+            medians[numeric] = np.nanmedian(synthetic[:, numeric], axis=0)
+    is_number = numeric[columns]
+    operators = np.where(
+        ~is_number,
+        _OP_EQUAL,
+        np.where(
+            np.isnan(values),
+            _OP_MISSING,
+            np.where(values > medians[columns], _OP_AT_LEAST, _OP_AT_MOST),
+        ),
+    )
+    return rows, columns, values, operators
+
+
+class SinglingOutRisk(Metric):
+    """Risk that the synthetic data lets an attacker single out a real person.
+
+    The attacker turns random synthetic rows into predicates over ``n_columns``
+    attributes (``age >= 61 & race == 'Other' & ...``; numbers compared toward
+    the tail their value lies in) and keeps those that match exactly one
+    synthetic row. Success is a predicate matching exactly one training row;
+    the control rate is the same on equally many unseen rows.
+    """
+
+    name = "singling_out_risk"
+    category = "privacy"
+    direction = "lower"
+    requires = ("holdout",)
+    explanation = "Excess chance that predicates built from synthetic rows isolate a training row."
+    params: ClassVar[dict[str, Any]] = {"n_attacks": 500, "n_columns": 3, "max_attempts": 50_000}
+
+    def score(self, data: EvaluationData) -> MetricResult:
+        """Generate singling-out predicates and test them on training and control rows."""
+        values = _value_matrix(data)
+        numeric = np.array([c in data.numeric_columns for c in data.columns])
+        n_columns = min(int(self.n_columns), len(data.columns))
+        synthetic_rows = data.positions(
+            len(data.synthetic), 5 * data.max_rows, "singling out synthetic rows"
+        )
+        synthetic = values["synthetic"][synthetic_rows]
+        rng = data.rng("singling out")
+        found = pd.DataFrame()
+        attempts = 0
+        while len(found) < self.n_attacks and attempts < self.max_attempts:
+            rows, columns, vals, ops = _record_queries(synthetic, numeric, n_columns, 1000, rng)
+            attempts += len(rows)
+            unique = _count_matches(synthetic, columns, vals, ops) == 1
+            batch = pd.DataFrame(
+                {
+                    "row": rows[unique],
+                    "key": [tuple(sorted(c)) for c in columns[unique]],
+                    "columns": list(columns[unique]),
+                    "values": list(vals[unique]),
+                    "operators": list(ops[unique]),
+                }
+            )
+            found = pd.concat([found, batch], ignore_index=True).drop_duplicates(["row", "key"])
+        found = found.iloc[: self.n_attacks]
+        if found.empty:
+            return MetricResult(
+                float("nan"),
+                details={"reason": f"no predicate singled out a synthetic row in {attempts} tries"},
+            )
+        columns = np.stack(found["columns"].to_numpy())
+        vals = np.stack(found["values"].to_numpy())
+        ops = np.stack(found["operators"].to_numpy())
+        train, control = _targets(data, "singling out")
+        attack = int((_count_matches(values["real"][train], columns, vals, ops) == 1).sum())
+        defended = int((_count_matches(values["holdout"][control], columns, vals, ops) == 1).sum())
+        baseline = _baseline_singling_out(
+            synthetic, numeric, values["real"][train], columns.shape, rng
+        )
+        return _attack_result(
+            attack,
+            defended,
+            baseline,
+            len(found),
+            {
+                "n_columns": n_columns,
+                "query_attempts": attempts,
+                "rows_each": len(train),
+                "synthetic_rows_used": len(synthetic_rows),
+            },
+        )
+
+
+def _baseline_singling_out(
+    synthetic: np.ndarray,
+    numeric: np.ndarray,
+    train: np.ndarray,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> int:
+    """Successes of random predicates (each value drawn from the column's values)."""
+    n_queries, n_columns = shape
+    columns = np.argsort(rng.random((n_queries, synthetic.shape[1])), axis=1)[:, :n_columns]
+    values = synthetic[rng.integers(0, len(synthetic), size=(n_queries, n_columns)), columns]
+    operators = np.where(
+        numeric[columns], rng.choice([_OP_AT_LEAST, _OP_AT_MOST], size=columns.shape), _OP_EQUAL
+    )
+    operators = np.where(numeric[columns] & np.isnan(values), _OP_MISSING, operators)
+    return int((_count_matches(train, columns, values, operators) == 1).sum())
+
+
+# ----------------------------------------------------------------- linkability
+class LinkabilityRisk(Metric):
+    """Risk that the synthetic data links two halves of a person's record.
+
+    The attacker knows one set of a target's attributes from one source and
+    another set from a second source; for each half it looks up the nearest
+    synthetic rows, and links the halves when the same synthetic row is among
+    the ``n_neighbors`` nearest for both. By default the scored columns are
+    split alternately into the two halves.
+    """
+
+    name = "linkability_risk"
+    category = "privacy"
+    direction = "lower"
+    requires = ("holdout",)
+    explanation = "Excess chance that synthetic rows link two halves of a training record."
+    params: ClassVar[dict[str, Any]] = {"n_attacks": 1000, "n_neighbors": 1, "aux_columns": None}
+
+    def score(self, data: EvaluationData) -> MetricResult:
+        """Match both halves of training and control targets to synthetic rows."""
+        first, second = self._halves(data)
+        train, control = _targets(data, "linkability", int(self.n_attacks))
+        synthetic = data.encoded("synthetic")
+        k = max(1, min(int(self.n_neighbors), len(synthetic)))
+        successes = []
+        for which, rows in (("real", train), ("holdout", control)):
+            targets = data.encoded(which).take(rows)
+            links = [
+                _nearest_indices(targets, synthetic, k, synthetic.feature_weights(half))
+                for half in (first, second)
+            ]
+            successes.append(int(_any_shared(*links).sum()))
+        rng = data.rng("linkability baseline")
+        guesses = [rng.integers(0, len(synthetic), size=(len(train), k)) for _ in range(2)]
+        baseline = int(_any_shared(*guesses).sum())
+        return _attack_result(
+            successes[0],
+            successes[1],
+            baseline,
+            len(train),
+            {"aux_columns": [first, second], "n_neighbors": k},
+        )
+
+    def _halves(self, data: EvaluationData) -> tuple[list[str], list[str]]:
+        if self.aux_columns is None:
+            if len(data.columns) < 2:
+                raise ParameterError("linkability needs at least two scored columns.")
+            return data.columns[0::2], data.columns[1::2]
+        halves = [list(half) for half in self.aux_columns]
+        unknown = [c for half in halves for c in half if c not in data.columns]
+        if len(halves) != 2 or unknown or not all(halves):
+            raise ParameterError(
+                f"aux_columns={self.aux_columns!r} must be two non-empty lists of scored "
+                f"columns (unknown: {unknown}); scored columns are {data.columns}."
+            )
+        return halves[0], halves[1]
+
+
+def _nearest_indices(
+    query: Encoded, reference: Encoded, k: int, weights: torch.Tensor
+) -> np.ndarray:
+    out = np.empty((len(query), k), dtype=np.int64)
+    for start, stop, block in iter_l1_blocks(query, reference, weights):
+        out[start:stop] = torch.topk(block, k, dim=1, largest=False).indices.numpy()
+    return out
+
+
+def _any_shared(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return (first[:, :, None] == second[:, None, :]).any(axis=(1, 2))
+
+
+# ------------------------------------------------------------------- inference
+class InferenceRisk(Metric):
+    """Risk that the synthetic data reveals a secret attribute of a real person.
+
+    For each secret column, the attacker knows a target's other scored
+    attributes, finds the nearest synthetic row on them and guesses its secret.
+    A guess is right when categories are equal, or numbers are within
+    ``tolerance`` (relative). The score is the highest risk over the secret
+    columns; details list every column.
+    """
+
+    name = "inference_risk"
+    category = "privacy"
+    direction = "lower"
+    requires = ("holdout",)
+    explanation = "Excess chance of guessing a training row's hidden value (worst column)."
+    params: ClassVar[dict[str, Any]] = {"n_attacks": 1000, "secrets": None, "tolerance": 0.05}
+
+    def score(self, data: EvaluationData) -> MetricResult:
+        """Guess each secret column for training and control targets."""
+        secrets = list(self.secrets) if self.secrets is not None else list(data.columns)
+        unknown = [c for c in secrets if c not in data.columns]
+        if unknown or not secrets:
+            raise ParameterError(
+                f"secrets={self.secrets!r} must name scored columns (unknown: {unknown}); "
+                f"scored columns are {data.columns}."
+            )
+        train, control = _targets(data, "inference", int(self.n_attacks))
+        synthetic = data.encoded("synthetic")
+        values = _value_matrix(data)
+        positions = [data.columns.index(c) for c in secrets]
+        guesses = {
+            which: _guess_secrets(data.encoded(which).take(rows), synthetic, secrets)
+            for which, rows in (("real", train), ("holdout", control))
+        }
+        rng = data.rng("inference baseline")
+        random_rows = rng.integers(0, len(synthetic), size=len(train))
+        per_column: dict[str, Any] = {}
+        for i, (secret, j) in enumerate(zip(secrets, positions, strict=True)):
+            numeric = secret in data.numeric_columns
+            truth = {"real": values["real"][train, j], "holdout": values["holdout"][control, j]}
+            guessed = {w: values["synthetic"][guesses[w][:, i], j] for w in guesses}
+            right = {w: _correct(guessed[w], truth[w], numeric, self.tolerance) for w in guesses}
+            baseline = _correct(
+                values["synthetic"][random_rows, j], truth["real"], numeric, self.tolerance
+            )
+            result = _attack_result(
+                int(right["real"].sum()),
+                int(right["holdout"].sum()),
+                int(baseline.sum()),
+                len(train),
+                {},
+            )
+            per_column[secret] = {
+                "risk": result.value,
+                "interval": result.interval,
+                **result.details,
+            }
+        worst = max(per_column, key=lambda c: np.nan_to_num(per_column[c]["risk"], nan=-1.0))
+        return MetricResult(
+            per_column[worst]["risk"],
+            per_column[worst]["interval"],
+            {"worst_column": worst, "columns": per_column, "tolerance": self.tolerance},
+        )
+
+
+def _guess_secrets(targets: Encoded, synthetic: Encoded, secrets: list[str]) -> np.ndarray:
+    """Index of the nearest synthetic row on all columns but each secret, per secret."""
+    out = np.empty((len(targets), len(secrets)), dtype=np.int64)
+    for start, stop, block in iter_l1_blocks(targets, synthetic):
+        for i, secret in enumerate(secrets):
+            own = _column_distance(targets, synthetic, secret, start, stop)
+            out[start:stop, i] = torch.argmin(block - own, dim=1).numpy()
+    return out
+
+
+def _column_distance(
+    query: Encoded, reference: Encoded, column: str, start: int, stop: int
+) -> torch.Tensor:
+    # One column's share of the Gower distance, to remove it from the full distance.
+    share = torch.zeros((stop - start, len(reference)))
+    for f, name in enumerate(query.number_columns):
+        if name == column:
+            share += (query.numbers[start:stop, f, None] - reference.numbers[None, :, f]).abs()
+    levels = [f for f, name in enumerate(query.onehot_columns) if name == column]
+    if levels:
+        q = query.onehot[start:stop][:, levels]
+        share += 1.0 - q @ reference.onehot[:, levels].T
+    return share
+
+
+def _correct(guess: np.ndarray, truth: np.ndarray, numeric: bool, tolerance: float) -> np.ndarray:
+    if not numeric:
+        return guess == truth
+    both_missing = np.isnan(guess) & np.isnan(truth)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        close = np.abs(guess - truth) <= tolerance * np.abs(truth)
+    return both_missing | close
