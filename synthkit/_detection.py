@@ -33,6 +33,8 @@ Rules, in the order they are tried for each column:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -703,14 +705,41 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
         return None
     distinct_share = sample.nunique() / len(sample)
     person_hint = bool(words & (_PERSON_WORDS | {"name"}))
-    if share(_FULL_NAME) >= PII_MATCH_SHARE and (distinct_share >= 0.3 or person_hint):
+    # Without a telling column name, names must also be varied and mostly start with a
+    # known first name, so "New York" or "Red Sox" categories are not taken for people.
+    if share(_FULL_NAME) >= PII_MATCH_SHARE and (
+        person_hint or (distinct_share >= 0.3 and _first_name_share(sample) >= 0.5)
+    ):
         return "name"
+    if (
+        sample.nunique() >= 20
+        and distinct_share >= 0.02
+        and sample.isin(_known_first_names()).mean() >= PII_MATCH_SHARE
+    ):
+        return "first_name"
     if person_hint and share(_NAME_WORD) >= PII_MATCH_SHARE:
         if words & {"first", "given"}:
             return "first_name"
         if words & {"last", "family"}:
             return "last_name"
     return None
+
+
+@functools.cache
+def _known_first_names() -> frozenset[str]:
+    """First names Faker knows for several Western locales (a few thousand)."""
+    names: set[str] = set()
+    for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR"):
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            listed = getattr(provider, attribute, ())
+            names.update(listed.keys() if isinstance(listed, dict) else listed)
+    return frozenset(names)
+
+
+def _first_name_share(sample: pd.Series) -> float:
+    first_words = sample.str.replace(rf"^{_NAME_PREFIX}", "", regex=True).str.split(" ").str[0]
+    return float(first_words.isin(_known_first_names()).mean())
 
 
 def _luhn_share(sample: pd.Series) -> float:

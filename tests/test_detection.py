@@ -296,9 +296,25 @@ def test_repeated_person_like_categories_are_not_names():
         {
             "region": rng.choice(["North America", "South America", "Western Europe"], 500),
             "team": rng.choice(["Red Sox", "Blue Jays", "White Sox", "Green Bay"], 500),
+            # Varied two-word capitalised values that are places, not people.
+            "location": [f"{a} {b}" for a, b in rng.choice(PLACE_WORDS, (500, 2))],
         }
     )
-    assert kinds(frame) == {"region": "categorical", "team": "categorical"}
+    assert frame["location"].nunique() / len(frame) > 0.5  # as varied as names
+    assert set(kinds(frame).values()) == {"categorical"}
+
+
+PLACE_WORDS = [
+    *("North", "South", "East", "West", "Lake", "Port", "Mount", "Glen", "Bay", "Fort"),
+    *("Saint", "New", "Old", "Upper", "Lower", "Grand", "Little", "Great", "Falls", "Harbor"),
+]
+
+
+def test_single_first_names_are_found_by_values():
+    fake = Faker("en_US")
+    fake.seed_instance(3)
+    frame = pd.DataFrame({"c": [fake.first_name() for _ in range(800)]})
+    assert detect_columns(frame).columns["c"]["pii_type"] == "first_name"
 
 
 # ----------------------------------------------------------------- datetimes
