@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from synthkit.metadata import Metadata
@@ -27,29 +25,8 @@ def metadata_for(
         given.validate(frame)
         base = given.to_dict()
     else:
-        base = _detected(frame).to_dict()
+        base = Metadata.detect(frame).to_dict()
     for column in id_columns:
         base["columns"][column] = {"kind": "id"}
     base.update({role: column for role, column in keys.items() if column is not None})
     return Metadata.from_dict(base)
-
-
-def _detected(frame: pd.DataFrame) -> Metadata:
-    try:
-        return Metadata.detect(frame)
-    except ModuleNotFoundError as error:
-        # Until the core detector ships, fall back to kinds read from the dtypes.
-        if error.name != "synthkit._detection":
-            raise
-    return Metadata({str(name): _kind_of(frame[name]) for name in frame.columns})
-
-
-def _kind_of(column: pd.Series) -> dict[str, Any]:
-    dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return {"kind": "boolean"}
-    if pd.api.types.is_numeric_dtype(dtype):
-        return {"kind": "numerical", "integer": pd.api.types.is_integer_dtype(dtype)}
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return {"kind": "datetime"}
-    return {"kind": "categorical"}

@@ -75,9 +75,10 @@ class CsvConnector(Connector):
         """
         layout = _Layout.sniff(uri, delimiter, encoding, compression)
         options = layout.arrow_options(columns, null_values, newlines_in_values)
+        formats = _plan_types(uri, compression, layout, options, parse_dates, column_types)
         with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
             table = pacsv.read_csv(stream, *options)
-        return _typed(table, uri, parse_dates, column_types)
+        return _with_dates(table, formats, uri)
 
     def iter_batches(
         self,
@@ -93,28 +94,20 @@ class CsvConnector(Connector):
         null_values: list[str] | None = None,
         newlines_in_values: bool = True,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream a CSV file as record batches of about ``batch_size`` rows.
+        """Stream a CSV file as record batches of at most ``batch_size`` rows.
 
-        Column types are inferred from the first batch and held for the rest; pass
-        ``column_types`` when a later batch needs a wider type.
+        Column types are settled over the whole file first (one streaming pass), so
+        every batch has the same schema.
         """
         layout = _Layout.sniff(uri, delimiter, encoding, compression)
-        read_options, parse_options, convert_options = layout.arrow_options(
-            columns, null_values, newlines_in_values
-        )
+        options = layout.arrow_options(columns, null_values, newlines_in_values)
+        formats = _plan_types(uri, compression, layout, options, parse_dates, column_types)
         # Arrow splits by bytes: estimate bytes per row from the sample.
         rows = batch_size or DEFAULT_BATCH_SIZE
-        read_options.block_size = max(1 << 16, int(rows * layout.bytes_per_row))
-        schema: pa.Schema | None = None
+        options[0].block_size = max(1 << 16, int(rows * layout.bytes_per_row))
         with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
-            reader = pacsv.open_csv(stream, read_options, parse_options, convert_options)
-            for raw in reader:
-                table = pa.Table.from_batches([raw])
-                if schema is None:
-                    table = _typed(table, uri, parse_dates, column_types)
-                    schema = table.schema
-                else:
-                    table = _cast_like(table, schema, uri)
+            for raw in pacsv.open_csv(stream, *options):
+                table = _with_dates(pa.Table.from_batches([raw]), formats, uri)
                 yield from table.to_batches(max_chunksize=rows)
 
     def write(
@@ -294,38 +287,97 @@ def _line_of(uri: str, row_text: str, encoding: str) -> int | None:
     return None
 
 
-def _typed(
-    table: pa.Table,
+def _plan_types(
     uri: str,
+    compression: str | None,
+    layout: _Layout,
+    options: tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions],
     parse_dates: list[str] | Mapping[str, str] | None,
     column_types: Mapping[str, Any] | None,
-) -> pa.Table:
-    formats = _date_formats(parse_dates, table.column_names)
-    forced = dict(column_types or {})
-    unknown = sorted(set(forced) - set(table.column_names))
+) -> dict[str, str | None]:
+    """Settle every column's type in one streaming pass over the text; return date formats.
+
+    The pass holds one block of text at a time, so the second (typed) pass is the
+    only one that holds the table. ``options``' column types are set in place.
+    """
+    convert = options[2]
+    names = convert.include_columns or layout.names
+    formats = _date_formats(parse_dates, layout.names)
+    forced = {name: _arrow_type(kind, name) for name, kind in (column_types or {}).items()}
+    unknown = sorted(set(forced) - set(layout.names))
     if unknown:
         raise ParameterError(
-            f"column_types names {unknown}, not in the file; its columns are {table.column_names}."
+            f"column_types names {unknown}, not in the file; its columns are {layout.names}."
         )
-    arrays = []
-    for name in table.column_names:
-        column = table.column(name)
-        if name in forced:
-            arrays.append(
-                _cast_or_fail(
-                    column,
-                    pa.type_for_alias(str(forced[name]))
-                    if isinstance(forced[name], str)
-                    else forced[name],
-                    name,
-                    uri,
-                )
-            )
-        elif name in formats:
-            arrays.append(_parse_dates(column, formats[name], name, uri))
-        else:
-            arrays.append(_narrowest(column))
-    return pa.Table.from_arrays(arrays, names=table.column_names)
+    states: dict[str, str | None] = {n: None for n in names if n not in forced and n not in formats}
+    if states:
+        probe = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(layout.names, pa.string()),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            include_columns=list(states),
+            null_values=convert.null_values,
+        )
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+            for batch in pacsv.open_csv(stream, options[0], options[1], probe):
+                for name, state in states.items():
+                    if state != "string":
+                        states[name] = _widen(state, batch.column(name))
+    types = {name: _STATE_TYPES[state] for name, state in states.items()}
+    types.update(forced)
+    types.update(dict.fromkeys(formats, pa.string()))
+    convert.column_types = types
+    return formats
+
+
+_STATE_TYPES = {
+    None: pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+}
+# Blocks can only widen a column: int to float, anything to string.
+_NEXT: dict[str | None, tuple[str, ...]] = {
+    "int": ("int", "float"),
+    "float": ("float",),
+    "bool": ("bool",),
+}
+
+
+def _widen(state: str | None, column: pa.Array) -> str:
+    """Return the narrowest type state holding both ``state`` and this block's text values."""
+    if column.null_count == len(column):
+        return state  # type: ignore[return-value]
+    if pc.any(pc.match_substring_regex(column, _LEADING_ZERO)).as_py():
+        return "string"  # codes such as "007" are identifiers, not numbers
+    for candidate in _NEXT.get(state, ("int", "float", "bool")):
+        try:
+            column.cast(_STATE_TYPES[candidate])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return candidate
+    return "string"
+
+
+def _arrow_type(kind: Any, name: str) -> pa.DataType:
+    if isinstance(kind, pa.DataType):
+        return kind
+    try:
+        return pa.type_for_alias(str(kind))
+    except ValueError:
+        raise ParameterError(
+            f"column_types[{name!r}]={kind!r} is not an Arrow type name; use for example "
+            "'string', 'int64', 'float64' or 'bool'."
+        ) from None
+
+
+def _with_dates(table: pa.Table, formats: Mapping[str, str | None], uri: str) -> pa.Table:
+    for name, fmt in formats.items():
+        if name in table.column_names:
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, _parse_dates(table.column(name), fmt, name, uri))
+    return table
 
 
 def _date_formats(
@@ -342,20 +394,6 @@ def _date_formats(
     return formats
 
 
-def _narrowest(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Return ``column`` (strings) as int64, float64 or bool when every value fits."""
-    if column.null_count == len(column):
-        return column
-    if pc.any(pc.match_substring_regex(column, _LEADING_ZERO)).as_py():
-        return column  # codes such as "007" are identifiers, not numbers
-    for target in (pa.int64(), pa.float64(), pa.bool_()):
-        try:
-            return column.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    return column
-
-
 def _parse_dates(column: pa.ChunkedArray, fmt: str | None, name: str, uri: str) -> pa.ChunkedArray:
     try:
         if fmt is not None:
@@ -370,23 +408,6 @@ def _parse_dates(column: pa.ChunkedArray, fmt: str | None, name: str, uri: str) 
             f"Column {name!r} of {uri} has values that are not {shown} dates ({error}); "
             "give the format, for example parse_dates={" + repr(name) + ": '%d/%m/%Y'}."
         ) from None
-
-
-def _cast_or_fail(column: pa.ChunkedArray, target: pa.DataType, name: str, uri: str) -> Any:
-    try:
-        return column.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise FormatError(
-            f"Column {name!r} of {uri} has values that are not {target} ({error}); "
-            "pass a wider type in column_types, for example {" + repr(name) + ": 'string'}."
-        ) from None
-
-
-def _cast_like(table: pa.Table, schema: pa.Schema, uri: str) -> pa.Table:
-    arrays = [
-        _cast_or_fail(table.column(field.name), field.type, field.name, uri) for field in schema
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _flat_for_csv(table: pa.Table, uri: str) -> pa.Table:

@@ -64,13 +64,15 @@ class ParquetConnector(Connector):
         _check_columns(dataset.schema, columns, uri)
         if filters is not None and not isinstance(filters, pads.Expression):
             filters = pq.filters_to_expression(filters)
-        # No read-ahead: one batch and one row group in flight bound the memory.
+        # No read-ahead and no pre-buffering of column chunks: memory stays near one
+        # batch (pre-buffering alone holds several row groups).
         scanner = dataset.scanner(
             columns=columns,
             filter=filters,
             batch_size=batch_size or DEFAULT_BATCH_SIZE,
             batch_readahead=0,
             fragment_readahead=0,
+            fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False),
             use_threads=True,
         )
         with _read_errors(uri):

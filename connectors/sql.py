@@ -207,7 +207,8 @@ class SqlConnector(Connector):
             name: _definition(name, tables[name], metadata, primary_keys.get(name), relationships)
             for name in order
         }
-        with database.errors(None), database.engine.begin() as connection:
+        named = order[0] if len(order) == 1 else None
+        with database.errors(named), database.engine.begin() as connection:
             inspector = sa.inspect(connection)
             existing = {n for n in order if inspector.has_table(n, schema=schema)}
             if existing and if_exists == "fail":
@@ -256,6 +257,8 @@ class _Database:
                 f"Cannot open {self.display}: its driver is not installed ({error}). "
                 "For PostgreSQL: pip install 'synthkit[postgres]'."
             ) from None
+        if url.get_backend_name() == "sqlite":
+            _transactional_ddl(self.engine)
 
     def reflect(self, connection: Connection, table: str, schema: str | None) -> sa.Table:
         try:
@@ -282,6 +285,14 @@ class _Database:
         except sa.exc.SQLAlchemyError as error:
             raise DatabaseError(
                 f"Database {self.display}: {redact(str(error), self.secret)}"
+            ) from None
+        except OverflowError as error:
+            # Drivers reject some values before the database sees them (SQLite: big ints).
+            text = redact(str(error), self.secret)
+            where = f" to table {table!r}" if table else ""
+            raise DatabaseError(
+                f"The driver refused a value written{where} in {self.display}: {text}; "
+                "nothing was written."
             ) from None
         finally:
             self.engine.dispose()
@@ -332,6 +343,18 @@ def _duckdb_table(connection: Connection, table: str, schema: str | None) -> sa.
 def _duckdb_type(name: str) -> Any:
     upper = name.upper()
     return next((kind for prefix, kind in _DUCKDB_TYPES if prefix in upper), sa.types.NullType())
+
+
+def _transactional_ddl(engine: Engine) -> None:
+    # Python's sqlite3 commits before DDL on its own, so a DROP TABLE could not be
+    # rolled back; take over transaction control (SQLAlchemy's documented recipe).
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
 
 
 def _with_driver(url: URL) -> URL:
