@@ -24,11 +24,27 @@ Rules, in the order they are tried for each column:
 6. Strings: two-valued yes/no, y/n, true/false, t/f columns are ``boolean``; values
    that all parse as dates with one format are ``datetime`` (the strptime format is
    kept so values are written back the same way; ``"%Y%m%d"`` only for columns named
-   like a date); values where at least 90 % of a sample of up to 1,000 match an
-   email, phone, SSN, IP, Luhn-valid card number, street address, postal address or
-   person name pattern are ``pii``; mostly unique values of several words are
-   ``text``; unique single-word strings (20 rows or more) are ``id``; the rest is
-   ``categorical``. A ``category`` dtype stays ``categorical`` unless its name says PII.
+   like a date; ISO values ending in ``Z`` keep a literal ``Z`` and timezone ``UTC``);
+   values where at least 90 % of a sample of up to 1,000 match an email, phone, SSN,
+   IP, Luhn-valid card number, street address, postal address or person name pattern
+   are ``pii`` (person names need a telling column name, or varied values that mostly
+   start with a first name Faker knows; lone first names need that list too); mostly
+   unique values of several words are ``text``; unique single-word strings (20 rows or
+   more) are ``id``; the rest is ``categorical``. A ``category`` dtype stays
+   ``categorical`` unless its name says PII.
+
+Entries hold plain JSON values and nothing copied from the data but bounds:
+
+- numerical: ``integer``, ``min``, ``max``, ``decimals`` (``None`` when a value needs
+  more than 10 digits after the point);
+- datetime: ``format`` (``None`` for datetime dtypes), ``timezone``;
+- id: ``id_type`` ``"integer"`` with ``min``, ``max`` and the mean ``step`` between
+  sorted keys, or ``"string"`` with ``format`` ``"uuid"`` (and ``uppercase``) or
+  ``"pattern"`` with ``segments``: ``{"literal": "AC-"}`` and
+  ``{"class": "digit", "length": 5}`` pieces (classes: digit, upper, lower, hex,
+  HEX, upper_digit, lower_digit, alnum);
+- pii: ``pii_type``, ``strategy`` ``"fake"``, and ``ip_version: 6`` for IPv6 values;
+- text: ``mean_words`` (the mean number of words per value).
 """
 
 from __future__ import annotations
@@ -620,8 +636,10 @@ def _string_kind(tokens: list[str], values: pd.Series, unique: bool, n_rows: int
         return {"kind": "boolean"}
     date_format = _date_format(distinct, _names_a_date(tokens))
     if date_format is not None:
-        utc = date_format.endswith("%z") and bool(distinct.str.endswith("Z").all())
-        return {"kind": "datetime", "format": date_format, "timezone": "UTC" if utc else None}
+        if date_format.endswith("%z") and bool(distinct.str.endswith("Z").all()):
+            # strftime writes %z as "+0000": a literal Z writes "...Z" values back unchanged.
+            return {"kind": "datetime", "format": date_format[:-2] + "Z", "timezone": "UTC"}
+        return {"kind": "datetime", "format": date_format, "timezone": None}
     sample = _sample(values).astype(str)
     pii_type = _pii_type_from_values(sample, tokens)
     if pii_type is not None:

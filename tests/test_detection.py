@@ -361,7 +361,9 @@ def test_utc_strings_and_arrow_timestamps():
         }
     )
     columns = detect_columns(frame).columns
-    assert columns["iso"]["timezone"] == "UTC"
+    assert columns["iso"] == {"kind": "datetime", "format": "%Y-%m-%dT%H:%M:%SZ", "timezone": "UTC"}
+    parsed = pd.to_datetime(frame["iso"], format=columns["iso"]["format"])
+    assert (parsed.dt.strftime(columns["iso"]["format"]) == frame["iso"]).all()
     assert columns["arrow"] == {"kind": "datetime", "format": None, "timezone": "UTC"}
 
 
