@@ -7,7 +7,9 @@ squared Euclidean distance); the embedding centre is the mean of the real rows
 
 * alpha-precision: for each alpha, the share of synthetic rows inside the ball holding
   the alpha most typical real rows, compared with alpha; summarised as
-  ``1 - 2 * area between the curve and the diagonal`` (1 is ideal).
+  ``1 - 2 * area between the curve and the diagonal`` (1 is ideal). The diagonal
+  is the curve the real rows trace against themselves, so ties and sample size
+  do not cost an identical copy its perfect score.
 * beta-recall: for each beta, the share of real rows whose nearest synthetic row lies
   inside the row's k-nearest-neighbour ball among real rows (k = 5) and in the
   beta-support of the synthetic rows; summarised the same way. (With k = 1, as
@@ -49,7 +51,11 @@ def faithfulness(data: EvaluationData) -> dict[str, Any]:
         synthetic_rows = data.positions(len(data.synthetic), size, "alpha/beta synthetic rows")
         real = _embedding(data, "real", real_rows)
         synthetic = _embedding(data, "synthetic", synthetic_rows)
-        return _scores(real, synthetic)
+        scores = _scores(real, synthetic)
+        # Authenticity looks copies up among all real rows, not only the subsample.
+        every_real = _embedding(data, "real", np.arange(len(data.real)))
+        scores["authenticity"] = _authenticity(every_real, synthetic)
+        return scores
 
     return data.cached("faithfulness", compute)
 
@@ -66,10 +72,13 @@ def _scores(real: torch.Tensor, synthetic: torch.Tensor) -> dict[str, Any]:
     synthetic_radius = torch.linalg.vector_norm(synthetic - center, dim=1).numpy()
     radii = np.quantile(real_radius, alphas)
     precision_curve = (synthetic_radius[None, :] <= radii[:, None]).mean(axis=1)
+    # The diagonal as the real rows themselves trace it: with ties and a finite sample the
+    # share inside the alpha-quantile ball is not exactly alpha, and identical data must score 1.
+    diagonal = (real_radius[None, :] <= radii[:, None]).mean(axis=1)
 
     real_to_real, _ = nearest_l2(real, real, k=NEIGHBOURS + 1)
-    # Column 0 is the row itself; column 1 the nearest other real row (authenticity).
-    coverage_radius, real_to_real = real_to_real[:, NEIGHBOURS], real_to_real[:, 1]
+    # Column 0 is the row itself; column k its k-th nearest other real row.
+    coverage_radius = real_to_real[:, NEIGHBOURS]
     real_to_synthetic, nearest_synthetic = nearest_l2(real, synthetic, k=1)
     real_to_synthetic, nearest_synthetic = real_to_synthetic[:, 0], nearest_synthetic[:, 0]
     synthetic_center = synthetic.mean(dim=0)
@@ -82,20 +91,25 @@ def _scores(real: torch.Tensor, synthetic: torch.Tensor) -> dict[str, Any]:
         axis=1
     )
 
-    synthetic_to_real, nearest_real = nearest_l2(synthetic, real, k=1)
-    authentic = synthetic_to_real[:, 0] > real_to_real[nearest_real[:, 0]]
-
     step = alphas[1] - alphas[0]
     return {
-        "alpha_precision": float(1 - 2 * np.abs(alphas - precision_curve).sum() * step),
-        "beta_recall": float(1 - 2 * np.abs(alphas - recall_curve).sum() * step),
-        "authenticity": float(authentic.mean()),
+        "alpha_precision": float(1 - 2 * np.abs(diagonal - precision_curve).sum() * step),
+        "beta_recall": float(1 - 2 * np.abs(diagonal - recall_curve).sum() * step),
         "alphas": alphas.tolist(),
         "precision_curve": precision_curve.tolist(),
         "recall_curve": recall_curve.tolist(),
         "rows_each": len(real),
         "neighbours": NEIGHBOURS,
     }
+
+
+def _authenticity(real: torch.Tensor, synthetic: torch.Tensor) -> float:
+    """Share of synthetic rows farther from their nearest real row than it is from its own."""
+    synthetic_to_real, nearest_real = nearest_l2(synthetic, real, k=1)
+    matched, position = np.unique(nearest_real[:, 0], return_inverse=True)
+    # Column 0 is the real row itself (or an identical duplicate); column 1 its neighbour.
+    real_to_real, _ = nearest_l2(real[torch.as_tensor(matched)], real, k=2)
+    return float((synthetic_to_real[:, 0] > real_to_real[position, 1]).mean())
 
 
 class _Faithfulness(Metric):
