@@ -190,12 +190,14 @@ def generate_ids(
     """
     n = _checked_count(n)
     rng = np.random.default_rng(_seed_for(seed, "id"))
+    exclude = None if exclude is None else list(exclude)
     if entry.get("id_type", "integer") == "integer":
         return _integer_ids(entry, n, rng, exclude)
     if entry.get("format") == "uuid":
         upper = bool(entry.get("uppercase", False))
         return _fill(lambda size: _uuids(rng, size, upper), n, unique=True, exclude=exclude)
-    segments = _roomy_segments(entry.get("segments") or [{"class": "digit", "length": 8}], n)
+    template = entry.get("segments") or [{"class": "digit", "length": 8}]
+    segments = _roomy_segments(template, n + len(exclude or ()))
     return _fill(lambda size: _patterned(rng, segments, size), n, unique=True, exclude=exclude)
 
 
@@ -428,7 +430,11 @@ def _uuids(rng: np.random.Generator, size: int, upper: bool) -> np.ndarray:
 
 
 def _roomy_segments(segments: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """Lengthen the last class segment until the pattern holds far more than ``n`` ids."""
+    """Lengthen the longest class segment until the pattern holds 20 times ``n`` ids.
+
+    ``n`` counts the ids wanted plus those to avoid, so redraws stay rare; the
+    longest segment is the running number of most keys ("CUST-0042-A").
+    """
     segments = [dict(segment) for segment in segments]
     classes = [segment for segment in segments if "class" in segment]
     if not classes:
@@ -444,8 +450,9 @@ def _roomy_segments(segments: list[dict[str, Any]], n: int) -> list[dict[str, An
     def space() -> float:
         return float(np.prod([float(len(_ALPHABETS[s["class"]])) ** s["length"] for s in classes]))
 
-    while space() < 100.0 * max(n, 1):
-        classes[-1]["length"] += 1
+    longest = max(reversed(classes), key=lambda segment: segment["length"])
+    while space() < 20.0 * max(n, 1):
+        longest["length"] += 1
     return segments
 
 

@@ -212,6 +212,14 @@ def test_small_patterns_grow_to_hold_every_id():
     assert pd.Series(ids).is_unique and all(value.startswith("X") for value in ids)
 
 
+def test_nearly_full_patterns_grow_instead_of_failing():
+    real = [f"C{i:04d}" for i in range(9_900)]  # 99 % of C0000..C9999 taken
+    entry = detect_columns(pd.DataFrame({"code": real})).columns["code"]
+    ids = generate_ids(entry, 1_000, seed=0, exclude=real)
+    assert pd.Series(ids).is_unique and not set(ids) & set(real)
+    assert all(value.startswith("C") and value[1:].isdigit() for value in ids)
+
+
 def test_ids_from_bare_or_sdv_entries():
     assert generate_ids({"kind": "id"}, 3, seed=0).tolist() == [1, 2, 3]
     assert regenerate({"kind": "id"}, 2, seed=0).tolist() == [1, 2]
