@@ -420,6 +420,21 @@ def _flat_for_csv(table: pa.Table, uri: str) -> pa.Table:
             )
         if pa.types.is_dictionary(field.type):
             column = column.cast(field.type.value_type)
+        if pa.types.is_floating(field.type):
+            column = _floats_that_read_back(column)
         arrays.append(column)
         names.append(field.name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _floats_that_read_back(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Write ``1.0`` rather than ``1`` when every value is whole, so it reads back as float."""
+    if column.null_count == len(column):
+        return column
+    whole = pc.equal(pc.floor(column), column)  # NaN and fractions are not whole
+    if not pc.all(pc.or_kleene(whole, pc.is_inf(column))).as_py():
+        return column  # a value such as 0.5 or nan already shows it is a float
+    text = column.cast(pa.string())
+    if pc.any(pc.match_substring_regex(text, "[.eEn]")).as_py():
+        return column
+    return pc.binary_join_element_wise(text, pa.scalar(".0"), "")

@@ -198,6 +198,31 @@ _frames = data_frames(
 def test_random_frames_round_trip(tmp_path, frame, suffix):
     path = tmp_path / f"h.{suffix}"
     save(frame, path)
-    dtypes = {"s": "object"}
-    back = load(path, dtypes=dtypes, **({"null_values": []} if suffix == "csv" else {}))
+    # CSV has no types: text that looks like numbers needs its type named.
+    csv_options = {"null_values": [], "column_types": {"s": "string"}}
+    back = load(path, **(csv_options if suffix == "csv" else {}))
     pd.testing.assert_frame_equal(back, frame, check_dtype=True)
+
+
+def test_csv_keeps_whole_floats_as_floats(tmp_path):
+    frame = pd.DataFrame({"amount": [1.0, 2.0, None], "n": [1, 2, 3]})
+    path = tmp_path / "whole.csv"
+    save(frame, path)
+    pd.testing.assert_frame_equal(load(path), frame)
+
+
+def test_csv_types_settle_over_the_whole_file(tmp_path):
+    # The first rows look like integers; a float far down must widen the column,
+    # and a leading-zero code far down keeps its column text, in whole and streamed reads.
+    n = 300_000
+    frame = pd.DataFrame({"x": np.arange(n, dtype=float), "code": np.arange(n).astype(str)})
+    frame.loc[n - 1, "x"] = 0.5
+    frame.loc[n - 1, "code"] = "0099"
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    whole = load(path)
+    assert whole.dtypes.astype(str).tolist() == ["float64", "object"]
+    assert whole["code"].iloc[-1] == "0099"
+    streamed = list(iter_batches(path, batch_size=50_000))
+    assert {str(b.schema) for b in streamed} == {str(streamed[0].schema)}
+    assert pa.Table.from_batches(streamed).column("x").type == pa.float64()
