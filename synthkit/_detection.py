@@ -42,7 +42,7 @@ Entries hold plain JSON values and nothing copied from the data but bounds:
   sorted keys, or ``"string"`` with ``format`` ``"uuid"`` (and ``uppercase``) or
   ``"pattern"`` with ``segments``: ``{"literal": "AC-"}`` and
   ``{"class": "digit", "length": 5}`` pieces (classes: digit, upper, lower, hex,
-  HEX, upper_digit, lower_digit, alnum);
+  HEX, upper_digit, lower_digit, alnum) and the ``count`` of real keys;
 - pii: ``pii_type``, ``strategy`` ``"fake"``, and ``ip_version: 6`` for IPv6 values;
 - text: ``mean_words`` (the mean number of words per value).
 """
@@ -516,6 +516,7 @@ def _string_id_entry(values: pd.Series) -> dict[str, Any]:
         "id_type": "string",
         "format": "pattern",
         "segments": _segments(sample, prefix, int(lengths.min()), int(lengths.max())),
+        "count": len(values),
     }
 
 

@@ -198,6 +198,8 @@ def generate_ids(
         return _fill(lambda size: _uuids(rng, size, upper), n, unique=True, exclude=exclude)
     template = entry.get("segments") or [{"class": "digit", "length": 8}]
     segments = _roomy_segments(template, n + len(exclude or ()))
+    if exclude is None and entry.get("count"):
+        segments = _disjoint_segments(segments, int(entry["count"]))
     return _fill(lambda size: _patterned(rng, segments, size), n, unique=True, exclude=exclude)
 
 
@@ -447,13 +449,31 @@ def _roomy_segments(segments: list[dict[str, Any]], n: int) -> list[dict[str, An
                 f"{', '.join(_ALPHABETS)}."
             )
 
-    def space() -> float:
-        return float(np.prod([float(len(_ALPHABETS[s["class"]])) ** s["length"] for s in classes]))
-
     longest = max(reversed(classes), key=lambda segment: segment["length"])
-    while space() < 20.0 * max(n, 1):
+    while _space(segments) < 20.0 * max(n, 1):
         longest["length"] += 1
     return segments
+
+
+def _disjoint_segments(segments: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """Without the real keys at hand, keep clear of them by construction.
+
+    If the ``count`` real keys fill more than a millionth of the pattern, a random
+    key could be a real one: one more character in the longest segment makes every
+    new key longer than any real key, so none can coincide.
+    """
+    if count <= _space(segments) * 1e-6:
+        return segments
+    segments = [dict(segment) for segment in segments]
+    classes = [segment for segment in segments if "class" in segment]
+    max(reversed(classes), key=lambda segment: segment["length"])["length"] += 1
+    return segments
+
+
+def _space(segments: list[dict[str, Any]]) -> float:
+    """How many different keys a pattern can spell."""
+    sizes = [float(len(_ALPHABETS[s["class"]])) ** s["length"] for s in segments if "class" in s]
+    return float(np.prod(sizes))
 
 
 def _patterned(rng: np.random.Generator, segments: list[dict[str, Any]], size: int) -> np.ndarray:

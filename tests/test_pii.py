@@ -212,6 +212,18 @@ def test_small_patterns_grow_to_hold_every_id():
     assert pd.Series(ids).is_unique and all(value.startswith("X") for value in ids)
 
 
+def test_without_the_real_keys_new_keys_still_avoid_them():
+    real = [f"AC-{i:05d}" for i in range(40_000)]
+    entry = detect_columns(pd.DataFrame({"account_no": real})).columns["account_no"]
+    assert entry["count"] == 40_000
+    ids = generate_ids(entry, 5_000, seed=2)  # the sampler keeps no real values
+    assert not set(ids) & set(real)
+    assert pd.Series(ids).str.fullmatch(r"AC-\d{6}").all()
+    # Keys from a vast space keep their exact shape.
+    sparse = {**entry, "count": 10, "segments": [{"class": "alnum", "length": 12}]}
+    assert pd.Series(generate_ids(sparse, 100, seed=2)).str.fullmatch(r"[A-Za-z0-9]{12}").all()
+
+
 def test_nearly_full_patterns_grow_instead_of_failing():
     real = [f"C{i:04d}" for i in range(9_900)]  # 99 % of C0000..C9999 taken
     entry = detect_columns(pd.DataFrame({"code": real})).columns["code"]
