@@ -17,6 +17,7 @@ __all__ = [
     "FormatError",
     "MissingSourceError",
     "UnknownFormatError",
+    "password_of",
     "redact",
 ]
 
@@ -79,6 +80,17 @@ class Connector:
 
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)")
+
+
+def password_of(uri: str) -> str | None:
+    """Return the password inside a URL such as ``scheme://user:password@host``, if any.
+
+    Example:
+        >>> password_of("postgresql://bob:s3cret@db/x"), password_of("data/people.csv")
+        ('s3cret', None)
+    """
+    match = _PASSWORD_IN_URL.search(uri)
+    return match["secret"] if match and match["secret"] else None
 
 
 def redact(text: str, *secrets: str | None) -> str:

@@ -13,7 +13,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.fs as pafs
 from fsspec.implementations.local import LocalFileSystem
-from synthkit.connectors._base import ConnectorError, MissingSourceError
+from synthkit.connectors._base import ConnectorError, MissingSourceError, redact
 
 from synthkit._files import atomic_path
 
@@ -46,9 +46,9 @@ def resolve(uri: str | os.PathLike[str]) -> tuple[fsspec.AbstractFileSystem, str
         fs, path = fsspec.core.url_to_fs(text)
     except (ImportError, ValueError) as error:
         raise ConnectorError(
-            f"Cannot open {text!r}: {error}. Install the fsspec backend for its scheme "
-            "(for example s3fs for s3://, gcsfs for gs://)."
-        ) from error
+            f"Cannot open {redact(text)!r}: {redact(str(error))}. Install the fsspec backend "
+            "for its scheme (for example s3fs for s3://, gcsfs for gs://)."
+        ) from None
     return fs, path
 
 
@@ -73,7 +73,7 @@ def require_exists(fs: fsspec.AbstractFileSystem, path: str, uri: str) -> None:
     """Raise :class:`MissingSourceError` naming ``uri`` when nothing exists at ``path``."""
     if not fs.exists(path):
         raise MissingSourceError(
-            f"No file or directory at {uri!s}; check the path (relative paths start at "
+            f"No file or directory at {redact(uri)}; check the path (relative paths start at "
             f"{os.getcwd()})."
         )
 
@@ -106,18 +106,33 @@ def atomic_output_path(uri: str, *, directory: bool = False) -> Iterator[tuple[A
             yield pafs.LocalFileSystem(), str(tmp)
         return
     parent, _, name = path.rstrip("/").rpartition("/")
-    tmp = f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
+    stem = f"{parent}/.{name}.{uuid.uuid4().hex}"
+    tmp = f"{stem}.tmp"
     if directory:
         fs.makedirs(tmp, exist_ok=True)
     try:
         yield arrow_filesystem(fs), tmp
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
-        fs.mv(tmp, path, recursive=directory)
+        _swap_in(fs, tmp, path, f"{stem}.old", directory)
     except BaseException:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
         raise
+
+
+def _swap_in(fs: fsspec.AbstractFileSystem, tmp: str, path: str, backup: str, tree: bool) -> None:
+    # Object stores have no atomic rename: set the old target aside, move the new one
+    # in, and put the old one back if that move fails.
+    had_target = fs.exists(path)
+    if had_target:
+        fs.mv(path, backup, recursive=tree)
+    try:
+        fs.mv(tmp, path, recursive=tree)
+    except BaseException:
+        if had_target:
+            fs.mv(backup, path, recursive=tree)
+        raise
+    if had_target:
+        fs.rm(backup, recursive=True)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -10,12 +11,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from synthkit.connectors._base import ConnectorError, password_of, redact
 from synthkit.connectors._convert import to_arrow, to_pandas
 from synthkit.connectors.records import RecordDataset
 from synthkit.connectors.registry import connector_for
 from synthkit.connectors.sequences import SequenceDataset
 
-from synthkit.errors import DataError, ParameterError
+from synthkit.errors import DataError, ParameterError, SynthkitError
 from synthkit.metadata import Metadata
 
 __all__ = ["iter_batches", "load", "save"]
@@ -76,28 +78,29 @@ def load(
         >>> load(path).dtypes.astype(str).tolist()
         ['object', 'int64']
     """
-    shape = _shape_of(shape, sequence_key, sequence_index, options)
-    connector = connector_for(uri, format)
-    text = os.fspath(uri)
-    if shape == "records" and "tables" in options:
-        tables, relationships = _call(connector.read_related, text, options)
-        return RecordDataset(
-            {key: to_pandas(value) for key, value in tables.items()}, relationships, root=name
-        )
-    table = _call(connector.read, text, options)
-    if shape == "records":
-        stem = name or PurePosixPath(text.split("?", 1)[0]).name.split(".", 1)[0] or "records"
-        return RecordDataset.from_arrow(table, name=stem, primary_key=primary_key)
-    if as_arrow:
-        if dtypes:
-            raise ParameterError("dtypes applies to pandas output; drop it or as_arrow=True.")
+    with _secrets_hidden(uri):
+        shape = _shape_of(shape, sequence_key, sequence_index, options)
+        connector = connector_for(uri, format)
+        text = os.fspath(uri)
+        if shape == "records" and "tables" in options:
+            tables, relationships = _call(connector.read_related, text, options)
+            return RecordDataset(
+                {key: to_pandas(value) for key, value in tables.items()}, relationships, root=name
+            )
+        table = _call(connector.read, text, options)
+        if shape == "records":
+            stem = name or PurePosixPath(text.split("?", 1)[0]).name.split(".", 1)[0] or "records"
+            return RecordDataset.from_arrow(table, name=stem, primary_key=primary_key)
+        if as_arrow:
+            if dtypes:
+                raise ParameterError("dtypes applies to pandas output; drop it or as_arrow=True.")
+            if shape == "sequences":
+                raise ParameterError("Sequences load as a SequenceDataset; drop as_arrow=True.")
+            return table
+        frame = to_pandas(table, dtypes)
         if shape == "sequences":
-            raise ParameterError("Sequences load as a SequenceDataset; drop as_arrow=True.")
-        return table
-    frame = to_pandas(table, dtypes)
-    if shape == "sequences":
-        return SequenceDataset(frame, sequence_key, sequence_index, metadata=metadata)
-    return frame
+            return SequenceDataset(frame, sequence_key, sequence_index, metadata=metadata)
+        return frame
 
 
 def save(
@@ -128,22 +131,30 @@ def save(
         >>> load(path).dtypes["city"]
         CategoricalDtype(categories=['Oslo', 'Rome'], ordered=False, categories_dtype=object)
     """
-    connector = connector_for(uri, format)
-    text = os.fspath(uri)
-    if isinstance(data, RecordDataset) and hasattr(connector, "write_related"):
-        tables = {key: to_arrow(value) for key, value in data.tables.items()}
-        _call(connector.write_related, text, options, tables, data.relationships, data.primary_keys)
-        return
-    if isinstance(data, (SequenceDataset, RecordDataset)):
-        table = data.to_arrow()
-    elif isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
-        table = to_arrow(data)
-    else:
-        raise DataError(
-            f"save() writes a DataFrame, pyarrow Table, SequenceDataset or RecordDataset; "
-            f"got {type(data).__name__}."
-        )
-    _call(connector.write, text, options, table)
+    with _secrets_hidden(uri):
+        connector = connector_for(uri, format)
+        text = os.fspath(uri)
+        if isinstance(data, RecordDataset) and hasattr(connector, "write_related"):
+            tables = {key: to_arrow(value) for key, value in data.tables.items()}
+            _call(
+                connector.write_related,
+                text,
+                options,
+                tables,
+                data.relationships,
+                data.primary_keys,
+            )
+            return
+        if isinstance(data, (SequenceDataset, RecordDataset)):
+            table = data.to_arrow()
+        elif isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
+            table = to_arrow(data)
+        else:
+            raise DataError(
+                f"save() writes a DataFrame, pyarrow Table, SequenceDataset or RecordDataset; "
+                f"got {type(data).__name__}."
+            )
+        _call(connector.write, text, options, table)
 
 
 def iter_batches(
@@ -165,11 +176,27 @@ def iter_batches(
         >>> [batch.num_rows for batch in iter_batches(path, batch_size=4)]
         [4, 4, 2]
     """
-    connector = connector_for(uri, format)
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ParameterError(f"batch_size={batch_size!r}: use a positive integer.")
-    options = {**options, "batch_size": batch_size}
-    yield from _call(connector.iter_batches, os.fspath(uri), options)
+    with _secrets_hidden(uri):
+        connector = connector_for(uri, format)
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ParameterError(f"batch_size={batch_size!r}: use a positive integer.")
+        options = {**options, "batch_size": batch_size}
+        yield from _call(connector.iter_batches, os.fspath(uri), options)
+
+
+@contextlib.contextmanager
+def _secrets_hidden(uri: str | os.PathLike[str]) -> Iterator[None]:
+    """Re-raise any error whose message would show the password of ``uri``, redacted."""
+    secret = password_of(os.fspath(uri))
+    try:
+        yield
+    except Exception as error:
+        if not secret or secret not in str(error):
+            raise
+        text = redact(str(error), secret)
+        if isinstance(error, SynthkitError):
+            raise type(error)(text) from None
+        raise ConnectorError(text) from None
 
 
 def _shape_of(
@@ -196,6 +223,6 @@ def _call(method: Callable[..., Any], uri: str, options: Mapping[str, Any], *hea
         owner = getattr(method, "__self__", None)
         raise ParameterError(
             f"Option(s) {unknown} are not accepted by the {getattr(owner, 'name', '?')} "
-            f"connector for {uri}; it accepts: {', '.join(accepted) or 'none'}."
+            f"connector for {redact(uri)}; it accepts: {', '.join(accepted) or 'none'}."
         )
     return method(*head, uri, **options)

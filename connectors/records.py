@@ -294,7 +294,9 @@ def _restore(
 
 def _rebuild(table: pa.Table, field: pa.Field, name: str) -> pa.Array | pa.ChunkedArray:
     if name in table.column_names:
-        return table.column(name).cast(field.type)
+        column = table.column(name)
+        # Skip no-op casts: Arrow 26 corrupts list<struct<null>> cast to its own type.
+        return column if column.type == field.type else column.cast(field.type)
     if pa.types.is_struct(field.type):
         children = [_rebuild(table, child, f"{name}.{child.name}") for child in field.type]
         arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in children]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
-from synthkit.connectors._base import Connector, UnknownFormatError
+from synthkit.connectors._base import Connector, UnknownFormatError, redact
 from synthkit.connectors._paths import strip_compression
 
 from synthkit._registry import Registry
@@ -99,7 +99,8 @@ def connector_for(uri: str | os.PathLike[str], format: str | None = None) -> Con
     if found is not None:
         return found
     raise UnknownFormatError(
-        f"No connector reads or writes {text!r}. Known formats: {', '.join(connectors.names())}; "
+        f"No connector reads or writes {redact(text)!r}. "
+        f"Known formats: {', '.join(connectors.names())}; "
         f"schemes: {', '.join(sorted(_by_scheme))}; suffixes: {', '.join(sorted(_by_suffix))}. "
         "Pass format=... for a file with another suffix, or register_connector(...) a new one."
     )

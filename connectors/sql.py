@@ -394,7 +394,8 @@ def _definition(
     primary_key: str | None,
     relationships: Sequence[Relationship],
 ) -> sa.Table:
-    columns = [sa.Column(f.name, _sql_type(f, name)) for f in data.schema]
+    # Keys are supplied by the data: no SERIAL/identity column generating its own.
+    columns = [sa.Column(f.name, _sql_type(f, name), autoincrement=False) for f in data.schema]
     constraints: list[Any] = []
     if primary_key is not None and primary_key in data.column_names:
         constraints.append(sa.PrimaryKeyConstraint(primary_key))

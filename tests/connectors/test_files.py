@@ -226,3 +226,33 @@ def test_csv_types_settle_over_the_whole_file(tmp_path):
     streamed = list(iter_batches(path, batch_size=50_000))
     assert {str(b.schema) for b in streamed} == {str(streamed[0].schema)}
     assert pa.Table.from_batches(streamed).column("x").type == pa.float64()
+
+
+def test_csv_column_projection(tmp_path, adult):
+    path = tmp_path / "a.csv"
+    save(adult, path)
+    assert list(load(path, columns=["sex", "age"]).columns) == ["sex", "age"]
+    with pytest.raises(ParameterError, match=r"\['height'\] are not in the file"):
+        load(path, columns=["height"])
+
+
+def test_failed_remote_write_leaves_no_temporary_object(adult, monkeypatch):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    save(adult.head(5), "memory://atomic/adult.parquet")
+    before = fs.cat_file("/atomic/adult.parquet")
+
+    move = type(fs).mv
+
+    def fail_moving_the_new_file(self, source, target, **options):
+        if str(source).endswith(".tmp"):
+            raise OSError("connection reset")
+        return move(self, source, target, **options)
+
+    monkeypatch.setattr(type(fs), "mv", fail_moving_the_new_file)
+    with pytest.raises(OSError, match="connection reset"):
+        save(adult, "memory://atomic/adult.parquet")
+    monkeypatch.undo()
+    assert fs.cat_file("/atomic/adult.parquet") == before
+    assert fs.ls("/atomic", detail=False) == ["/atomic/adult.parquet"]

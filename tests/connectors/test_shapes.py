@@ -1,7 +1,9 @@
 import os
 
+import hypothesis.strategies as st
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 from synthkit.connectors import (
     RecordDataset,
     RecordError,
@@ -127,3 +129,28 @@ def test_suite_checks_sequence_keys(purchases):
     doubled = pd.concat([purchases.head(5000), purchases.head(1)], ignore_index=True)
     result = validate(doubled, suite)
     assert "expect_compound_columns_to_be_unique()" in result.failed_expectations
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)
+_visit = st.fixed_dictionaries(
+    {"week": st.integers(-(2**40), 2**40), "note": st.none() | _text, "dose": st.floats(-1e6, 1e6)}
+)
+_patient = st.fixed_dictionaries(
+    {
+        "name": _text,
+        "score": st.none() | st.floats(allow_nan=False, allow_infinity=False),
+        "profile": st.fixed_dictionaries({"height": st.integers(0, 250), "city": _text}),
+        "visits": st.lists(_visit, max_size=4),
+        "tags": st.lists(_text, max_size=3),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=st.lists(_patient, min_size=1, max_size=12))
+def test_random_nested_records_round_trip(records):
+    dataset = RecordDataset.from_records(records, name="patients")
+    assert len(dataset.tables["patients"]) == len(records)
+    assert len(dataset.tables["visits"]) == sum(len(r["visits"]) for r in records)
+    rebuilt = dataset.with_tables({k: v.copy() for k, v in dataset.tables.items()})
+    assert rebuilt.to_records() == records

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from synthkit.connectors import DatabaseError, MissingSourceError, RecordDataset, load, save
 
-from synthkit.errors import ParameterError
+from synthkit.errors import ParameterError, SynthkitError
 
 
 def _postgres_url() -> str:
@@ -148,3 +148,62 @@ def test_related_tables_from_foreign_keys(tmp_path, actg_visits):
         pd.testing.assert_frame_equal(
             back.tables[name][list(frame.columns)], frame, check_dtype=False
         )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda url: load(url, table="people", delimiter=";"),
+        lambda url: load(url.replace("postgresql", "nosuchdb", 1), table="people"),
+        lambda url: save(
+            pd.DataFrame({"a": [1]}), url.replace("postgresql", "postgresql+nodriver")
+        ),
+        lambda url: load(url, query="select 1", params={"x": 1}, table="t"),
+    ],
+)
+def test_no_message_shows_the_password(call):
+    url = "postgresql://alice:S3cretPassw0rd@127.0.0.1:1/nothing"
+    with pytest.raises(Exception) as caught:
+        call(url)
+    assert "S3cretPassw0rd" not in str(caught.value)
+    assert isinstance(caught.value, SynthkitError)
+
+
+def test_time_zones_survive_postgresql(request, people):
+    url = _postgres_url()
+    table = _unique("zoned", request)
+    frame = people.head(20).assign(
+        at=pd.date_range("2024-03-30", periods=20, freq="5h", tz="Europe/Oslo")
+    )
+    save(frame, url, table=table, if_exists="replace")
+    back = load(url, table=table, dtypes={"at": "datetime64[ns, Europe/Oslo]"})
+    pd.testing.assert_frame_equal(back, frame)
+    assert str(load(url, table=table)["at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_postgresql_schema_and_related_tables(request, actg_visits):
+    url = _postgres_url()
+    schema = _unique("trial", request)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+    try:
+        save(actg_visits, url, schema=schema, if_exists="replace")
+        back = load(url, tables="all", schema=schema)
+        assert [(r.parent, r.child, r.child_key) for r in back.relationships] == [
+            ("patients", "visits", "pidnum")
+        ]
+        for name, frame in actg_visits.tables.items():
+            pd.testing.assert_frame_equal(back.tables[name][list(frame.columns)], frame)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.schema.DropSchema(schema, cascade=True))
+        engine.dispose()
+
+
+def test_duckdb_related_tables_need_foreign_keys_it_cannot_reflect(tmp_path, actg_visits):
+    url = f"duckdb:///{tmp_path / 'trial.duckdb'}"
+    save(actg_visits, url)
+    with pytest.raises(DatabaseError, match="read each table with table="):
+        load(url, tables="all")
+    assert len(load(url, table="visits")) == len(actg_visits.tables["visits"])
