@@ -1,0 +1,9 @@
+"""Generative models of tables, registered by name."""
+
+from synthkit.generators.base import GENERATORS, Synthesizer
+from synthkit.generators.persistence import load_model
+
+__all__ = ["GENERATORS", "Synthesizer", "load_model"]
+
+GENERATORS.register("ctgan", "synthkit.generators.ctgan:CTGAN")
+GENERATORS.register("tvae", "synthkit.generators.tvae:TVAE")

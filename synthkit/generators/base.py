@@ -1,0 +1,327 @@
+"""The generator contract: scikit-learn style parameters and a fit/sample template."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from synthkit._registry import Registry
+from synthkit._runtime import resolve_device, seed_from, torch_seeded
+from synthkit.errors import ConditionError, NotFittedError, ParameterError
+from synthkit.generators.conditions import CategoryCondition, Condition, parse_conditions
+from synthkit.metadata import Metadata
+from synthkit.processing.encoder import TableEncoder
+from synthkit.processing.validation import check_frame
+
+__all__ = ["GENERATORS", "Synthesizer"]
+
+#: Registry of generator classes by name; third parties add theirs through the
+#: ``synthkit.generators`` entry-point group.
+GENERATORS: Registry[type[Synthesizer]] = Registry("generator", "synthkit.generators")
+
+_MAX_REJECTION_ROUNDS = 20
+
+
+class _Dispatch(type):
+    """``Synthesizer("ctgan", **params)`` builds the registered class for that name."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Synthesizer:
+            if args:
+                model, args = args[0], args[1:]
+            elif "model" in kwargs:
+                model = kwargs.pop("model")
+            else:
+                raise ParameterError(
+                    f"Name a model, e.g. Synthesizer('ctgan'); known: {GENERATORS.names()}."
+                )
+            return GENERATORS.get(model)(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Synthesizer(metaclass=_Dispatch):
+    """A generative model of one table.
+
+    ``Synthesizer(model, **params)`` builds the model registered under ``model``
+    (``"ctgan"``, ``"tvae"``, ...). Every model follows scikit-learn's conventions:
+    ``__init__`` only stores its parameters, ``fit`` validates and learns and
+    returns ``self``, learned attributes end in ``_``, and ``get_params`` /
+    ``set_params`` work. Subclasses implement ``_fit(encoded)`` and
+    ``_sample(n, condition)`` on encoded tensors; this class does validation,
+    encoding, conditioning, decoding, seeding and persistence.
+
+    Example:
+        >>> import synthkit
+        >>> from synthkit.datasets import load_adult
+        >>> real = load_adult().sample(1000, random_state=0)
+        >>> model = synthkit.Synthesizer("ctgan", epochs=1, verbose=False, random_state=0)
+        >>> rich = model.fit(real).sample(50, conditions={"income": ">50K"})
+        >>> (rich["income"] == ">50K").all()
+        True
+    """
+
+    #: Registered name of the model.
+    name: ClassVar[str] = ""
+    #: Whether ``_sample`` can condition on categorical values natively.
+    native_conditions: ClassVar[bool] = False
+
+    # ------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in signature.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the constructor parameters, as scikit-learn estimators do."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Synthesizer:
+        """Set constructor parameters; returns ``self``."""
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ParameterError(
+                    f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        changed = [
+            f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_params(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name, None)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ParameterError(f"{name}={value!r} must be a positive integer.")
+        patience = getattr(self, "patience", None)
+        if patience is not None and (not isinstance(patience, int) or patience <= 0):
+            raise ParameterError(f"patience={patience!r} must be a positive integer or None.")
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
+        """Learn the model from a real table.
+
+        Args:
+            data: The real table. Columns of kind ``id`` and ``pii`` are not learned.
+            metadata: Column kinds; detected with :meth:`Metadata.detect` when omitted.
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            DataError: For empty data, all-null columns, mixed-type or infinite values.
+            ParameterError: For invalid parameters or an unavailable device.
+        """
+        self._check_params()
+        check_frame(data)
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        metadata = metadata if metadata is not None else Metadata.detect(data)
+        with torch_seeded(seed, device):
+            encoder = TableEncoder(
+                rare_category_threshold=getattr(self, "rare_category_threshold", 0)
+            ).fit(data, metadata, device=device)
+            encoded = encoder.encode(data, random_state=seed, device=device)
+            self.encoder_ = encoder
+            self.metadata_ = encoder.metadata_
+            self.device_ = device
+            self.loss_history_ = pd.DataFrame()
+            self._fit(encoded)
+        self.n_rows_fitted_ = len(data)
+        return self
+
+    def _fit(self, encoded: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _run_epochs(
+        self,
+        n_steps: int,
+        step: Callable[[], dict[str, torch.Tensor]],
+        monitor: Callable[[dict[str, float]], float],
+    ) -> None:
+        """Run the training loop shared by all models.
+
+        Losses are summed on the device and read once per epoch, so the loop does
+        not wait on the host every batch. With ``patience`` set, training stops
+        when the monitored value has not improved for that many epochs.
+        """
+        history: list[dict[str, float]] = []
+        best, waited = math.inf, 0
+        bar = tqdm(range(self.epochs), desc=f"Fitting {self.name}", disable=not self.verbose,
+                   unit="epoch")
+        for epoch in bar:
+            totals: dict[str, torch.Tensor] = {}
+            for _ in range(n_steps):
+                for key, value in step().items():
+                    totals[key] = totals.get(key, 0) + value.detach()
+            row = {"epoch": epoch + 1, **{k: float(v) / n_steps for k, v in totals.items()}}
+            history.append(row)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
+            patience = getattr(self, "patience", None)
+            if patience:
+                value = monitor(row)
+                if value < best - 1e-4 * abs(best):
+                    best, waited = value, 0
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        break
+        self.loss_history_ = pd.DataFrame(history)
+
+    # ------------------------------------------------------------------ sample
+    def sample(
+        self,
+        n: int,
+        conditions: Mapping[str, Any] | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows.
+
+        Args:
+            n: Number of rows, at least 1.
+            conditions: Optional ``{column: value}``; a list of values or a
+                ``(low, high)`` range also works. One categorical condition is met
+                through the model's own conditioning where the model has it;
+                further conditions use batched rejection with a bounded number of
+                tries.
+            random_state: Seed for reproducible samples.
+
+        Returns:
+            A frame with the real table's columns, order and dtypes.
+
+        Raises:
+            NotFittedError: Before :meth:`fit`.
+            ParameterError: If ``n`` is not a positive integer.
+            ConditionError: For unknown columns or values, or conditions that the
+                model cannot meet within the allowed tries.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ParameterError(f"n={n!r}: the number of rows must be a positive integer.")
+        n = int(n)
+        parsed = parse_conditions(conditions, self.encoder_)
+        seed = seed_from(random_state)
+        with torch_seeded(seed, self.device_):
+            self._eval_mode()
+            with torch.no_grad():
+                if not parsed:
+                    return self.encoder_.decode(self._sample(n, None), random_state=seed)
+                return self._sample_conditioned(n, parsed, seed)
+
+    def _sample(self, n: int, condition: tuple[str, torch.Tensor] | None) -> torch.Tensor:
+        """Return ``n`` encoded rows.
+
+        ``condition`` is None, or a categorical column and each row's category
+        index in it (models with ``native_conditions`` only).
+        """
+        raise NotImplementedError
+
+    def _eval_mode(self) -> None:
+        """Switch networks to inference mode (models with networks override)."""
+
+    def _sample_conditioned(
+        self, n: int, conditions: list[Condition], seed: int
+    ) -> pd.DataFrame:
+        native = self._native_condition(conditions)
+        rest = [c for c in conditions if c is not native]
+        collected: list[pd.DataFrame] = []
+        have = 0
+        # The expected acceptance rate sizes each batch; it is re-estimated as we go.
+        expected = 1.0 if native is not None else _prior_share(conditions)
+        batch = n
+        for attempt in range(_MAX_REJECTION_ROUNDS):
+            need = n - have
+            batch = int(min(max(need / max(expected, 1e-3) * 1.2, need), 10 * n + 1000))
+            frame = self._draw(batch, native, seed + attempt)
+            mask = np.ones(len(frame), dtype=bool)
+            for condition in rest:
+                mask &= condition.mask(frame)
+            accepted = frame[mask]
+            expected = max(len(accepted) / len(frame), 1e-4)
+            collected.append(accepted)
+            have += len(accepted)
+            if have >= n:
+                return pd.concat(collected, ignore_index=True).iloc[:n]
+        raise ConditionError(
+            f"Only {have} of {n} rows met the conditions after {_MAX_REJECTION_ROUNDS} "
+            "rounds of sampling; the model rarely generates such rows. Loosen the "
+            "conditions or condition on fewer columns."
+        )
+
+    def _native_condition(self, conditions: list[Condition]) -> CategoryCondition | None:
+        categorical = [c for c in conditions if isinstance(c, CategoryCondition)]
+        if not self.native_conditions or not categorical:
+            return None
+        return min(categorical, key=lambda c: c.share)  # the rarest one gains most
+
+    def _draw(self, n: int, native: CategoryCondition | None, seed: int) -> pd.DataFrame:
+        if native is None:
+            return self.encoder_.decode(self._sample(n, None), random_state=seed)
+        # Spread the rows over the allowed categories by their training frequency.
+        probs = torch.tensor(native.frequencies, dtype=torch.float32, device=self.device_)
+        choice = torch.multinomial(probs / probs.sum(), n, replacement=True)
+        indices = torch.tensor(native.indices, device=self.device_)[choice]
+        encoded = self._sample(n, (native.column, indices)).clone()
+        # The model drew the other columns given this category; write the category
+        # itself into its block so the output carries exactly the asked-for value.
+        span = self.encoder_.span_of(native.column, "category")
+        encoded[:, span.start : span.stop] = torch.nn.functional.one_hot(
+            indices, span.width
+        ).to(encoded.dtype)
+        return self.encoder_.decode(encoded, random_state=seed)
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to one file (JSON and safetensors in a zip; no pickle).
+
+        Example:
+            >>> import tempfile, pathlib, synthkit
+            >>> from synthkit.datasets import load_adult
+            >>> model = synthkit.Synthesizer("tvae", epochs=1, verbose=False).fit(
+            ...     load_adult().head(500))
+            >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "adult.synthkit")
+            >>> synthkit.load_model(path).sample(3).shape
+            (3, 15)
+        """
+        from synthkit.generators.persistence import save_model
+
+        self._check_fitted()
+        return save_model(self, path)
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        """The networks whose state dicts are saved (models override)."""
+        return {}
+
+    def _build_modules(self) -> None:
+        """Create the networks of a fitted model from its encoder (models override)."""
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "encoder_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} has not been fitted yet. Call fit(data) before "
+                "sample(), save() or other methods that need a trained model."
+            )
+
+
+def _prior_share(conditions: list[Condition]) -> float:
+    shares = [c.share for c in conditions if isinstance(c, CategoryCondition)]
+    return float(np.prod(shares)) if shares else 0.5

@@ -1,0 +1,490 @@
+"""Reversible transforms of single columns to and from model space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthkit.errors import DataError
+
+__all__ = [
+    "CategoricalTransform",
+    "ColumnTransform",
+    "ConstantTransform",
+    "NumericTransform",
+    "Span",
+    "restore_dtype",
+]
+
+Activation = Literal["tanh", "softmax"]
+Role = Literal["value", "mode", "missing", "category"]
+
+# CTGAN's mode-specific normalization maps x to (x - mean_k) / (4 std_k).
+_STD_MULTIPLIER = 4.0
+_CLIP = 0.99
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slice of the encoded matrix that belongs to one column.
+
+    Attributes:
+        column: The source column.
+        start: First index in the encoded matrix.
+        width: Number of encoded features.
+        activation: ``"tanh"`` for a scalar in [-1, 1], ``"softmax"`` for a one-hot block.
+        role: What the slice holds: a normalized value, its mixture mode, a
+            missing-value flag or a category.
+    """
+
+    column: str
+    start: int
+    width: int
+    activation: Activation
+    role: Role
+
+    @property
+    def stop(self) -> int:
+        """One past the last index of the span."""
+        return self.start + self.width
+
+
+class ColumnTransform:
+    """Base of the per-column transforms; each knows its own widths and activations."""
+
+    column: str
+    kind: str
+
+    def layout(self) -> list[tuple[int, Activation, Role]]:
+        """Return ``(width, activation, role)`` for each span this column emits."""
+        raise NotImplementedError
+
+    def encode(self, series: pd.Series, device: torch.device, generator: torch.Generator | None
+               ) -> torch.Tensor:
+        """Encode a column into a ``[rows, width]`` float tensor on ``device``."""
+        raise NotImplementedError
+
+    def decode(self, block: torch.Tensor) -> pd.Series:
+        """Decode a ``[rows, width]`` block back into a column."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        """Return the JSON-ready state that :func:`transform_from_state` reads."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- dtypes
+def dtype_state(series: pd.Series) -> dict[str, Any]:
+    """Describe a column's dtype so decoding gives the same dtype back."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {
+            "dtype": "category",
+            "categories": [_python(value) for value in dtype.categories],
+            "ordered": bool(dtype.ordered),
+        }
+    return {"dtype": str(dtype)}
+
+
+def restore_dtype(values: pd.Series, state: dict[str, Any]) -> pd.Series:
+    """Cast decoded values back to the dtype recorded by :func:`dtype_state`."""
+    name = state["dtype"]
+    if name == "category":
+        dtype = pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+        return values.astype(dtype)
+    if name == "object":
+        return values.astype(object).where(values.notna(), np.nan)
+    if name in ("bool",) and values.isna().any():
+        return values.astype("boolean")
+    if name.startswith(("int", "uint")) and values.isna().any():
+        return values.astype(name.capitalize() if name.startswith("int") else "UInt" + name[4:])
+    return values.astype(name)
+
+
+def _python(value: Any) -> Any:
+    """Turn numpy scalars into Python ones so states stay JSON-serializable."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ------------------------------------------------------------------------ numerics
+class NumericTransform(ColumnTransform):
+    """Mode-specific normalization of a numerical or datetime column.
+
+    A value becomes a scalar in [-1, 1] (its offset from the mean of the mixture
+    component it was drawn from, in units of four standard deviations) and a
+    one-hot of that component. Missing values get a separate two-way flag.
+    Datetimes go through int64 nanoseconds (UTC) and come back in their timezone
+    and string format.
+    """
+
+    kind = "numerical"
+
+    def __init__(self, column: str, state: dict[str, Any]) -> None:
+        self.column = column
+        self.info = state  # min, max, integer, decimals, has_missing, dtype, datetime details
+        self.means = torch.tensor(state.get("means", []), dtype=torch.float64)
+        self.stds = torch.tensor(state.get("stds", []), dtype=torch.float64)
+        self.weights = torch.tensor(state.get("weights", []), dtype=torch.float64)
+
+    @classmethod
+    def describe(cls, column: str, series: pd.Series, entry: dict[str, Any]) -> NumericTransform:
+        """Record the statistics decoding needs, before the mixture is fitted."""
+        is_datetime = entry["kind"] == "datetime"
+        state: dict[str, Any] = dtype_state(series)
+        state["datetime"] = is_datetime
+        if is_datetime:
+            state["format"] = entry.get("format")
+            parsed = to_datetime(column, series, state["format"])
+            state["timezone"] = str(parsed.dt.tz) if parsed.dt.tz is not None else None
+            values = datetime_to_float(parsed)
+            state["unit_ns"] = _datetime_resolution(values)
+        else:
+            values = to_float(column, series)
+            whole = np.isfinite(values) & (values == np.round(values))
+            observed = ~np.isnan(values)
+            state["integer"] = bool(
+                entry.get("integer", False) or whole[observed].all()
+            )
+            state["decimals"] = _decimals(values[observed]) if not state["integer"] else 0
+        observed = values[~np.isnan(values)]
+        state["min"] = float(observed.min())
+        state["max"] = float(observed.max())
+        state["has_missing"] = bool(np.isnan(values).any())
+        return cls(column, state)
+
+    def values(self, series: pd.Series) -> np.ndarray:
+        """Return the column as float64 (datetimes as nanoseconds), NaN for missing."""
+        if self.info["datetime"]:
+            return datetime_to_float(to_datetime(self.column, series, self.info["format"]))
+        return to_float(self.column, series)
+
+    def set_mixture(self, weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor,
+                    threshold: float) -> None:
+        """Keep the mixture components whose weight exceeds ``threshold``."""
+        keep = weights > threshold
+        if not bool(keep.any()):
+            keep = weights == weights.max()
+        self.weights = (weights[keep] / weights[keep].sum()).double().cpu()
+        self.means = means[keep].double().cpu()
+        # A spike (all mass on one value) gets a tiny but nonzero width.
+        span = max(self.info["max"] - self.info["min"], 1.0)
+        self.stds = stds[keep].double().cpu().clamp_min(span * 1e-6)
+
+    def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
+        spans: list[tuple[int, Activation, Role]] = [(1, "tanh", "value")]
+        spans.append((len(self.means), "softmax", "mode"))
+        if self.info["has_missing"]:
+            spans.append((2, "softmax", "missing"))
+        return spans
+
+    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
+               generator: torch.Generator | None) -> torch.Tensor:
+        raw = torch.as_tensor(self.values(series), dtype=torch.float64, device=device)
+        missing = torch.isnan(raw)
+        # Missing values sit at the most common mode's mean, flagged as missing.
+        fill = self.means[int(self.weights.argmax())].item()
+        x = torch.where(missing, torch.full_like(raw, fill), raw)
+        means = self.means.to(device)
+        stds = self.stds.to(device)
+        log_density = (
+            torch.log(self.weights.to(device))
+            - torch.log(stds)
+            - 0.5 * ((x[:, None] - means) / stds) ** 2
+        )
+        probs = torch.softmax(log_density, dim=1).float()
+        # CTGAN samples each value's mode from its posterior rather than taking argmax;
+        # a draw that would clip the value falls back to the most likely mode, so
+        # decoding gives the value back.
+        mode = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        scalar = (x - means[mode]) / (_STD_MULTIPLIER * stds[mode])
+        likeliest = log_density.argmax(dim=1)
+        mode = torch.where(scalar.abs() > _CLIP, likeliest, mode)
+        scalar = (x - means[mode]) / (_STD_MULTIPLIER * stds[mode])
+        parts = [
+            # Outliers beyond every component keep |scalar| > 1 so decoding is exact;
+            # a tanh output never produces them, it only learns from them.
+            scalar.float()[:, None],
+            torch.nn.functional.one_hot(mode, len(self.means)).float(),
+        ]
+        if self.info["has_missing"]:
+            parts.append(torch.nn.functional.one_hot(missing.long(), 2).float())
+        return torch.cat(parts, dim=1)
+
+    def decode(self, block: torch.Tensor) -> pd.Series:  # noqa: D102
+        k = len(self.means)
+        mode = block[:, 1 : 1 + k].argmax(dim=1).cpu()
+        scalar = block[:, 0].double().cpu()
+        x = scalar * _STD_MULTIPLIER * self.stds[mode] + self.means[mode]
+        x = x.numpy()
+        x = np.clip(x, self.info["min"], self.info["max"])
+        if self.info["has_missing"]:
+            missing = block[:, 1 + k : 3 + k].argmax(dim=1).cpu().numpy() == 1
+            x = np.where(missing, np.nan, x)
+        return self._to_column(x)
+
+    def _to_column(self, x: np.ndarray) -> pd.Series:
+        if self.info["datetime"]:
+            unit = self.info["unit_ns"]
+            x = np.round(x / unit) * unit
+            stamps = pd.Series(pd.to_datetime(x, unit="ns", utc=True), name=self.column)
+            if self.info["timezone"] is not None:
+                stamps = stamps.dt.tz_convert(self.info["timezone"])
+            else:
+                stamps = stamps.dt.tz_localize(None)
+            if self.info["format"]:
+                return stamps.dt.strftime(self.info["format"]).astype(object).where(
+                    stamps.notna(), None
+                ).rename(self.column)
+            return restore_dtype(stamps, self.info)
+        decimals = 0 if self.info["integer"] else self.info["decimals"]
+        if decimals is not None:
+            x = np.round(x, decimals)
+        return restore_dtype(pd.Series(x, name=self.column), self.info)
+
+    def state(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            "type": "numeric",
+            **self.info,
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "stds": self.stds.tolist(),
+        }
+
+
+def to_float(column: str, series: pd.Series) -> np.ndarray:
+    """Return a numeric column as float64 with NaN for missing values.
+
+    Raises:
+        DataError: If the column holds text that is not numeric, or infinite values.
+    """
+    if pd.api.types.is_bool_dtype(series.dtype):
+        series = series.astype("float64")
+    try:
+        values = pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
+    except (TypeError, ValueError) as error:
+        raise DataError(
+            f"Column {column!r} is numerical in the metadata but holds non-numeric values "
+            f"({error}). Clean it with pd.to_numeric(df[{column!r}], errors='coerce') or "
+            "override its kind, e.g. metadata.update_column(column, kind='categorical')."
+        ) from None
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise DataError(
+            f"Column {column!r} has {int(infinite.sum())} infinite value(s). Replace them, "
+            f"e.g. df[{column!r}] = df[{column!r}].replace([np.inf, -np.inf], np.nan)."
+        )
+    return values
+
+
+def to_datetime(column: str, series: pd.Series, fmt: str | None) -> pd.Series:
+    """Parse a datetime column (datetime dtype, or strings in ``fmt``)."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series
+    try:
+        return pd.to_datetime(series, format=fmt, errors="raise")
+    except (TypeError, ValueError) as error:
+        raise DataError(
+            f"Column {column!r} is a datetime in the metadata but a value does not parse "
+            f"with format {fmt!r} ({error}). Fix the values or set the right 'format' with "
+            "metadata.update_column(column, format=...)."
+        ) from None
+
+
+def datetime_to_float(stamps: pd.Series) -> np.ndarray:
+    """Datetimes to float nanoseconds since the epoch (UTC), NaN for missing."""
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    nanos = stamps.astype("datetime64[ns]").to_numpy().astype("int64").astype("float64")
+    nanos[stamps.isna().to_numpy()] = np.nan
+    return nanos
+
+
+def _datetime_resolution(nanos: np.ndarray) -> float:
+    """The coarsest unit (day, hour, minute, second, ms, us, ns) every value is a multiple of."""
+    observed = nanos[~np.isnan(nanos)].astype(np.int64)
+    for unit in (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3):
+        if np.all(observed % unit == 0):
+            return float(unit)
+    return 1.0
+
+
+def _decimals(values: np.ndarray) -> int | None:
+    """Largest number of decimals in ``values`` (capped at 10), from a sample."""
+    sample = values[:10_000]
+    for decimals in range(11):
+        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=1e-12 * max(
+            1.0, float(np.abs(sample).max(initial=0.0))
+        )):
+            return decimals
+    return None
+
+
+# --------------------------------------------------------------------- categories
+class CategoricalTransform(ColumnTransform):
+    """One-hot encoding of a categorical or boolean column, missing as its own category.
+
+    Categories rarer than ``rare_threshold`` rows are pooled into one token; on
+    decoding the token becomes one of the pooled categories, drawn by their
+    frequency, so rare values never co-occur in learned patterns.
+    """
+
+    kind = "categorical"
+
+    def __init__(self, column: str, state: dict[str, Any]) -> None:
+        self.column = column
+        self.info = state
+        self.categories: list[Any] = state["categories"]  # None stands for missing
+        self.counts = np.asarray(state["counts"], dtype=np.int64)
+        self.pooled: list[Any] = state.get("pooled", [])
+        self.pooled_counts = np.asarray(state.get("pooled_counts", []), dtype=np.int64)
+
+    @classmethod
+    def describe(cls, column: str, series: pd.Series, rare_threshold: int) -> CategoricalTransform:
+        """Collect the categories and their counts (missing counted as a category)."""
+        state = dtype_state(series)
+        counts = series.value_counts(dropna=False, sort=True)
+        values = [None if _is_missing(value) else _python(value) for value in counts.index]
+        numbers = counts.to_numpy()
+        pooled = [(v, n) for v, n in zip(values, numbers, strict=True) if n < rare_threshold]
+        kept = [(v, n) for v, n in zip(values, numbers, strict=True) if n >= rare_threshold]
+        if len(pooled) == 1:  # pooling a single category hides nothing
+            kept, pooled = kept + pooled, []
+        state["categories"] = [v for v, _ in kept]
+        state["counts"] = [int(n) for _, n in kept]
+        if pooled:
+            state["categories"].append(_POOL_TOKEN)
+            state["counts"].append(int(sum(n for _, n in pooled)))
+            state["pooled"] = [v for v, _ in pooled]
+            state["pooled_counts"] = [int(n) for _, n in pooled]
+        return cls(column, state)
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Share of training rows in each category (encoded order)."""
+        return self.counts / self.counts.sum()
+
+    def index_of(self, value: Any) -> int | None:
+        """Encoded index of ``value``, or None if it was not seen in training."""
+        key = None if _is_missing(value) else _python(value)
+        for i, category in enumerate(self.categories):
+            # True == 1 in Python; a bool only matches a bool.
+            if category == key and isinstance(category, bool) == isinstance(key, bool):
+                return i
+        if key in self.pooled:
+            return self.categories.index(_POOL_TOKEN)
+        return None
+
+    def codes(self, series: pd.Series) -> np.ndarray:
+        """Map values to category indices; unknown values map to the most frequent category."""
+        lookup = pd.Index([_LOOKUP_MISSING if c is None else c for c in self.categories],
+                          dtype=object)
+        keys = series.astype(object).where(series.notna(), _LOOKUP_MISSING)
+        codes = lookup.get_indexer(keys)
+        if self.pooled:
+            pooled = pd.Index([_LOOKUP_MISSING if c is None else c for c in self.pooled],
+                              dtype=object)
+            in_pool = pooled.get_indexer(keys) >= 0
+            codes[in_pool] = self.categories.index(_POOL_TOKEN)
+        codes[codes < 0] = int(np.argmax(self.counts))
+        return codes
+
+    def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
+        return [(len(self.categories), "softmax", "category")]
+
+    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
+               generator: torch.Generator | None) -> torch.Tensor:
+        codes = torch.as_tensor(self.codes(series), dtype=torch.long, device=device)
+        return torch.nn.functional.one_hot(codes, len(self.categories)).float()
+
+    def decode(self, block: torch.Tensor, rng: np.random.Generator | None = None) -> pd.Series:
+        """Decode one-hot rows to values (pooled rows get a pooled category by frequency)."""
+        codes = block.argmax(dim=1).cpu().numpy()
+        lookup = np.empty(len(self.categories), dtype=object)
+        lookup[:] = self.categories
+        values = lookup[codes]
+        if self.pooled:
+            in_pool = codes == self.categories.index(_POOL_TOKEN)
+            rng = rng or np.random.default_rng()
+            pool = np.empty(len(self.pooled), dtype=object)
+            pool[:] = self.pooled
+            probs = self.pooled_counts / self.pooled_counts.sum()
+            values[in_pool] = rng.choice(pool, size=int(in_pool.sum()), p=probs)
+        return restore_dtype(pd.Series(values, name=self.column, dtype=object), self.info)
+
+    def state(self) -> dict[str, Any]:  # noqa: D102
+        return {"type": "categorical", **self.info}
+
+
+class _LookupMissing:
+    """Stands for a missing value inside a pandas index lookup."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_LOOKUP_MISSING = _LookupMissing()
+_POOL_TOKEN = "\x00synthkit:pooled"
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and np.isnan(value)
+    )
+
+
+# ------------------------------------------------------------------------ constant
+class ConstantTransform(ColumnTransform):
+    """A column with one value (or only missing values): nothing to learn, emits no features."""
+
+    kind = "constant"
+
+    def __init__(self, column: str, state: dict[str, Any]) -> None:
+        self.column = column
+        self.info = state
+
+    @classmethod
+    def describe(cls, column: str, series: pd.Series) -> ConstantTransform:
+        """Remember the single value."""
+        state = dtype_state(series)
+        observed = series.dropna()
+        value = observed.iloc[0] if len(observed) else None
+        if isinstance(value, pd.Timestamp):
+            state["value"] = value.isoformat()
+            state["timestamp"] = True
+        else:
+            state["value"] = _python(value)
+        return cls(column, state)
+
+    def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
+        return []
+
+    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
+               generator: torch.Generator | None) -> torch.Tensor:
+        return torch.zeros((len(series), 0), device=device)
+
+    def decode(self, block: torch.Tensor) -> pd.Series:  # noqa: D102
+        value = self.info["value"]
+        if self.info.get("timestamp"):
+            value = pd.Timestamp(value)
+        values = pd.Series([value] * block.shape[0], name=self.column)
+        return restore_dtype(values, self.info)
+
+    def state(self) -> dict[str, Any]:  # noqa: D102
+        return {"type": "constant", **self.info}
+
+
+def transform_from_state(column: str, state: dict[str, Any]) -> ColumnTransform:
+    """Rebuild a transform from its :meth:`ColumnTransform.state`."""
+    kinds = {
+        "numeric": NumericTransform,
+        "categorical": CategoricalTransform,
+        "constant": ConstantTransform,
+    }
+    state = dict(state)
+    return kinds[state.pop("type")](column, state)
