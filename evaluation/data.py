@@ -185,6 +185,11 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(pd.DataFrame(normalized), index=False).to_numpy()
 
 
+def _plain(value: Any) -> Any:
+    # numpy scalars print as np.int64(0); show the value as the user wrote it.
+    return value.item() if hasattr(value, "item") else value
+
+
 def _check_frame(name: str, frame: object) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise EvaluationError(
@@ -317,8 +322,9 @@ def _check_holdout_is_new(
             if taken.any():
                 raise EvaluationError(
                     f"The holdout overlaps the training rows: {int(taken.sum())} holdout row(s) "
-                    f"(for example index {labels[taken][0]!r}) are training rows with the same "
-                    "index and values. The holdout must be real rows the generator never saw."
+                    f"(for example index {_plain(labels[taken][0])!r}) are training rows with "
+                    "the same index and values. The holdout must be real rows the generator "
+                    "never saw."
                 )
     if copied.mean() > _MAX_HOLDOUT_COPY_SHARE:
         raise EvaluationError(

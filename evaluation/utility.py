@@ -85,8 +85,19 @@ def _labels(frame: pd.DataFrame, target: str) -> pd.Series:
     return values.astype(object).map(str).where(values.notna())
 
 
-def utility_grid(data: EvaluationData, positive: str | None = None) -> dict[str, Any]:
-    """Fit every model on synthetic and on real rows once; return scores per model and regime."""
+def utility_grid(
+    data: EvaluationData, positive: str | None = None, models: tuple[str, ...] = MODELS
+) -> dict[str, Any]:
+    """Fit every model on synthetic and on real rows once; return scores per model and regime.
+
+    The first of ``models`` gives the headline scores.
+    """
+    models = tuple(models)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        from synthkit.errors import ParameterError
+
+        raise ParameterError(f"models={models!r}: choose one or more of {MODELS}.")
 
     def compute() -> dict[str, Any]:
         target, task = data.target, _task(data)
@@ -110,7 +121,7 @@ def utility_grid(data: EvaluationData, positive: str | None = None) -> dict[str,
         else:
             labels = {k: f[target].astype(float) for k, f in frames.items()}
         grid: dict[str, dict[str, dict[str, float]]] = {}
-        for name in MODELS:
+        for name in models:
             grid[name] = {}
             for regime, source in (("tstr", "synthetic"), ("trtr", "real")):
                 grid[name][regime] = _fit_and_score(
@@ -128,7 +139,7 @@ def utility_grid(data: EvaluationData, positive: str | None = None) -> dict[str,
         info["grid"] = grid
         return info
 
-    return data.cached(f"utility {positive}", compute)
+    return data.cached(f"utility {positive} {models}", compute)
 
 
 def _fit_and_score(
@@ -237,7 +248,7 @@ class _Utility(Metric):
     regime: ClassVar[str] = "tstr"
     key: ClassVar[str] = "roc_auc"
     task: ClassVar[str] = "classification"
-    params: ClassVar[dict[str, Any]] = {"positive": None}
+    params: ClassVar[dict[str, Any]] = {"positive": None, "models": MODELS}
 
     def not_applicable(self, data: EvaluationData) -> str | None:
         """Also skip metrics of the other task (classification vs regression)."""
@@ -254,10 +265,11 @@ class _Utility(Metric):
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Read the headline model's score and attach the whole grid."""
-        found = utility_grid(data, self.positive)
-        headline = found["grid"][MODELS[0]][self.regime]
+        found = utility_grid(data, self.positive, self.models)
+        headline_model = next(iter(found["grid"]))
+        headline = found["grid"][headline_model][self.regime]
         details = {
-            "model": MODELS[0],
+            "model": headline_model,
             "task": found["task"],
             "target": found["target"],
             "positive": found.get("positive"),
@@ -333,9 +345,9 @@ class AugmentationAUC(_Utility):
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Compare the augmented model with the real-only one."""
-        found = utility_grid(data, self.positive)
+        found = utility_grid(data, self.positive, self.models)
         augmented = found["augmentation"]
-        real_only = found["grid"][MODELS[0]]["trtr"].get("roc_auc", float("nan"))
+        real_only = found["grid"][next(iter(found["grid"]))]["trtr"].get("roc_auc", float("nan"))
         return MetricResult(
             augmented["roc_auc"],
             details={
