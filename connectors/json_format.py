@@ -194,11 +194,10 @@ def _line_error(uri: str, compression: str | None, message: str) -> FormatError:
 
 
 def _nanosecond_times(table: pa.Table) -> pa.Table:
-    # Arrow infers timestamp[s] from ISO text; pandas works in nanoseconds.
-    fields = [
-        field.with_type(pa.timestamp("ns", field.type.tz))
-        if pa.types.is_timestamp(field.type)
-        else field
-        for field in table.schema
-    ]
-    return table.cast(pa.schema(fields))
+    # Arrow infers timestamp[s] from ISO text; pandas works in nanoseconds. Only the
+    # timestamp columns are cast: Arrow 26 corrupts some nested columns cast to themselves.
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit != "ns":
+            target = pa.timestamp("ns", field.type.tz)
+            table = table.set_column(index, field.name, table.column(index).cast(target))
+    return table

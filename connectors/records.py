@@ -292,11 +292,31 @@ def _restore(
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+def _conform(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """Cast ``array`` to ``target`` level by level.
+
+    Arrow 26's own cast of lists of structs with a null-typed field builds invalid
+    arrays, so nested types are rebuilt from their parts and only leaves are cast.
+    """
+    if array.type == target:
+        return array
+    mask = array.is_null() if array.null_count else None
+    if pa.types.is_list(target) and pa.types.is_list(array.type):
+        values = _conform(array.values, target.value_type)
+        return pa.ListArray.from_arrays(array.offsets, values, type=target, mask=mask)
+    if pa.types.is_struct(target) and pa.types.is_struct(array.type):
+        parts = dict(zip([f.name for f in array.type], array.flatten(), strict=True))
+        children = [
+            _conform(parts[f.name], f.type) if f.name in parts else pa.nulls(len(array), f.type)
+            for f in target
+        ]
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
+    return array.cast(target)
+
+
 def _rebuild(table: pa.Table, field: pa.Field, name: str) -> pa.Array | pa.ChunkedArray:
     if name in table.column_names:
-        column = table.column(name)
-        # Skip no-op casts: Arrow 26 corrupts list<struct<null>> cast to its own type.
-        return column if column.type == field.type else column.cast(field.type)
+        return _conform(table.column(name).combine_chunks(), field.type)
     if pa.types.is_struct(field.type):
         children = [_rebuild(table, child, f"{name}.{child.name}") for child in field.type]
         arrays = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in children]

@@ -256,3 +256,12 @@ def test_failed_remote_write_leaves_no_temporary_object(adult, monkeypatch):
     monkeypatch.undo()
     assert fs.cat_file("/atomic/adult.parquet") == before
     assert fs.ls("/atomic", detail=False) == ["/atomic/adult.parquet"]
+
+
+def test_cloud_url_without_its_backend_says_what_to_install():
+    import importlib.util
+
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed here; this checks the message when it is missing")
+    with pytest.raises(ConnectorError, match="s3fs"):
+        load("s3://some-bucket/data.parquet")

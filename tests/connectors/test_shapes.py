@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 import hypothesis.strategies as st
 import pandas as pd
@@ -133,7 +134,12 @@ def test_suite_checks_sequence_keys(purchases):
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)
 _visit = st.fixed_dictionaries(
-    {"week": st.integers(-(2**40), 2**40), "note": st.none() | _text, "dose": st.floats(-1e6, 1e6)}
+    {
+        "week": st.integers(-(2**40), 2**40),
+        "note": st.none() | _text,
+        "dose": st.floats(-1e6, 1e6),
+        "readings": st.lists(st.fixed_dictionaries({"value": st.integers(0, 999)}), max_size=3),
+    }
 )
 _patient = st.fixed_dictionaries(
     {
@@ -152,5 +158,20 @@ def test_random_nested_records_round_trip(records):
     dataset = RecordDataset.from_records(records, name="patients")
     assert len(dataset.tables["patients"]) == len(records)
     assert len(dataset.tables["visits"]) == sum(len(r["visits"]) for r in records)
+    readings = sum(len(v["readings"]) for r in records for v in r["visits"])
+    if readings:
+        assert len(dataset.tables["readings"]) == readings
     rebuilt = dataset.with_tables({k: v.copy() for k, v in dataset.tables.items()})
     assert rebuilt.to_records() == records
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    records=st.lists(_patient, min_size=1, max_size=8),
+    suffix=st.sampled_from(["jsonl", "json", "parquet", "feather"]),
+)
+def test_random_nested_records_round_trip_through_files(records, suffix):
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/patients.{suffix}"
+        save(RecordDataset.from_records(records, name="patients"), path)
+        assert load(path, shape="records").to_records() == records
