@@ -30,10 +30,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         >>> resolve_device("cpu")
         device(type='cpu')
     """
-    if isinstance(device, torch.device):
-        name = str(device)
-    else:
-        name = str(device).lower()
+    name = str(device) if isinstance(device, torch.device) else str(device).lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -50,11 +47,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ParameterError(
             f"device={device!r} was asked for but no CUDA GPU is available; use device='auto'."
         )
-    if resolved.type == "cuda" and resolved.index is not None:
-        if resolved.index >= torch.cuda.device_count():
-            raise ParameterError(
-                f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) exist."
-            )
+    if (
+        resolved.type == "cuda"
+        and resolved.index is not None
+        and resolved.index >= torch.cuda.device_count()
+    ):
+        raise ParameterError(
+            f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) exist."
+        )
     if resolved.type == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):

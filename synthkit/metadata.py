@@ -237,6 +237,11 @@ class Metadata:
             if table_name not in tables:
                 raise MetadataError(f"table_name={table_name!r} is not in {sorted(tables)}.")
             data = tables[table_name]
+        if "columns" not in data:
+            raise MetadataError(
+                "SDV metadata needs a 'columns' mapping (or 'tables' of them); "
+                f"got keys {sorted(data)}."
+            )
         columns = {name: _from_sdv_column(entry) for name, entry in data["columns"].items()}
         primary_key = data.get("primary_key")
         sequence_key = data.get("sequence_key")
@@ -258,8 +263,11 @@ class Metadata:
         from sdv.metadata import Metadata as SDVMetadata
 
         return SDVMetadata.load_from_dict(
-            {"tables": {table_name: self.to_sdv_dict()}, "relationships": [],
-             "METADATA_SPEC_VERSION": "V1"}
+            {
+                "tables": {table_name: self.to_sdv_dict()},
+                "relationships": [],
+                "METADATA_SPEC_VERSION": "V1",
+            }
         )
 
     def to_sdv_dict(self) -> dict[str, Any]:
@@ -294,9 +302,7 @@ class Metadata:
 def _checked_entry(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     kind = entry.get("kind")
     if kind not in KINDS:
-        raise MetadataError(
-            f"Column {name!r} has kind {kind!r}; use one of {', '.join(KINDS)}."
-        )
+        raise MetadataError(f"Column {name!r} has kind {kind!r}; use one of {', '.join(KINDS)}.")
     if kind == "pii":
         entry.setdefault("pii_type", "name")
         entry.setdefault("strategy", "fake")
@@ -323,8 +329,20 @@ def _json_default(value: Any) -> Any:
 def _from_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
     sdtype = entry.get("sdtype", "unknown")
     if sdtype == "numerical":
-        representation = str(entry.get("computer_representation", "Float"))
-        return {"kind": "numerical", "integer": representation.lower().startswith(("int", "uint"))}
+        representation = entry.get("computer_representation")
+        if representation is not None:
+            integer = str(representation).lower().startswith(("int", "uint"))
+        else:  # SDV 2.0 detection records decimal places instead
+            integer = entry.get("decimal_places") == 0
+        out = {"kind": "numerical", "integer": integer}
+        for ours, theirs in (
+            ("min", "range_min"),
+            ("max", "range_max"),
+            ("decimals", "decimal_places"),
+        ):
+            if entry.get(theirs) is not None:
+                out[ours] = entry[theirs]
+        return out
     if sdtype in ("categorical", "boolean", "id"):
         return {"kind": sdtype}
     if sdtype == "datetime":
@@ -334,7 +352,7 @@ def _from_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
         return out
     if sdtype in _SDV_TO_PII:
         return {"kind": "pii", "pii_type": _SDV_TO_PII[sdtype], "strategy": "fake"}
-    if sdtype == "unknown" or entry.get("pii"):
+    if sdtype == "unknown":
         return {"kind": "text"}
     # Any other semantic sdtype (country_code, ...) is a category to SDV too.
     return {"kind": "categorical"}
@@ -352,6 +370,9 @@ def _to_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
         if entry.get("format"):
             out["datetime_format"] = entry["format"]
         return out
+    if kind == "boolean":
+        # SDV's boolean accepts only True/False; ours also covers 0/1 and yes/no.
+        return {"sdtype": "categorical"}
     if kind == "pii":
         return {"sdtype": PII_TYPES[entry["pii_type"]], "pii": True}
     if kind == "text":

@@ -8,6 +8,7 @@ import pandas as pd
 
 __all__ = ["load_adult"]
 
+
 def load_adult(split: str = "train") -> pd.DataFrame:
     """Load the UCI Adult census income data bundled with synthkit.
 

@@ -102,9 +102,7 @@ class Synthesizer(metaclass=_Dispatch):
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
         }
-        changed = [
-            f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v
-        ]
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def _check_params(self) -> None:
@@ -137,9 +135,7 @@ class Synthesizer(metaclass=_Dispatch):
         seed = seed_from(self.random_state)
         metadata = metadata if metadata is not None else Metadata.detect(data)
         with torch_seeded(seed, device):
-            encoder = TableEncoder(
-                rare_category_threshold=getattr(self, "rare_category_threshold", 0)
-            ).fit(data, metadata, device=device)
+            encoder = self._new_encoder().fit(data, metadata, device=device)
             encoded = encoder.encode(data, random_state=seed, device=device)
             self.encoder_ = encoder
             self.metadata_ = encoder.metadata_
@@ -148,6 +144,15 @@ class Synthesizer(metaclass=_Dispatch):
             self._fit(encoded)
         self.n_rows_fitted_ = len(data)
         return self
+
+    def _new_encoder(self) -> TableEncoder:
+        """The unfitted encoder this model learns in (models with other encodings override)."""
+        return TableEncoder(rare_category_threshold=getattr(self, "rare_category_threshold", 0))
+
+    @classmethod
+    def _encoder_from_state(cls, state: dict[str, Any]) -> TableEncoder:
+        """Rebuild this model's encoder from a saved state."""
+        return TableEncoder.from_state(state)
 
     def _fit(self, encoded: torch.Tensor) -> None:
         raise NotImplementedError
@@ -166,8 +171,9 @@ class Synthesizer(metaclass=_Dispatch):
         """
         history: list[dict[str, float]] = []
         best, waited = math.inf, 0
-        bar = tqdm(range(self.epochs), desc=f"Fitting {self.name}", disable=not self.verbose,
-                   unit="epoch")
+        bar = tqdm(
+            range(self.epochs), desc=f"Fitting {self.name}", disable=not self.verbose, unit="epoch"
+        )
         for epoch in bar:
             totals: dict[str, torch.Tensor] = {}
             for _ in range(n_steps):
@@ -238,9 +244,7 @@ class Synthesizer(metaclass=_Dispatch):
     def _eval_mode(self) -> None:
         """Switch networks to inference mode (models with networks override)."""
 
-    def _sample_conditioned(
-        self, n: int, conditions: list[Condition], seed: int
-    ) -> pd.DataFrame:
+    def _sample_conditioned(self, n: int, conditions: list[Condition], seed: int) -> pd.DataFrame:
         native = self._native_condition(conditions)
         rest = [c for c in conditions if c is not native]
         collected: list[pd.DataFrame] = []
@@ -284,9 +288,9 @@ class Synthesizer(metaclass=_Dispatch):
         # The model drew the other columns given this category; write the category
         # itself into its block so the output carries exactly the asked-for value.
         span = self.encoder_.span_of(native.column, "category")
-        encoded[:, span.start : span.stop] = torch.nn.functional.one_hot(
-            indices, span.width
-        ).to(encoded.dtype)
+        encoded[:, span.start : span.stop] = torch.nn.functional.one_hot(indices, span.width).to(
+            encoded.dtype
+        )
         return self.encoder_.decode(encoded, random_state=seed)
 
     # ------------------------------------------------------------- persistence

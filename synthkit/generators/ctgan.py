@@ -58,8 +58,9 @@ class _Discriminator(nn.Module):
         # PacGAN: the critic judges groups of `pac` rows at once to discourage mode collapse.
         return self.seq(x.reshape(-1, self.pac_dim))
 
-    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
-                         ) -> torch.Tensor:
+    def gradient_penalty(
+        self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
+    ) -> torch.Tensor:
         groups = real.shape[0] // self.pac
         alpha = torch.rand(groups, 1, 1, device=real.device).expand(groups, self.pac, 1)
         alpha = alpha.reshape(-1, 1)
@@ -84,8 +85,7 @@ class _ConditionSampler:
         self.spans = [encoder.span_of(c, "category") for c in columns]
         widths = [s.width for s in self.spans]
         self.dim = sum(widths)
-        self.offsets = torch.tensor(np.cumsum([0, *widths[:-1]]), dtype=torch.long,
-                                    device=device)
+        self.offsets = torch.tensor(np.cumsum([0, *widths[:-1]]), dtype=torch.long, device=device)
         max_width = max(widths, default=1)
         log_probs = torch.zeros(max(self.n_columns, 1), max_width, device=device)
         probs = torch.zeros_like(log_probs)
@@ -241,10 +241,18 @@ class CTGAN(Synthesizer):
         if has_conditions:
             conditions.training_index(encoded)
         train_probs = conditions.log_probs if self.log_frequency else conditions.probs
-        g_opt = torch.optim.Adam(generator.parameters(), lr=self.generator_lr, betas=(0.5, 0.9),
-                                 weight_decay=self.generator_decay)
-        d_opt = torch.optim.Adam(critic.parameters(), lr=self.discriminator_lr,
-                                 betas=(0.5, 0.9), weight_decay=self.discriminator_decay)
+        g_opt = torch.optim.Adam(
+            generator.parameters(),
+            lr=self.generator_lr,
+            betas=(0.5, 0.9),
+            weight_decay=self.generator_decay,
+        )
+        d_opt = torch.optim.Adam(
+            critic.parameters(),
+            lr=self.discriminator_lr,
+            betas=(0.5, 0.9),
+            weight_decay=self.discriminator_decay,
+        )
         batch = self.batch_size
         n_rows = encoded.shape[0]
         device = self.device_
@@ -291,8 +299,9 @@ class CTGAN(Synthesizer):
         n_steps = max(n_rows // batch, 1)
         self._run_epochs(n_steps, step, monitor=lambda row: abs(row["discriminator_loss"]))
 
-    def _condition_loss(self, raw: torch.Tensor, column: torch.Tensor, category: torch.Tensor
-                        ) -> torch.Tensor:
+    def _condition_loss(
+        self, raw: torch.Tensor, column: torch.Tensor, category: torch.Tensor
+    ) -> torch.Tensor:
         """Cross-entropy making the generator output the category its condition asked for."""
         conditions = self._conditions
         blocks = self._layout.blocks(raw)  # [batch, softmax blocks, width]

@@ -48,10 +48,12 @@ def save_model(model: Any, path: str | Path) -> Path:
         for module_name, module in model._modules().items()
         for key, value in module.state_dict().items()
     }
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_MANIFEST, json.dumps(manifest))
-            archive.writestr(_WEIGHTS, save_tensors(tensors))
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(_MANIFEST, json.dumps(manifest))
+        archive.writestr(_WEIGHTS, save_tensors(tensors))
     return path
 
 
@@ -80,7 +82,6 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
         synthkit.errors.ModelFileError: Model file no/such/file.synthkit does not exist.
     """
     from synthkit.generators.base import GENERATORS
-    from synthkit.processing.encoder import TableEncoder
 
     path = Path(path)
     if not path.exists():
@@ -106,7 +107,7 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
         cls = GENERATORS.get(manifest["model"])
         params = {k: _from_json(v) for k, v in manifest["params"].items()}
         model = cls(**{**params, "device": device})
-        model.encoder_ = TableEncoder.from_state(manifest["encoder"])
+        model.encoder_ = cls._encoder_from_state(manifest["encoder"])
         model.metadata_ = model.encoder_.metadata_
         model.device_ = resolve_device(device)
         model.loss_history_ = _frame(manifest.get("loss_history", {}))
@@ -114,7 +115,7 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
         model._build_modules()
         for module_name, module in model._modules().items():
             prefix = f"{module_name}."
-            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             module.load_state_dict(state, strict=True)
             module.to(model.device_)
     except (KeyError, TypeError, RuntimeError, ValueError) as error:

@@ -63,8 +63,9 @@ class ColumnTransform:
         """Return ``(width, activation, role)`` for each span this column emits."""
         raise NotImplementedError
 
-    def encode(self, series: pd.Series, device: torch.device, generator: torch.Generator | None
-               ) -> torch.Tensor:
+    def encode(
+        self, series: pd.Series, device: torch.device, generator: torch.Generator | None
+    ) -> torch.Tensor:
         """Encode a column into a ``[rows, width]`` float tensor on ``device``."""
         raise NotImplementedError
 
@@ -148,9 +149,7 @@ class NumericTransform(ColumnTransform):
             values = to_float(column, series)
             whole = np.isfinite(values) & (values == np.round(values))
             observed = ~np.isnan(values)
-            state["integer"] = bool(
-                entry.get("integer", False) or whole[observed].all()
-            )
+            state["integer"] = bool(entry.get("integer", False) or whole[observed].all())
             state["decimals"] = _decimals(values[observed]) if not state["integer"] else 0
         observed = values[~np.isnan(values)]
         state["min"] = float(observed.min())
@@ -164,8 +163,9 @@ class NumericTransform(ColumnTransform):
             return datetime_to_float(to_datetime(self.column, series, self.info["format"]))
         return to_float(self.column, series)
 
-    def set_mixture(self, weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor,
-                    threshold: float) -> None:
+    def set_mixture(
+        self, weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor, threshold: float
+    ) -> None:
         """Keep the mixture components whose weight exceeds ``threshold``."""
         keep = weights > threshold
         if not bool(keep.any()):
@@ -183,17 +183,22 @@ class NumericTransform(ColumnTransform):
             spans.append((2, "softmax", "missing"))
         return spans
 
-    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
-               generator: torch.Generator | None) -> torch.Tensor:
-        raw = torch.as_tensor(self.values(series), dtype=torch.float64, device=device)
+    def encode(  # noqa: D102
+        self,
+        series: pd.Series,
+        device: torch.device,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        work = _work_dtype(device)
+        raw = torch.as_tensor(self.values(series), dtype=work, device=device)
         missing = torch.isnan(raw)
         # Missing values sit at the most common mode's mean, flagged as missing.
         fill = self.means[int(self.weights.argmax())].item()
         x = torch.where(missing, torch.full_like(raw, fill), raw)
-        means = self.means.to(device)
-        stds = self.stds.to(device)
+        means = self.means.to(device, work)
+        stds = self.stds.to(device, work)
         log_density = (
-            torch.log(self.weights.to(device))
+            torch.log(self.weights.to(device, work))
             - torch.log(stds)
             - 0.5 * ((x[:, None] - means) / stds) ** 2
         )
@@ -209,11 +214,11 @@ class NumericTransform(ColumnTransform):
         parts = [
             # Outliers beyond every component keep |scalar| > 1 so decoding is exact;
             # a tanh output never produces them, it only learns from them.
-            scalar.float()[:, None],
-            torch.nn.functional.one_hot(mode, len(self.means)).float(),
+            scalar[:, None],
+            torch.nn.functional.one_hot(mode, len(self.means)).to(work),
         ]
         if self.info["has_missing"]:
-            parts.append(torch.nn.functional.one_hot(missing.long(), 2).float())
+            parts.append(torch.nn.functional.one_hot(missing.long(), 2).to(work))
         return torch.cat(parts, dim=1)
 
     def decode(self, block: torch.Tensor) -> pd.Series:  # noqa: D102
@@ -238,9 +243,11 @@ class NumericTransform(ColumnTransform):
             else:
                 stamps = stamps.dt.tz_localize(None)
             if self.info["format"]:
-                return stamps.dt.strftime(self.info["format"]).astype(object).where(
-                    stamps.notna(), None
-                ).rename(self.column)
+                text = stamps.dt.strftime(self.info["format"]).rename(self.column)
+                if self.info["dtype"].lower().startswith(("int", "uint", "float")):
+                    # Dates stored as numbers, such as 19970101.
+                    return restore_dtype(pd.to_numeric(text), self.info)
+                return text.astype(object).where(stamps.notna(), np.nan)
             return restore_dtype(stamps, self.info)
         decimals = 0 if self.info["integer"] else self.info["decimals"]
         if decimals is not None:
@@ -255,6 +262,11 @@ class NumericTransform(ColumnTransform):
             "means": self.means.tolist(),
             "stds": self.stds.tolist(),
         }
+
+
+def _work_dtype(device: torch.device) -> torch.dtype:
+    # Encoding in float64 keeps the round trip exact; MPS has no float64.
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def to_float(column: str, series: pd.Series) -> np.ndarray:
@@ -286,6 +298,8 @@ def to_datetime(column: str, series: pd.Series, fmt: str | None) -> pd.Series:
     """Parse a datetime column (datetime dtype, or strings in ``fmt``)."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        series = series.astype("Int64").astype("string")
     try:
         return pd.to_datetime(series, format=fmt, errors="raise")
     except (TypeError, ValueError) as error:
@@ -318,9 +332,12 @@ def _decimals(values: np.ndarray) -> int | None:
     """Largest number of decimals in ``values`` (capped at 10), from a sample."""
     sample = values[:10_000]
     for decimals in range(11):
-        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=1e-12 * max(
-            1.0, float(np.abs(sample).max(initial=0.0))
-        )):
+        if np.allclose(
+            np.round(sample, decimals),
+            sample,
+            rtol=0,
+            atol=1e-12 * max(1.0, float(np.abs(sample).max(initial=0.0))),
+        ):
             return decimals
     return None
 
@@ -382,13 +399,15 @@ class CategoricalTransform(ColumnTransform):
 
     def codes(self, series: pd.Series) -> np.ndarray:
         """Map values to category indices; unknown values map to the most frequent category."""
-        lookup = pd.Index([_LOOKUP_MISSING if c is None else c for c in self.categories],
-                          dtype=object)
+        lookup = pd.Index(
+            [_LOOKUP_MISSING if c is None else c for c in self.categories], dtype=object
+        )
         keys = series.astype(object).where(series.notna(), _LOOKUP_MISSING)
         codes = lookup.get_indexer(keys)
         if self.pooled:
-            pooled = pd.Index([_LOOKUP_MISSING if c is None else c for c in self.pooled],
-                              dtype=object)
+            pooled = pd.Index(
+                [_LOOKUP_MISSING if c is None else c for c in self.pooled], dtype=object
+            )
             in_pool = pooled.get_indexer(keys) >= 0
             codes[in_pool] = self.categories.index(_POOL_TOKEN)
         codes[codes < 0] = int(np.argmax(self.counts))
@@ -397,8 +416,12 @@ class CategoricalTransform(ColumnTransform):
     def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
         return [(len(self.categories), "softmax", "category")]
 
-    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
-               generator: torch.Generator | None) -> torch.Tensor:
+    def encode(  # noqa: D102
+        self,
+        series: pd.Series,
+        device: torch.device,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
         codes = torch.as_tensor(self.codes(series), dtype=torch.long, device=device)
         return torch.nn.functional.one_hot(codes, len(self.categories)).float()
 
@@ -433,8 +456,11 @@ _POOL_TOKEN = "\x00synthkit:pooled"
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and np.isnan(value)
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and np.isnan(value))
     )
 
 
@@ -464,8 +490,12 @@ class ConstantTransform(ColumnTransform):
     def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
         return []
 
-    def encode(self, series: pd.Series, device: torch.device,  # noqa: D102
-               generator: torch.Generator | None) -> torch.Tensor:
+    def encode(  # noqa: D102
+        self,
+        series: pd.Series,
+        device: torch.device,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
         return torch.zeros((len(series), 0), device=device)
 
     def decode(self, block: torch.Tensor) -> pd.Series:  # noqa: D102

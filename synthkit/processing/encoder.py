@@ -105,9 +105,10 @@ class TableEncoder:
                 self.transforms_[column] = ConstantTransform.describe(column, series)
             elif kind in ("numerical", "datetime"):
                 transform = NumericTransform.describe(column, series, entry)
-                if transform.info["min"] == transform.info["max"] and not transform.info[
-                    "has_missing"
-                ]:
+                if (
+                    transform.info["min"] == transform.info["max"]
+                    and not transform.info["has_missing"]
+                ):
                     self.transforms_[column] = ConstantTransform.describe(column, series)
                     continue
                 numeric.append(transform)
@@ -125,15 +126,20 @@ class TableEncoder:
         self, data: pd.DataFrame, transforms: list[NumericTransform], device: torch.device
     ) -> None:
         values = np.stack([t.values(data[t.column]) for t in transforms])
-        tensor = torch.as_tensor(values, dtype=torch.float32, device=device)
+        # Standardize in float64 on the host: datetimes in nanoseconds (~1e18) would
+        # overflow float32 sums of squares on the device.
+        center = np.nanmean(values, axis=1, keepdims=True)
+        scale = np.nanstd(values, axis=1, keepdims=True)
+        scale[~(scale > 0)] = 1.0
+        tensor = torch.as_tensor((values - center) / scale, dtype=torch.float32, device=device)
         observed = ~torch.isnan(tensor)
-        params = fit_mixtures(
-            torch.nan_to_num(tensor), observed, n_components=self.n_components
-        )
+        params = fit_mixtures(torch.nan_to_num(tensor), observed, n_components=self.n_components)
+        center_t = torch.as_tensor(center, dtype=torch.float64)
+        scale_t = torch.as_tensor(scale, dtype=torch.float64)
+        means = params.means.double().cpu() * scale_t + center_t
+        stds = params.stds.double().cpu() * scale_t
         for i, transform in enumerate(transforms):
-            transform.set_mixture(
-                params.weights[i], params.means[i], params.stds[i], self.weight_threshold
-            )
+            transform.set_mixture(params.weights[i], means[i], stds[i], self.weight_threshold)
 
     def _build_spans(self) -> None:
         spans: list[Span] = []

@@ -138,7 +138,14 @@ def _m_step(
     mean = nk * xk / beta
     nu = nu0 + nk
     cov = (prior_var[:, None] + nk * sk + nk * beta0 / beta * xk**2) / nu
-    return {"a": 1.0 + nk, "b": concentration + tail, "mean": mean, "cov": cov, "nu": nu, "beta": beta}
+    return {
+        "a": 1.0 + nk,
+        "b": concentration + tail,
+        "mean": mean,
+        "cov": cov,
+        "nu": nu,
+        "beta": beta,
+    }
 
 
 def _log_resp_coefficients(state: dict[str, torch.Tensor]) -> torch.Tensor:
