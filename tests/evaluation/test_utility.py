@@ -108,6 +108,7 @@ def test_single_class_synthetic_data_gives_nan_with_a_reason(lending):
     assert result.details["reason"] == "the training rows hold one class only ('good')"
 
 
+@pytest.mark.slow
 def test_classification_metrics_skip_regression_targets(lending):
     train, synthetic, holdout = lending
     report = synthkit.evaluate(
