@@ -246,10 +246,13 @@ class _Database:
         self.secret = url.password
         self.display = url.render_as_string(hide_password=True)
         file = url.database if url.get_backend_name() in ("sqlite", "duckdb") else None
-        if must_exist and file and file != ":memory:" and not Path(file).exists():
+        on_disk = file is not None and file != ":memory:" and file != ""
+        if must_exist and on_disk and not Path(file).exists():
             raise MissingSourceError(
                 f"No database file at {file} (from {self.display}); check the path."
             )
+        # A database file this write creates is removed again if the write fails.
+        self.new_file = Path(file) if on_disk and not Path(file).exists() else None
         try:
             self.engine: Engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         except (ImportError, sa.exc.NoSuchModuleError) as error:
@@ -273,8 +276,10 @@ class _Database:
 
     @contextlib.contextmanager
     def errors(self, table: str | None) -> Iterator[None]:
+        failed = True
         try:
             yield
+            failed = False
         except sa.exc.OperationalError as error:
             text = redact(str(error.orig or error).strip(), self.secret)
             raise DatabaseError(f"Database {self.display} failed: {text}") from None
@@ -296,6 +301,9 @@ class _Database:
             ) from None
         finally:
             self.engine.dispose()
+            if failed and self.new_file is not None:
+                for leftover in (self.new_file, Path(f"{self.new_file}.wal")):
+                    leftover.unlink(missing_ok=True)
 
 
 _DUCKDB_TYPES = (
