@@ -203,7 +203,15 @@ def save_suite(suite: gx.ExpectationSuite, path: str | os.PathLike[str]) -> None
 
 
 def load_suite(path: str | os.PathLike[str]) -> gx.ExpectationSuite:
-    """Read a suite written by :func:`save_suite` (or by great-expectations itself)."""
+    """Read a suite written by :func:`save_suite` (or by great-expectations itself).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "suite.json"
+        >>> save_suite(build_suite(pd.DataFrame({"x": [1, 2]}), name="tiny"), path)
+        >>> load_suite(path).name
+        'tiny'
+    """
     import great_expectations as gx
 
     try:
@@ -232,6 +240,12 @@ def validate(
 
     Returns:
         A :class:`ValidationResult` naming every failed expectation.
+
+    Example:
+        >>> suite = build_suite(pd.DataFrame({"grade": ["A", "B", "A"]}))
+        >>> result = validate(pd.DataFrame({"grade": ["A", "C"]}), suite)
+        >>> result.success, result.failures[0].unexpected_values
+        (False, ['C'])
     """
     if not hasattr(suite, "expectations"):
         suite = load_suite(suite)

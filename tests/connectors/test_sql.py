@@ -28,10 +28,26 @@ def _postgres_url() -> str:
 @pytest.fixture(params=["sqlite", "duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
     if request.param == "duckdb":
-        return f"duckdb:///{tmp_path / 'test.duckdb'}"
-    return _postgres_url()
+        yield f"duckdb:///{tmp_path / 'test.duckdb'}"
+        return
+    url = _postgres_url()
+    yield url
+    _drop_tables(url, {name for name in _CREATED if name.endswith(_suffix(request))})
+
+
+_CREATED: set[str] = set()
+
+
+def _drop_tables(url: str, names: set[str]) -> None:
+    """Leave the shared test database as the test found it."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as connection:
+        for name in names:
+            sa.Table(name, sa.MetaData()).drop(connection, checkfirst=True)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -44,8 +60,14 @@ def people(adult):
     )
 
 
+def _suffix(request) -> str:
+    return f"_{abs(hash(request.node.name)) % 10**8}"
+
+
 def _unique(name: str, request) -> str:
-    return f"{name}_{abs(hash(request.node.name)) % 10**8}"
+    """A table name of this test alone, recorded so the PostgreSQL fixture drops it."""
+    _CREATED.add(unique := f"{name}{_suffix(request)}")
+    return unique
 
 
 def test_table_round_trip(database, people, request):
@@ -97,7 +119,7 @@ def test_failed_write_rolls_back(database, people, request):
 def test_hostile_table_name_is_just_a_name(database, people, request):
     victim = _unique("victim", request)
     save(people.head(3), database, table=victim, if_exists="replace")
-    hostile = f"x; DROP TABLE {victim}; --"
+    hostile = _unique(f"x; DROP TABLE {victim}; --", request)
     save(people.head(2), database, table=hostile, if_exists="replace")
     assert len(load(database, table=hostile)) == 2
     assert len(load(database, table=victim)) == 3
@@ -174,10 +196,13 @@ def test_time_zones_survive_postgresql(request, people):
     frame = people.head(20).assign(
         at=pd.date_range("2024-03-30", periods=20, freq="5h", tz="Europe/Oslo")
     )
-    save(frame, url, table=table, if_exists="replace")
-    back = load(url, table=table, dtypes={"at": "datetime64[ns, Europe/Oslo]"})
-    pd.testing.assert_frame_equal(back, frame)
-    assert str(load(url, table=table)["at"].dtype) == "datetime64[ns, UTC]"
+    try:
+        save(frame, url, table=table, if_exists="replace")
+        back = load(url, table=table, dtypes={"at": "datetime64[ns, Europe/Oslo]"})
+        pd.testing.assert_frame_equal(back, frame)
+        assert str(load(url, table=table)["at"].dtype) == "datetime64[ns, UTC]"
+    finally:
+        _drop_tables(url, {table})
 
 
 def test_postgresql_schema_and_related_tables(request, actg_visits):
