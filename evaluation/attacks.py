@@ -7,7 +7,8 @@ holdout), and the risk is the excess success on training rows:
 estimated by Wilson score intervals at 95 % confidence and the error propagated
 to the risk, as Giomi et al. define it. Training and control rows are cut to
 equal numbers. A random-guess baseline is reported beside each attack: an attack
-no better than it says little.
+no better than it says little. To bound the work, the attacker searches at most
+``max_rows`` synthetic rows (the sizes used are recorded in the report).
 
 References:
     Giomi, Boenisch, Wehmeyer, Tasnádi. A Unified Framework for Quantifying
@@ -167,24 +168,27 @@ def _count_matches(
         stop = min(start + step, n_queries)
         match = np.ones((stop - start, len(table)), dtype=bool)
         for slot in range(columns.shape[1]):
-            for j in np.unique(columns[start:stop, slot]):
-                chosen = np.flatnonzero(columns[start:stop, slot] == j)
+            used = columns[start:stop, slot]
+            ops = operators[start:stop, slot]
+            vals = values[start:stop, slot]
+            for j in np.unique(used):
                 x = table[:, j][None, :]
-                v = values[start:stop, slot][chosen][:, None]
-                op = operators[start:stop, slot][chosen][:, None]
-                with np.errstate(invalid="ignore"):
-                    hit = np.where(
-                        op == _OP_EQUAL,
-                        x == v,
-                        np.where(
-                            op == _OP_AT_LEAST,
-                            x >= v,
-                            np.where(op == _OP_AT_MOST, x <= v, np.isnan(x)),
-                        ),
-                    )
-                match[chosen] &= hit
+                for op in np.unique(ops[used == j]):
+                    chosen = np.flatnonzero((used == j) & (ops == op))
+                    match[chosen] &= _compare(x, vals[chosen][:, None], op)
         counts[start:stop] = match.sum(axis=1)
     return counts
+
+
+def _compare(x: np.ndarray, v: np.ndarray, op: int) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        if op == _OP_EQUAL:
+            return x == v
+        if op == _OP_AT_LEAST:
+            return x >= v
+        if op == _OP_AT_MOST:
+            return x <= v
+        return np.broadcast_to(np.isnan(x), (len(v), x.shape[1]))
 
 
 def _record_queries(
@@ -231,7 +235,7 @@ class SinglingOutRisk(Metric):
     direction = "lower"
     requires = ("holdout",)
     explanation = "Excess chance that predicates built from synthetic rows isolate a training row."
-    params: ClassVar[dict[str, Any]] = {"n_attacks": 500, "n_columns": 3, "max_attempts": 50_000}
+    params: ClassVar[dict[str, Any]] = {"n_attacks": 500, "n_columns": 3, "max_attempts": 10_000}
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Generate singling-out predicates and test them on training and control rows."""
@@ -239,7 +243,7 @@ class SinglingOutRisk(Metric):
         numeric = np.array([c in data.numeric_columns for c in data.columns])
         n_columns = min(int(self.n_columns), len(data.columns))
         synthetic_rows = data.positions(
-            len(data.synthetic), 5 * data.max_rows, "singling out synthetic rows"
+            len(data.synthetic), data.max_rows, "singling out synthetic rows"
         )
         synthetic = values["synthetic"][synthetic_rows]
         rng = data.rng("singling out")
@@ -328,7 +332,8 @@ class LinkabilityRisk(Metric):
         """Match both halves of training and control targets to synthetic rows."""
         first, second = self._halves(data)
         train, control = _targets(data, "linkability", int(self.n_attacks))
-        synthetic = data.encoded("synthetic")
+        searched = data.positions(len(data.synthetic), data.max_rows, "linkability synthetic rows")
+        synthetic = data.encoded("synthetic").take(searched)
         k = max(1, min(int(self.n_neighbors), len(synthetic)))
         successes = []
         for which, rows in (("real", train), ("holdout", control)):
@@ -368,7 +373,7 @@ def _nearest_indices(
     query: Encoded, reference: Encoded, k: int, weights: torch.Tensor
 ) -> np.ndarray:
     out = np.empty((len(query), k), dtype=np.int64)
-    for start, stop, block in iter_l1_blocks(query, reference, weights):
+    for start, stop, block, _ in iter_l1_blocks(query, reference, weights):
         out[start:stop] = torch.topk(block, k, dim=1, largest=False).indices.numpy()
     return out
 
@@ -405,8 +410,10 @@ class InferenceRisk(Metric):
                 f"scored columns are {data.columns}."
             )
         train, control = _targets(data, "inference", int(self.n_attacks))
-        synthetic = data.encoded("synthetic")
+        searched = data.positions(len(data.synthetic), data.max_rows, "inference synthetic rows")
+        synthetic = data.encoded("synthetic").take(searched)
         values = _value_matrix(data)
+        synthetic_values = values["synthetic"][searched]
         positions = [data.columns.index(c) for c in secrets]
         guesses = {
             which: _guess_secrets(data.encoded(which).take(rows), synthetic, secrets)
@@ -418,10 +425,10 @@ class InferenceRisk(Metric):
         for i, (secret, j) in enumerate(zip(secrets, positions, strict=True)):
             numeric = secret in data.numeric_columns
             truth = {"real": values["real"][train, j], "holdout": values["holdout"][control, j]}
-            guessed = {w: values["synthetic"][guesses[w][:, i], j] for w in guesses}
+            guessed = {w: synthetic_values[guesses[w][:, i], j] for w in guesses}
             right = {w: _correct(guessed[w], truth[w], numeric, self.tolerance) for w in guesses}
             baseline = _correct(
-                values["synthetic"][random_rows, j], truth["real"], numeric, self.tolerance
+                synthetic_values[random_rows, j], truth["real"], numeric, self.tolerance
             )
             result = _attack_result(
                 int(right["real"].sum()),
@@ -446,25 +453,25 @@ class InferenceRisk(Metric):
 def _guess_secrets(targets: Encoded, synthetic: Encoded, secrets: list[str]) -> np.ndarray:
     """Index of the nearest synthetic row on all columns but each secret, per secret."""
     out = np.empty((len(targets), len(secrets)), dtype=np.int64)
-    for start, stop, block in iter_l1_blocks(targets, synthetic):
+    for start, stop, block, _ in iter_l1_blocks(targets, synthetic):
         for i, secret in enumerate(secrets):
             own = _column_distance(targets, synthetic, secret, start, stop)
-            out[start:stop, i] = torch.argmin(block - own, dim=1).numpy()
+            out[start:stop, i] = torch.argmin(own.neg_().add_(block), dim=1).numpy()
     return out
 
 
 def _column_distance(
     query: Encoded, reference: Encoded, column: str, start: int, stop: int
 ) -> torch.Tensor:
-    # One column's share of the Gower distance, to remove it from the full distance.
+    # One column's share of the Gower distance (up to a per-row constant, which does not
+    # change a row's ranking), to remove it from the full distance.
     share = torch.zeros((stop - start, len(reference)))
     for f, name in enumerate(query.number_columns):
         if name == column:
             share += (query.numbers[start:stop, f, None] - reference.numbers[None, :, f]).abs()
     levels = [f for f, name in enumerate(query.onehot_columns) if name == column]
     if levels:
-        q = query.onehot[start:stop][:, levels]
-        share += 1.0 - q @ reference.onehot[:, levels].T
+        share.addmm_(query.onehot[start:stop][:, levels], reference.onehot[:, levels].T, alpha=-1.0)
     return share
 
 

@@ -78,7 +78,7 @@ def closeness(data: EvaluationData) -> dict[str, Any]:
         holdout = data.encoded("holdout").take(holdout_rows)
         queries = data.encoded("synthetic").take(query_rows)
         # What a fresh real sample scores: holdout rows queried against training rows.
-        baseline_rows = data.rng("dcr baseline").permutation(size)[: data.max_rows]
+        baseline_rows = data.rng("dcr baseline").permutation(size)[: data.max_rows // 2]
         to_train, _ = nearest_l1(queries, train, k=2)
         to_holdout, _ = nearest_l1(queries, holdout, k=1)
         baseline, _ = nearest_l1(holdout.take(baseline_rows), train, k=2)

@@ -18,6 +18,7 @@ References:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = ["MembershipAUC", "MembershipTPRAt10FPR", "membership_attacks", "tpr_a
 
 _PCA_DIMENSIONS = 10
 _MIXTURE_COMPONENTS = 10
+_MIXTURE_ITERATIONS = 30
 
 
 def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.1) -> float:
@@ -52,7 +54,7 @@ def membership_attacks(data: EvaluationData) -> dict[str, Any]:
         from sklearn.metrics import roc_auc_score
 
         half = len(data.holdout) // 2
-        size = min(half, len(data.real), data.max_rows // 2)
+        size = min(half, len(data.real), data.max_rows // 4)
         if size < 10:
             from synthkit.errors import EvaluationError
 
@@ -112,6 +114,7 @@ def _density_ratio(
     candidates: Encoded, synthetic: Encoded, reference: Encoded, random_state: int
 ) -> np.ndarray:
     from sklearn.decomposition import PCA
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     synthetic_x, reference_x = _features(synthetic), _features(reference)
@@ -123,8 +126,16 @@ def _density_ratio(
     for rows in (synthetic_x, reference_x):
         components = max(1, min(_MIXTURE_COMPONENTS, len(rows) // 50))
         mixture = GaussianMixture(
-            components, covariance_type="full", reg_covar=1e-4, random_state=random_state
-        ).fit(projection.transform(rows))
+            components,
+            covariance_type="full",
+            reg_covar=1e-4,
+            max_iter=_MIXTURE_ITERATIONS,
+            random_state=random_state,
+        )
+        with warnings.catch_warnings():
+            # A mixture that has not fully converged still ranks densities well.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mixture.fit(projection.transform(rows))
         log_densities.append(mixture.score_samples(projection.transform(_features(candidates))))
     return log_densities[0] - log_densities[1]
 

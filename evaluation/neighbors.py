@@ -162,8 +162,12 @@ def _chunk_rows(reference_rows: int) -> int:
 
 def iter_l1_blocks(
     query: Encoded, reference: Encoded, weights: torch.Tensor | None = None
-) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """Yield ``(start, stop, distances)`` blocks of the query x reference L1 matrix.
+) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """Yield ``(start, stop, block, offset)``: query x reference L1 distances in chunks.
+
+    The distance of query row ``i`` to reference row ``j`` is ``block[i, j] +
+    offset[i]``. The per-row offset (the query row's category count) is kept
+    apart so ranking a row's neighbours never pays for adding it to every entry.
 
     Args:
         query: Encoded query rows.
@@ -172,29 +176,24 @@ def iter_l1_blocks(
             ``numbers.shape[1] + onehot.shape[1]`` (0 leaves a feature out).
     """
     q_num, r_num, q_hot, r_hot = query.numbers, reference.numbers, query.onehot, reference.onehot
-    n_categorical = float(query.codes.shape[1])
     if weights is not None:
         p = q_num.shape[1]
         q_num, r_num = q_num * weights[:p], r_num * weights[:p]
+        # Weighted mismatches: the weights of the query row's own levels minus the matches.
         q_hot = q_hot * weights[p:]
-        # Weighted mismatches: sum of weights of each row's own levels minus the matches.
-        n_categorical = None
+    offsets = q_hot.sum(dim=1)
     step = _chunk_rows(len(reference))
     r_hot_t = r_hot.T.contiguous()
     for start in range(0, len(query), step):
         stop = min(start + step, len(query))
-        block = (
-            torch.cdist(q_num[start:stop], r_num, p=1)
-            if q_num.shape[1]
-            else torch.zeros((stop - start, len(reference)))
-        )
+        if q_num.shape[1]:
+            block = torch.cdist(q_num[start:stop], r_num, p=1)
+        else:
+            block = torch.zeros((stop - start, len(reference)))
         if q_hot.shape[1]:
-            matches = q_hot[start:stop] @ r_hot_t
-            if n_categorical is None:
-                block += q_hot[start:stop].sum(dim=1, keepdim=True) - matches
-            else:
-                block += n_categorical - matches
-        yield start, stop, block
+            # block - matches in one BLAS call: mismatches = own levels - matches.
+            block.addmm_(q_hot[start:stop], r_hot_t, alpha=-1.0)
+        yield start, stop, block, offsets[start:stop]
 
 
 def nearest_l1(
@@ -223,21 +222,31 @@ def nearest_l2(
         [1, 0, 1]
     """
     step = _chunk_rows(len(reference))
+    zero = torch.zeros(len(query))
     blocks = (
-        (start, min(start + step, len(query)), torch.cdist(query[start : start + step], reference))
+        (
+            start,
+            min(start + step, len(query)),
+            torch.cdist(query[start : start + step], reference),
+            zero[start : start + step],
+        )
         for start in range(0, len(query), step)
     )
     return _top_k(blocks, len(query), len(reference), k)
 
 
 def _top_k(
-    blocks: Iterator[tuple[int, int, torch.Tensor]], n_query: int, n_reference: int, k: int
+    blocks: Iterator[tuple[int, int, torch.Tensor, torch.Tensor]],
+    n_query: int,
+    n_reference: int,
+    k: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n_reference)
     distances = np.empty((n_query, k), dtype=np.float64)
     indices = np.empty((n_query, k), dtype=np.int64)
-    for start, stop, block in blocks:
+    for start, stop, block, offset in blocks:
         values, positions = torch.topk(block, k, dim=1, largest=False, sorted=True)
+        values = values + offset[:, None]
         # Rounding removes float32 noise so equal distances compare equal (ties).
         distances[start:stop] = np.round(values.double().numpy(), 5)
         indices[start:stop] = positions.numpy()
