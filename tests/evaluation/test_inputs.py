@@ -82,6 +82,7 @@ def test_unknown_metric_suggests_the_closest_name(train):
         synthkit.evaluate(train, train, metrics=["dcr_shar"])
 
 
+@pytest.mark.slow
 def test_default_run_skips_what_it_cannot_compute_and_says_why(train):
     report = synthkit.evaluate(train, train, metrics=None, max_rows=500)
     assert "dcr_share" not in report
