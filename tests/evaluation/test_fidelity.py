@@ -150,3 +150,48 @@ def test_pair_trend_thresholds_leave_weak_pairs_out(small_split):
     counted = [p for p in result.details["pairs"] if p["counted"]]
     assert 0 < len(counted) < len(result.details["pairs"])
     assert result.value == pytest.approx(np.mean([p["score"] for p in counted]))
+
+
+def test_quality_report_agreement_with_datetimes_booleans_and_missing_values():
+    rng = np.random.default_rng(0)
+    n = 2000
+    real = pd.DataFrame(
+        {
+            "amount": rng.normal(size=n),
+            "channel": rng.choice(["web", "shop", None], n),
+            "flag": rng.random(n) > 0.5,
+            "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 100, n), unit="D"),
+        }
+    )
+    real.loc[::7, "amount"] = np.nan
+    synthetic = real.copy()
+    synthetic["amount"] = synthetic["amount"] * 1.3 + 0.2
+    synthetic["when"] = synthetic["when"].sample(frac=1.0, random_state=1).to_numpy()
+    synthetic.loc[::5, "when"] = pd.NaT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quality = _sdmetrics_quality(real, synthetic)
+    metadata = Metadata(
+        {
+            "amount": {"kind": "numerical"},
+            "channel": {"kind": "categorical"},
+            "flag": {"kind": "boolean"},
+            "when": {"kind": "datetime"},
+        }
+    )
+    ours = synthkit.evaluate(
+        real, synthetic, metadata=metadata, metrics=["column_shapes", "column_pair_trends"]
+    )
+    properties = quality.get_properties().set_index("Property")["Score"]
+    assert ours["column_shapes"] == pytest.approx(properties["Column Shapes"], abs=1e-9)
+    assert ours["column_pair_trends"] == pytest.approx(properties["Column Pair Trends"], abs=1e-9)
+
+
+def test_spearman_option_matches_sdmetrics(small_split):
+    from sdmetrics.column_pairs import CorrelationSimilarity
+    from synthkit.evaluation.fidelity import correlation_similarity
+
+    real = small_split["train"][["age", "hours_per_week"]]
+    synthetic = small_split["fresh"][["age", "hours_per_week"]]
+    expected = CorrelationSimilarity.compute(real, synthetic, coefficient="Spearman")
+    assert correlation_similarity(real, synthetic, "Spearman")[0] == pytest.approx(expected)

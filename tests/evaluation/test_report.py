@@ -135,3 +135,34 @@ def test_html_escapes_column_names_and_values():
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>x</b>" not in page
+
+
+def _results():
+    from hypothesis import strategies as st
+    from synthkit.evaluation import MetricResult
+
+    score = st.floats(allow_nan=True, allow_infinity=False, width=64)
+    interval = st.none() | st.tuples(st.floats(0, 1), st.floats(0, 1))
+    details = st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3)
+    result = st.builds(MetricResult, score, interval, details)
+    return st.dictionaries(st.sampled_from(["column_shapes", "dcr_share", "tstr_auc"]), result)
+
+
+def test_json_round_trip_property():
+    from hypothesis import given, settings
+
+    @settings(max_examples=50, deadline=None)
+    @given(_results())
+    def check(results):
+        info = {name: {"direction": "higher", "category": "fidelity"} for name in results}
+        report = Report(results, info, {"nndr": "needs holdout"}, {"rows": {"real": 3}})
+        again = Report.from_json(report.to_json())
+        assert again.to_json() == report.to_json()
+        for name, result in results.items():
+            value = again.results[name].value
+            assert (math.isnan(value) and math.isnan(result.value)) or value == result.value
+            assert again.results[name].interval == result.interval
+            assert again.details[name] == result.details
+        assert again.skipped == report.skipped
+
+    check()
