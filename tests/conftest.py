@@ -25,8 +25,9 @@ SMALL_PARAMS: dict[str, dict[str, Any]] = {
         "pac": 10,
     },
     "tvae": {
-        "epochs": 15,
-        "batch_size": 200,
+        # Fewer steps leave TVAE emitting only each category's mode (no women at all).
+        "epochs": 30,
+        "batch_size": 100,
         "embedding_dim": 32,
         "compress_dims": (64, 64),
         "decompress_dims": (64, 64),
