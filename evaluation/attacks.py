@@ -223,11 +223,14 @@ def _record_queries(
 class SinglingOutRisk(Metric):
     """Risk that the synthetic data lets an attacker single out a real person.
 
-    The attacker turns random synthetic rows into predicates over ``n_columns``
-    attributes (``age >= 61 & race == 'Other' & ...``; numbers compared toward
-    the tail their value lies in) and keeps those that match exactly one
-    synthetic row. Success is a predicate matching exactly one training row;
-    the control rate is the same on equally many unseen rows.
+    In ``"multivariate"`` mode the attacker turns random synthetic rows into
+    predicates over ``n_columns`` attributes (``age >= 61 & race == 'Other' &
+    ...``; numbers compared toward the tail their value lies in) and keeps those
+    that match exactly one synthetic row. In ``"univariate"`` mode the predicates
+    are single attributes: a value seen once in the synthetic rows, a number at
+    or beyond the synthetic minimum or maximum, or the only missing value.
+    Success is a predicate matching exactly one training row; the control rate
+    is the same on equally many unseen rows.
     """
 
     name = "singling_out_risk"
@@ -235,35 +238,30 @@ class SinglingOutRisk(Metric):
     direction = "lower"
     requires = ("holdout",)
     explanation = "Excess chance that predicates built from synthetic rows isolate a training row."
-    params: ClassVar[dict[str, Any]] = {"n_attacks": 500, "n_columns": 3, "max_attempts": 10_000}
+    params: ClassVar[dict[str, Any]] = {
+        "n_attacks": 500,
+        "n_columns": 3,
+        "max_attempts": 10_000,
+        "mode": "multivariate",
+    }
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Generate singling-out predicates and test them on training and control rows."""
+        if self.mode not in ("multivariate", "univariate"):
+            raise ParameterError(f"mode={self.mode!r}: use 'multivariate' or 'univariate'.")
         values = _value_matrix(data)
         numeric = np.array([c in data.numeric_columns for c in data.columns])
-        n_columns = min(int(self.n_columns), len(data.columns))
+        n_columns = 1 if self.mode == "univariate" else min(int(self.n_columns), len(data.columns))
         synthetic_rows = data.positions(
             len(data.synthetic), data.max_rows, "singling out synthetic rows"
         )
         synthetic = values["synthetic"][synthetic_rows]
         rng = data.rng("singling out")
-        found = pd.DataFrame()
-        attempts = 0
-        while len(found) < self.n_attacks and attempts < self.max_attempts:
-            rows, columns, vals, ops = _record_queries(synthetic, numeric, n_columns, 1000, rng)
-            attempts += len(rows)
-            unique = _count_matches(synthetic, columns, vals, ops) == 1
-            batch = pd.DataFrame(
-                {
-                    "row": rows[unique],
-                    "key": [tuple(sorted(c)) for c in columns[unique]],
-                    "columns": list(columns[unique]),
-                    "values": list(vals[unique]),
-                    "operators": list(ops[unique]),
-                }
-            )
-            found = pd.concat([found, batch], ignore_index=True).drop_duplicates(["row", "key"])
-        found = found.iloc[: self.n_attacks]
+        if self.mode == "univariate":
+            found = _univariate_queries(synthetic, numeric, int(self.n_attacks), rng)
+            attempts = len(found)
+        else:
+            found, attempts = self._multivariate(synthetic, numeric, n_columns, rng)
         if found.empty:
             return MetricResult(
                 float("nan"),
@@ -284,12 +282,69 @@ class SinglingOutRisk(Metric):
             baseline,
             len(found),
             {
+                "mode": self.mode,
                 "n_columns": n_columns,
                 "query_attempts": attempts,
                 "rows_each": len(train),
                 "synthetic_rows_used": len(synthetic_rows),
             },
         )
+
+    def _multivariate(
+        self, synthetic: np.ndarray, numeric: np.ndarray, n_columns: int, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, int]:
+        found = pd.DataFrame()
+        attempts = 0
+        while len(found) < self.n_attacks and attempts < self.max_attempts:
+            rows, columns, vals, ops = _record_queries(synthetic, numeric, n_columns, 1000, rng)
+            attempts += len(rows)
+            unique = _count_matches(synthetic, columns, vals, ops) == 1
+            batch = pd.DataFrame(
+                {
+                    "row": rows[unique],
+                    "key": [tuple(sorted(c)) for c in columns[unique]],
+                    "columns": list(columns[unique]),
+                    "values": list(vals[unique]),
+                    "operators": list(ops[unique]),
+                }
+            )
+            found = pd.concat([found, batch], ignore_index=True).drop_duplicates(["row", "key"])
+        return found.iloc[: self.n_attacks], attempts
+
+
+def _univariate_queries(
+    synthetic: np.ndarray, numeric: np.ndarray, n_queries: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Single-attribute predicates that match exactly one synthetic row."""
+    columns, values, operators = [], [], []
+    for j in range(synthetic.shape[1]):
+        column = synthetic[:, j]
+        present = column[~np.isnan(column)]
+        if np.isnan(column).sum() == 1:
+            columns += [j]
+            values += [np.nan]
+            operators += [_OP_MISSING]
+        if numeric[j] and present.size:
+            columns += [j, j]
+            values += [present.min(), present.max()]
+            operators += [_OP_AT_MOST, _OP_AT_LEAST]
+        levels, counts = np.unique(present, return_counts=True)
+        rare = levels[counts == 1]
+        columns += [j] * rare.size
+        values += rare.tolist()
+        operators += [_OP_EQUAL] * rare.size
+    columns = np.array(columns, dtype=np.int64)[:, None]
+    values = np.array(values, dtype=np.float64)[:, None]
+    operators = np.array(operators, dtype=np.int64)[:, None]
+    unique = _count_matches(synthetic, columns, values, operators) == 1
+    order = rng.permutation(np.flatnonzero(unique))[:n_queries]
+    return pd.DataFrame(
+        {
+            "columns": list(columns[order]),
+            "values": list(values[order]),
+            "operators": list(operators[order]),
+        }
+    )
 
 
 def _baseline_singling_out(

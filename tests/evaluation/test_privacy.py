@@ -107,3 +107,18 @@ def test_residual_risk_follows_giomi_et_al():
     error = np.hypot(0.02 / 0.9, 0.015 * 0.7 / 0.81)
     assert (low, high) == pytest.approx((risk - error, risk + error))
     assert residual_risk(Rate(0.1, 0.01), Rate(0.3, 0.01))[0] == 0.0
+
+
+@pytest.mark.parametrize("mode", ["univariate", "multivariate"])
+def test_singling_out_modes_separate_copies_from_fresh_rows(small_split, mode):
+    from synthkit.evaluation import METRICS
+
+    train, holdout = small_split["train"], small_split["holdout"]
+    metric = METRICS.get("singling_out_risk")(mode=mode, n_attacks=300)
+    copied = metric.compute(train, train.sample(frac=1.0, random_state=4), holdout=holdout)
+    fresh = metric.compute(train, small_split["fresh"], holdout=holdout)
+    assert copied.details["mode"] == mode
+    assert copied.details["attempts"] > 50
+    assert copied.value > 0.2
+    assert copied.details["attack_rate"] > copied.details["baseline_rate"]
+    assert fresh.interval[0] < 0.05
