@@ -66,9 +66,9 @@ class SpanLayout:
     def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
         """CTGAN's output activation: tanh for values, Gumbel-softmax for every block."""
         values = torch.tanh(raw[:, self.tanh_index])
-        logits = self.blocks(raw)
-        gumbel = -torch.empty_like(logits).exponential_().log()
-        soft = torch.softmax((logits + gumbel) / tau, dim=-1)
+        # Noise on the unpadded row: padding would multiply the draws by the widest block.
+        gumbel = -torch.empty_like(raw).exponential_().log()
+        soft = torch.softmax(self.blocks((raw + gumbel) / tau), dim=-1)
         return self._assemble(values, soft)
 
     def sample_hard(self, raw: torch.Tensor) -> torch.Tensor:

@@ -288,11 +288,14 @@ class CTGAN(Synthesizer):
             z, cond, category, column = noise_and_condition()
             raw = generator(torch.cat([z, cond], dim=1))
             fake = layout.activate(raw)
+            # The critic is fixed in the generator's step: skip its weight gradients.
+            critic.requires_grad_(False)
             g_loss = -critic(torch.cat([fake, cond], dim=1)).mean()
             if has_conditions:
                 g_loss = g_loss + self._condition_loss(raw, column, category)
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
+            critic.requires_grad_(True)
             g_opt.step()
             return {"generator_loss": g_loss, "discriminator_loss": d_loss}
 

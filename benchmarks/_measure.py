@@ -1,0 +1,57 @@
+"""Measurements shared by the benchmark scripts, following MEASURING.md."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["dcr_share", "quality", "sdv_metadata", "timed"]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``fn`` and return its result and the wall-clock seconds it took."""
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def sdv_metadata(real: pd.DataFrame) -> Any:
+    """SDV's detected metadata for one table named "table"."""
+    from sdv.metadata import Metadata
+
+    return Metadata.detect_from_dataframes({"table": real})
+
+
+def quality(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict[str, float]:
+    """sdmetrics QualityReport with every pair counted and nothing subsampled.
+
+    Returns the overall score and the shape and trend errors in percent.
+    """
+    from sdmetrics.reports.single_table import QualityReport
+
+    metadata = sdv_metadata(real).to_dict()["tables"]["table"]
+    report = QualityReport()
+    report.real_correlation_threshold = 0
+    report.real_association_threshold = 0
+    report.num_rows_subsample = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate(real, synthetic[real.columns], metadata, verbose=False)
+    scores = report.get_properties().set_index("Property")["Score"]
+    return {
+        "overall": float(report.get_score()),
+        "shape_error": 100 * (1 - float(scores["Column Shapes"])),
+        "trend_error": 100 * (1 - float(scores["Column Pair Trends"])),
+    }
+
+
+def dcr_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """Share of synthetic rows closer to a training row than to a holdout row (ideal 0.5)."""
+    from synthkit.evaluation import evaluate
+
+    report = evaluate(train, synthetic, holdout=holdout, metrics=["dcr_share"])
+    return float(report.to_dict()["dcr_share"])

@@ -1,0 +1,132 @@
+"""The any-order autoregressive network: one small MLP head per column over masked embeddings."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+__all__ = ["ColumnHeads", "training_visibility"]
+
+
+class ColumnHeads(nn.Module):
+    """Predicts every column's token from the columns visible to it, all heads at once.
+
+    Head ``i`` starts from the sum, over the columns ``j`` visible to it, of a
+    learned vector for the pair (head ``i``, token of column ``j``): the first
+    layer of an MLP on one-hot inputs, computed as one ``embedding_bag`` with
+    the visibility mask as weights, so its cost does not grow with the
+    vocabularies. A residual hidden layer and an output layer per head follow;
+    the heads' weights are stacked so that all heads run as batched matrix
+    products. One forward pass gives every column's logits under any
+    visibility pattern, which is what order-agnostic training needs; sampling
+    runs one head per step.
+
+    Args:
+        vocab_sizes: Number of tokens of each column, in model order.
+        hidden_dim: Width of each head's hidden layers.
+        dropout: Dropout on the hidden layers while training.
+
+    Example:
+        >>> net = ColumnHeads([3, 5], hidden_dim=8)
+        >>> tokens = torch.tensor([[0, 4], [2, 1]])
+        >>> visible = torch.tensor([[0.0, 0.0], [1.0, 0.0]])  # column 1 sees column 0
+        >>> net(tokens, visible).shape
+        torch.Size([2, 2, 5])
+    """
+
+    def __init__(
+        self, vocab_sizes: Sequence[int], hidden_dim: int = 128, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        sizes = [int(v) for v in vocab_sizes]
+        n_columns, width, total = len(sizes), max(sizes), sum(sizes)
+        self.n_columns = n_columns
+        self.dropout = dropout
+        offsets = torch.tensor([0, *sizes[:-1]], dtype=torch.long).cumsum(0)
+        self.register_buffer("offsets", offsets)
+        self.register_buffer("head_offsets", torch.arange(n_columns) * total)
+        valid = torch.arange(width)[None, :] < torch.tensor(sizes)[:, None]
+        self.register_buffer("invalid", ~valid)
+        self.inputs = nn.Parameter(
+            torch.randn(n_columns * total, hidden_dim) / math.sqrt(n_columns)
+        )
+        self.first_bias = nn.Parameter(torch.zeros(n_columns, 1, hidden_dim))
+        self.second = nn.Parameter(
+            torch.randn(n_columns, hidden_dim, hidden_dim) / math.sqrt(hidden_dim)
+        )
+        self.second_bias = nn.Parameter(torch.zeros(n_columns, 1, hidden_dim))
+        self.out = nn.Parameter(torch.randn(n_columns, hidden_dim, width) / math.sqrt(hidden_dim))
+        self.out_bias = nn.Parameter(torch.zeros(n_columns, 1, width))
+
+    def _first_layer(self, index: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        flat = index.reshape(-1, self.n_columns)
+        summed = functional.embedding_bag(
+            flat,
+            self.inputs,
+            per_sample_weights=weights.reshape(flat.shape).to(self.inputs.dtype),
+            mode="sum",
+        )
+        return summed.reshape(*index.shape[:-1], -1)
+
+    def _heads(self, x: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
+        """Run the heads ``index`` on first-layer sums ``x`` of shape ``[heads, rows, hidden]``."""
+        hidden = functional.gelu(x + self.first_bias[index])
+        hidden = functional.dropout(hidden, self.dropout, self.training)
+        inner = functional.gelu(torch.baddbmm(self.second_bias[index], hidden, self.second[index]))
+        hidden = hidden + functional.dropout(inner, self.dropout, self.training)
+        logits = torch.baddbmm(self.out_bias[index], hidden, self.out[index])
+        return logits.masked_fill(self.invalid[index][:, None, :], float("-inf"))
+
+    def forward(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Logits of every column: ``[rows, columns, max_vocab]``.
+
+        Args:
+            tokens: ``[rows, columns]`` tokens (values of hidden columns are ignored).
+            visible: ``[rows, columns, columns]`` or ``[columns, columns]`` 0/1 mask;
+                ``visible[..., i, j]`` says whether column ``i``'s head sees column ``j``.
+        """
+        rows = tokens.shape[0]
+        if visible.dim() == 2:
+            visible = visible.expand(rows, -1, -1)
+        # index[b, i, j]: the row of head i's table for column j's token in row b.
+        index = (tokens + self.offsets)[:, None, :] + self.head_offsets[None, :, None]
+        x = self._first_layer(index, visible).transpose(0, 1)
+        return self._heads(x, slice(None)).transpose(0, 1)
+
+    def head(self, column: int, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Logits ``[rows, max_vocab]`` of one column given a ``[rows, columns]`` known mask."""
+        index = tokens + self.offsets + self.head_offsets[column]
+        x = self._first_layer(index, known)[None]
+        return self._heads(x, slice(column, column + 1))[0]
+
+
+def training_visibility(rows: int, n_columns: int, device: torch.device) -> torch.Tensor:
+    """Visibility masks of random column orders, as the sampler uses them.
+
+    Half the rows use the canonical (table) order; the others first take a
+    random subset of columns in random order, then the rest in canonical order.
+    These are exactly the orders used at sampling time: conditioned (or
+    observed, for imputation) columns first, then the rest in table order, so
+    every conditional the sampler asks for is one the network was trained on.
+
+    Returns:
+        A ``[rows, columns, columns]`` float mask: entry ``[b, i, j]`` is 1 when
+        column ``j`` comes before column ``i`` in row ``b``'s order.
+
+    Example:
+        >>> mask = training_visibility(4, 3, torch.device("cpu"))
+        >>> mask.shape, bool((mask.diagonal(dim1=1, dim2=2) == 0).all())
+        (torch.Size([4, 3, 3]), True)
+    """
+    draws = torch.rand(rows, n_columns, device=device)
+    prefix = torch.randint(1, n_columns + 1, (rows, 1), device=device)
+    prefix = torch.where(torch.rand(rows, 1, device=device) < 0.5, 0, prefix)
+    rank = draws.argsort(dim=1).argsort(dim=1)
+    in_prefix = rank < prefix
+    canonical = torch.arange(n_columns, device=device, dtype=draws.dtype) + 1.0
+    key = torch.where(in_prefix, draws, canonical.expand(rows, -1))
+    return (key[:, None, :] < key[:, :, None]).float()
