@@ -7,4 +7,6 @@ __all__ = ["GENERATORS", "Synthesizer", "load_model"]
 
 GENERATORS.register("ctgan", "synthkit.generators.ctgan:CTGAN")
 GENERATORS.register("tvae", "synthkit.generators.tvae:TVAE")
-GENERATORS.register("autoregressive", "synthkit.generators.autoregressive:ARSynthesizer", aliases=("ar",))
+GENERATORS.register(
+    "autoregressive", "synthkit.generators.autoregressive:ARSynthesizer", aliases=("ar",)
+)
