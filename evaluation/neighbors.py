@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthkit.errors import EvaluationError
+
 __all__ = ["Encoded", "MixedEncoder", "iter_l1_blocks", "nearest_l1", "nearest_l2"]
+
+#: Most one-hot levels per categorical column; rarer levels share one "other" level.
+MAX_LEVELS = 256
+_OTHER = "\x00<other>"
 
 # Entries of one distance block (query chunk x reference rows): 32M floats = 128 MB.
 _BLOCK_ENTRIES = 32_000_000
@@ -67,7 +73,10 @@ class MixedEncoder:
     The distance between two rows is the sum over numeric columns of
     ``|a - b| / range`` (range of the training rows), plus 1 per missing-value
     mismatch, plus 1 per categorical column whose values differ. Missing
-    categories are a category of their own.
+    categories are a category of their own. A column with more than
+    :data:`MAX_LEVELS` levels keeps its most frequent ones and pools the rest
+    into one level, so memory stays bounded (two different rare values then
+    count as equal).
 
     Args:
         numeric: Columns compared as numbers (numbers and datetimes).
@@ -103,10 +112,22 @@ class MixedEncoder:
             [any(frame[c].isna().any() for frame in frames) for c in self.numeric], dtype=bool
         )
         self.levels_ = {
-            c: pd.Index(pd.concat([_category_keys(f[c]) for f in frames]).unique())
+            c: _kept_levels(pd.concat([_category_keys(f[c]) for f in frames]))
             for c in self.discrete
         }
         return self
+
+    def _codes(self, column: str, values: pd.Series) -> np.ndarray:
+        levels = self.levels_[column]
+        codes = levels.get_indexer(_category_keys(values))
+        if len(levels) and levels[-1] == _OTHER:
+            codes = np.where(codes < 0, len(levels) - 1, codes)
+        elif (codes < 0).any():
+            raise EvaluationError(
+                f"Column {column!r} holds values not seen when the encoder was fit; "
+                "fit it on every table it will encode."
+            )
+        return codes
 
     def transform(self, frame: pd.DataFrame) -> Encoded:
         """Encode ``frame`` (columns as at fit time)."""
@@ -119,9 +140,7 @@ class MixedEncoder:
             c for c, flag in zip(self.numeric, self.has_missing_, strict=True) if flag
         )
         codes = (
-            np.column_stack(
-                [self.levels_[c].get_indexer(_category_keys(frame[c])) for c in self.discrete]
-            )
+            np.column_stack([self._codes(c, frame[c]) for c in self.discrete])
             if self.discrete
             else np.zeros((len(frame), 0), dtype=np.int64)
         )
@@ -133,6 +152,15 @@ class MixedEncoder:
             onehot[rows, torch.from_numpy((codes + offsets).reshape(-1))] = 1.0
         levels = tuple(c for c in self.discrete for _ in range(len(self.levels_[c])))
         return Encoded(numbers, onehot, codes.astype(np.int64), names, levels)
+
+
+def _kept_levels(keys: pd.Series) -> pd.Index:
+    # One-hot width stays bounded: beyond MAX_LEVELS a column keeps its most frequent
+    # levels and pools the rest into one "other" level (last position).
+    counts = keys.value_counts(sort=True)
+    if len(counts) <= MAX_LEVELS:
+        return pd.Index(counts.index)
+    return pd.Index([*counts.index[: MAX_LEVELS - 1], _OTHER])
 
 
 def _as_float(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -51,3 +51,19 @@ def test_every_row_is_its_own_nearest_neighbour(rows):
     encoded = MixedEncoder(["x"], ["c"]).fit(frame, [frame]).transform(frame)
     distances, _ = nearest_l1(encoded, encoded, k=1)
     assert np.all(distances[:, 0] == 0.0)
+
+
+def test_high_cardinality_columns_keep_a_bounded_width():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "merchant": [f"m{i}" for i in rng.integers(0, 5000, 3000)] + ["top"] * 500,
+            "x": rng.random(3500),
+        }
+    )
+    encoder = MixedEncoder(["x"], ["merchant"]).fit(frame, [frame])
+    encoded = encoder.transform(frame)
+    assert encoded.onehot.shape[1] == neighbors.MAX_LEVELS
+    assert "top" in encoder.levels_["merchant"]
+    distances, _ = nearest_l1(encoded.take(np.arange(10)), encoded, k=1)
+    assert np.all(distances[:, 0] == 0.0)
