@@ -32,6 +32,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_connectors.py
+	$(BIN)/python benchmarks/bench_evaluation.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -18,10 +18,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from synthkit.evaluation import metric_names
 
 import synthkit
 from synthkit.datasets import load_adult
+from synthkit.evaluation import metric_names
 
 ROWS = 50_000
 TARGET_SECONDS = 60.0

@@ -13,9 +13,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.fs as pafs
 from fsspec.implementations.local import LocalFileSystem
-from synthkit.connectors._base import ConnectorError, MissingSourceError, redact
 
 from synthkit._files import atomic_path
+from synthkit.connectors._base import ConnectorError, MissingSourceError, redact
 
 __all__ = [
     "COMPRESSION_SUFFIXES",

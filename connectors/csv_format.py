@@ -10,9 +10,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import open_input_stream, open_output_stream, strip_compression
-
 from synthkit.errors import ParameterError
 
 __all__ = ["CsvConnector"]

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import arrow_filesystem, atomic_output_path, require_exists, resolve
-
 from synthkit.errors import ParameterError
 
 __all__ = ["ArrowConnector"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
+
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import (
     open_input_stream,

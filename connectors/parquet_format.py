@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import arrow_filesystem, atomic_output_path, require_exists, resolve
-
 from synthkit.errors import ParameterError
 
 __all__ = ["ParquetConnector"]

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from synthkit.connectors._convert import to_arrow, to_pandas
 from synthkit.connectors._kinds import metadata_for
-
 from synthkit.errors import DataError
 from synthkit.metadata import Metadata
 

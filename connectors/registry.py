@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
+from synthkit._registry import Registry
 from synthkit.connectors._base import Connector, UnknownFormatError, redact
 from synthkit.connectors._paths import strip_compression
-
-from synthkit._registry import Registry
 from synthkit.errors import ParameterError, UnknownNameError
 
 __all__ = ["connector_for", "connectors", "register_connector"]

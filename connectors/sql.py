@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
+
 from synthkit.connectors._base import (
     DEFAULT_BATCH_SIZE,
     Connector,
@@ -20,7 +21,6 @@ from synthkit.connectors._base import (
     redact,
 )
 from synthkit.connectors.records import Relationship
-
 from synthkit.errors import ParameterError
 
 __all__ = ["SqlConnector"]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from synthkit.connectors.sequences import SequenceDataset
 
 from synthkit._files import atomic_write_text
+from synthkit.connectors.sequences import SequenceDataset
 from synthkit.errors import DataError, ParameterError
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import torch
+
+from synthkit.errors import ParameterError
 from synthkit.evaluation.base import Metric, MetricResult
 from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.neighbors import Encoded, iter_l1_blocks
-
-from synthkit.errors import ParameterError
 
 __all__ = [
     "InferenceRisk",

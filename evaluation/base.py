@@ -13,7 +13,6 @@ from synthkit.errors import ParameterError
 
 if TYPE_CHECKING:
     from synthkit.evaluation.data import EvaluationData
-
     from synthkit.metadata import Metadata
 
 __all__ = [
@@ -138,9 +137,8 @@ class Metric:
             >>> METRICS.get("column_shapes")().compute(real, real).value
             1.0
         """
-        from synthkit.evaluation.data import EvaluationData
-
         from synthkit.errors import EvaluationError
+        from synthkit.evaluation.data import EvaluationData
 
         data = EvaluationData(real, synthetic, holdout=holdout, target=target, metadata=metadata)
         reason = self.not_applicable(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from synthkit.evaluation.base import Metric, MetricResult
 from synthkit.evaluation.data import EvaluationData, row_hashes
 from synthkit.evaluation.neighbors import nearest_l1

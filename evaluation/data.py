@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from synthkit.evaluation.neighbors import Encoded, MixedEncoder
 
 from synthkit.errors import EvaluationError, MetadataError
+from synthkit.evaluation.neighbors import Encoded, MixedEncoder
 from synthkit.metadata import Metadata
 
 __all__ = ["SCORED_KINDS", "EvaluationData", "row_hashes"]

@@ -6,11 +6,11 @@ import time
 from collections.abc import Sequence
 
 import pandas as pd
+
+from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.report import Report
-
-from synthkit.errors import EvaluationError
 from synthkit.metadata import Metadata
 
 __all__ = ["evaluate"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from synthkit.evaluation.base import Metric, MetricResult
 from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.neighbors import Encoded, nearest_l1

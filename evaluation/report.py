@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from synthkit.evaluation.base import METRICS, MetricResult, is_better
 
 from synthkit._files import atomic_write_text
 from synthkit.errors import EvaluationError, ParameterError
+from synthkit.evaluation.base import METRICS, MetricResult, is_better
 
 __all__ = ["Gate", "GateResults", "Report"]
 

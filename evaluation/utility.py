@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
 from synthkit.evaluation.base import Metric, MetricResult
 from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.tabular import one_hot_features, single_thread

@@ -41,6 +41,10 @@ def atomic_path(target: str | Path, *, directory: bool = False) -> Iterator[Path
         handle, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
         os.close(handle)
         tmp = Path(name)
+        # mkstemp creates 0600 files; give the result the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
     try:
         yield tmp
         if directory:
