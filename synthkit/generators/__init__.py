@@ -10,3 +10,4 @@ GENERATORS.register("tvae", "synthkit.generators.tvae:TVAE")
 GENERATORS.register(
     "autoregressive", "synthkit.generators.autoregressive:ARSynthesizer", aliases=("ar",)
 )
+GENERATORS.register("flow", "synthkit.generators.flow:FlowSynthesizer")

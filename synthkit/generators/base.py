@@ -28,6 +28,8 @@ __all__ = ["GENERATORS", "Synthesizer"]
 GENERATORS: Registry[type[Synthesizer]] = Registry("generator", "synthkit.generators")
 
 _MAX_REJECTION_ROUNDS = 20
+# Rejection gives up after drawing this many rows per requested row.
+_MAX_REJECTION_FACTOR = 50
 
 
 class _Dispatch(type):
@@ -252,10 +254,14 @@ class Synthesizer(metaclass=_Dispatch):
         # The expected acceptance rate sizes each batch; it is re-estimated as we go.
         expected = 1.0 if native is not None else _prior_share(conditions)
         batch = n
+        drawn = 0
         for attempt in range(_MAX_REJECTION_ROUNDS):
+            if drawn > _MAX_REJECTION_FACTOR * n + 10_000:
+                break
             need = n - have
             batch = int(min(max(need / max(expected, 1e-3) * 1.2, need), 10 * n + 1000))
             frame = self._draw(batch, native, seed + attempt)
+            drawn += batch
             mask = np.ones(len(frame), dtype=bool)
             for condition in rest:
                 mask &= condition.mask(frame)
@@ -266,9 +272,9 @@ class Synthesizer(metaclass=_Dispatch):
             if have >= n:
                 return pd.concat(collected, ignore_index=True).iloc[:n]
         raise ConditionError(
-            f"Only {have} of {n} rows met the conditions after {_MAX_REJECTION_ROUNDS} "
-            "rounds of sampling; the model rarely generates such rows. Loosen the "
-            "conditions or condition on fewer columns."
+            f"Only {have} of {n} rows met the conditions {list(c.column for c in conditions)} "
+            f"after drawing {drawn:,} rows; the model rarely generates such rows. Loosen the "
+            "conditions, condition on fewer columns, or use a model that conditions natively."
         )
 
     def _native_condition(self, conditions: list[Condition]) -> CategoryCondition | None:

@@ -163,8 +163,11 @@ class TVAE(Synthesizer):
         for start in range(0, n, 100_000):
             m = min(100_000, n - start)
             raw = decoder(torch.randn(m, self.embedding_dim, device=self.device_))
-            # As in TVAE: values get the decoder's learned noise, categories their argmax.
+            # Values get the decoder's learned noise, as in TVAE; categories are drawn
+            # from the decoder's softmax rather than its argmax, so a category the
+            # decoder gives 20 % never becomes 0 %.
             values = torch.tanh(raw[:, layout.tanh_index])
             values = values + torch.randn_like(values) * sigma
-            out.append(layout.argmax_hard(raw, values))
+            gumbel = -torch.empty_like(raw).exponential_().log()
+            out.append(layout.argmax_hard(raw + gumbel, values))
         return torch.cat(out)

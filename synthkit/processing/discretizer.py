@@ -15,7 +15,7 @@ from synthkit.metadata import Metadata
 from synthkit.processing.columns import CategoricalTransform, NumericTransform
 from synthkit.processing.encoder import TableEncoder
 
-__all__ = ["Discretizer", "NumericTokens"]
+__all__ = ["CopulaEncoder", "Discretizer", "NumericTokens"]
 
 _FORMAT = "discretizer-1"
 
@@ -283,12 +283,7 @@ class Discretizer(TableEncoder):
     ) -> torch.Tensor:
         """Encode ``data`` into a ``[rows, learned columns]`` tensor of tokens."""
         self._check_fitted()
-        missing = [c for c in self.learned_columns if c not in data.columns]
-        if missing:
-            raise DataError(
-                f"The frame lacks the column(s) {missing} the model was fitted on; pass a "
-                "frame with the training columns."
-            )
+        self._check_columns(data)
         rng = np.random.default_rng(seed_from(random_state))
         columns = []
         for column in self.learned_columns:
@@ -321,22 +316,42 @@ class Discretizer(TableEncoder):
         seed = seed_from(random_state)
         rng = np.random.default_rng(seed + 7)
         bounds = bounds or {}
-        blocks = []
+        values = {}
         for position, column in enumerate(self.learned_columns):
-            transform = self.transforms_[column]
             column_tokens = tokens[:, position]
             if column in self.tokens_:
                 low, high, levels = bounds.get(column, (None, None, None))
                 x = self.tokens_[column].decode(column_tokens, rng, levels)
-                x = _snap(x, low, high, transform.info)
-                blocks.append(self._numeric_block(transform, x))
+                values[column] = _snap(x, low, high, self.transforms_[column].info)
             else:
-                width = len(transform.categories)
-                block = np.zeros((n, width))
-                block[np.arange(n), column_tokens] = 1.0
+                values[column] = column_tokens
+        return self._frame(values, n, seed)
+
+    def _frame(self, values: dict[str, np.ndarray], n: int, seed: int) -> pd.DataFrame:
+        """Decode float values (numbers, NaN for missing) and category codes into a frame.
+
+        The values go through the table encoder's own decoding, so clipping,
+        rounding, dtypes, datetimes and regenerated columns match every model.
+        """
+        blocks = []
+        for column in self.learned_columns:
+            transform = self.transforms_[column]
+            if column in self.tokens_:
+                blocks.append(self._numeric_block(transform, values[column]))
+            else:
+                block = np.zeros((n, len(transform.categories)))
+                block[np.arange(n), values[column]] = 1.0
                 blocks.append(block)
         matrix = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
-        return super().decode(torch.as_tensor(matrix, dtype=torch.float64), random_state=seed)
+        return TableEncoder.decode(self, torch.as_tensor(matrix, dtype=torch.float64), seed)
+
+    def _check_columns(self, data: pd.DataFrame) -> None:
+        missing = [c for c in self.learned_columns if c not in data.columns]
+        if missing:
+            raise DataError(
+                f"The frame lacks the column(s) {missing} the model was fitted on; pass a "
+                "frame with the training columns."
+            )
 
     @staticmethod
     def _numeric_block(transform: NumericTransform, x: np.ndarray) -> np.ndarray:
@@ -368,7 +383,7 @@ class Discretizer(TableEncoder):
         extra = state["discretizer"]
         discretizer = cls(
             extra["n_bins"], extra["max_points"], state["params"]["rare_category_threshold"]
-        )
+        )  # cls: subclasses rebuild their own type
         discretizer.__dict__.update({k: v for k, v in base.__dict__.items() if k.endswith("_")})
         discretizer.tokens_ = {c: NumericTokens(**s) for c, s in extra["tokens"].items()}
         return discretizer
@@ -393,3 +408,144 @@ def _snap(x: np.ndarray, low: float | None, high: float | None, info: dict[str, 
         if snapped_lo <= snapped_hi:
             lo, hi = snapped_lo, snapped_hi
     return np.where(np.isnan(x), x, np.clip(x, lo, hi))
+
+
+class CopulaEncoder(Discretizer):
+    """Every learned column as a standard-normal score through its empirical CDF.
+
+    A value's quantile level ``u`` (its position on the column's distribution,
+    drawn uniformly inside the level range of tied values, so spikes and
+    categories are dequantized) becomes ``z = Phi^-1(u)``. Missing values of a
+    numerical column take the lowest levels; categories (missing included) take
+    consecutive level ranges by frequency. Decoding maps ``z`` back through the
+    CDF: the marginals are exact by construction and a model of ``z`` (a
+    normalizing flow) only has to learn the dependence between columns.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.5, None] * 50, "c": ["a", "b", "a", "b"] * 50})
+        >>> encoder = CopulaEncoder().fit(df)
+        >>> z = encoder.encode(df, random_state=0)
+        >>> z.shape, bool(z.isfinite().all())
+        (torch.Size([200, 2]), True)
+        >>> encoder.decode(z, random_state=0).equals(df)
+        True
+    """
+
+    _EPS = 1e-6
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        metadata: Metadata | None = None,
+        device: str | torch.device = "cpu",
+        random_state: int | None = None,
+    ) -> CopulaEncoder:
+        """Learn each column's CDF (fine quantiles for numbers, frequencies for categories)."""
+        super().fit(data, metadata, device=device, random_state=random_state)
+        self.quantiles_: dict[str, NumericTokens] = {}
+        for column in self.tokens_:
+            values = self.transforms_[column].values(data[column])
+            observed = values[~np.isnan(values)]
+            knots = np.quantile(observed, np.linspace(0.0, 1.0, 1025))
+            self.quantiles_[column] = NumericTokens(
+                [], knots.tolist(), 1, bool(np.isnan(values).any())
+            )
+            self.quantiles_[column].missing_share = float(np.isnan(values).mean())
+        return self
+
+    def _edges(self, column: str) -> np.ndarray:
+        """Cumulative level edges of a categorical column's categories."""
+        counts = self.transforms_[column].counts
+        return np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+
+    def levels(self, data: pd.DataFrame, rng: np.random.Generator | None) -> dict[str, tuple]:
+        """Per column the ``(low, high)`` level range of each value (``rng`` unused)."""
+        out = {}
+        for column in self.learned_columns:
+            transform = self.transforms_[column]
+            if column in self.tokens_:
+                quantile = self.quantiles_[column]
+                x = transform.values(data[column])
+                share = quantile.missing_share
+                low = share + (1 - share) * quantile.level(x, "left")
+                high = share + (1 - share) * quantile.level(x, "right")
+                missing = np.isnan(x)
+                low, high = np.where(missing, 0.0, low), np.where(missing, share, high)
+            else:
+                edges, codes = self._edges(column), transform.codes(data[column])
+                low, high = edges[codes], edges[codes + 1]
+            out[column] = (low, high)
+        return out
+
+    def encode(
+        self,
+        data: pd.DataFrame,
+        random_state: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device | None = None,
+        midpoint: bool = False,
+    ) -> torch.Tensor:
+        """Normal scores ``[rows, learned columns]``; ``midpoint`` takes each tie range's middle."""
+        self._check_fitted()
+        self._check_columns(data)
+        rng = np.random.default_rng(seed_from(random_state))
+        columns = []
+        for low, high in self.levels(data, rng).values():
+            share = np.full(len(low), 0.5) if midpoint else rng.random(len(low))
+            columns.append(low + share * (high - low))
+        u = np.stack(columns, axis=1) if columns else np.zeros((len(data), 0))
+        z = _normal_quantile(np.clip(u, self._EPS, 1 - self._EPS))
+        return torch.as_tensor(z, dtype=dtype, device=device or "cpu")
+
+    def decode(self, encoded: torch.Tensor, random_state: int | None = None) -> pd.DataFrame:
+        """Map normal scores back through each column's CDF into a frame."""
+        self._check_fitted()
+        z = encoded.detach().cpu().double()
+        u = torch.special.ndtr(z).numpy()
+        values = {}
+        for position, column in enumerate(self.learned_columns):
+            level = u[:, position]
+            if column in self.tokens_:
+                quantile = self.quantiles_[column]
+                share = quantile.missing_share
+                inner = np.clip((level - share) / max(1 - share, 1e-12), 0.0, 1.0)
+                x = np.interp(inner, quantile.levels, quantile.knots)
+                values[column] = np.where(level < share, np.nan, x)
+            else:
+                edges = self._edges(column)
+                codes = np.searchsorted(edges, level, side="right") - 1
+                values[column] = np.clip(codes, 0, len(edges) - 2)
+        return self._frame(values, len(z), seed_from(random_state))
+
+    def log_widths(self, data: pd.DataFrame) -> np.ndarray:
+        """Per row, the summed log level width of its tied values (categories, spikes)."""
+        total = np.zeros(len(data))
+        for low, high in self.levels(data, None).values():
+            width = high - low
+            total += np.where(width > 0, np.log(np.maximum(width, 1e-300)), 0.0)
+        return total
+
+    def to_state(self) -> dict[str, Any]:
+        """Return the JSON-ready state :meth:`from_state` reads."""
+        state = super().to_state()
+        state["copula"] = {
+            c: {**q.state(), "missing_share": q.missing_share} for c, q in self.quantiles_.items()
+        }
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CopulaEncoder:
+        """Rebuild a fitted encoder from :meth:`to_state` output."""
+        encoder = super().from_state(state)
+        encoder.quantiles_ = {}
+        for column, entry in state["copula"].items():
+            entry = dict(entry)
+            share = entry.pop("missing_share")
+            encoder.quantiles_[column] = NumericTokens(**entry)
+            encoder.quantiles_[column].missing_share = share
+        return encoder
+
+
+def _normal_quantile(u: np.ndarray) -> np.ndarray:
+    return torch.special.ndtri(torch.as_tensor(u, dtype=torch.float64)).numpy()

@@ -31,7 +31,7 @@ def fit_mixtures(
     n_components: int = 10,
     weight_concentration: float = 1e-3,
     max_iter: int = 100,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     reg_covar: float = 1e-6,
 ) -> MixtureParams:
     """Fit a Dirichlet-process Gaussian mixture to every column of ``values`` at once.
@@ -51,7 +51,8 @@ def fit_mixtures(
         weight_concentration: Dirichlet-process concentration; small values
             switch off components the data does not need.
         max_iter: Maximum EM iterations.
-        tol: Stop when no standardized mean or weight moves more than this.
+        tol: Stop when the mean log-likelihood bound per row moves less than this
+            between checks (scikit-learn's criterion).
         reg_covar: Variance floor, in standardized units.
 
     Returns:
@@ -90,14 +91,17 @@ def fit_mixtures(
     for iteration in range(max_iter):
         state = _m_step(features, resp, prior_var, weight_concentration, reg_covar)
         logits = torch.bmm(_log_resp_coefficients(state).transpose(1, 2), features_t)
-        resp = torch.exp(logits - logits.amax(dim=1, keepdim=True))
-        resp = resp * (mask[:, None, :] / resp.sum(dim=1, keepdim=True))
-        # Checking convergence forces a device sync, so only do it every few steps.
+        peak = logits.amax(dim=1, keepdim=True)
+        resp = torch.exp(logits - peak)
+        total = resp.sum(dim=1, keepdim=True)
+        resp = resp * (mask[:, None, :] / total)
+        # Like scikit-learn, stop when the per-row bound moves less than tol; reading
+        # it forces a device sync, so only check every few iterations.
         if iteration % 5 == 4:
-            summary = torch.cat([state["mean"], state["a"] / (state["a"] + state["b"])], 1)
-            if previous is not None and (summary - previous).abs().max() < tol:
+            bound = ((peak + torch.log(total)).squeeze(1) * mask).sum(1) / count
+            if previous is not None and (bound - previous).abs().max() < tol:
                 break
-            previous = summary
+            previous = bound
     state = _m_step(features, resp, prior_var, weight_concentration, reg_covar)
     a, b = state["a"], state["b"]
     stick = a / (a + b)
