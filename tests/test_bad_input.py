@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,11 @@ from synthkit.errors import (
     UnknownNameError,
 )
 from synthkit.generators import GENERATORS
+
+# Floats compare exactly (pandas' default is a relative 1e-5).
+assert_frame_equal = functools.partial(pd.testing.assert_frame_equal, check_exact=True)
+assert_series_equal = functools.partial(pd.testing.assert_series_equal, check_exact=True)
+
 
 NAMES = GENERATORS.names()
 
@@ -243,7 +249,7 @@ def test_constant_columns_are_handled(name: str, make_model, data: pd.DataFrame)
         since=pd.Timestamp("2020-01-01", tz="Europe/Paris"),
     )
     synthetic = make_model(name, epochs=1).fit(frame).sample(100, random_state=0)
-    pd.testing.assert_series_equal(synthetic.dtypes, frame.dtypes)
+    assert_series_equal(synthetic.dtypes, frame.dtypes)
     for column in ("region", "weight", "flag", "since"):
         assert (synthetic[column] == frame[column].iloc[0]).all(), column
 
@@ -273,4 +279,4 @@ def test_frame_of_constant_columns(name: str, make_model, rows: int) -> None:
     except SynthkitError as error:  # a clear refusal is acceptable too
         assert re.search(r"constant|one row|nothing to learn", str(error))
         return
-    pd.testing.assert_frame_equal(synthetic, pd.DataFrame({"a": [3] * 5, "b": ["x"] * 5}))
+    assert_frame_equal(synthetic, pd.DataFrame({"a": [3] * 5, "b": ["x"] * 5}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -14,6 +15,10 @@ from hypothesis import strategies as st
 from synthkit.metadata import Metadata
 from synthkit.processing import TableEncoder
 from synthkit.processing.gmm import fit_mixtures
+
+# Floats compare exactly (pandas' default is a relative 1e-5).
+assert_frame_equal = functools.partial(pd.testing.assert_frame_equal, check_exact=True)
+assert_series_equal = functools.partial(pd.testing.assert_series_equal, check_exact=True)
 
 
 def round_trip(
@@ -31,7 +36,7 @@ def assert_learned_columns_equal(
 ) -> None:
     learned = list(encoder.transforms_)
     assert list(decoded.columns) == list(real.columns)
-    pd.testing.assert_frame_equal(decoded[learned], real[learned])
+    assert_frame_equal(decoded[learned], real[learned])
 
 
 def assert_ids_regenerated(real: pd.DataFrame, decoded: pd.DataFrame, columns: list[str]) -> None:
@@ -45,13 +50,13 @@ def assert_ids_regenerated(real: pd.DataFrame, decoded: pd.DataFrame, columns: l
 def test_adult_round_trip_is_exact(adult: pd.DataFrame) -> None:
     encoder, decoded = round_trip(adult)
     assert not encoder.regenerated_  # every Adult column is learned
-    pd.testing.assert_frame_equal(decoded, adult)
+    assert_frame_equal(decoded, adult)
 
 
 @pytest.mark.slow
 def test_full_adult_round_trip_is_exact(adult_full: pd.DataFrame) -> None:
     _, decoded = round_trip(adult_full)
-    pd.testing.assert_frame_equal(decoded, adult_full)
+    assert_frame_equal(decoded, adult_full)
 
 
 def test_cdnow_integer_dates_round_trip(cdnow: pd.DataFrame) -> None:
@@ -85,20 +90,42 @@ def test_lending_club_round_trip_with_ids_learned(lending_club: pd.DataFrame) ->
     data = lending_club.sample(3000, random_state=1).reset_index(drop=True)
     metadata = Metadata.detect(data, overrides={"rownames": "numerical"})
     _, decoded = round_trip(data, metadata)
-    pd.testing.assert_frame_equal(decoded, data)
+    assert_frame_equal(decoded, data)
 
 
 # ------------------------------------------------------------ float32 (default)
 def test_float32_encoding_keeps_adult_exact(adult: pd.DataFrame) -> None:
     """The default float32 encoding still gives back integers and categories exactly."""
     _, decoded = round_trip(adult, dtype=torch.float32)
-    pd.testing.assert_frame_equal(decoded, adult)
+    assert_frame_equal(decoded, adult)
 
 
 def test_float32_encoding_keeps_day_dates_exact(cdnow: pd.DataFrame) -> None:
     data = cdnow.sample(5000, random_state=1).reset_index(drop=True)
     encoder, decoded = round_trip(data, dtype=torch.float32)
     assert_learned_columns_equal(data, decoded, encoder)
+
+
+def test_float32_encoding_keeps_integers_and_categories(lending_club: pd.DataFrame) -> None:
+    encoder, decoded = round_trip(lending_club, dtype=torch.float32)
+    exact = [
+        column
+        for column in encoder.transforms_
+        if not pd.api.types.is_float_dtype(lending_club[column])
+    ]
+    assert len(exact) > 15
+    assert_frame_equal(decoded[exact], lending_club[exact])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="float32 encoding keeps ~7 significant digits of the scaled value: Lending "
+    "Club's annual_inc (cents on incomes up to millions) comes back off by 0.01-0.02 in "
+    "0.4 % of rows",
+)
+def test_float32_encoding_keeps_decimals_of_large_floats(lending_club: pd.DataFrame) -> None:
+    _, decoded = round_trip(lending_club, dtype=torch.float32)
+    assert_series_equal(decoded["annual_inc"], lending_club["annual_inc"])
 
 
 @pytest.mark.xfail(
@@ -111,7 +138,7 @@ def test_float32_encoding_keeps_second_resolution_datetimes() -> None:
     seconds = rng.integers(1_500_000_000, 1_700_000_000, 500)
     data = pd.DataFrame({"at": pd.to_datetime(seconds, unit="s"), "x": rng.integers(0, 5, 500)})
     _, decoded = round_trip(data, dtype=torch.float32)
-    pd.testing.assert_frame_equal(decoded, data)
+    assert_frame_equal(decoded, data)
 
 
 # ------------------------------------------------------- property-based frames
@@ -187,7 +214,7 @@ def test_round_trip_of_random_mixed_frames_is_exact(case: tuple[pd.DataFrame, Me
     dtypes included, missing values where they were."""
     frame, metadata = case
     _, decoded = round_trip(frame, metadata)
-    pd.testing.assert_frame_equal(decoded, frame)
+    assert_frame_equal(decoded, frame)
 
 
 # Magnitudes from 1e-6 up: columns whose every value is below 1e-12 hit a separate bug
@@ -245,7 +272,7 @@ def test_pandas_category_dtype_with_missing_values_round_trips() -> None:
     sizes = pd.Series(pd.Categorical(rng.choice(["S", "M", "L"], 200, p=[0.6, 0.3, 0.1])))
     frame = pd.DataFrame({"size": sizes.where(np.arange(200) % 17 != 0)})
     _, decoded = round_trip(frame, Metadata({"size": {"kind": "categorical"}}))
-    pd.testing.assert_frame_equal(decoded, frame)
+    assert_frame_equal(decoded, frame)
 
 
 @pytest.mark.xfail(
@@ -259,7 +286,7 @@ def test_pandas_category_dtype_keeps_declared_order() -> None:
     sizes = pd.Categorical(values, categories=["S", "M", "L"], ordered=True)
     frame = pd.DataFrame({"size": sizes})
     _, decoded = round_trip(frame)
-    pd.testing.assert_frame_equal(decoded, frame)
+    assert_frame_equal(decoded, frame)
 
 
 # ------------------------------------------------------------- state and spans
@@ -272,9 +299,7 @@ def test_state_survives_json_and_decodes_identically(actg175: pd.DataFrame) -> N
     encoded = encoder.encode(actg175, random_state=3)
     assert torch.equal(rebuilt.encode(actg175, random_state=3), encoded)
     noisy = encoded + 0.05 * torch.randn(encoded.shape, generator=torch.Generator().manual_seed(0))
-    pd.testing.assert_frame_equal(
-        rebuilt.decode(noisy, random_state=5), encoder.decode(noisy, random_state=5)
-    )
+    assert_frame_equal(rebuilt.decode(noisy, random_state=5), encoder.decode(noisy, random_state=5))
 
 
 @given(mixed_frames())
@@ -284,7 +309,7 @@ def test_state_of_random_frames_survives_json(case: tuple[pd.DataFrame, Metadata
     encoder = TableEncoder().fit(frame, metadata)
     rebuilt = TableEncoder.from_state(json.loads(json.dumps(encoder.to_state())))
     encoded = encoder.encode(frame, random_state=0, dtype=torch.float64)
-    pd.testing.assert_frame_equal(rebuilt.decode(encoded), frame)
+    assert_frame_equal(rebuilt.decode(encoded), frame)
 
 
 def test_spans_tile_the_output_without_gaps(adult: pd.DataFrame, actg175: pd.DataFrame) -> None:
@@ -353,6 +378,19 @@ def test_fit_mixtures_recovers_two_separated_modes() -> None:
     ref_stds = np.sqrt(reference.covariances_[keep].ravel())[ref_order]
     np.testing.assert_allclose(stds.numpy(), ref_stds, rtol=0.02)
     np.testing.assert_allclose(weights.numpy(), reference.weights_[keep][ref_order], atol=0.01)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fit_mixtures stops at max_iter=100 with one mode of N(-5,1)+N(5,1) still split "
+    "into two duplicate components (weights 0.24 and 0.26, means -4.91 and -4.94); at 300 "
+    "iterations they merge. The gmm doctest fails the same way",
+)
+def test_fit_mixtures_merges_duplicate_components_of_one_mode() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(500, generator=g) - 5, torch.randn(500, generator=g) + 5])
+    params = fit_mixtures(x[None], torch.ones(1, 1000, dtype=torch.bool))
+    assert int((params.weights[0] > 0.1).sum()) == 2
 
 
 def test_fit_mixtures_fits_columns_independently_with_missing_values() -> None:
