@@ -110,6 +110,8 @@ def test_heads_see_only_visible_columns() -> None:
     known = torch.tensor([[True, True, False]])
     assert torch.allclose(net.head(2, tokens, known), a[:, 2], atol=1e-6)
     assert torch.isinf(a[0, 1, 3:]).all()  # tokens beyond a column's vocabulary
+    one = net.head(1, tokens, torch.tensor([[True, False, False]]))
+    assert one.shape == (1, 3) and torch.allclose(one, a[:, 1, :3], atol=1e-6)
 
 
 def test_training_orders_are_permutations() -> None:
