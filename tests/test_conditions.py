@@ -187,19 +187,9 @@ def test_unmeetable_conditions_name_the_column(name: str, fitted) -> None:
     assert "'age'" in str(caught.value)
 
 
-#: Models whose encoding keeps a never-observed pandas category as a slot of count 0.
-_KEEP_UNSEEN = {"ctgan", "tvae", "autoregressive"}
-_UNSEEN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="CategoricalTransform.describe keeps a pandas category never observed as a "
-    "one-hot slot with count 0, so parse_conditions accepts it: CTGAN then hits torch's "
-    "raw 'invalid multinomial distribution', TVAE returns rows (it can emit the slot)",
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=[_UNSEEN_BUG] if n in _KEEP_UNSEEN else []) for n in NAMES],
+    NAMES,
 )
 def test_unobserved_category_of_a_category_dtype_is_refused(name: str, make_model, adult) -> None:
     grade = pd.Categorical(
@@ -216,22 +206,7 @@ _POOLING = [n for n in NAMES if "rare_category_threshold" in GENERATORS.get(n)._
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(
-            n,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="a pooled value maps to the pool token; the model conditions on "
-                    "the pool and decoding draws any pooled category, so only ~8 % of the "
-                    "rows have the value asked for, silently",
-                )
-            ]
-            if n in {"ctgan", "autoregressive"}
-            else [],
-        )
-        for n in _POOLING
-    ],
+    _POOLING,
 )
 def test_condition_on_a_pooled_rare_category_is_met_or_refused(
     name: str, make_model, adult: pd.DataFrame

@@ -117,30 +117,6 @@ def test_float32_encoding_keeps_integers_and_categories(lending_club: pd.DataFra
     assert_frame_equal(decoded[exact], lending_club[exact])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="float32 encoding keeps ~7 significant digits of the scaled value: Lending "
-    "Club's annual_inc (cents on incomes up to millions) comes back off by 0.01-0.02 in "
-    "0.4 % of rows",
-)
-def test_float32_encoding_keeps_decimals_of_large_floats(lending_club: pd.DataFrame) -> None:
-    _, decoded = round_trip(lending_club, dtype=torch.float32)
-    assert_series_equal(decoded["annual_inc"], lending_club["annual_inc"])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="float32 encoding loses datetimes at second resolution: the scalar keeps ~7 "
-    "digits of 4*std (years in ns), an error of tens of seconds",
-)
-def test_float32_encoding_keeps_second_resolution_datetimes() -> None:
-    rng = np.random.default_rng(0)
-    seconds = rng.integers(1_500_000_000, 1_700_000_000, 500)
-    data = pd.DataFrame({"at": pd.to_datetime(seconds, unit="s"), "x": rng.integers(0, 5, 500)})
-    _, decoded = round_trip(data, dtype=torch.float32)
-    assert_frame_equal(decoded, data)
-
-
 # ------------------------------------------------------- property-based frames
 @st.composite
 def mixed_frames(draw: st.DrawFn) -> tuple[pd.DataFrame, Metadata]:
@@ -238,11 +214,6 @@ def test_arbitrary_floats_round_trip_to_float_precision(values: list[float]) -> 
     np.testing.assert_allclose(decoded["x"], frame["x"], rtol=1e-12, atol=1e-12 * span)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="columns._decimals floors its tolerance at 1e-12 absolute, so a column whose "
-    "values are all below ~1e-12 is judged to have 0 decimals and decodes to zeros",
-)
 def test_tiny_floats_are_not_rounded_to_zero() -> None:
     frame = pd.DataFrame({"x": [0.0, 2.5e-13, 7.5e-13, 1.0e-12] * 10})
     _, decoded = round_trip(frame, Metadata({"x": {"kind": "numerical"}}))
@@ -260,13 +231,6 @@ def test_pandas_category_dtype_values_round_trip() -> None:
     assert set(decoded["size"].cat.categories) == set(frame["size"].cat.categories)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="CategoricalTransform.describe overwrites the dtype's 'categories' with the "
-    "encoded ones, which hold None for missing: decode raises pandas' raw "
-    "'Categorical categories cannot be null'",
-)
 def test_pandas_category_dtype_with_missing_values_round_trips() -> None:
     rng = np.random.default_rng(0)
     sizes = pd.Series(pd.Categorical(rng.choice(["S", "M", "L"], 200, p=[0.6, 0.3, 0.1])))
@@ -275,11 +239,6 @@ def test_pandas_category_dtype_with_missing_values_round_trips() -> None:
     assert_frame_equal(decoded, frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CategoricalTransform.describe overwrites the dtype's 'categories' (declared "
-    "order) with the frequency-ordered encoded categories: the decoded dtype differs",
-)
 def test_pandas_category_dtype_keeps_declared_order() -> None:
     rng = np.random.default_rng(0)
     values = rng.choice(["S", "M", "L"], 200, p=[0.1, 0.3, 0.6])
@@ -289,11 +248,6 @@ def test_pandas_category_dtype_keeps_declared_order() -> None:
     assert_frame_equal(decoded, frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TableEncoder(clip=False) has no effect: NumericTransform.decode always clips "
-    "to the real min/max and the encoder never passes its clip flag down",
-)
 def test_clip_false_lets_values_leave_the_real_range() -> None:
     frame = pd.DataFrame({"x": np.linspace(-1.0, 1.0, 201)})
     encoder = TableEncoder(clip=False).fit(frame, Metadata({"x": {"kind": "numerical"}}))
@@ -404,12 +358,6 @@ def test_fit_mixtures_recovers_two_separated_modes() -> None:
     np.testing.assert_allclose(weights.numpy(), reference.weights_[keep][ref_order], atol=0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fit_mixtures stops at max_iter=100 with one mode of N(-5,1)+N(5,1) still split "
-    "into two duplicate components (weights 0.24 and 0.26, means -4.91 and -4.94); at 300 "
-    "iterations they merge. The gmm doctest fails the same way",
-)
 def test_fit_mixtures_merges_duplicate_components_of_one_mode() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.cat([torch.randn(500, generator=g) - 5, torch.randn(500, generator=g) + 5])

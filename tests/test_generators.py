@@ -174,14 +174,9 @@ FROZEN = {
     "ctgan": {"generator_lr": 0.0, "discriminator_lr": 0.0},
     "tvae": {"learning_rate": 0.0},
 }
-PATIENCE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="base._run_epochs starts with best=inf and tests value < inf - 1e-4*inf "
-    "(= nan), always false: training always stops after exactly `patience` epochs",
-)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=PATIENCE_BUG) for n in FROZEN])
+@pytest.mark.parametrize("name", list(FROZEN))
 def test_patience_stops_a_stalled_fit_early(name: str, make_model, adult: pd.DataFrame) -> None:
     """With learning frozen the loss stalls, so training stops long before ``epochs``; and
     since the first epoch always counts as an improvement, never before ``patience + 1``.
@@ -206,7 +201,6 @@ def replay_patience(values: list[float], patience: int, epochs: int) -> int:
     return epochs
 
 
-@PATIENCE_BUG
 def test_tvae_stops_where_its_loss_history_says(make_model, adult: pd.DataFrame) -> None:
     """Replay the rule on the recorded losses of a learning TVAE: it stops exactly there."""
     model = make_model("tvae", epochs=40, batch_size=500, patience=3).fit(adult.head(1000))

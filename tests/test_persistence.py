@@ -144,11 +144,6 @@ def test_torch_save_weights_are_refused(saved: Path, tmp_path: Path) -> None:
         synthkit.load_model(crafted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_model reads only the two entries it knows and ignores any other, so a "
-    "file carrying an extra pickle entry loads silently instead of being refused",
-)
 def test_an_extra_pickle_entry_is_refused(saved: Path, tmp_path: Path) -> None:
     marker = tmp_path / "code-ran"
     crafted = rewrite(
@@ -214,12 +209,6 @@ def test_manifest_that_does_not_match(saved: Path, tmp_path: Path, change, entry
         synthkit.load_model(crafted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="load_model calls manifest.get(...) without checking the JSON is an object: a "
-    "model.json holding a list ends in a raw AttributeError",
-)
 def test_manifest_that_is_not_an_object(saved: Path, tmp_path: Path) -> None:
     crafted = rewrite(saved, tmp_path / "list.synthkit", **{"model.json": b"[1, 2]"})
     with pytest.raises(ModelFileError, match=r"list\.synthkit"):
@@ -240,11 +229,6 @@ def test_not_a_model_file(tmp_path: Path) -> None:
         synthkit.load_model(plain)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unavailable device at load time is wrapped as ModelFileError ('does not "
-    "match its model's layout') instead of the ParameterError resolve_device raises",
-)
 def test_unavailable_device_at_load_is_a_parameter_error(saved: Path) -> None:
     with pytest.raises(ParameterError, match="cuda"):
         synthkit.load_model(saved, device="cuda")

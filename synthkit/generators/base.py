@@ -15,7 +15,13 @@ from tqdm.auto import tqdm
 
 from synthkit._registry import Registry
 from synthkit._runtime import resolve_device, seed_from, torch_seeded
-from synthkit.errors import ConditionError, NotFittedError, ParameterError
+from synthkit.errors import (
+    ConditionError,
+    DataError,
+    MetadataError,
+    NotFittedError,
+    ParameterError,
+)
 from synthkit.generators.conditions import CategoryCondition, Condition, parse_conditions
 from synthkit.metadata import Metadata
 from synthkit.processing.encoder import TableEncoder
@@ -66,7 +72,7 @@ class Synthesizer(metaclass=_Dispatch):
         >>> real = load_adult().sample(1000, random_state=0)
         >>> model = synthkit.Synthesizer("ctgan", epochs=1, verbose=False, random_state=0)
         >>> rich = model.fit(real).sample(50, conditions={"income": ">50K"})
-        >>> (rich["income"] == ">50K").all()
+        >>> bool((rich["income"] == ">50K").all())
         True
     """
 
@@ -110,7 +116,9 @@ class Synthesizer(metaclass=_Dispatch):
     def _check_params(self) -> None:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name, None)
-            if value is not None and (not isinstance(value, int) or value <= 0):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
                 raise ParameterError(f"{name}={value!r} must be a positive integer.")
         patience = getattr(self, "patience", None)
         if patience is not None and (not isinstance(patience, int) or patience <= 0):
@@ -135,10 +143,16 @@ class Synthesizer(metaclass=_Dispatch):
         check_frame(data)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
-        metadata = metadata if metadata is not None else Metadata.detect(data)
+        metadata = _checked_metadata(metadata, data)
         with torch_seeded(seed, device):
             encoder = self._new_encoder().fit(data, metadata, device=device)
             encoded = encoder.encode(data, random_state=seed, device=device)
+            if encoder.output_dim_ == 0:
+                raise DataError(
+                    "Every learned column is constant (or the data has one row), so there is "
+                    "nothing to learn: synthetic rows would copy the real one. Fit on more "
+                    "varied data."
+                )
             self.encoder_ = encoder
             self.metadata_ = encoder.metadata_
             self.device_ = device
@@ -187,7 +201,7 @@ class Synthesizer(metaclass=_Dispatch):
             patience = getattr(self, "patience", None)
             if patience:
                 value = monitor(row)
-                if value < best - 1e-4 * abs(best):
+                if not math.isfinite(best) or value < best - 1e-4 * abs(best):
                     best, waited = value, 0
                 else:
                     waited += 1
@@ -330,6 +344,24 @@ class Synthesizer(metaclass=_Dispatch):
                 f"This {type(self).__name__} has not been fitted yet. Call fit(data) before "
                 "sample(), save() or other methods that need a trained model."
             )
+
+
+def _checked_metadata(metadata: Any, data: pd.DataFrame) -> Metadata:
+    """Detect metadata if none is given; otherwise check it describes every column."""
+    if metadata is None:
+        return Metadata.detect(data)
+    if not isinstance(metadata, Metadata):
+        raise MetadataError(
+            f"metadata must be a synthkit.Metadata, got {type(metadata).__name__}; build one "
+            "with Metadata.detect(df), Metadata.from_dict(d) or Metadata.from_sdv(m)."
+        )
+    undescribed = [c for c in data.columns if c not in metadata.columns]
+    if undescribed:
+        raise MetadataError(
+            f"The metadata does not describe column(s) {undescribed}. Detect metadata from "
+            "this frame with Metadata.detect(df, overrides={...}), or drop those columns."
+        )
+    return metadata
 
 
 def _prior_share(conditions: list[Condition]) -> float:

@@ -130,6 +130,12 @@ def _category_condition(
         raise ConditionError(f"The condition on {column!r} lists no values.")
     indices = []
     for value in values:
+        if value in transform.pooled:
+            raise ConditionError(
+                f"Column {column!r}: the value {value!r} is rarer than rare_category_threshold "
+                "and was pooled with other rare values, so the model cannot produce it on "
+                "request. Lower rare_category_threshold to condition on it."
+            )
         index = transform.index_of(value)
         if index is None:
             known = [c for c in transform.categories if isinstance(c, (str, int, float, bool))]

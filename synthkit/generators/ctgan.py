@@ -203,7 +203,9 @@ class CTGAN(Synthesizer):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not isinstance(self.pac, int) or self.pac <= 0 or self.batch_size % self.pac:
+        if isinstance(self.pac, bool) or not isinstance(self.pac, int) or self.pac <= 0:
+            raise ParameterError(f"pac={self.pac!r} must be a positive integer (default 10).")
+        if self.batch_size % self.pac:
             raise ParameterError(
                 f"batch_size={self.batch_size} must be a multiple of pac={self.pac}; "
                 f"e.g. batch_size={max(self.pac, self.batch_size // self.pac * self.pac)}."

@@ -84,17 +84,36 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
     from synthkit.generators.base import GENERATORS
 
     path = Path(path)
-    if not path.exists():
+    target = resolve_device(device)  # an unavailable device is a parameter problem
+    if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
     try:
         with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if names != {_MANIFEST, _WEIGHTS}:
+                raise ModelFileError(
+                    f"{path} holds {sorted(names)}; a synthkit model file holds exactly "
+                    f"{_MANIFEST} and {_WEIGHTS}. Refusing to load it."
+                )
             manifest = json.loads(archive.read(_MANIFEST))
-            tensors = load_tensors(archive.read(_WEIGHTS))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
+            weights = archive.read(_WEIGHTS)
+    except ModelFileError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        OSError,
+    ) as error:
         raise ModelFileError(
             f"{path} is not a readable synthkit model file ({error}); save models with "
             "model.save(path)."
         ) from None
+    if not isinstance(manifest, dict):
+        raise ModelFileError(f"{path}: {_MANIFEST} is not a JSON object; the file is damaged.")
+    try:
+        tensors = load_tensors(weights)
     except Exception as error:  # safetensors raises its own error types for bad bytes
         raise ModelFileError(f"The weights in {path} are damaged ({error}).") from None
     version = manifest.get("format_version")
@@ -109,7 +128,7 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
         model = cls(**{**params, "device": device})
         model.encoder_ = cls._encoder_from_state(manifest["encoder"])
         model.metadata_ = model.encoder_.metadata_
-        model.device_ = resolve_device(device)
+        model.device_ = target
         model.loss_history_ = _frame(manifest.get("loss_history", {}))
         model.n_rows_fitted_ = manifest.get("n_rows_fitted")
         model._build_modules()

@@ -85,7 +85,7 @@ def dtype_state(series: pd.Series) -> dict[str, Any]:
     if isinstance(dtype, pd.CategoricalDtype):
         return {
             "dtype": "category",
-            "categories": [_python(value) for value in dtype.categories],
+            "dtype_categories": [_python(value) for value in dtype.categories],
             "ordered": bool(dtype.ordered),
         }
     return {"dtype": str(dtype)}
@@ -95,7 +95,7 @@ def restore_dtype(values: pd.Series, state: dict[str, Any]) -> pd.Series:
     """Cast decoded values back to the dtype recorded by :func:`dtype_state`."""
     name = state["dtype"]
     if name == "category":
-        dtype = pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+        dtype = pd.CategoricalDtype(state["dtype_categories"], ordered=state["ordered"])
         return values.astype(dtype)
     if name == "object":
         return values.astype(object).where(values.notna(), np.nan)
@@ -227,7 +227,8 @@ class NumericTransform(ColumnTransform):
         scalar = block[:, 0].double().cpu()
         x = scalar * _STD_MULTIPLIER * self.stds[mode] + self.means[mode]
         x = x.numpy()
-        x = np.clip(x, self.info["min"], self.info["max"])
+        if self.info.get("clip", True):
+            x = np.clip(x, self.info["min"], self.info["max"])
         if self.info["has_missing"]:
             missing = block[:, 1 + k : 3 + k].argmax(dim=1).cpu().numpy() == 1
             x = np.where(missing, np.nan, x)
@@ -331,13 +332,10 @@ def _datetime_resolution(nanos: np.ndarray) -> float:
 def _decimals(values: np.ndarray) -> int | None:
     """Largest number of decimals in ``values`` (capped at 10), from a sample."""
     sample = values[:10_000]
+    # The tolerance scales with the values so that tiny magnitudes are not rounded away.
+    tolerance = 1e-12 * float(np.abs(sample).max(initial=0.0))
     for decimals in range(11):
-        if np.allclose(
-            np.round(sample, decimals),
-            sample,
-            rtol=0,
-            atol=1e-12 * max(1.0, float(np.abs(sample).max(initial=0.0))),
-        ):
+        if np.allclose(np.round(sample, decimals), sample, rtol=0, atol=tolerance):
             return decimals
     return None
 
@@ -366,6 +364,8 @@ class CategoricalTransform(ColumnTransform):
         """Collect the categories and their counts (missing counted as a category)."""
         state = dtype_state(series)
         counts = series.value_counts(dropna=False, sort=True)
+        # Declared but unused categories of a category dtype are never generated.
+        counts = counts[counts > 0]
         values = [None if _is_missing(value) else _python(value) for value in counts.index]
         numbers = counts.to_numpy()
         pooled = [(v, n) for v, n in zip(values, numbers, strict=True) if n < rare_threshold]

@@ -105,6 +105,7 @@ class TableEncoder:
                 self.transforms_[column] = ConstantTransform.describe(column, series)
             elif kind in ("numerical", "datetime"):
                 transform = NumericTransform.describe(column, series, entry)
+                transform.info["clip"] = self.clip
                 if (
                     transform.info["min"] == transform.info["max"]
                     and not transform.info["has_missing"]

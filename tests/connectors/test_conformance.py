@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from synthkit.connectors import MissingSourceError, connector_for, connectors
 
 import synthkit._files
+from synthkit.connectors import MissingSourceError, connector_for, connectors
 
 SUFFIX = {"csv": "csv", "parquet": "parquet", "arrow": "arrow", "json": "jsonl"}
 FILE_CONNECTORS = [name for name in connectors.names() if name in SUFFIX]

@@ -7,6 +7,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis.extra.pandas import column, data_frames, range_indexes
+
+import synthkit
 from synthkit.connectors import (
     ConnectorError,
     FormatError,
@@ -16,8 +18,6 @@ from synthkit.connectors import (
     load,
     save,
 )
-
-import synthkit
 from synthkit.errors import ParameterError
 
 TYPED_FORMATS = ["parquet", "feather", "arrow"]

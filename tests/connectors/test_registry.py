@@ -1,5 +1,6 @@
 import pyarrow as pa
 import pytest
+
 from synthkit.connectors import (
     Connector,
     UnknownFormatError,
@@ -10,7 +11,6 @@ from synthkit.connectors import (
     registry,
     save,
 )
-
 from synthkit.errors import ParameterError
 
 

@@ -5,6 +5,7 @@ import hypothesis.strategies as st
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+
 from synthkit.connectors import (
     RecordDataset,
     RecordError,

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from synthkit.connectors import DatabaseError, MissingSourceError, RecordDataset, load, save
 
+from synthkit.connectors import DatabaseError, MissingSourceError, RecordDataset, load, save
 from synthkit.errors import ParameterError, SynthkitError
 
 

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from synthkit.evaluation.fidelity import ks_complement, tv_complement
 
 import synthkit
 from synthkit import Metadata
+from synthkit.evaluation.fidelity import ks_complement, tv_complement
 
 
 def _perturbed(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -189,6 +189,7 @@ def test_quality_report_agreement_with_datetimes_booleans_and_missing_values():
 
 def test_spearman_option_matches_sdmetrics(small_split):
     from sdmetrics.column_pairs import CorrelationSimilarity
+
     from synthkit.evaluation.fidelity import correlation_similarity
 
     real = small_split["train"][["age", "hours_per_week"]]

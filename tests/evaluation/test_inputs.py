@@ -134,9 +134,8 @@ def test_datetime_column_with_non_dates(train):
 
 
 def test_bad_metric_parameter():
-    from synthkit.evaluation import METRICS
-
     from synthkit.errors import ParameterError
+    from synthkit.evaluation import METRICS
 
     with pytest.raises(ParameterError, match=r"has no parameter\(s\) \['n_attack'\]"):
         METRICS.get("singling_out_risk")(n_attack=10)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from synthkit.evaluation import neighbors
 from synthkit.evaluation.neighbors import MixedEncoder, nearest_l1
 

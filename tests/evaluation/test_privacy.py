@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import binomtest
-from synthkit.evaluation.attacks import Rate, residual_risk, wilson_rate
 
 import synthkit
+from synthkit.evaluation.attacks import Rate, residual_risk, wilson_rate
 
 
 @pytest.fixture(scope="module")

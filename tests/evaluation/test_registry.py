@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from synthkit.evaluation import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.data import EvaluationData
 

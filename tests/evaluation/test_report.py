@@ -6,10 +6,10 @@ import json
 import math
 
 import pytest
-from synthkit.evaluation import Report
 
 import synthkit
 from synthkit.errors import ParameterError, UnknownNameError
+from synthkit.evaluation import Report
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +139,7 @@ def test_html_escapes_column_names_and_values():
 
 def _results():
     from hypothesis import strategies as st
+
     from synthkit.evaluation import MetricResult
 
     score = st.floats(allow_nan=True, allow_infinity=False, width=64)

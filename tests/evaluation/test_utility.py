@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from synthkit.evaluation import METRICS
 
 import synthkit
+from synthkit.evaluation import METRICS
 
 HEADLINE = ("hist_gradient_boosting",)
 
