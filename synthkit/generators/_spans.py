@@ -8,16 +8,58 @@ import torch
 
 from synthkit.processing.columns import Span
 
-__all__ = ["SpanLayout"]
+__all__ = ["PaddedBlocks", "SpanLayout", "gumbel_like"]
+
+
+def gumbel_like(x: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise shaped like ``x`` (``-log(-log(u))``, faster than exponential draws).
+
+    Example:
+        >>> gumbel_like(torch.zeros(2, 3)).shape
+        torch.Size([2, 3])
+    """
+    uniform = torch.rand_like(x).clamp_(1e-12, 1.0 - 1e-7)
+    return -torch.log(-torch.log(uniform))
+
+
+class PaddedBlocks:
+    """Softmax blocks of equal-ish width gathered into one padded tensor.
+
+    Args:
+        spans: The blocks (softmax spans) to gather.
+        dim: Width of the rows the blocks are taken from; index ``dim`` is padding.
+        device: Where the index tensors live.
+    """
+
+    def __init__(self, spans: Sequence[Span], dim: int, device: torch.device) -> None:
+        width = max((s.width for s in spans), default=0)
+        index = torch.full((len(spans), width), dim, dtype=torch.long)
+        for i, span in enumerate(spans):
+            index[i, : span.width] = torch.arange(span.start, span.stop)
+        self.index = index.to(device)
+        self.padding = (index == dim).to(device)
+        self.width = width
+        self.valid_flat = (~self.padding.reshape(-1)).nonzero().squeeze(1)
+        self.columns = self.index.reshape(-1)[self.valid_flat]
+
+    def gather(self, rows: torch.Tensor, fill: float = float("-inf")) -> torch.Tensor:
+        """``[rows, blocks, width]`` view of the blocks, padding set to ``fill``."""
+        padded = torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], dim=1)
+        return padded[:, self.index].masked_fill(self.padding, fill)
+
+    def flatten(self, blocks: torch.Tensor) -> torch.Tensor:
+        """The valid entries of ``[rows, blocks, width]``, in the order of ``self.columns``."""
+        return blocks.reshape(blocks.shape[0], -1)[:, self.valid_flat]
 
 
 class SpanLayout:
-    """Index tensors that let every softmax block of a row be handled in one operation.
+    """Index tensors that let the softmax blocks of a row be handled a few at a time.
 
-    The softmax blocks have different widths, so they are gathered into a padded
-    ``[rows, blocks, max_width]`` tensor whose padding is ``-inf``; one softmax,
-    Gumbel draw or cross-entropy over the last axis then serves all blocks at once,
-    with no Python loop over columns in the training step.
+    The softmax blocks have different widths, so blocks of similar width (the same
+    power of two) are gathered into one padded ``[rows, blocks, width]`` tensor whose
+    padding is ``-inf``; one softmax, Gumbel draw or cross-entropy over its last
+    axis then serves all its blocks at once. Bucketing by width keeps the padding
+    small when one column has many more categories than the rest.
 
     Args:
         spans: The encoder's spans.
@@ -37,39 +79,27 @@ class SpanLayout:
             [s.start for s in spans if s.activation == "tanh"], dtype=torch.long, device=device
         )
         softmax = [s for s in spans if s.activation == "softmax"]
-        self.n_blocks = len(softmax)
-        self.max_width = max((s.width for s in softmax), default=0)
-        index = torch.full((self.n_blocks, self.max_width), self.dim, dtype=torch.long)
-        for i, span in enumerate(softmax):
-            index[i, : span.width] = torch.arange(span.start, span.stop)
-        self.block_index = index.to(device)
-        self.padding = (index == self.dim).to(device)
         self.block_bounds = [(s.start, s.stop) for s in softmax]
-        self.block_of = {(s.column, s.role): i for i, s in enumerate(softmax)}
-        valid = ~self.padding.reshape(-1)
-        self.valid_flat = valid.nonzero().squeeze(1)
-        # Columns of [tanh values, valid softmax entries] in that order, and back.
-        order = torch.cat([self.tanh_index, self.block_index.reshape(-1)[self.valid_flat]])
+        buckets: dict[int, list[Span]] = {}
+        for span in softmax:
+            buckets.setdefault(max(span.width - 1, 0).bit_length(), []).append(span)
+        self.groups = [
+            PaddedBlocks(group, self.dim, device) for _, group in sorted(buckets.items())
+        ]
+        # Columns of [tanh values, each group's valid entries] in that order, and back.
+        order = torch.cat([self.tanh_index, *[g.columns for g in self.groups]])
         self.inverse_order = torch.empty_like(order)
         self.inverse_order[order] = torch.arange(len(order), device=device)
 
-    def blocks(self, rows: torch.Tensor, fill: float = float("-inf")) -> torch.Tensor:
-        """Gather the softmax blocks into ``[rows, blocks, max_width]``, padding with ``fill``."""
-        padded = torch.cat([rows, rows.new_zeros(rows.shape[0], 1)], dim=1)
-        gathered = padded[:, self.block_index]
-        return gathered.masked_fill(self.padding, fill)
-
-    def _assemble(self, values: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
-        flat = blocks.reshape(blocks.shape[0], -1)[:, self.valid_flat]
-        return torch.cat([values, flat], dim=1)[:, self.inverse_order]
+    def _assemble(self, values: torch.Tensor, parts: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([values, *parts], dim=1)[:, self.inverse_order]
 
     def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
         """CTGAN's output activation: tanh for values, Gumbel-softmax for every block."""
         values = torch.tanh(raw[:, self.tanh_index])
-        # Noise on the unpadded row: padding would multiply the draws by the widest block.
-        gumbel = -torch.empty_like(raw).exponential_().log()
-        soft = torch.softmax(self.blocks((raw + gumbel) / tau), dim=-1)
-        return self._assemble(values, soft)
+        noisy = (raw + gumbel_like(raw)) / tau
+        parts = [g.flatten(torch.softmax(g.gather(noisy), dim=-1)) for g in self.groups]
+        return self._assemble(values, parts)
 
     def sample_hard(self, raw: torch.Tensor) -> torch.Tensor:
         """Draw final rows: tanh values and a one-hot draw from every block's softmax.
@@ -77,8 +107,7 @@ class SpanLayout:
         Taking the argmax of logits plus Gumbel noise draws from the block's
         softmax distribution, exactly as CTGAN's Gumbel-softmax followed by argmax.
         """
-        gumbel = -torch.empty_like(raw).exponential_().log()
-        return self.argmax_hard(raw + gumbel, torch.tanh(raw[:, self.tanh_index]))
+        return self.argmax_hard(raw + gumbel_like(raw), torch.tanh(raw[:, self.tanh_index]))
 
     def argmax_hard(self, raw: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Rows with the given values and each block's largest entry set to one, others zero."""
@@ -93,6 +122,9 @@ class SpanLayout:
 
     def cross_entropy(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Summed cross-entropy of every softmax block of ``raw`` against one-hot ``target``."""
-        log_probs = torch.log_softmax(self.blocks(raw), dim=-1)
-        labels = self.blocks(target, fill=-1.0).argmax(dim=-1)
-        return -log_probs.gather(-1, labels.unsqueeze(-1)).sum()
+        total = raw.new_zeros(())
+        for group in self.groups:
+            log_probs = torch.log_softmax(group.gather(raw), dim=-1)
+            labels = group.gather(target, fill=-1.0).argmax(dim=-1)
+            total = total - log_probs.gather(-1, labels.unsqueeze(-1)).sum()
+        return total

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from synthkit.errors import ParameterError
-from synthkit.generators._spans import SpanLayout
+from synthkit.generators._spans import PaddedBlocks, SpanLayout
 from synthkit.generators.base import Synthesizer
 from synthkit.processing.encoder import TableEncoder
 
@@ -224,9 +224,8 @@ class CTGAN(Synthesizer):
         self.discriminator_ = _Discriminator(
             data_dim + cond_dim, tuple(self.discriminator_dim), self.pac
         ).to(device)
-        # Position of each categorical column's block among all softmax blocks.
-        blocks = [self._layout.block_of[(s.column, "category")] for s in self._conditions.spans]
-        self._category_blocks = torch.tensor(blocks, dtype=torch.long, device=device)
+        # The categorical columns' blocks, padded together, for the condition loss.
+        self._category_blocks = PaddedBlocks(self._conditions.spans, data_dim, device)
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator_, "discriminator": self.discriminator_}
@@ -309,9 +308,8 @@ class CTGAN(Synthesizer):
     ) -> torch.Tensor:
         """Cross-entropy making the generator output the category its condition asked for."""
         conditions = self._conditions
-        blocks = self._layout.blocks(raw)  # [batch, softmax blocks, width]
-        block_ids = self._category_blocks[column]
-        logits = blocks[torch.arange(len(column), device=raw.device), block_ids]
+        blocks = self._category_blocks.gather(raw)  # [batch, categorical columns, width]
+        logits = blocks[torch.arange(len(column), device=raw.device), column]
         target = category - conditions.offsets[column]
         return torch.nn.functional.cross_entropy(logits, target, reduction="sum") / len(column)
 
@@ -320,7 +318,7 @@ class CTGAN(Synthesizer):
         conditions = self._conditions
         device = self.device_
         out = []
-        chunk = 50_000
+        chunk = 4096  # small batches stay in cache: faster than one big matrix
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
             z = torch.randn(m, self.embedding_dim, device=device)

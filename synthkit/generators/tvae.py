@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from synthkit.generators._spans import SpanLayout
+from synthkit.generators._spans import SpanLayout, gumbel_like
 from synthkit.generators.base import Synthesizer
 
 __all__ = ["TVAE"]
@@ -160,14 +160,14 @@ class TVAE(Synthesizer):
         decoder, layout = self.decoder_net_, self._layout
         sigma = decoder.sigma[layout.tanh_index]
         out = []
-        for start in range(0, n, 100_000):
-            m = min(100_000, n - start)
+        chunk = 4096  # small batches stay in cache: faster than one big matrix
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
             raw = decoder(torch.randn(m, self.embedding_dim, device=self.device_))
             # Values get the decoder's learned noise, as in TVAE; categories are drawn
             # from the decoder's softmax rather than its argmax, so a category the
             # decoder gives 20 % never becomes 0 %.
             values = torch.tanh(raw[:, layout.tanh_index])
             values = values + torch.randn_like(values) * sigma
-            gumbel = -torch.empty_like(raw).exponential_().log()
-            out.append(layout.argmax_hard(raw + gumbel, values))
+            out.append(layout.argmax_hard(raw + gumbel_like(raw), values))
         return torch.cat(out)
