@@ -57,7 +57,7 @@ class FlowSynthesizer(Synthesizer):
 
     def __init__(
         self,
-        epochs: int = 30,
+        epochs: int = 20,
         batch_size: int = 512,
         transforms: int = 4,
         hidden_features: tuple[int, ...] = (128, 128),
