@@ -13,8 +13,7 @@ from synthkit._runtime import seed_from, torch_seeded
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.ar_network import ColumnHeads, training_visibility
 from synthkit.generators.base import Synthesizer
-from synthkit.generators.conditions import CategoryCondition, Condition, RangeCondition
-from synthkit.processing.columns import CategoricalTransform
+from synthkit.generators.conditions import Condition, RangeCondition
 from synthkit.processing.discretizer import Discretizer
 
 __all__ = ["ARSynthesizer"]
@@ -182,14 +181,7 @@ class ARSynthesizer(Synthesizer):
             if isinstance(condition, RangeCondition):
                 bounds[condition.column] = (condition.low, condition.high, levels)
         tokens = self._generate(n, allowed)
-        frame = encoder.decode(tokens, random_state=seed, bounds=bounds)
-        rng = np.random.default_rng(seed + 11)
-        for condition in conditions:
-            if isinstance(condition, CategoryCondition):
-                _keep_asked_pooled_values(
-                    frame, condition, encoder.transforms_[condition.column], rng
-                )
-        return frame
+        return encoder.decode(tokens, random_state=seed, bounds=bounds)
 
     def _generate(self, n: int, allowed: dict[int, torch.Tensor]) -> torch.Tensor:
         """Draw ``n`` rows of tokens: restricted columns first, then table order."""
@@ -346,28 +338,3 @@ def _check_rows(data: object) -> None:
         raise DataError(f"Expected a pandas DataFrame of rows, got {type(data).__name__}.")
     if len(data) == 0:
         raise DataError("The frame has no rows; pass at least one row.")
-
-
-def _keep_asked_pooled_values(
-    frame: pd.DataFrame,
-    condition: CategoryCondition,
-    transform: CategoricalTransform,
-    rng: np.random.Generator,
-) -> None:
-    """Give rows the pooled value(s) asked for.
-
-    Rare categories share one pool token (``rare_category_threshold``), which
-    decodes to any pooled category; rows conditioned on specific pooled values
-    get one of those, by their training counts, so the condition holds exactly.
-    """
-    wrong = ~condition.mask(frame)
-    asked = [v for v in condition.values if v in transform.pooled]
-    if not wrong.any() or not asked:
-        return
-    counts = np.array([transform.pooled_counts[transform.pooled.index(v)] for v in asked], float)
-    choices = np.empty(len(asked), dtype=object)
-    choices[:] = asked
-    column = frame[condition.column]
-    values = column.astype(object).to_numpy(copy=True)
-    values[wrong] = rng.choice(choices, size=int(wrong.sum()), p=counts / counts.sum())
-    frame[condition.column] = pd.Series(values, index=frame.index).astype(column.dtype)
