@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["dcr_share", "quality", "sdv_metadata", "timed"]
+__all__ = ["dcr_share", "quality", "sdv_metadata", "timed", "tstr_auc"]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -55,3 +55,22 @@ def dcr_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFram
 
     report = evaluate(train, synthetic, holdout=holdout, metrics=["dcr_share"])
     return float(report.to_dict()["dcr_share"])
+
+
+def tstr_auc(
+    train: pd.DataFrame, test: pd.DataFrame, target: str = "income", positive: str = ">50K"
+) -> float:
+    """Train on ``train``, ROC AUC on ``test`` (MEASURING.md: one-hot over both, HistGB)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    features = pd.get_dummies(
+        pd.concat([train.drop(columns=target), test.drop(columns=target)]), dummy_na=True
+    )
+    x_train, x_test = features.iloc[: len(train)], features.iloc[len(train) :]
+    y_train = (train[target] == positive).to_numpy()
+    y_test = (test[target] == positive).to_numpy()
+    if y_train.all() or not y_train.any():
+        return float("nan")
+    model = HistGradientBoostingClassifier(random_state=0).fit(x_train, y_train)
+    return float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
