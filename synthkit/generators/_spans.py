@@ -39,6 +39,7 @@ class PaddedBlocks:
         self.index = index.to(device)
         self.padding = (index == dim).to(device)
         self.width = width
+        self.widths = torch.tensor([s.width for s in spans], dtype=torch.long, device=device)
         self.valid_flat = (~self.padding.reshape(-1)).nonzero().squeeze(1)
         self.columns = self.index.reshape(-1)[self.valid_flat]
 
@@ -79,7 +80,6 @@ class SpanLayout:
             [s.start for s in spans if s.activation == "tanh"], dtype=torch.long, device=device
         )
         softmax = [s for s in spans if s.activation == "softmax"]
-        self.block_bounds = [(s.start, s.stop) for s in softmax]
         buckets: dict[int, list[Span]] = {}
         for span in softmax:
             buckets.setdefault(max(span.width - 1, 0).bit_length(), []).append(span)
@@ -101,23 +101,25 @@ class SpanLayout:
         parts = [g.flatten(torch.softmax(g.gather(noisy), dim=-1)) for g in self.groups]
         return self._assemble(values, parts)
 
-    def sample_hard(self, raw: torch.Tensor) -> torch.Tensor:
+    def sample_hard(self, raw: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
         """Draw final rows: tanh values and a one-hot draw from every block's softmax.
 
-        Taking the argmax of logits plus Gumbel noise draws from the block's
-        softmax distribution, exactly as CTGAN's Gumbel-softmax followed by argmax.
-        """
-        return self.argmax_hard(raw + gumbel_like(raw), torch.tanh(raw[:, self.tanh_index]))
+        This is the distribution CTGAN's Gumbel-softmax followed by argmax samples
+        from, drawn by inverse CDF: one uniform number per block instead of Gumbel
+        noise on every entry.
 
-    def argmax_hard(self, raw: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Rows with the given values and each block's largest entry set to one, others zero."""
+        Args:
+            raw: Generator output (logits for blocks, pre-tanh values).
+            values: Values to place in the tanh positions instead of ``tanh(raw)``.
+        """
         out = torch.zeros_like(raw)
-        out[:, self.tanh_index] = values
-        rows = torch.arange(raw.shape[0], device=raw.device)
-        # One pass per block over large batches: cheaper than padding every block
-        # to the widest one, which multiplies the work when one column has many categories.
-        for start, stop in self.block_bounds:
-            out[rows, start + raw[:, start:stop].argmax(dim=1)] = 1.0
+        out[:, self.tanh_index] = torch.tanh(raw[:, self.tanh_index]) if values is None else values
+        for group in self.groups:
+            cdf = torch.softmax(group.gather(raw), dim=-1).cumsum_(dim=-1)
+            uniform = torch.rand((*cdf.shape[:-1], 1), device=raw.device, dtype=cdf.dtype)
+            choice = (cdf < uniform).sum(dim=-1).clamp_(max=group.widths - 1)
+            positions = group.index[torch.arange(group.index.shape[0], device=raw.device), choice]
+            out.scatter_(1, positions, 1.0)
         return out
 
     def cross_entropy(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

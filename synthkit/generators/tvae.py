@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from synthkit.generators._spans import SpanLayout, gumbel_like
+from synthkit.generators._spans import SpanLayout
 from synthkit.generators.base import Synthesizer
 
 __all__ = ["TVAE"]
@@ -169,5 +169,5 @@ class TVAE(Synthesizer):
             # decoder gives 20 % never becomes 0 %.
             values = torch.tanh(raw[:, layout.tanh_index])
             values = values + torch.randn_like(values) * sigma
-            out.append(layout.argmax_hard(raw + gumbel_like(raw), values))
+            out.append(layout.sample_hard(raw, values))
         return torch.cat(out)
