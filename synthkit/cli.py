@@ -62,8 +62,10 @@ def _print_report(report: Any, title: str) -> None:
 
 @app.command()
 def demo(
-    model: Annotated[str, typer.Option(help="Registered model name.")] = "ctgan",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "autoregressive",
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (default: the model's own).")
+    ] = None,
     output: Annotated[Path, typer.Option(help="Where to write the synthetic Parquet.")] = Path(
         "out/adult_synthetic.parquet"
     ),
@@ -75,7 +77,8 @@ def demo(
 
     train, test = load_adult("train"), load_adult("test")
     console.print(f"Adult census data: {len(train):,} training rows, {len(test):,} held out.")
-    synthesizer = synthkit.Synthesizer(model, epochs=epochs, random_state=seed)
+    options = {"epochs": epochs} if epochs is not None else {}
+    synthesizer = synthkit.Synthesizer(model, random_state=seed, **options)
     synthesizer.fit(train)
     synthetic = synthesizer.sample(len(train), random_state=seed)
     synthkit.save(synthetic, str(output))
