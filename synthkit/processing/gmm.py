@@ -87,6 +87,10 @@ def fit_mixtures(
     resp = _quantile_init(z, observed, n_components)
     prior_var = ((z**2) * mask).sum(1) / count
     prior_var = torch.where(prior_var > 0, prior_var, torch.ones_like(prior_var))
+    # Columns leave the batch once their bound has converged, so one slow column
+    # (spiky integer data can oscillate between modes) does not cost the others.
+    active = torch.arange(x.shape[0], device=x.device)
+    final = {key: x.new_zeros((x.shape[0], n_components)) for key in ("a", "b", "mean", "cov")}
     previous = None
     for iteration in range(max_iter):
         state = _m_step(features, resp, prior_var, weight_concentration, reg_covar)
@@ -99,10 +103,30 @@ def fit_mixtures(
         # it forces a device sync, so only check every few iterations.
         if iteration % 5 == 4:
             bound = ((peak + torch.log(total)).squeeze(1) * mask).sum(1) / count
-            if previous is not None and (bound - previous).abs().max() < tol:
-                break
+            if previous is not None:
+                done = (bound - previous).abs() < tol
+                if bool(done.any()):
+                    finished = _m_step(
+                        features[done],
+                        resp[done],
+                        prior_var[done],
+                        weight_concentration,
+                        reg_covar,
+                    )
+                    for key, value in final.items():
+                        value[active[done]] = finished[key]
+                    keep = ~done
+                    active, bound = active[keep], bound[keep]
+                    features, features_t, resp = features[keep], features_t[keep], resp[keep]
+                    mask, count, prior_var = mask[keep], count[keep], prior_var[keep]
+                    if len(active) == 0:
+                        break
             previous = bound
-    state = _m_step(features, resp, prior_var, weight_concentration, reg_covar)
+    if len(active):
+        state = _m_step(features, resp, prior_var, weight_concentration, reg_covar)
+        for key, value in final.items():
+            value[active] = state[key]
+    state = final
     a, b = state["a"], state["b"]
     stick = a / (a + b)
     remainder = torch.cumprod(b / (a + b), dim=-1)
