@@ -27,11 +27,6 @@ def _tiny(**params) -> ARSynthesizer:
 
 
 @pytest.fixture(scope="module")
-def adult() -> pd.DataFrame:
-    return load_adult().sample(3000, random_state=0).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
 def model(adult: pd.DataFrame) -> ARSynthesizer:
     torch.set_num_threads(1)
     return _tiny(epochs=8).fit(adult)

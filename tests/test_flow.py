@@ -26,11 +26,6 @@ def _tiny(**params) -> FlowSynthesizer:
 
 
 @pytest.fixture(scope="module")
-def adult() -> pd.DataFrame:
-    return load_adult().sample(3000, random_state=0).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
 def model(adult: pd.DataFrame) -> FlowSynthesizer:
     torch.set_num_threads(1)
     return _tiny(epochs=10, transforms=3, learning_rate=3e-3).fit(adult)
