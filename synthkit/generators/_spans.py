@@ -122,11 +122,22 @@ class SpanLayout:
             out.scatter_(1, positions, 1.0)
         return out
 
-    def cross_entropy(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy of every softmax block of ``raw`` against one-hot ``target``."""
+    def block_labels(self, target: torch.Tensor) -> list[torch.Tensor]:
+        """The index of the one in each block of one-hot ``target``, per width group.
+
+        Training data does not change between steps, so models compute this once.
+        """
+        return [group.gather(target, fill=-1.0).argmax(dim=-1) for group in self.groups]
+
+    def cross_entropy(self, raw: torch.Tensor, labels: list[torch.Tensor]) -> torch.Tensor:
+        """Summed cross-entropy of every softmax block of ``raw`` against ``labels``.
+
+        Args:
+            raw: Logits, ``[rows, dim]``.
+            labels: :meth:`block_labels` of the target rows.
+        """
         total = raw.new_zeros(())
-        for group in self.groups:
+        for group, label in zip(self.groups, labels, strict=True):
             log_probs = torch.log_softmax(group.gather(raw), dim=-1)
-            labels = group.gather(target, fill=-1.0).argmax(dim=-1)
-            total = total - log_probs.gather(-1, labels.unsqueeze(-1)).sum()
+            total = total - log_probs.gather(-1, label.unsqueeze(-1)).sum()
         return total

@@ -130,6 +130,7 @@ class TVAE(Synthesizer):
         n_rows = encoded.shape[0]
         n_steps = max(-(-n_rows // self.batch_size), 1)
         tanh_index = layout.tanh_index
+        labels = layout.block_labels(encoded)
         state = {"order": torch.empty(0, dtype=torch.long), "position": n_rows}
 
         def step() -> dict[str, torch.Tensor]:
@@ -145,7 +146,9 @@ class TVAE(Synthesizer):
             sigma = decoder.sigma[tanh_index]
             error = x[:, tanh_index] - torch.tanh(raw[:, tanh_index])
             reconstruction = (error**2 / 2 / sigma**2).sum() + torch.log(sigma).sum() * len(rows)
-            reconstruction = reconstruction + layout.cross_entropy(raw, x)
+            reconstruction = reconstruction + layout.cross_entropy(
+                raw, [label[rows] for label in labels]
+            )
             kld = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
             loss = (self.loss_factor * reconstruction + kld) / len(rows)
             optimizer.zero_grad(set_to_none=True)
