@@ -10,7 +10,7 @@ import torch
 
 from synthkit.errors import ParameterError
 
-__all__ = ["resolve_device", "seed_from", "torch_seeded"]
+__all__ = ["fused_adam", "resolve_device", "seed_from", "torch_seeded"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -103,3 +103,15 @@ def torch_seeded(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices, enabled=True):
         torch.manual_seed(seed % (2**63))
         yield
+
+
+def fused_adam(device: torch.device) -> bool | None:
+    """Whether to ask for torch's fused Adam (one kernel per step) on ``device``.
+
+    Fused Adam runs on CPU and CUDA; elsewhere torch picks its default.
+
+    Example:
+        >>> fused_adam(torch.device("cpu"))
+        True
+    """
+    return True if device.type in ("cpu", "cuda") else None

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthkit._runtime import fused_adam
 from synthkit.errors import ParameterError
 from synthkit.generators._spans import PaddedBlocks, SpanLayout
 from synthkit.generators.base import Synthesizer
@@ -247,12 +248,14 @@ class CTGAN(Synthesizer):
             lr=self.generator_lr,
             betas=(0.5, 0.9),
             weight_decay=self.generator_decay,
+            fused=fused_adam(self.device_),
         )
         d_opt = torch.optim.Adam(
             critic.parameters(),
             lr=self.discriminator_lr,
             betas=(0.5, 0.9),
             weight_decay=self.discriminator_decay,
+            fused=fused_adam(self.device_),
         )
         batch = self.batch_size
         n_rows = encoded.shape[0]

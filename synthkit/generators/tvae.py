@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from synthkit._runtime import fused_adam
 from synthkit.generators._spans import SpanLayout
 from synthkit.generators.base import Synthesizer
 
@@ -126,7 +127,12 @@ class TVAE(Synthesizer):
         self._build_modules()
         encoder, decoder, layout = self.encoder_net_, self.decoder_net_, self._layout
         params = list(encoder.parameters()) + list(decoder.parameters())
-        optimizer = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.l2scale)
+        optimizer = torch.optim.Adam(
+            params,
+            lr=self.learning_rate,
+            weight_decay=self.l2scale,
+            fused=fused_adam(self.device_),
+        )
         n_rows = encoded.shape[0]
         n_steps = max(-(-n_rows // self.batch_size), 1)
         tanh_index = layout.tanh_index
