@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from synthkit.errors import EvaluationError, MetadataError
+from synthkit._tables import check_table
+from synthkit.errors import DataError, EvaluationError, MetadataError
 from synthkit.evaluation.neighbors import Encoded, MixedEncoder
 from synthkit.metadata import Metadata
 
@@ -191,19 +192,10 @@ def _plain(value: Any) -> Any:
 
 
 def _check_frame(name: str, frame: object) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise EvaluationError(
-            f"{name} must be a pandas DataFrame, got {type(frame).__name__}; "
-            "load tables with synthkit.load(...) or pandas."
-        )
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise EvaluationError(
-            f"{name} is empty ({frame.shape[0]} rows x {frame.shape[1]} columns); "
-            "pass a table with rows and columns."
-        )
-    if frame.columns.duplicated().any():
-        duplicated = sorted(map(str, frame.columns[frame.columns.duplicated()]))
-        raise EvaluationError(f"{name} has duplicated column names {duplicated}; rename them.")
+    try:
+        check_table(frame, name)
+    except DataError as error:
+        raise EvaluationError(str(error)) from None
 
 
 def _check_same_columns(name: str, real: pd.DataFrame, other: pd.DataFrame) -> None:
@@ -217,24 +209,10 @@ def _check_same_columns(name: str, real: pd.DataFrame, other: pd.DataFrame) -> N
 
 
 def _resolve_metadata(real: pd.DataFrame, metadata: Metadata | None) -> Metadata:
-    if metadata is None:
-        return Metadata.detect(real)
-    if not isinstance(metadata, Metadata):
-        raise EvaluationError(
-            f"metadata must be a synthkit.Metadata, got {type(metadata).__name__}; "
-            "build one with Metadata.detect(real) or Metadata.from_dict(...)."
-        )
     try:
-        metadata.validate(real)
+        return Metadata.for_data(real, metadata)
     except MetadataError as error:
         raise EvaluationError(str(error)) from error
-    undescribed = [c for c in real.columns if c not in metadata.columns]
-    if undescribed:
-        raise EvaluationError(
-            f"The metadata does not describe column(s) {undescribed}; add them with "
-            "Metadata.detect(real) or drop them from the tables."
-        )
-    return metadata
 
 
 def _prepared(

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from synthkit._tables import check_table
 from synthkit.errors import DataError
 
 __all__ = ["DetectedColumns", "detect_columns"]
@@ -257,7 +258,7 @@ def detect_columns(data: pd.DataFrame) -> DetectedColumns:
         >>> found.primary_key, found.columns["score"]["decimals"]
         ('user_id', 2)
     """
-    _check_frame(data)
+    check_table(data)
     detected = DetectedColumns()
     for name in data.columns:
         entry = _detect_column(str(name), data[name])
@@ -265,33 +266,6 @@ def detect_columns(data: pd.DataFrame) -> DetectedColumns:
         if entry["kind"] == "id" and detected.primary_key is None:
             detected.primary_key = str(name)
     return detected
-
-
-def _check_frame(data: Any) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"Expected a pandas DataFrame, got {type(data).__name__}; "
-            "wrap your data with pandas.DataFrame(...) first."
-        )
-    if data.shape[1] == 0:
-        raise DataError("The DataFrame has no columns; pass a table with at least one column.")
-    if data.shape[0] == 0:
-        raise DataError(
-            f"The DataFrame has no rows (columns: {list(data.columns)[:10]}); "
-            "metadata is detected from data, so pass at least one row."
-        )
-    not_text = [name for name in data.columns if not isinstance(name, str)]
-    if not_text:
-        raise DataError(
-            f"Column names must be strings; got {not_text[:5]!r}. Rename them, for example "
-            "with df.columns = df.columns.astype(str)."
-        )
-    duplicated = data.columns[data.columns.duplicated()].unique().tolist()
-    if duplicated:
-        raise DataError(
-            f"Column name(s) {duplicated} appear more than once; rename them so every "
-            "column name is unique (for example with df.columns = [...])."
-        )
 
 
 # ------------------------------------------------------------------- per column

@@ -118,6 +118,45 @@ class Metadata:
                 metadata.update_column(name, **dict(override))
         return metadata
 
+    @classmethod
+    def for_data(cls, data: pd.DataFrame, metadata: Any = None) -> Metadata:
+        """Return ``metadata`` checked against ``data``, or detect it when it is None.
+
+        Args:
+            data: The table the metadata must describe.
+            metadata: A :class:`Metadata`, or None to detect one.
+
+        Raises:
+            MetadataError: If ``metadata`` is not a Metadata, or the two do not have
+                the same columns.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"age": [31, 45], "city": ["Oslo", "Rome"]})
+            >>> Metadata.for_data(df).kind("age")
+            'numerical'
+            >>> Metadata.for_data(df, Metadata({"age": {"kind": "numerical"}}))
+            Traceback (most recent call last):
+            ...
+            synthkit.errors.MetadataError: The metadata does not describe column(s) ['city']. Detect metadata from this frame with Metadata.detect(df, overrides={...}), or drop those columns.
+        """  # noqa: E501
+        if metadata is None:
+            return cls.detect(data)
+        if not isinstance(metadata, Metadata):
+            raise MetadataError(
+                f"metadata must be a synthkit.Metadata, got {type(metadata).__name__}; build "
+                "one with Metadata.detect(df), Metadata.from_dict(d) or Metadata.from_sdv(m)."
+            )
+        metadata.validate(data)
+        undescribed = [c for c in data.columns if c not in metadata.columns]
+        if undescribed:
+            raise MetadataError(
+                f"The metadata does not describe column(s) {undescribed}. Detect metadata "
+                "from this frame with Metadata.detect(df, overrides={...}), or drop those "
+                "columns."
+            )
+        return metadata
+
     # ------------------------------------------------------------------ editing
     def kind(self, column: str) -> str:
         """Return the kind of ``column``."""

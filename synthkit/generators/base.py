@@ -18,7 +18,6 @@ from synthkit._runtime import resolve_device, seed_from, torch_seeded
 from synthkit.errors import (
     ConditionError,
     DataError,
-    MetadataError,
     NotFittedError,
     ParameterError,
 )
@@ -143,7 +142,7 @@ class Synthesizer(metaclass=_Dispatch):
         check_frame(data)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
-        metadata = _checked_metadata(metadata, data)
+        metadata = Metadata.for_data(data, metadata)
         with torch_seeded(seed, device):
             encoder = self._new_encoder().fit(data, metadata, device=device)
             encoded = encoder.encode(data, random_state=seed, device=device)
@@ -344,24 +343,6 @@ class Synthesizer(metaclass=_Dispatch):
                 f"This {type(self).__name__} has not been fitted yet. Call fit(data) before "
                 "sample(), save() or other methods that need a trained model."
             )
-
-
-def _checked_metadata(metadata: Any, data: pd.DataFrame) -> Metadata:
-    """Detect metadata if none is given; otherwise check it describes every column."""
-    if metadata is None:
-        return Metadata.detect(data)
-    if not isinstance(metadata, Metadata):
-        raise MetadataError(
-            f"metadata must be a synthkit.Metadata, got {type(metadata).__name__}; build one "
-            "with Metadata.detect(df), Metadata.from_dict(d) or Metadata.from_sdv(m)."
-        )
-    undescribed = [c for c in data.columns if c not in metadata.columns]
-    if undescribed:
-        raise MetadataError(
-            f"The metadata does not describe column(s) {undescribed}. Detect metadata from "
-            "this frame with Metadata.detect(df, overrides={...}), or drop those columns."
-        )
-    return metadata
 
 
 def _prior_share(conditions: list[Condition]) -> float:

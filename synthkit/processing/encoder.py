@@ -85,8 +85,7 @@ class TableEncoder:
             ``self``.
         """
         check_frame(data)
-        metadata = metadata if metadata is not None else Metadata.detect(data)
-        metadata.validate(data)
+        metadata = Metadata.for_data(data, metadata)
         check_frame(data, metadata)
         device = resolve_device(device)
         self.metadata_ = metadata

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from synthkit._tables import check_table
 from synthkit.errors import DataError
 from synthkit.metadata import Metadata
 
@@ -21,27 +22,16 @@ def check_frame(data: object, metadata: Metadata | None = None) -> pd.DataFrame:
             (ids, PII, text) are not checked for content.
 
     Raises:
-        DataError: For a non-DataFrame, an empty frame, duplicate column names, an
-            all-null column or an object column mixing value types.
+        DataError: For a non-DataFrame, an empty frame, duplicate or non-string column
+            names (see :func:`check_table`), an all-null column or an object column
+            mixing value types.
 
     Example:
         >>> import pandas as pd
         >>> check_frame(pd.DataFrame({"a": [1, 2]})).shape
         (2, 1)
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"Expected a pandas DataFrame, got {type(data).__name__}; "
-            "wrap it with pd.DataFrame(...) or load it with synthkit.load(...)."
-        )
-    if data.shape[0] == 0 or data.shape[1] == 0:
-        raise DataError(
-            f"The data is empty ({data.shape[0]} rows x {data.shape[1]} columns); "
-            "a model needs at least one row and one column."
-        )
-    duplicated = data.columns[data.columns.duplicated()].tolist()
-    if duplicated:
-        raise DataError(f"Column names {duplicated} appear more than once; rename them.")
+    check_table(data)
     learned = metadata.learned_columns if metadata is not None else list(data.columns)
     for column in learned:
         series = data[column]
