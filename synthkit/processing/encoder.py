@@ -277,17 +277,11 @@ def _regeneration_entry(entry: dict[str, Any], series: pd.Series) -> dict[str, A
 def _regenerate(entry: dict[str, Any], n: int, seed: int) -> np.ndarray | None:
     from synthkit import _pii
 
-    kind = entry["kind"]
-    if kind == "id":
-        return _pii.generate_ids(entry, n, seed)
-    if kind == "pii":
-        if entry.get("strategy") == "drop":
-            return None
-        values = _pii.fake_values(entry, n, seed)
-    else:
-        values = _pii.fake_text(n, seed, entry.get("mean_words", 5.0))
+    if entry["kind"] == "pii" and entry.get("strategy") == "drop":
+        return None
+    values = _pii.regenerate(entry, n, seed)
     share = entry.get("null_share", 0.0)
-    if share > 0:
+    if share > 0 and entry["kind"] != "id":  # keys are never missing
         values = np.asarray(values, dtype=object)
         values[np.random.default_rng(seed).random(n) < share] = None
     return values
