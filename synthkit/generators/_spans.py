@@ -114,10 +114,14 @@ class SpanLayout:
         """
         out = torch.zeros_like(raw)
         out[:, self.tanh_index] = torch.tanh(raw[:, self.tanh_index]) if values is None else values
+        # Padding gets weight exp(-inf) = 0. Unnormalized weights and a uniform scaled
+        # by their total avoid torch's softmax, which is slow over a few entries on CPU.
+        padded = torch.cat([raw, raw.new_full((raw.shape[0], 1), float("-inf"))], dim=1)
         for group in self.groups:
-            cdf = torch.softmax(group.gather(raw), dim=-1).cumsum_(dim=-1)
+            logits = padded[:, group.index]
+            cdf = (logits - logits.amax(dim=-1, keepdim=True)).exp_().cumsum_(dim=-1)
             uniform = torch.rand((*cdf.shape[:-1], 1), device=raw.device, dtype=cdf.dtype)
-            choice = (cdf < uniform).sum(dim=-1).clamp_(max=group.widths - 1)
+            choice = (cdf < uniform * cdf[..., -1:]).sum(dim=-1).clamp_(max=group.widths - 1)
             positions = group.index[torch.arange(group.index.shape[0], device=raw.device), choice]
             out.scatter_(1, positions, 1.0)
         return out

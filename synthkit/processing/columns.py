@@ -227,11 +227,15 @@ class NumericTransform(ColumnTransform):
         scalar = block[:, 0].double().cpu()
         x = scalar * _STD_MULTIPLIER * self.stds[mode] + self.means[mode]
         x = x.numpy()
-        if self.info.get("clip", True):
-            x = np.clip(x, self.info["min"], self.info["max"])
         if self.info["has_missing"]:
             missing = block[:, 1 + k : 3 + k].argmax(dim=1).cpu().numpy() == 1
             x = np.where(missing, np.nan, x)
+        return self.decode_values(x)
+
+    def decode_values(self, x: np.ndarray) -> pd.Series:
+        """Turn float values (NaN for missing) into the column: clipped, rounded, typed."""
+        if self.info.get("clip", True):
+            x = np.clip(x, self.info["min"], self.info["max"])
         return self._to_column(x)
 
     def _to_column(self, x: np.ndarray) -> pd.Series:
@@ -427,7 +431,10 @@ class CategoricalTransform(ColumnTransform):
 
     def decode(self, block: torch.Tensor, rng: np.random.Generator | None = None) -> pd.Series:
         """Decode one-hot rows to values (pooled rows get a pooled category by frequency)."""
-        codes = block.argmax(dim=1).cpu().numpy()
+        return self.decode_codes(block.argmax(dim=1).cpu().numpy(), rng)
+
+    def decode_codes(self, codes: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
+        """Decode category indices to values (pooled ones drawn by frequency from ``rng``)."""
         lookup = np.empty(len(self.categories), dtype=object)
         lookup[:] = self.categories
         values = lookup[codes]

@@ -330,20 +330,19 @@ class Discretizer(TableEncoder):
     def _frame(self, values: dict[str, np.ndarray], n: int, seed: int) -> pd.DataFrame:
         """Decode float values (numbers, NaN for missing) and category codes into a frame.
 
-        The values go through the table encoder's own decoding, so clipping,
+        The values go through the table encoder's own column decoding, so clipping,
         rounding, dtypes, datetimes and regenerated columns match every model.
         """
-        blocks = []
-        for column in self.learned_columns:
-            transform = self.transforms_[column]
+        rng = np.random.default_rng(seed)  # the draws TableEncoder.decode would make
+        columns = {}
+        for column, transform in self.transforms_.items():
             if column in self.tokens_:
-                blocks.append(self._numeric_block(transform, values[column]))
-            else:
-                block = np.zeros((n, len(transform.categories)))
-                block[np.arange(n), values[column]] = 1.0
-                blocks.append(block)
-        matrix = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
-        return TableEncoder.decode(self, torch.as_tensor(matrix, dtype=torch.float64), seed)
+                columns[column] = transform.decode_values(values[column])
+            elif isinstance(transform, CategoricalTransform):
+                columns[column] = transform.decode_codes(values[column], rng)
+            else:  # constant columns need no values
+                columns[column] = transform.decode(torch.zeros((n, 0)))
+        return self._assemble(columns, n, seed)
 
     def _check_columns(self, data: pd.DataFrame) -> None:
         missing = [c for c in self.learned_columns if c not in data.columns]
@@ -352,17 +351,6 @@ class Discretizer(TableEncoder):
                 f"The frame lacks the column(s) {missing} the model was fitted on; pass a "
                 "frame with the training columns."
             )
-
-    @staticmethod
-    def _numeric_block(transform: NumericTransform, x: np.ndarray) -> np.ndarray:
-        # The single-component mixture set in _fit_mixtures: value = scalar * 4 std + mean.
-        mean, std = float(transform.means[0]), float(transform.stds[0])
-        missing = np.isnan(x)
-        scalar = np.where(missing, 0.0, (x - mean) / (4 * std))
-        parts = [scalar[:, None], np.ones((len(x), 1))]
-        if transform.info["has_missing"]:
-            parts.append(np.stack([~missing, missing], axis=1).astype(np.float64))
-        return np.concatenate(parts, axis=1)
 
     # ------------------------------------------------------------- persistence
     def to_state(self) -> dict[str, Any]:

@@ -211,6 +211,10 @@ class TableEncoder:
                 columns[column] = transform.decode(block, rng)
             else:
                 columns[column] = transform.decode(block)
+        return self._assemble(columns, n, seed)
+
+    def _assemble(self, columns: dict[str, pd.Series], n: int, seed: int) -> pd.DataFrame:
+        """Add the regenerated columns to decoded ones and order them like the real frame."""
         for offset, (column, entry) in enumerate(self.regenerated_.items()):
             values = _regenerate(entry, n, seed + 1 + offset)
             if values is not None:
