@@ -165,19 +165,20 @@ class _ConditionSampler:
         self.category_starts = torch.cumsum(counts, 0) - counts
 
     def draw(self, n: int, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pick a column uniformly and a category by ``probs``; return (column, global id)."""
-        column = torch.randint(0, self.n_columns, (n,), device=self.device)
-        category = torch.multinomial(probs[column], 1).squeeze(1)
+        """Pick a column uniformly and a category by ``probs``; return (column, global id).
+
+        Together the two choices are one fixed distribution over (column,
+        category) cells, drawn with one inverse-CDF lookup per row.
+        """
+        cdf = torch.cumsum(probs.reshape(-1), 0)  # each column's row sums to 1
+        uniform = torch.rand(n, device=self.device) * cdf[-1]
+        cell = torch.searchsorted(cdf, uniform, right=True).clamp_(max=len(cdf) - 1)
+        column, category = cell // probs.shape[1], cell % probs.shape[1]
         return column, self.offsets[column] + category
 
     def draw_unconditional(self, n: int) -> torch.Tensor:
-        """Global category ids of :meth:`draw` with real frequencies, by one inverse-CDF lookup."""
-        mixture = (self.probs / self.n_columns).reshape(-1)  # column uniform, then category
-        cdf = torch.cumsum(mixture, 0)
-        flat = torch.searchsorted(cdf, torch.rand(n, device=self.device) * cdf[-1], right=True)
-        flat = flat.clamp_(max=len(cdf) - 1)
-        width = self.probs.shape[1]
-        return self.offsets[flat // width] + flat % width
+        """Global category ids of :meth:`draw` with the real frequencies."""
+        return self.draw(n, self.probs)[1]
 
     def one_hot(self, category: torch.Tensor) -> torch.Tensor:
         """Conditional vectors with a 1 at each row's global category id."""
