@@ -6,6 +6,10 @@ QualityReport score with shape and trend errors, the DCR share against the real 
 ideal 0.5), and synthkit's ratios against SDV. Then the cost of conditional
 sampling of a 5 %-prevalence class against unconditional sampling.
 
+Each library fits ``--runs`` times (synthkit with seeds 0, 1, ...; SDV unseeded),
+alternating, because a GAN's score after 10 epochs varies from fit to fit; the
+summary gives median speeds and mean scores.
+
 Usage:
     python benchmarks/bench_core.py --epochs 10
 """
@@ -46,7 +50,9 @@ def sdv_run(name: str, train: pd.DataFrame, args: argparse.Namespace) -> dict[st
     return {"fit_s": fit_s, "rows_per_s": throughput, "synthetic": synthetic}
 
 
-def synthkit_run(name: str, train: pd.DataFrame, args: argparse.Namespace) -> dict[str, float]:
+def synthkit_run(
+    name: str, train: pd.DataFrame, args: argparse.Namespace, seed: int = 0
+) -> dict[str, float]:
     """Fit and sample synthkit's model of the same name."""
     model = synthkit.Synthesizer(
         name,
@@ -54,7 +60,7 @@ def synthkit_run(name: str, train: pd.DataFrame, args: argparse.Namespace) -> di
         batch_size=args.batch_size,
         device="cpu",
         verbose=False,
-        random_state=0,
+        random_state=seed,
     )
     _, fit_s = timed(lambda: model.fit(train))
     throughput = rows_per_second(lambda n: model.sample(n, random_state=1), args.sample_rows)
@@ -92,6 +98,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--sample-rows", type=int, default=100_000)
     parser.add_argument("--models", nargs="+", default=["ctgan", "tvae"])
+    parser.add_argument("--runs", type=int, default=3, help="fits per library and model")
     parser.add_argument("--skip-sdv", action="store_true", help="measure synthkit only")
     args = parser.parse_args()
 
@@ -111,32 +118,57 @@ def main() -> None:
         f"{floor['trend_error']:.2f} %, DCR share {floor_dcr:.3f}"
     )
     header = (
-        f"{'model':<8}{'library':<10}{'fit s':>9}{'rows/s':>12}{'quality':>9}"
+        f"{'model':<8}{'library':<10}{'run':>4}{'fit s':>9}{'rows/s':>12}{'quality':>9}"
         f"{'shape err %':>13}{'trend err %':>13}{'DCR share':>11}"
     )
+    libraries = ["synthkit"] if args.skip_sdv else ["sdv", "synthkit"]
     for name in args.models:
         print()
         print(header)
-        runs = {}
-        libraries = ["synthkit"] if args.skip_sdv else ["sdv", "synthkit"]
-        for library in libraries:
-            run = (sdv_run if library == "sdv" else synthkit_run)(name, train, args)
-            run.update(quality(train, run["synthetic"]))
-            run["dcr"] = dcr_share(train, test, run["synthetic"])
-            runs[library] = run
-            print(
-                f"{name:<8}{library:<10}{run['fit_s']:>9.1f}{run['rows_per_s']:>12,.0f}"
-                f"{run['overall']:>9.3f}{run['shape_error']:>13.2f}{run['trend_error']:>13.2f}"
-                f"{run['dcr']:>11.3f}"
-            )
-        if "sdv" in runs:
-            ours, theirs = runs["synthkit"], runs["sdv"]
+        runs: dict[str, list[dict]] = {library: [] for library in libraries}
+        # Libraries alternate run by run, so a busy spell on the machine hits both.
+        for seed in range(args.runs):
+            for library in libraries:
+                if library == "sdv":
+                    run = sdv_run(name, train, args)
+                else:
+                    run = synthkit_run(name, train, args, seed)
+                run.update(quality(train, run["synthetic"]))
+                run["dcr"] = dcr_share(train, test, run["synthetic"])
+                runs[library].append(run)
+                print(f"{name:<8}{library:<10}{seed:>4}{_figures(run)}", flush=True)
+        summary = {library: _summary(rows) for library, rows in runs.items()}
+        for library, row in summary.items():
+            print(f"{name:<8}{library:<10}{'all':>4}{_figures(row)}")
+        print(
+            f"  ({args.runs} runs each: median fit seconds and rows/s, mean quality, errors and "
+            "DCR share)"
+        )
+        if "sdv" in summary:
+            ours, theirs = summary["synthkit"], summary["sdv"]
+            qualities = ", ".join(f"{r['overall']:.3f}" for r in runs["synthkit"])
             print(
                 f"  ratios: fit {theirs['fit_s'] / ours['fit_s']:.1f}x faster, sampling "
                 f"{ours['rows_per_s'] / theirs['rows_per_s']:.1f}x the rows/s, quality "
-                f"{ours['overall'] - theirs['overall']:+.3f}"
+                f"{ours['overall'] - theirs['overall']:+.3f} (synthkit per run: {qualities})"
             )
-        print(conditional_cost(runs["synthkit"]["model"], train))
+        print(conditional_cost(runs["synthkit"][0]["model"], train))
+
+
+def _figures(run: dict[str, float]) -> str:
+    return (
+        f"{run['fit_s']:>9.1f}{run['rows_per_s']:>12,.0f}{run['overall']:>9.3f}"
+        f"{run['shape_error']:>13.2f}{run['trend_error']:>13.2f}{run['dcr']:>11.3f}"
+    )
+
+
+def _summary(runs: list[dict]) -> dict[str, float]:
+    """Median speed and mean quality over runs (speed medians resist a busy spell)."""
+    frame = pd.DataFrame([{k: v for k, v in r.items() if isinstance(v, float)} for r in runs])
+    return {
+        **frame[["overall", "shape_error", "trend_error", "dcr"]].mean().to_dict(),
+        **frame[["fit_s", "rows_per_s"]].median().to_dict(),
+    }
 
 
 if __name__ == "__main__":
