@@ -237,6 +237,11 @@ def _coupling_spline_flow(features: int, layers: int, hidden: tuple[int, ...], b
     }
     if features == 1:
         transforms = [ElementWiseTransform(1, **spline) for _ in range(layers)]
+        for transform in transforms:
+            # zuko draws these at random; zeros start every spline at the identity,
+            # as the coupling layers' small hypernetwork outputs do.
+            for parameter in transform.parameters():
+                nn.init.zeros_(parameter)
     else:
         generator = torch.Generator().manual_seed(features)
         transforms = []
