@@ -179,13 +179,6 @@ class FlowSynthesizer(Synthesizer):
         return (density.double() - normal).cpu().numpy() + encoder.log_widths(data)
 
 
-def _spline_transform(
-    widths: torch.Tensor, heights: torch.Tensor, derivatives: torch.Tensor
-) -> Transform:
-    """A monotonic rational-quadratic spline (zuko's), built with a faster bin softmax."""
-    return _RationalQuadraticSpline(widths, heights, derivatives)
-
-
 class _RationalQuadraticSpline(MonotonicRQSTransform):
     """zuko's ``MonotonicRQSTransform`` with the same knots, computed faster on CPU.
 
@@ -231,7 +224,7 @@ def _coupling_spline_flow(features: int, layers: int, hidden: tuple[int, ...], b
     from zuko.flows.gaussianization import ElementWiseTransform
 
     spline = {
-        "univariate": _spline_transform,
+        "univariate": _RationalQuadraticSpline,
         "shapes": [(bins,), (bins,), (bins - 1,)],
         "hidden_features": hidden,
     }
