@@ -67,7 +67,8 @@ class Metric:
         category: ``"fidelity"``, ``"privacy"`` or ``"utility"``.
         direction: ``"higher"`` or ``"lower"`` is better, a float (the best value,
             e.g. ``0.5``), or ``"reference"`` for a baseline that is not a score.
-        requires: Inputs beyond real and synthetic data: ``"holdout"``, ``"target"``.
+        requires: Inputs beyond real and synthetic data: ``"holdout"``, ``"target"``,
+            ``"model"``.
         explanation: One line saying what the score means.
         params: Tunable settings and their defaults.
 
@@ -117,6 +118,7 @@ class Metric:
         holdout: pd.DataFrame | None = None,
         metadata: Metadata | None = None,
         target: str | None = None,
+        model: Any | None = None,
     ) -> MetricResult:
         """Validate the inputs and compute this metric alone.
 
@@ -126,6 +128,7 @@ class Metric:
             holdout: Real rows the generator never saw.
             metadata: Column kinds; detected from ``real`` when omitted.
             target: The label column, for utility metrics.
+            model: The fitted model that made ``synthetic``, for model-based metrics.
 
         Raises:
             EvaluationError: If the inputs cannot be scored or a requirement is missing.
@@ -140,7 +143,9 @@ class Metric:
         from synthkit.errors import EvaluationError
         from synthkit.evaluation.data import EvaluationData
 
-        data = EvaluationData(real, synthetic, holdout=holdout, target=target, metadata=metadata)
+        data = EvaluationData(
+            real, synthetic, holdout=holdout, target=target, metadata=metadata, model=model
+        )
         reason = self.not_applicable(data)
         if reason:
             raise EvaluationError(f"Metric {self.name!r} {reason}.")
@@ -198,6 +203,9 @@ _BUILTIN = {
     "membership": [
         ("mia_auc", "MembershipAUC"),
         ("mia_tpr_at_10_fpr", "MembershipTPRAt10FPR"),
+    ],
+    "likelihood": [
+        ("likelihood_mia_auc", "LikelihoodMembershipAUC"),
     ],
     "attacks": [
         ("singling_out_risk", "SinglingOutRisk"),

@@ -42,6 +42,8 @@ class EvaluationData:
         random_state: Seed for every subsample and model, so reports are reproducible.
         max_rows: Cap on the rows a nearest-neighbour query side or a classifier uses;
             larger inputs are subsampled and the size is recorded in ``sampling``.
+        model: The fitted synthkit model that made ``synthetic``, for attacks that
+            read its likelihood (it needs ``log_prob``: ``flow``, ``autoregressive``).
 
     Raises:
         EvaluationError: Naming the frame, column or parameter that cannot be scored.
@@ -63,8 +65,10 @@ class EvaluationData:
         metadata: Metadata | None = None,
         random_state: int = 0,
         max_rows: int = 10_000,
+        model: Any | None = None,
     ) -> None:
         _check_frame("real", real)
+        _check_model(model)
         _check_frame("synthetic", synthetic)
         if holdout is not None:
             _check_frame("holdout", holdout)
@@ -99,6 +103,9 @@ class EvaluationData:
         self.target = _checked_target(target, self.kinds, self.real)
         if self.holdout is not None:
             _check_holdout_is_new(real, holdout, self.real, self.holdout)
+        self.model = model
+        # The model reads rows in the form it was fitted on, all columns included.
+        self.original = {"real": real, "holdout": holdout}
         self.sampling: dict[str, str] = {}
         self._cache: dict[str, Any] = {}
 
@@ -196,6 +203,15 @@ def _check_frame(name: str, frame: object) -> None:
         check_table(frame, name)
     except DataError as error:
         raise EvaluationError(str(error)) from None
+
+
+def _check_model(model: Any) -> None:
+    if model is not None and not callable(getattr(model, "log_prob", None)):
+        raise EvaluationError(
+            f"model={type(model).__name__} has no log_prob method: model-based attacks need "
+            "a fitted model that scores rows' likelihood, such as Synthesizer('flow') or "
+            "Synthesizer('autoregressive'). Leave model out to skip them."
+        )
 
 
 def _check_same_columns(name: str, real: pd.DataFrame, other: pd.DataFrame) -> None:

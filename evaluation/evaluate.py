@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -26,6 +27,7 @@ def evaluate(
     *,
     random_state: int = 0,
     max_rows: int = 10_000,
+    model: Any | None = None,
 ) -> Report:
     """Score how close, safe and useful ``synthetic`` is with respect to ``real``.
 
@@ -41,6 +43,9 @@ def evaluate(
         random_state: Seed for every subsample and model.
         max_rows: Cap on the rows a nearest-neighbour query side or detection
             classifier uses; sizes actually used are in ``report.meta["sampling"]``.
+        model: The fitted model that made ``synthetic``; with a holdout, models
+            with ``log_prob`` (``flow``, ``autoregressive``) also get the
+            likelihood membership attack, which sees the model, not only its rows.
 
     Returns:
         The :class:`Report`.
@@ -66,6 +71,7 @@ def evaluate(
         metadata=metadata,
         random_state=random_state,
         max_rows=max_rows,
+        model=model,
     )
     chosen = _resolve(metrics)
     explicit = metrics is not None

@@ -25,6 +25,7 @@ _SUMMARY_METRICS = [
     "detection_auc",
     "dcr_share",
     "exact_match_rate",
+    "likelihood_mia_auc",
     "tstr_auc",
     "trtr_auc",
 ]
@@ -90,8 +91,16 @@ def demo(
         f"a conditional draw of {len(rich):,} rows with income '>50K' matched "
         f"{(rich['income'] == '>50K').mean():.0%}."
     )
+    # Models with a likelihood (flow, autoregressive) also face the attack that reads it.
+    scores_rows = callable(getattr(synthesizer, "log_prob", None))
+    metrics = [m for m in _SUMMARY_METRICS if scores_rows or m != "likelihood_mia_auc"]
     report = synthkit.evaluate(
-        train, synthetic, holdout=test, target="income", metrics=_SUMMARY_METRICS
+        train,
+        synthetic,
+        holdout=test,
+        target="income",
+        metrics=metrics,
+        model=synthesizer if scores_rows else None,
     )
     _print_report(report, f"{model} on Adult: fidelity, privacy and utility")
 
@@ -147,6 +156,13 @@ def evaluate(
     holdout: Annotated[str | None, typer.Option(help="Real rows not used in training.")] = None,
     target: Annotated[str | None, typer.Option(help="Target column for utility.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="The model file that made the synthetic table; a flow or autoregressive "
+            "model adds the likelihood membership attack (needs --holdout)."
+        ),
+    ] = None,
 ) -> None:
     """Score a synthetic table against the real one: fidelity, privacy, utility."""
     import synthkit
@@ -156,6 +172,7 @@ def evaluate(
         synthkit.load(synthetic),
         holdout=synthkit.load(holdout) if holdout else None,
         target=target,
+        model=synthkit.load_model(model) if model else None,
     )
     _print_report(report, "Evaluation")
     if html is not None:
