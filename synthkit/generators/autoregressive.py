@@ -70,7 +70,7 @@ class ARSynthesizer(Synthesizer):
 
     def __init__(
         self,
-        epochs: int = 15,
+        epochs: int = 10,
         batch_size: int = 512,
         n_bins: int = 64,
         max_points: int = 128,
