@@ -123,6 +123,18 @@ def test_file_is_a_zip_of_json_and_safetensors_only(saved: Path) -> None:
             pickle.loads(part)
 
 
+@pytest.mark.parametrize(("name", "kept"), [("ctgan", "generator"), ("tvae", "decoder")])
+def test_files_keep_only_the_networks_sampling_needs(name, kept, fitted, tmp_path) -> None:
+    # A GAN's critic and a VAE's encoder read real rows: a membership attack's best tools.
+    path = fitted(name).save(tmp_path / f"{name}.synthkit")
+    with zipfile.ZipFile(path) as archive:
+        weights = archive.read("weights.safetensors")
+    (header_size,) = struct.unpack("<Q", weights[:8])
+    header = json.loads(weights[8 : 8 + header_size])
+    networks = {key.split(".")[0] for key in header if key != "__metadata__"}
+    assert networks == {kept}
+
+
 @pytest.mark.parametrize("entry", ["weights.safetensors", "model.json"])
 def test_a_pickle_in_place_of_an_entry_is_refused_unrun(saved: Path, tmp_path: Path, entry) -> None:
     marker = tmp_path / "code-ran"

@@ -287,14 +287,13 @@ class CTGAN(Synthesizer):
         self.generator_ = _Generator(
             self.embedding_dim + cond_dim, tuple(self.generator_dim), data_dim
         ).to(device)
-        self.discriminator_ = _Discriminator(
-            data_dim + cond_dim, tuple(self.discriminator_dim), self.pac
-        ).to(device)
         # The categorical columns' blocks, padded together, for the condition loss.
         self._category_blocks = PaddedBlocks(self._conditions.spans, data_dim, device)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator_, "discriminator": self.discriminator_}
+        # Only what sampling needs: the critic, trained to tell real rows from others,
+        # is the part of a GAN a membership attack reads best, so it is not kept.
+        return {"generator": self.generator_}
 
     def _eval_mode(self) -> None:
         self.generator_.eval()
@@ -302,7 +301,12 @@ class CTGAN(Synthesizer):
     # ---------------------------------------------------------------------- fit
     def _fit(self, encoded: torch.Tensor) -> None:
         self._build_modules()
-        generator, critic = self.generator_, self.discriminator_
+        generator = self.generator_
+        critic = _Discriminator(
+            self.encoder_.output_dim_ + self._conditions.dim,
+            tuple(self.discriminator_dim),
+            self.pac,
+        ).to(self.device_)
         conditions, layout = self._conditions, self._layout
         has_conditions = conditions.n_columns > 0
         if has_conditions:

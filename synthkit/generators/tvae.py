@@ -112,20 +112,23 @@ class TVAE(Synthesizer):
     def _build_modules(self) -> None:
         data_dim = self.encoder_.output_dim_
         self._layout = SpanLayout(self.encoder_.spans_, self.device_)
-        self.encoder_net_ = _Encoder(data_dim, tuple(self.compress_dims), self.embedding_dim)
         self.decoder_net_ = _Decoder(self.embedding_dim, tuple(self.decompress_dims), data_dim)
-        self.encoder_net_.to(self.device_)
         self.decoder_net_.to(self.device_)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder_net_, "decoder": self.decoder_net_}
+        # Only what sampling needs: the encoder maps real rows to their codes, which a
+        # membership attack could use, so it is not kept after fitting.
+        return {"decoder": self.decoder_net_}
 
     def _eval_mode(self) -> None:
         self.decoder_net_.eval()
 
     def _fit(self, encoded: torch.Tensor) -> None:
+        encoder = _Encoder(
+            self.encoder_.output_dim_, tuple(self.compress_dims), self.embedding_dim
+        ).to(self.device_)
         self._build_modules()
-        encoder, decoder, layout = self.encoder_net_, self.decoder_net_, self._layout
+        decoder, layout = self.decoder_net_, self._layout
         params = list(encoder.parameters()) + list(decoder.parameters())
         optimizer = torch.optim.Adam(
             params,
