@@ -124,9 +124,6 @@ class ARSynthesizer(Synthesizer):
     def _modules(self) -> dict[str, torch.nn.Module]:
         return {"network": self.network_}
 
-    def _eval_mode(self) -> None:
-        self.network_.eval()
-
     def _fit(self, encoded: torch.Tensor) -> None:
         self._build_modules()
         network = self.network_
@@ -137,20 +134,15 @@ class ARSynthesizer(Synthesizer):
         optimizer = torch.optim.AdamW(
             network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        n_steps = max(-(-n_rows // self.batch_size), 1)
+        n_steps, batches = self._shuffled_batches(n_rows)
         total = n_steps * self.epochs
         # Linear decay to a tenth of the initial rate sharpens the final fit.
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
         )
-        state = {"order": torch.empty(0, dtype=torch.long), "position": n_rows}
 
         def step() -> dict[str, torch.Tensor]:
-            if state["position"] >= n_rows:
-                state["order"] = torch.randperm(n_rows, device=self.device_)
-                state["position"] = 0
-            rows = state["order"][state["position"] : state["position"] + self.batch_size]
-            state["position"] += self.batch_size
+            rows = next(batches)
             tokens = encoded[rows]
             visible = training_visibility(len(rows), n_columns, self.device_)
             logits = network(tokens, visible)

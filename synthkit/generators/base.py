@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -172,6 +172,20 @@ class Synthesizer(metaclass=_Dispatch):
     def _fit(self, encoded: torch.Tensor) -> None:
         raise NotImplementedError
 
+    def _shuffled_batches(self, n_rows: int) -> tuple[int, Iterator[torch.Tensor]]:
+        """Steps per epoch, and row-index batches reshuffled at the start of every epoch.
+
+        The iterator never ends; the training loop decides how many epochs to run.
+        """
+
+        def batches() -> Iterator[torch.Tensor]:
+            while True:
+                order = torch.randperm(n_rows, device=self.device_)
+                for start in range(0, n_rows, self.batch_size):
+                    yield order[start : start + self.batch_size]
+
+        return max(-(-n_rows // self.batch_size), 1), batches()
+
     def _run_epochs(
         self,
         n_steps: int,
@@ -257,7 +271,9 @@ class Synthesizer(metaclass=_Dispatch):
         raise NotImplementedError
 
     def _eval_mode(self) -> None:
-        """Switch networks to inference mode (models with networks override)."""
+        """Switch the model's networks to inference mode."""
+        for module in self._modules().values():
+            module.eval()
 
     def _sample_conditioned(self, n: int, conditions: list[Condition], seed: int) -> pd.DataFrame:
         native = self._native_condition(conditions)

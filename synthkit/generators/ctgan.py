@@ -150,8 +150,14 @@ class _ConditionSampler:
             log_counts = torch.log(counts + 1)
             log_probs[i, : len(counts)] = log_counts / log_counts.sum()
             probs[i, : len(counts)] = counts / counts.sum()
-        self.log_probs = log_probs
         self.probs = probs
+        self.width = max_width
+        # Cumulative shares over (column, category) cells, for inverse-CDF draws;
+        # each column's row sums to 1, so a column is picked uniformly.
+        self.cdfs = {
+            False: torch.cumsum(probs.reshape(-1), 0),
+            True: torch.cumsum(log_probs.reshape(-1), 0),
+        }
         self.device = device
 
     def training_index(self, encoded: torch.Tensor) -> None:
@@ -164,21 +170,24 @@ class _ConditionSampler:
         self.category_counts = counts
         self.category_starts = torch.cumsum(counts, 0) - counts
 
-    def draw(self, n: int, probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pick a column uniformly and a category by ``probs``; return (column, global id).
+    def draw(self, n: int, log_frequency: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pick a column uniformly and a category by frequency (or log-frequency).
 
         Together the two choices are one fixed distribution over (column,
         category) cells, drawn with one inverse-CDF lookup per row.
+
+        Returns:
+            Each row's column and global category id.
         """
-        cdf = torch.cumsum(probs.reshape(-1), 0)  # each column's row sums to 1
+        cdf = self.cdfs[log_frequency]
         uniform = torch.rand(n, device=self.device) * cdf[-1]
         cell = torch.searchsorted(cdf, uniform, right=True).clamp_(max=len(cdf) - 1)
-        column, category = cell // probs.shape[1], cell % probs.shape[1]
+        column, category = cell // self.width, cell % self.width
         return column, self.offsets[column] + category
 
     def draw_unconditional(self, n: int) -> torch.Tensor:
         """Global category ids of :meth:`draw` with the real frequencies."""
-        return self.draw(n, self.probs)[1]
+        return self.draw(n)[1]
 
     def one_hot(self, category: torch.Tensor) -> torch.Tensor:
         """Conditional vectors with a 1 at each row's global category id."""
@@ -295,9 +304,6 @@ class CTGAN(Synthesizer):
         # is the part of a GAN a membership attack reads best, so it is not kept.
         return {"generator": self.generator_}
 
-    def _eval_mode(self) -> None:
-        self.generator_.eval()
-
     # ---------------------------------------------------------------------- fit
     def _fit(self, encoded: torch.Tensor) -> None:
         self._build_modules()
@@ -311,7 +317,6 @@ class CTGAN(Synthesizer):
         has_conditions = conditions.n_columns > 0
         if has_conditions:
             conditions.training_index(encoded)
-        train_probs = conditions.log_probs if self.log_frequency else conditions.probs
         g_opt = torch.optim.Adam(
             generator.parameters(),
             lr=self.generator_lr,
@@ -335,7 +340,7 @@ class CTGAN(Synthesizer):
             if not has_conditions:
                 empty = torch.zeros(batch, 0, device=device)
                 return z, empty, empty, torch.zeros(batch, dtype=torch.long, device=device)
-            column, category = conditions.draw(batch, train_probs)
+            column, category = conditions.draw(batch, self.log_frequency)
             return z, conditions.one_hot(category), category, column
 
         def step() -> dict[str, torch.Tensor]:

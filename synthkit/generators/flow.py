@@ -109,9 +109,6 @@ class FlowSynthesizer(Synthesizer):
     def _modules(self) -> dict[str, nn.Module]:
         return {"flow": self.flow_}
 
-    def _eval_mode(self) -> None:
-        self.flow_.eval()
-
     def _fit(self, encoded: torch.Tensor) -> None:
         self._build_modules()
         if encoded.shape[1] == 0:
@@ -119,16 +116,10 @@ class FlowSynthesizer(Synthesizer):
         flow = self.flow_
         flow.train()
         optimizer = torch.optim.Adam(flow.parameters(), lr=self.learning_rate)
-        n_rows = encoded.shape[0]
-        n_steps = max(-(-n_rows // self.batch_size), 1)
-        state = {"order": torch.empty(0, dtype=torch.long), "position": n_rows}
+        n_steps, batches = self._shuffled_batches(encoded.shape[0])
 
         def step() -> dict[str, torch.Tensor]:
-            if state["position"] >= n_rows:
-                state["order"] = torch.randperm(n_rows, device=self.device_)
-                state["position"] = 0
-            rows = state["order"][state["position"] : state["position"] + self.batch_size]
-            state["position"] += self.batch_size
+            rows = next(batches)
             loss = -flow().log_prob(encoded[rows]).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -120,9 +120,6 @@ class TVAE(Synthesizer):
         # membership attack could use, so it is not kept after fitting.
         return {"decoder": self.decoder_net_}
 
-    def _eval_mode(self) -> None:
-        self.decoder_net_.eval()
-
     def _fit(self, encoded: torch.Tensor) -> None:
         encoder = _Encoder(
             self.encoder_.output_dim_, tuple(self.compress_dims), self.embedding_dim
@@ -136,18 +133,12 @@ class TVAE(Synthesizer):
             weight_decay=self.l2scale,
             fused=fused_adam(self.device_),
         )
-        n_rows = encoded.shape[0]
-        n_steps = max(-(-n_rows // self.batch_size), 1)
+        n_steps, batches = self._shuffled_batches(encoded.shape[0])
         tanh_index = layout.tanh_index
         labels = layout.block_labels(encoded)
-        state = {"order": torch.empty(0, dtype=torch.long), "position": n_rows}
 
         def step() -> dict[str, torch.Tensor]:
-            if state["position"] >= n_rows:  # a new epoch: reshuffle
-                state["order"] = torch.randperm(n_rows, device=self.device_)
-                state["position"] = 0
-            rows = state["order"][state["position"] : state["position"] + self.batch_size]
-            state["position"] += self.batch_size
+            rows = next(batches)
             x = encoded[rows]
             mu, logvar = encoder(x)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
