@@ -14,7 +14,7 @@ from synthkit.errors import DataError, EvaluationError, MetadataError
 from synthkit.evaluation.neighbors import Encoded, MixedEncoder
 from synthkit.metadata import Metadata
 
-__all__ = ["SCORED_KINDS", "EvaluationData", "row_hashes"]
+__all__ = ["SCORED_KINDS", "EvaluationData", "row_hashes", "scores_likelihood"]
 
 #: Kinds that metrics score; ids, PII and free text are left out.
 SCORED_KINDS = ("numerical", "datetime", "categorical", "boolean")
@@ -205,8 +205,19 @@ def _check_frame(name: str, frame: object) -> None:
         raise EvaluationError(str(error)) from None
 
 
+def scores_likelihood(model: Any) -> bool:
+    """Whether ``model`` scores rows' log-likelihood, as model-based attacks need.
+
+    Example:
+        >>> import synthkit
+        >>> scores_likelihood(synthkit.Synthesizer("flow")), scores_likelihood(object())
+        (True, False)
+    """
+    return callable(getattr(model, "log_prob", None))
+
+
 def _check_model(model: Any) -> None:
-    if model is not None and not callable(getattr(model, "log_prob", None)):
+    if model is not None and not scores_likelihood(model):
         raise EvaluationError(
             f"model={type(model).__name__} has no log_prob method: model-based attacks need "
             "a fitted model that scores rows' likelihood, such as Synthesizer('flow') or "

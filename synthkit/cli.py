@@ -75,6 +75,7 @@ def demo(
     """Fit a model on the bundled Adult census data, write synthetic Parquet, print quality."""
     import synthkit
     from synthkit.datasets import load_adult
+    from synthkit.evaluation.data import scores_likelihood
 
     train, test = load_adult("train"), load_adult("test")
     console.print(f"Adult census data: {len(train):,} training rows, {len(test):,} held out.")
@@ -92,7 +93,7 @@ def demo(
         f"{(rich['income'] == '>50K').mean():.0%}."
     )
     # Models with a likelihood (flow, autoregressive) also face the attack that reads it.
-    scores_rows = callable(getattr(synthesizer, "log_prob", None))
+    scores_rows = scores_likelihood(synthesizer)
     metrics = [m for m in _SUMMARY_METRICS if scores_rows or m != "likelihood_mia_auc"]
     report = synthkit.evaluate(
         train,
