@@ -63,6 +63,23 @@ def adult_full() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def real_and_shuffled() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """2,000 held-out Adult rows, and the same rows with each column shuffled on its own.
+
+    Shuffling keeps every column's values but breaks their relationships, so a
+    model's log-likelihood should rank the real rows higher.
+    """
+    import numpy as np
+
+    from synthkit.datasets import load_adult
+
+    held_out = load_adult("test").sample(2000, random_state=1).reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    shuffled = held_out.apply(lambda column: column.to_numpy()[rng.permutation(len(column))])
+    return held_out, shuffled
+
+
+@pytest.fixture(scope="session")
 def adult(adult_full: pd.DataFrame) -> pd.DataFrame:
     """A 3,000-row sample of Adult: every column, realistic missing values."""
     return adult_full.sample(3000, random_state=0).reset_index(drop=True)
