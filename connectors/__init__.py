@@ -5,6 +5,10 @@
 theirs through the ``synthkit.connectors`` entry-point group. The validation
 functions build and run great-expectations suites.
 
+The dataset shapes (``SequenceDataset``, ``RecordDataset``, ``Relationship``)
+live in the core, :mod:`synthkit.schema`; connectors build and write them and
+re-export them here.
+
 Example:
     >>> import tempfile, pathlib, pandas as pd
     >>> from synthkit.connectors import load, save
@@ -23,9 +27,7 @@ from synthkit.connectors._base import (
     UnknownFormatError,
 )
 from synthkit.connectors.api import iter_batches, load, save
-from synthkit.connectors.records import RecordDataset, RecordError, Relationship
 from synthkit.connectors.registry import connector_for, connectors, register_connector
-from synthkit.connectors.sequences import SequenceDataset, SequenceError
 from synthkit.connectors.validation import (
     ValidationResult,
     build_suite,
@@ -33,6 +35,7 @@ from synthkit.connectors.validation import (
     save_suite,
     validate,
 )
+from synthkit.schema import RecordDataset, RecordError, Relationship, SequenceDataset, SequenceError
 
 __all__ = [
     "Connector",

@@ -13,12 +13,11 @@ import pandas as pd
 import pyarrow as pa
 
 from synthkit.connectors._base import ConnectorError, password_of, redact
-from synthkit.connectors._convert import to_arrow, to_pandas
-from synthkit.connectors.records import RecordDataset
 from synthkit.connectors.registry import connector_for
-from synthkit.connectors.sequences import SequenceDataset
 from synthkit.errors import DataError, ParameterError, SynthkitError
 from synthkit.metadata import Metadata
+from synthkit.schema import RecordDataset, SequenceDataset
+from synthkit.schema._arrow import to_arrow, to_pandas
 
 __all__ = ["iter_batches", "load", "save"]
 

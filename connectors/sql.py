@@ -20,8 +20,8 @@ from synthkit.connectors._base import (
     MissingSourceError,
     redact,
 )
-from synthkit.connectors.records import Relationship
 from synthkit.errors import ParameterError
+from synthkit.schema import Relationship
 
 __all__ = ["SqlConnector"]
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from synthkit._files import atomic_write_text
-from synthkit.connectors.sequences import SequenceDataset
 from synthkit.errors import DataError, ParameterError
+from synthkit.schema import SequenceDataset
 
 if TYPE_CHECKING:
     import great_expectations as gx

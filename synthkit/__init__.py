@@ -23,9 +23,13 @@ if TYPE_CHECKING:
     from synthkit.connectors import load, save
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
+    from synthkit.schema import RecordDataset, Relationship, SequenceDataset
 
 __all__ = [
     "Metadata",
+    "RecordDataset",
+    "Relationship",
+    "SequenceDataset",
     "Synthesizer",
     "errors",
     "evaluate",
@@ -44,6 +48,9 @@ _LAZY = {
     "load": "synthkit.connectors",
     "save": "synthkit.connectors",
     "evaluate": "synthkit.evaluation",
+    "SequenceDataset": "synthkit.schema",
+    "RecordDataset": "synthkit.schema",
+    "Relationship": "synthkit.schema",
 }
 
 

@@ -1,4 +1,4 @@
-"""Metadata for the tables a connector builds: detected kinds plus the keys it knows."""
+"""Metadata for a dataset shape's tables: detected kinds plus the keys the shape knows."""
 
 from __future__ import annotations
 

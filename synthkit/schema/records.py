@@ -11,10 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthkit.connectors._convert import to_arrow, to_pandas
-from synthkit.connectors._kinds import metadata_for
 from synthkit.errors import DataError
 from synthkit.metadata import Metadata
+from synthkit.schema._arrow import to_arrow, to_pandas
+from synthkit.schema._keys import metadata_for
 
 __all__ = ["RecordDataset", "RecordError", "Relationship"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from synthkit.connectors._convert import to_arrow, to_pandas
-from synthkit.connectors._kinds import metadata_for
 from synthkit.errors import DataError
 from synthkit.metadata import Metadata
+from synthkit.schema._arrow import to_arrow, to_pandas
+from synthkit.schema._keys import metadata_for
 
 __all__ = ["SequenceDataset", "SequenceError"]
 

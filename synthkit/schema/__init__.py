@@ -1,0 +1,24 @@
+"""Dataset shapes and their keys: sequences, related tables and their relationships.
+
+These are core concepts: connectors build and write them, models read them.
+``SequenceDataset`` holds long-format events keyed by entity; ``RecordDataset``
+holds related tables linked by :class:`Relationship`.
+
+Example:
+    >>> import pandas as pd
+    >>> from synthkit.schema import SequenceDataset
+    >>> events = pd.DataFrame({"user": [1, 1, 2], "day": [3, 5, 1], "spent": [9.5, 3.0, 4.25]})
+    >>> SequenceDataset(events, "user", "day").lengths().tolist()
+    [2, 1]
+"""
+
+from synthkit.schema.records import RecordDataset, RecordError, Relationship
+from synthkit.schema.sequences import SequenceDataset, SequenceError
+
+__all__ = [
+    "RecordDataset",
+    "RecordError",
+    "Relationship",
+    "SequenceDataset",
+    "SequenceError",
+]
