@@ -22,8 +22,9 @@ class SequenceDataset:
 
     Every row is one event of one entity (``sequence_key``); ``sequence_index``
     (a time or a counter) orders events within an entity. On construction the
-    keys are validated: both columns exist and hold no nulls, no (entity, index)
-    pair repeats, and the index increases within each entity.
+    keys are validated: both columns exist and hold no nulls, and the index never
+    decreases within an entity. Ties are allowed: several events of one entity may
+    share an index value (tests taken the same day) and keep their row order.
 
     Args:
         data: The events, a DataFrame or Arrow table.
@@ -32,13 +33,20 @@ class SequenceDataset:
             row order is the sequence order.
         metadata: Column kinds; detected when omitted. Its keys are set from the
             arguments.
-        sort: Sort rows by entity then index (stable) instead of refusing unsorted data.
+        sort: Sort rows by entity then index (stable, so tied events keep their
+            order) instead of refusing unsorted data.
+
+    Raises:
+        SequenceError: If a key column is missing or has nulls, or the index
+            decreases within an entity and ``sort`` is false.
 
     Example:
-        >>> events = pd.DataFrame({"user": [1, 1, 2], "day": [3, 5, 1], "spent": [9.5, 3.0, 4.25]})
+        >>> events = pd.DataFrame(
+        ...     {"user": [1, 1, 1, 2], "day": [3, 5, 5, 1], "spent": [9.5, 3.0, 1.0, 4.25]}
+        ... )
         >>> sequences = SequenceDataset(events, "user", "day")
         >>> sequences.n_entities, sequences.lengths().tolist()
-        (2, [2, 1])
+        (2, [3, 1])
         >>> sequences.metadata.sequence_key, sequences.metadata.sequence_index
         ('user', 'day')
     """
@@ -84,14 +92,8 @@ class SequenceDataset:
                 )
         if index is None:
             return
-        duplicated = frame.duplicated([key, index], keep=False)
-        if duplicated.any():
-            first = frame.loc[duplicated, [key, index]].iloc[0].map(_plain)
-            raise SequenceError(
-                f"{int(duplicated.sum())} rows repeat an ({key}, {index}) pair, for example "
-                f"{key}={first[key]!r}, {index}={first[index]!r}; aggregate those rows or use a "
-                "finer sequence_index."
-            )
+        # Ties are allowed: several events of one entity can share an index (lab
+        # tests taken the same day); only a decrease breaks the order.
         previous = frame.groupby(key, sort=False)[index].shift()
         backwards = (frame[index] < previous).to_numpy()
         if backwards.any():
