@@ -75,6 +75,7 @@ class CsvConnector(Connector):
         """
         layout = _Layout.sniff(uri, delimiter, encoding, compression)
         options = layout.arrow_options(columns, null_values, newlines_in_values)
+        _check_quotes(uri, compression, layout)
         formats = _plan_types(uri, compression, layout, options, parse_dates, column_types)
         with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
             table = pacsv.read_csv(stream, *options)
@@ -101,6 +102,7 @@ class CsvConnector(Connector):
         """
         layout = _Layout.sniff(uri, delimiter, encoding, compression)
         options = layout.arrow_options(columns, null_values, newlines_in_values)
+        _check_quotes(uri, compression, layout)
         formats = _plan_types(uri, compression, layout, options, parse_dates, column_types)
         # Arrow splits by bytes: estimate bytes per row from the sample.
         rows = batch_size or DEFAULT_BATCH_SIZE
@@ -267,6 +269,87 @@ class _parse_errors:  # noqa: N801 - a context manager that reads like a functio
                 f"{self.layout.delimiter!r}; fix the row or pass delimiter=..."
             ) from None
         raise FormatError(f"Cannot read {self.uri} as CSV: {message}") from None
+
+
+def _check_quotes(uri: str, compression: str | None, layout: _Layout) -> None:
+    """Refuse a file whose last quoted field never closes.
+
+    Arrow ends an open quoted field at the end of the file, so an unterminated quote
+    silently merges every later row into one cell. Counting quote characters is
+    cheap (a byte count per block): every quoted field and every escaped quote adds
+    an even number, so an odd total means an open quote or a stray literal quote
+    inside an unquoted field; only then is the file scanned field by field to tell
+    the two apart and find the line where the open quote starts. (A stray literal
+    quote elsewhere in the file can even the count out and hide an open quote; the
+    full scan on every file would cost one Python step per quote character.)
+
+    Raises:
+        FormatError: Naming the file and the line of the unterminated quote.
+    """
+    if layout.encoding in _ASCII_COMPATIBLE:
+        count = 0
+        with open_input_stream(uri, compression) as stream:
+            while block := stream.read(_BLOCK_BYTES):
+                count += block.count(b'"')
+    else:
+        count = sum(text.count('"') for text in _decoded_blocks(uri, compression, layout))
+    if count % 2 == 0:
+        return
+    line = _open_quote_line(uri, compression, layout)
+    if line is not None:
+        raise FormatError(
+            f"{uri} has a quoted field starting at line {line} whose closing quote is "
+            "missing, so every later row would merge into one cell; close the quote (a "
+            'quote inside a quoted value is written twice, "") or remove it.'
+        )
+
+
+# Encodings in which '"' is the single byte 0x22 and no other character contains it.
+_ASCII_COMPATIBLE = {"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15"}
+
+
+def _decoded_blocks(uri: str, compression: str | None, layout: _Layout) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(layout.encoding)(errors="replace")
+    with open_input_stream(uri, compression) as stream:
+        while block := stream.read(_BLOCK_BYTES):
+            yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
+
+
+def _open_quote_line(uri: str, compression: str | None, layout: _Layout) -> int | None:
+    """Return the line where a quoted field left open at the end of the file starts.
+
+    Follows the reader's rules: a quote opens a quoted field only at the start of a
+    field; inside one, ``""`` is a literal quote and a lone quote closes it; any
+    other quote is a literal character. Steps from quote to quote, so the cost is
+    one Python step per quote character, paid only when the quote count is odd.
+    """
+    starts = (layout.delimiter, "\n", "\r")
+    open_line: int | None = None
+    lines, previous, carry = 1, "\n", ""
+    for index, block in enumerate(_decoded_blocks(uri, compression, layout)):
+        text = carry + (block.lstrip("\ufeff") if index == 0 else block)
+        carry = ""
+        if text.endswith('"'):
+            carry, text = '"', text[:-1]  # it may be half of an escaped "" across blocks
+        position = 0
+        while (found := text.find('"', position)) >= 0:
+            if open_line is not None:
+                if text.startswith('""', found):
+                    position = found + 2
+                    continue
+                open_line = None
+            elif (text[found - 1] if found else previous) in starts:
+                open_line = lines + text.count("\n", 0, found)
+            position = found + 1
+        lines += text.count("\n")
+        previous = text[-1] if text else previous
+    if carry:  # the file's last character is a quote: it closes an open field
+        if open_line is not None:
+            open_line = None
+        elif previous in starts:
+            open_line = lines
+    return open_line
 
 
 def _line_of(uri: str, row_text: str, encoding: str) -> int | None:
