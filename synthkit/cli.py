@@ -110,8 +110,12 @@ def demo(
 def fit(
     data: Annotated[str, typer.Argument(help="Path or URL of the training table.")],
     output: Annotated[Path, typer.Option(help="Where to save the model.")],
-    model: Annotated[str, typer.Option(help="Registered model name.")] = "ctgan",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 300,
+    model: Annotated[
+        str, typer.Option(help="Registered model name (default: the best measured one).")
+    ] = "autoregressive",
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (default: the model's own).")
+    ] = None,
     metadata: Annotated[Path | None, typer.Option(help="Metadata JSON file.")] = None,
     table: Annotated[str | None, typer.Option(help="Table name for SQL sources.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
@@ -122,7 +126,8 @@ def fit(
     options = {"table": table} if table else {}
     frame = synthkit.load(data, **options)
     meta = synthkit.Metadata.from_json(metadata) if metadata else None
-    synthesizer = synthkit.Synthesizer(model, epochs=epochs, random_state=seed)
+    settings = {"epochs": epochs} if epochs is not None else {}
+    synthesizer = synthkit.Synthesizer(model, random_state=seed, **settings)
     synthesizer.fit(frame, meta)
     synthesizer.save(output)
     console.print(f"Fitted {model} on {len(frame):,} rows; saved to {output}.")

@@ -22,6 +22,43 @@ def test_help_lists_commands() -> None:
         assert command in result.output
 
 
+class _RecordingSynthesizer:
+    """Stands in for Synthesizer to see what the command asks for without training."""
+
+    calls: list[tuple[str, dict]] = []
+
+    def __init__(self, model: str, **settings) -> None:
+        self.calls.append((model, settings))
+
+    def fit(self, frame: pd.DataFrame, metadata=None) -> _RecordingSynthesizer:
+        return self
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(b"model")
+
+
+@pytest.mark.parametrize(
+    ("options", "model", "settings"),
+    [
+        ([], "autoregressive", {"random_state": None}),
+        (["--epochs", "3"], "autoregressive", {"random_state": None, "epochs": 3}),
+        (["--model", "ctgan", "--seed", "1"], "ctgan", {"random_state": 1}),
+    ],
+)
+def test_fit_defaults_to_the_best_model_at_its_own_epochs(
+    tmp_path: Path, monkeypatch, options, model, settings
+) -> None:
+    data = tmp_path / "people.csv"
+    pd.DataFrame({"age": [31, 45, 27], "city": ["Oslo", "Rome", "Oslo"]}).to_csv(data, index=False)
+    monkeypatch.setattr(synthkit, "Synthesizer", _RecordingSynthesizer)
+    monkeypatch.setattr(_RecordingSynthesizer, "calls", [])
+    out = tmp_path / "m.synthkit"
+    result = runner.invoke(app, ["fit", str(data), "--output", str(out), *options])
+    assert result.exit_code == 0, result.output
+    assert _RecordingSynthesizer.calls == [(model, settings)]
+    assert f"Fitted {model} on 3 rows" in result.output
+
+
 @pytest.mark.slow
 def test_fit_sample_evaluate_round(tmp_path: Path) -> None:
     real = load_adult().sample(2_000, random_state=0)
