@@ -77,6 +77,8 @@ class Metadata:
         self.primary_key = primary_key
         self.sequence_key = sequence_key
         self.sequence_index = sequence_index
+        #: Rules between columns (see :meth:`add_rule`), kept by every model.
+        self.rules: list[Any] = []
         for role in ("primary_key", "sequence_key", "sequence_index"):
             column = getattr(self, role)
             if column is not None and column not in self.columns:
@@ -87,13 +89,20 @@ class Metadata:
     # ----------------------------------------------------------------- detection
     @classmethod
     def detect(
-        cls, data: pd.DataFrame, overrides: Mapping[str, str | Mapping[str, Any]] | None = None
+        cls,
+        data: pd.DataFrame,
+        overrides: Mapping[str, str | Mapping[str, Any]] | None = None,
+        rules: bool = True,
     ) -> Metadata:
         """Infer a kind for every column of ``data``.
 
         Args:
             data: The real table.
             overrides: Optional per-column corrections: a kind name or a full entry.
+            rules: Propose the rules between columns that the data obeys (after the
+                overrides): inequalities between numerical or datetime columns held
+                by at least 97 % of the rows, with their share, and exact fixed
+                combinations of categorical columns. See :meth:`add_rule`.
 
         Returns:
             The detected metadata, overrides applied.
@@ -116,6 +125,10 @@ class Metadata:
                 metadata.update_column(name, kind=override)
             else:
                 metadata.update_column(name, **dict(override))
+        if rules:
+            from synthkit.rules._detect import propose_rules
+
+            metadata.rules.extend(propose_rules(data, metadata))
         return metadata
 
     @classmethod
@@ -188,6 +201,36 @@ class Metadata:
         """Return the names of the columns whose kind is one of ``kinds``, in order."""
         return [name for name, entry in self.columns.items() if entry["kind"] in kinds]
 
+    def add_rule(self, rule: Any, **params: Any) -> Metadata:
+        """Declare a rule between columns; returns ``self`` for chaining.
+
+        Kinds: ``"inequality"`` (``low``, ``high``, optional ``strict``, ``min_gap``,
+        ``max_gap``), ``"fixed_combinations"`` (``columns``), ``"range"`` (``low``,
+        ``column``, ``high``) and ``"sum"`` (``total``, ``parts``); or pass a rule
+        object from :mod:`synthkit.rules`. A declared rule must hold in every real
+        row (fitting raises :class:`~synthkit.rules.RuleError` otherwise) and then
+        holds in every synthetic row; ``share=`` declares a tendency that models
+        reproduce instead. Rules on ``id``, ``pii`` or ``text`` columns are refused.
+
+        Example:
+            >>> md = Metadata({"tstart": {"kind": "numerical"}, "tstop": {"kind": "numerical"},
+            ...                "city": {"kind": "categorical"}, "state": {"kind": "categorical"}})
+            >>> md.add_rule("inequality", low="tstart", high="tstop", strict=True).rules
+            [Inequality(tstop > tstart)]
+            >>> md.add_rule("fixed_combinations", columns=["city", "state"]).rules[-1]
+            FixedCombinations(city, state)
+            >>> md.add_rule("sum", total="tstop", parts=["city"])
+            Traceback (most recent call last):
+            ...
+            synthkit.rules._core.RuleError: Rule tstop = city needs numerical columns, but 'city' is 'categorical'. Change the column's kind or the rule.
+        """  # noqa: E501
+        from synthkit.rules._core import check_rule, make_rule
+
+        made = make_rule(rule, **params)
+        check_rule(made, self.columns, self.rules)
+        self.rules.append(made)
+        return self
+
     @property
     def learned_columns(self) -> list[str]:
         """Columns a model learns: everything but ids and PII."""
@@ -213,6 +256,8 @@ class Metadata:
         for role in ("primary_key", "sequence_key", "sequence_index"):
             if getattr(self, role) is not None:
                 out[role] = getattr(self, role)
+        if self.rules:
+            out["rules"] = [rule.to_dict() for rule in self.rules]
         out["format_version"] = _FORMAT_VERSION
         return out
 
@@ -223,12 +268,18 @@ class Metadata:
             raise MetadataError(
                 "Metadata dicts need a 'columns' mapping: {'columns': {name: {'kind': ...}}}."
             )
-        return cls(
+        metadata = cls(
             data["columns"],
             primary_key=data.get("primary_key"),
             sequence_key=data.get("sequence_key"),
             sequence_index=data.get("sequence_index"),
         )
+        if data.get("rules"):
+            from synthkit.rules._core import rule_from_dict
+
+            for entry in data["rules"]:
+                metadata.add_rule(rule_from_dict(entry))
+        return metadata
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Return the metadata as JSON text, also writing it to ``path`` if given."""
@@ -327,7 +378,8 @@ class Metadata:
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{name}={entry['kind']}" for name, entry in self.columns.items())
-        return f"Metadata({kinds})"
+        rules = f", rules={self.rules!r}" if self.rules else ""
+        return f"Metadata({kinds}{rules})"
 
     def _entry(self, column: str) -> dict[str, Any]:
         try:

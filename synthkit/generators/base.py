@@ -24,6 +24,7 @@ from synthkit.errors import (
 from synthkit.generators.conditions import CategoryCondition, Condition, parse_conditions
 from synthkit.metadata import Metadata
 from synthkit.processing.encoder import TableEncoder
+from synthkit.rules._sampling import needs_rejection, sample_with_rules
 from synthkit.processing.validation import check_frame
 
 __all__ = ["GENERATORS", "Synthesizer"]
@@ -258,6 +259,8 @@ class Synthesizer(metaclass=_Dispatch):
         with torch_seeded(seed, self.device_):
             self._eval_mode()
             with torch.no_grad():
+                if needs_rejection(self.encoder_, parsed):  # rules kept by rejection
+                    return sample_with_rules(self, n, parsed, seed)
                 if not parsed:
                     return self.encoder_.decode(self._sample(n, None), random_state=seed)
                 return self._sample_conditioned(n, parsed, seed)

@@ -92,7 +92,7 @@ def parse_conditions(
         )
     parsed: list[Condition] = []
     for column, wanted in conditions.items():
-        transform = encoder.transforms_.get(column)
+        transform = encoder.source_transform(column)  # the real column, even under a rule
         if transform is None:
             if column in encoder.columns_:
                 raise ConditionError(

@@ -201,6 +201,7 @@ class Discretizer(TableEncoder):
     ) -> Discretizer:
         """Learn the columns' kinds, categories, points and quantile bins."""
         super().fit(data, metadata, device=device, random_state=random_state)
+        data = self._rules_forward(data)
         self.tokens_: dict[str, NumericTokens] = {}
         for column, transform in self.transforms_.items():
             if isinstance(transform, NumericTransform):
@@ -284,6 +285,7 @@ class Discretizer(TableEncoder):
         """Encode ``data`` into a ``[rows, learned columns]`` tensor of tokens."""
         self._check_fitted()
         self._check_columns(data)
+        data = self._rules_forward(data)
         rng = np.random.default_rng(seed_from(random_state))
         columns = []
         for column in self.learned_columns:
@@ -342,7 +344,7 @@ class Discretizer(TableEncoder):
                 columns[column] = transform.decode_codes(values[column], rng)
             else:  # constant columns need no values
                 columns[column] = transform.decode(torch.zeros((n, 0)))
-        return self._assemble(columns, n, seed)
+        return self._rules_inverse(self._assemble(columns, n, seed))
 
     def _check_columns(self, data: pd.DataFrame) -> None:
         missing = [c for c in self.learned_columns if c not in data.columns]
@@ -431,6 +433,7 @@ class CopulaEncoder(Discretizer):
     ) -> CopulaEncoder:
         """Learn each column's CDF (fine quantiles for numbers, frequencies for categories)."""
         super().fit(data, metadata, device=device, random_state=random_state)
+        data = self._rules_forward(data)
         self.quantiles_: dict[str, NumericTokens] = {}
         for column in self.tokens_:
             values = self.transforms_[column].values(data[column])
@@ -449,6 +452,7 @@ class CopulaEncoder(Discretizer):
 
     def levels(self, data: pd.DataFrame, rng: np.random.Generator | None) -> dict[str, tuple]:
         """Per column the ``(low, high)`` level range of each value (``rng`` unused)."""
+        data = self._rules_forward(data)
         out = {}
         for column in self.learned_columns:
             transform = self.transforms_[column]

@@ -92,6 +92,13 @@ class TableEncoder:
         self.columns_ = list(metadata.columns)
         self.transforms_: dict[str, ColumnTransform] = {}
         self.regenerated_: dict[str, dict[str, Any]] = {}
+        # Rules between columns are a reversible rewrite of the frame (synthkit.rules):
+        # the column transforms below are fitted on the rewritten frame.
+        from synthkit.rules._transform import RuleTransform
+
+        self.rules_ = RuleTransform.fit(data, metadata, self.clip)
+        if self.rules_ is not None:
+            data, metadata = self.rules_.forward(data), self.rules_.model_metadata(metadata)
         numeric: list[NumericTransform] = []
         for column in self.columns_:
             entry = metadata.column(column)
@@ -182,6 +189,7 @@ class TableEncoder:
         self._check_fitted()
         device = resolve_device(device) if device is not None else torch.device("cpu")
         generator = torch.Generator(device=device).manual_seed(seed_from(random_state))
+        data = self._rules_forward(data)
         blocks = [
             transform.encode(data[column], device, generator)
             for column, transform in self.transforms_.items()
@@ -211,7 +219,28 @@ class TableEncoder:
                 columns[column] = transform.decode(block, rng)
             else:
                 columns[column] = transform.decode(block)
-        return self._assemble(columns, n, seed)
+        return self._rules_inverse(self._assemble(columns, n, seed))
+
+    def _rules_forward(self, data: pd.DataFrame) -> pd.DataFrame:
+        """The frame with the rules' derived columns rewritten (unchanged without rules)."""
+        rules = getattr(self, "rules_", None)
+        return data if rules is None else rules.forward(data)
+
+    def _rules_inverse(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A decoded frame with the rules' derived columns computed back."""
+        rules = getattr(self, "rules_", None)
+        return frame if rules is None else rules.inverse(frame)
+
+    def source_transform(self, column: str) -> ColumnTransform | None:
+        """The transform describing the real ``column`` (values, range, categories).
+
+        A column a rule rewrites is learned in another form; conditions on it
+        are checked against this description of the real column.
+        """
+        self._check_fitted()
+        rules = getattr(self, "rules_", None)
+        source = rules.source_transform(column) if rules is not None else None
+        return source if source is not None else self.transforms_.get(column)
 
     def _assemble(self, columns: dict[str, pd.Series], n: int, seed: int) -> pd.DataFrame:
         """Add the regenerated columns to decoded ones and order them like the real frame."""
@@ -248,6 +277,7 @@ class TableEncoder:
             "columns": self.columns_,
             "transforms": {c: t.state() for c, t in self.transforms_.items()},
             "regenerated": self.regenerated_,
+            **({"rules": self.rules_.state()} if getattr(self, "rules_", None) else {}),
         }
 
     @classmethod
@@ -260,6 +290,9 @@ class TableEncoder:
             c: transform_from_state(c, s) for c, s in state["transforms"].items()
         }
         encoder.regenerated_ = dict(state["regenerated"])
+        from synthkit.rules._transform import RuleTransform
+
+        encoder.rules_ = RuleTransform.from_state(state.get("rules"))
         encoder._build_spans()
         return encoder
 
