@@ -12,12 +12,12 @@ import pandas as pd
 from synthkit._tables import check_table
 from synthkit.errors import DataError, EvaluationError, MetadataError
 from synthkit.evaluation.neighbors import Encoded, MixedEncoder
-from synthkit.metadata import Metadata
+from synthkit.metadata import Kind, Metadata
 
 __all__ = ["SCORED_KINDS", "EvaluationData", "row_hashes", "scores_likelihood"]
 
 #: Kinds that metrics score; ids, PII and free text are left out.
-SCORED_KINDS = ("numerical", "datetime", "categorical", "boolean")
+SCORED_KINDS = tuple(kind.value for kind in Kind if kind.scored)
 
 T = TypeVar("T")
 

@@ -49,8 +49,6 @@ Entries hold plain JSON values and nothing copied from the data but bounds:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -62,6 +60,17 @@ from pandas.api import types as ptypes
 
 from synthkit._tables import check_table
 from synthkit.errors import DataError
+from synthkit.pii.ids import UUID_PATTERN, describe_ids
+from synthkit.pii.luhn import luhn_valid
+from synthkit.pii.names import (
+    PART_TYPES,
+    is_gender_column,
+    known_first_names,
+    known_name_share,
+    name_relation,
+    strip_accents,
+)
+from synthkit.pii.registry import PII_TYPES, patterns
 
 __all__ = ["DetectedColumns", "detect_columns"]
 
@@ -71,6 +80,18 @@ PII_MATCH_SHARE = 0.9
 SAMPLE_SIZE = 1_000
 #: Most digits after the decimal point recorded for a numerical column.
 MAX_DECIMALS = 10
+#: Share of distinct values (among non-null ones) that makes codes identifiers.
+CODE_DISTINCT_SHARE = 0.95
+#: Share of rows where a column equals a part of the full name that makes it that part.
+NAME_PART_SHARE = 0.8
+#: Fewest non-null values a column needs before uniqueness says it holds codes.
+MIN_CODE_ROWS = 20
+# Codes: letters and digits, optionally in groups joined by a separator ("AB-1234/5").
+_CODE = r"[A-Za-z0-9]+(?:[-_/.:#][A-Za-z0-9]+)*"
+# Last words of the name of a number used as a code (account or medical record numbers).
+_CODE_WORDS = frozenset(
+    {"account", "acct", "mrn", "iban", "policy", "serial", "passport", "license", "licence"}
+)
 
 _BOOLEAN_WORDS = (
     {"yes", "no"},
@@ -79,36 +100,17 @@ _BOOLEAN_WORDS = (
     {"t", "f"},
 )
 
-# ----------------------------------------------------------------- value patterns
-_EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-_SSN = r"\d{3}-\d{2}-\d{4}"
-_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
-_IPV6 = r"(?=[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:)(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"
-# North-American and international shapes: separators or a leading + are required,
-# so plain digit strings (ids, amounts) are never taken for phone numbers.
-_PHONE = (
-    r"(?:\+\d{1,3}[\s.-]?|00\d{1,3}[\s.-]?|1[\s.-])?"
-    r"(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{2,4}(?:[\s.-]\d{2,4}){1,2}"
-    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,5})?"
-    r"|\+\d{7,15}"
-)
-_CARD = r"\d(?:[ -]?\d){11,18}"
-_STREET = (
-    r"\d{1,6}[A-Za-z]?\s+(?:[A-Z0-9][A-Za-z0-9'.-]*\s+){0,4}[A-Z][A-Za-z'.-]*"
-    r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]+)?"
-)
-_CITY_LINE = r"[A-Z][A-Za-z .'-]*,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?"
-_MILITARY = (
-    r"(?:PSC|Unit|USNS|USNV|USS|USCGC)\s+[A-Za-z0-9 ,]+"
-    r"(?:\n|,\s*)(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}"
-)
-_ADDRESS = rf"(?:{_STREET}(?:\n|,\s*){_CITY_LINE}|{_MILITARY})"
-_NAME_WORD = r"[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)*"
-_NAME_PREFIX = r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?"
-_NAME_SUFFIX = r"(?:,?\s+(?:Jr\.?|Sr\.?|II|III|IV|MD|PhD|DDS|DVM|Esq\.?))?"
-_FULL_NAME = rf"{_NAME_PREFIX}{_NAME_WORD}(?:\s+(?:[A-Z]\.|{_NAME_WORD})){{1,2}}{_NAME_SUFFIX}"
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_EMAIL = patterns.EMAIL
+_SSN = patterns.SSN
+_IPV4 = patterns.IPV4
+_IPV6 = patterns.IPV6
+_PHONE = patterns.PHONE
+_CARD = patterns.CARD
+_STREET = patterns.STREET
+_ADDRESS = patterns.ADDRESS
+_NAME_WORD = patterns.NAME_WORD
+_NAME_PREFIX = patterns.NAME_PREFIX
+_FULL_NAME = patterns.FULL_NAME
 
 # ------------------------------------------------------------------ name patterns
 # Words that make a PII-sounding name describe something else (a flag, a count, a part).
@@ -202,9 +204,6 @@ _PERSON_WORDS = frozenset(
         "subscriber",
     ]
 )
-# Name words with other meanings too ("cell_size", "pan_width", "mobile_app"): their
-# PII reading needs the values to agree.
-_WEAK_PII_WORDS = frozenset({"cell", "mobile", "fax", "tel", "pan", "addr", "residence"})
 _KEY_SUFFIXES = ("id", "uuid", "guid", "key", "num", "code")
 _KEY_TOKENS = frozenset({"no", "nr", "number", "ref", "pk", "identifier"})
 # Last words that make a name a key even when it mentions PII (``email_id``).
@@ -221,11 +220,13 @@ class DetectedColumns:
 
     Attributes:
         columns: Column name to entry (``{"kind": ..., ...}``), in the frame's order.
-        primary_key: The first id column, or ``None``.
+        primary_key: The first id column whose values are unique and never missing.
+        reasons: Column name to a sentence saying why it got its kind.
     """
 
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     primary_key: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def detect_columns(data: pd.DataFrame) -> DetectedColumns:
@@ -262,10 +263,77 @@ def detect_columns(data: pd.DataFrame) -> DetectedColumns:
     detected = DetectedColumns()
     for name in data.columns:
         entry = _detect_column(str(name), data[name])
+        detected.reasons[str(name)] = entry.pop(REASON, None) or _DEFAULT_REASONS[entry["kind"]]
         detected.columns[str(name)] = entry
-        if entry["kind"] == "id" and detected.primary_key is None:
+        if (
+            entry["kind"] == "id"
+            and detected.primary_key is None
+            and bool(data[name].notna().all() and data[name].is_unique)
+        ):
             detected.primary_key = str(name)
+    _find_name_parts(data, detected)
     return detected
+
+
+# Where an entry carries its reason while it is built (moved to DetectedColumns.reasons).
+REASON = "_reason"
+_DEFAULT_REASONS = {
+    "numerical": "its values are numbers",
+    "categorical": "its values repeat (a few distinct values)",
+    "boolean": "its values are two-valued flags",
+    "datetime": "its values are dates or times",
+    "id": "its values are unique keys",
+    "pii": "its values are personal data",
+    "text": "its values are free text",
+}
+
+
+def _because(entry: dict[str, Any], reason: str) -> dict[str, Any]:
+    entry[REASON] = reason
+    return entry
+
+
+def _find_name_parts(data: pd.DataFrame, detected: DetectedColumns) -> None:
+    """Second pass: columns holding a part of a detected full name in the same row.
+
+    Such a column becomes a name part that records its full-name column and part,
+    and every name column records a sex or gender column of the frame, if any, so
+    regeneration keeps them consistent.
+    """
+    full = [c for c, e in detected.columns.items() if e.get("pii_type") == "name"]
+    for column, entry in detected.columns.items():
+        if entry["kind"] not in ("categorical", "text", "id", "pii") or column in full:
+            continue
+        if entry["kind"] == "pii" and entry["pii_type"] not in PART_TYPES.values():
+            continue
+        if ptypes.is_numeric_dtype(data[column].dtype):
+            continue
+        for name in full:  # a frame has one or two full-name columns
+            part, share = name_relation(data[name], data[column])
+            if part is None or share < NAME_PART_SHARE:
+                continue
+            pii_type = PART_TYPES[part]
+            if entry["kind"] != "pii":
+                detected.reasons[column] = (
+                    f"{share:.0%} of its values are the {part} name of {name!r} in the same row"
+                )
+            detected.columns[column] = {
+                "kind": "pii",
+                "pii_type": pii_type,
+                "strategy": "fake",
+                "name_column": name,
+                "name_part": part,
+            }
+            break
+    gender = [
+        c
+        for c, e in detected.columns.items()
+        if e["kind"] in ("categorical", "boolean") and is_gender_column(data[c])
+    ]
+    if gender:
+        for entry in detected.columns.values():
+            if entry["kind"] == "pii" and entry["pii_type"] in ("name", "first_name"):
+                entry["gender_column"] = gender[0]
 
 
 # ------------------------------------------------------------------- per column
@@ -281,11 +349,14 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
                 "max": None,
                 "decimals": None,
             }
-        return {"kind": "categorical"}
+        return _because({"kind": "categorical"}, "every value is missing")
     if ptypes.is_bool_dtype(dtype):
-        return {"kind": "boolean"}
+        return _because({"kind": "boolean"}, f"its dtype is {dtype}")
     if ptypes.is_datetime64_any_dtype(dtype):
-        return {"kind": "datetime", "format": None, "timezone": _timezone_of(dtype)}
+        return _because(
+            {"kind": "datetime", "format": None, "timezone": _timezone_of(dtype)},
+            f"its dtype is {dtype}",
+        )
     if isinstance(dtype, pd.PeriodDtype):
         raise DataError(
             f"Column {name!r} has dtype {dtype}; convert it to datetimes with "
@@ -309,16 +380,19 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
     numeric = ptypes.is_numeric_dtype(values.dtype)
     tokens, squashed = _name_tokens(name)
     name_pii = _pii_type_from_name(tokens, squashed)
-    if name_pii is not None and _name_pii_holds(name_pii, tokens, values, numeric):
-        return _pii_entry(name_pii, values)
+    if name_pii is not None and _name_pii_holds(*name_pii, tokens, values, numeric):
+        reason = "weak name word confirmed by its values" if name_pii[1] else "name word"
+        return _pii_entry(name_pii[0], values, f"its name says {name_pii[0]} ({reason})")
 
     unique = bool(series.notna().all() and values.is_unique)
-    if unique and (_is_key_name(tokens, squashed) or _INDEX_NAMES.match(name.strip().lower())):
-        entry = _id_entry(values, numeric)
+    key_name = _is_key_name(tokens, squashed) or bool(_INDEX_NAMES.match(name.strip().lower()))
+    if unique and key_name:
+        entry = describe_ids(values, numeric)
         if entry is not None:
-            return entry
+            return _because(entry, "its name says key and every value is distinct")
     if is_category:
-        return {"kind": "categorical"}
+        return _because({"kind": "categorical"}, "its dtype is category")
+
     if numeric:
         return _numeric_kind(name, tokens, squashed, values, len(series))
     return _string_kind(tokens, values, unique, len(series))
@@ -357,7 +431,7 @@ def _timezone_of(dtype: Any) -> str | None:
 # ---------------------------------------------------------------------- names
 def _name_tokens(name: str) -> tuple[list[str], str]:
     """Split ``"customerEmail_2"`` into ``["customer", "email", "2"]`` plus ``"customeremail2"``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", strip_accents(name))
     tokens = re.findall(r"[a-z]+|\d+", spaced.lower())
     return tokens, "".join(tokens)
 
@@ -368,57 +442,55 @@ def _is_key_name(tokens: list[str], squashed: str) -> bool:
     return squashed.endswith(_KEY_SUFFIXES) or tokens[-1] in _KEY_TOKENS
 
 
-def _pii_type_from_name(tokens: list[str], squashed: str) -> str | None:
-    """Return the PII type a column name announces, or ``None``."""
+def _pii_type_from_name(tokens: list[str], squashed: str) -> tuple[str, bool] | None:
+    """The PII type a column name announces and whether the word is weak, or ``None``.
+
+    The words come from the registry (:data:`synthkit.pii.PII_TYPES`), tried in its
+    order; a weak word (``cell``, ``first``, ``nom``) counts only when the values agree.
+    """
     words = set(tokens)
     if not words or words & _NOT_PII_WORDS:
         return None
-    if "email" in squashed.replace("voicemail", "") or "mail" in words:
-        return "email"
-    if "ssn" in words or "socialsecurity" in squashed:
-        return "ssn"
-    if any(part in squashed for part in ("creditcard", "cardnumber", "cardno", "ccnum")) or (
-        "pan" in words
-    ):
-        return "credit_card"
-    if words & {"ip", "ipv"} or "ipaddress" in squashed or squashed in ("remoteaddr", "clientip"):
-        return "ip"
-    if "phone" in squashed or words & {"tel", "telephone", "mobile", "cell", "fax", "msisdn"}:
-        return "phone"
-    if any(part in squashed for part in ("firstname", "givenname", "forename")) or (
-        "fname" in words
-    ):
-        return "first_name"
-    if any(part in squashed for part in ("lastname", "surname", "familyname")) or (
-        "lname" in words
-    ):
-        return "last_name"
-    street_parts = ("street", "addressline", "address1", "address2", "addr1", "addr2")
-    if any(part in squashed for part in street_parts):
-        return "street_address"
-    if words & {"address", "addr", "residence"}:
-        return "address"
-    if "name" in words and (squashed in ("name", "names", "fullname") or words & _PERSON_WORDS):
-        return "name"
-    return None
+    if squashed in ("remoteaddr", "clientip"):
+        return "ip", False
+    squashed = squashed.replace("voicemail", "")
+    weak: str | None = None
+    for name, pii in PII_TYPES.items():  # a dozen types, tried in the registry's order
+        if any(part in squashed for part in pii.name_parts) or words & pii.name_words:
+            return name, False
+        if weak is None and words & pii.weak_words:
+            weak = name
+    if "name" in words and (squashed in ("name", "names") or words & _PERSON_WORDS):
+        return "name", False
+    return (weak, True) if weak is not None else None
 
 
-def _name_pii_holds(pii_type: str, tokens: list[str], values: pd.Series, numeric: bool) -> bool:
+def _name_pii_holds(
+    pii_type: str, weak: bool, tokens: list[str], values: pd.Series, numeric: bool
+) -> bool:
     """Whether a PII-sounding name is borne out: not a key, a flag or a number of the wrong kind."""
     if tokens[-1] in _STRONG_KEY_TOKENS or _looks_boolean(values, numeric):
         return False
     if numeric and pii_type not in ("phone", "ssn", "credit_card"):
         return False
-    return not set(tokens) & _WEAK_PII_WORDS or _values_agree(pii_type, values)
+    return not weak or _values_agree(pii_type, values)
 
 
 def _values_agree(pii_type: str, values: pd.Series) -> bool:
-    """Whether at least half of a sample looks like ``pii_type`` (for weak name hints)."""
+    """Whether a sample looks like ``pii_type`` (for weak name hints).
+
+    Half the values must look the part; name parts need three in ten to be names
+    Faker knows (a ``family`` column of plant families is no surname).
+    """
     sample = _sample(values).astype(str).str.strip()
     if pii_type == "phone":
         return bool(sample.str.fullmatch(rf"{_PHONE}|\+?\d{{7,15}}").mean() >= 0.5)
     if pii_type == "credit_card":
         return _luhn_share(sample) >= 0.5
+    if pii_type == "initials":
+        return bool(sample.str.fullmatch(patterns.INITIALS).mean() >= PII_MATCH_SHARE)
+    if PII_TYPES[pii_type].name_part:
+        return known_name_share(sample, pii_type) >= 0.3
     # Addresses: a number and words.
     return bool(sample.str.contains(r"\d+\s+\w+", regex=True).mean() >= 0.5)
 
@@ -433,115 +505,19 @@ def _looks_boolean(values: pd.Series, numeric: bool) -> bool:
     return {str(value).strip().lower() for value in distinct} in _BOOLEAN_WORDS
 
 
-def _common_prefix(first: str, last: str) -> str:
-    """Longest common prefix of the smallest and largest string: that of all strings."""
-    size = 0
-    for a, b in zip(first, last, strict=False):  # loop over characters of one key
-        if a != b:
-            break
-        size += 1
-    return first[:size]
-
-
 def _names_a_date(tokens: list[str]) -> bool:
     return bool(set(tokens) & _DATE_NAME_WORDS)
 
 
 # --------------------------------------------------------------------- entries
-def _pii_entry(pii_type: str, values: pd.Series) -> dict[str, Any]:
+def _pii_entry(pii_type: str, values: pd.Series, reason: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": "pii", "pii_type": pii_type, "strategy": "fake"}
+    entry[REASON] = reason
     if pii_type == "ip":
         sample = _sample(values).astype(str).str.strip()
         if sample.str.fullmatch(_IPV6).mean() >= PII_MATCH_SHARE:
             entry["ip_version"] = 6
     return entry
-
-
-def _id_entry(values: pd.Series, numeric: bool) -> dict[str, Any] | None:
-    """Describe a unique key so look-alike ids can be generated; None if it is no key."""
-    if numeric:
-        numbers = values.to_numpy(dtype=float)
-        if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
-            return None
-        low, high = int(values.min()), int(values.max())
-        step = (high - low) / (len(values) - 1) if len(values) > 1 else 1.0
-        return {
-            "kind": "id",
-            "id_type": "integer",
-            "min": low,
-            "max": high,
-            "step": round(max(step, 1.0), 6),
-        }
-    return _string_id_entry(values.astype(str))
-
-
-def _string_id_entry(values: pd.Series) -> dict[str, Any]:
-    sample = _sample(values)
-    if sample.str.fullmatch(_UUID).all():
-        upper = not bool(sample.str.contains(r"[a-f]").any())
-        return {"kind": "id", "id_type": "string", "format": "uuid", "uppercase": upper}
-    listed = values.tolist()
-    prefix = _common_prefix(min(listed), max(listed))
-    # "AC-00007".."AC-00106" share "AC-00", but those zeros belong to the number.
-    prefix = re.sub(r"\d+$", "", prefix)
-    lengths = values.str.len()
-    return {
-        "kind": "id",
-        "id_type": "string",
-        "format": "pattern",
-        "segments": _segments(sample, prefix, int(lengths.min()), int(lengths.max())),
-        "count": len(values),
-    }
-
-
-_CLASS_TESTS = (
-    ("digit", r"[0-9]+"),
-    ("upper", r"[A-Z]+"),
-    ("lower", r"[a-z]+"),
-    ("hex", r"[0-9a-f]+"),
-    ("HEX", r"[0-9A-F]+"),
-    ("upper_digit", r"[A-Z0-9]+"),
-    ("lower_digit", r"[a-z0-9]+"),
-    ("alnum", r"[A-Za-z0-9]+"),
-)
-
-
-def _char_class(chars: str) -> str:
-    for name, pattern in _CLASS_TESTS:
-        if re.fullmatch(pattern, chars):
-            return name
-    return "alnum"
-
-
-def _segments(sample: pd.Series, prefix: str, min_len: int, max_len: int) -> list[dict[str, Any]]:
-    """Literal prefix plus per-position character classes of a string key."""
-    segments: list[dict[str, Any]] = [{"literal": prefix}] if prefix else []
-    rest = sample.str.slice(len(prefix))
-    width = max_len - len(prefix)
-    if width <= 0:
-        return segments or [{"class": "digit", "length": 1}]
-    if min_len != max_len:
-        chars = "".join(pd.unique(np.array(list("".join(rest.tolist())))))
-        return [*segments, {"class": _char_class(chars), "length": width}]
-    matrix = np.array(rest.tolist(), dtype=f"<U{width}").view("<U1").reshape(len(rest), width)
-    classes = []
-    for position in range(width):  # loop over key positions, not rows
-        column = pd.unique(matrix[:, position])
-        if len(column) == 1 and not column[0].isalnum():
-            classes.append(("literal", str(column[0])))
-        else:
-            classes.append(("class", _char_class("".join(column))))
-    for kind, value in classes:
-        last = segments[-1] if segments else None
-        if kind == "literal" and last is not None and "literal" in last:
-            last["literal"] += value
-        elif kind == "class" and last is not None and last.get("class") == value:
-            last["length"] += 1
-        elif kind == "literal":
-            segments.append({"literal": value})
-        else:
-            segments.append({"class": value, "length": 1})
-    return segments
 
 
 def _numeric_kind(
@@ -556,24 +532,60 @@ def _numeric_kind(
     whole = bool(np.all(numbers == np.round(numbers)))
     distinct = np.unique(numbers)
     if whole and len(distinct) == 2 and set(distinct.tolist()) == {0.0, 1.0}:
-        return {"kind": "boolean"}
+        return _because({"kind": "boolean"}, "its values are 0 and 1")
     if whole and len(distinct) <= min(round(n_rows / 10), 10):
-        return {"kind": "categorical"}
+        return _because(
+            {"kind": "categorical"},
+            f"its whole numbers take only {len(distinct)} distinct values (codes of categories)",
+        )
     if whole and _names_a_date(tokens) and _all_yyyymmdd(distinct):
-        return {"kind": "datetime", "format": "%Y%m%d", "timezone": None}
+        return _because(
+            {"kind": "datetime", "format": "%Y%m%d", "timezone": None},
+            "its name says date and every value is a yyyymmdd date",
+        )
     if _card_numbers(values):
-        return _pii_entry("credit_card", values)
+        return _pii_entry("credit_card", values, "its values are card numbers (Luhn check)")
+    code = _number_codes(tokens, squashed, values, distinct, whole)
+    if code is not None:
+        return code
     integer = whole
     # Integer dtypes give exact bounds; floats through float64.
     bounds = values if ptypes.is_integer_dtype(values.dtype) else numbers
     low, high = bounds.min(), bounds.max()
-    return {
+    entry = {
         "kind": "numerical",
         "integer": bool(integer),
         "min": int(low) if integer else float(low),
         "max": int(high) if integer else float(high),
         "decimals": 0 if integer else _decimals(distinct),
     }
+    return _because(entry, "its values are numbers")
+
+
+def _number_codes(
+    tokens: list[str], squashed: str, values: pd.Series, distinct: np.ndarray, whole: bool
+) -> dict[str, Any] | None:
+    """An ``id`` entry for nearly unique whole numbers used as codes, not measures.
+
+    The name must say so (``account``, ``mrn``, ``*_number``, ``*_code``...) or every
+    value must have the same number of digits (six or more): a nearly unique
+    measurement such as Adult's ``fnlwgt`` stays numerical.
+    """
+    share = len(distinct) / len(values)
+    if not whole or len(values) < MIN_CODE_ROWS or share < CODE_DISTINCT_SHARE:
+        return None
+    if distinct.min() < 0:
+        return None
+    named = _is_key_name(tokens, squashed) or bool(tokens and tokens[-1] in _CODE_WORDS)
+    digits = np.unique(np.floor(np.log10(np.maximum(distinct, 1))).astype(np.int64) + 1)
+    fixed = len(digits) == 1 and int(digits[0]) >= 6
+    if not (named or fixed):
+        return None
+    entry = describe_ids(values, numeric=True)
+    if entry is None:
+        return None
+    why = "its name says code or number" if named else f"every value has {int(digits[0])} digits"
+    return _because(entry, f"{share:.0%} of its {len(values)} whole numbers are distinct and {why}")
 
 
 def _card_numbers(values: pd.Series) -> bool:
@@ -608,26 +620,75 @@ def _string_kind(tokens: list[str], values: pd.Series, unique: bool, n_rows: int
     # Work on distinct values and samples: a million-row column costs one hash pass.
     distinct = pd.Series(pd.unique(values)).astype(str)
     if len(distinct) == 2 and set(distinct.str.strip().str.lower()) in _BOOLEAN_WORDS:
-        return {"kind": "boolean"}
+        return _because({"kind": "boolean"}, f"its two values are {sorted(distinct)}")
     date_format = _date_format(distinct, _names_a_date(tokens))
     if date_format is not None:
+        reason = f"every value parses as a date with format {date_format!r}"
         if date_format.endswith("%z") and bool(distinct.str.endswith("Z").all()):
             # strftime writes %z as "+0000": a literal Z writes "...Z" values back unchanged.
-            return {"kind": "datetime", "format": date_format[:-2] + "Z", "timezone": "UTC"}
-        return {"kind": "datetime", "format": date_format, "timezone": None}
+            entry = {"kind": "datetime", "format": date_format[:-2] + "Z", "timezone": "UTC"}
+            return _because(entry, reason)
+        return _because({"kind": "datetime", "format": date_format, "timezone": None}, reason)
     sample = _sample(values).astype(str)
     pii_type = _pii_type_from_values(sample, tokens)
     if pii_type is not None:
-        return _pii_entry(pii_type, sample)
-    if unique and sample.str.fullmatch(_UUID).all():
-        return _string_id_entry(distinct)
+        return _pii_entry(pii_type, sample, _value_reason(pii_type, sample, tokens))
+    if unique and sample.str.fullmatch(UUID_PATTERN).all():
+        return _because(describe_ids(distinct, numeric=False), "its values are distinct UUIDs")
+    code = _string_codes(values, distinct, sample)
+    if code is not None:
+        return code
     words = sample.str.count(r"\S+")
-    if len(distinct) / len(values) >= 0.5 and words.mean() >= 3:
+    distinct_share = len(distinct) / len(values)
+    if distinct_share >= 0.5 and words.mean() >= 3:
         mean_words = _sample(values, 20 * SAMPLE_SIZE).astype(str).str.count(r"\S+").mean()
-        return {"kind": "text", "mean_words": round(float(mean_words), 3)}
+        return _because(
+            {"kind": "text", "mean_words": round(float(mean_words), 3)},
+            f"{distinct_share:.0%} of its values are distinct, of {words.mean():.1f} words "
+            "on average (free text)",
+        )
     if unique and n_rows >= 20 and (words == 1).all():
-        return _string_id_entry(distinct)
-    return {"kind": "categorical"}
+        return _because(
+            describe_ids(distinct, numeric=False), "every value is a distinct single word"
+        )
+    return _because(
+        {"kind": "categorical"},
+        f"its {len(values)} values take {len(distinct)} distinct strings",
+    )
+
+
+def _string_codes(
+    values: pd.Series, distinct: pd.Series, sample: pd.Series
+) -> dict[str, Any] | None:
+    """An ``id`` entry for nearly unique codes of a stable shape (``13011352CF10A``, ``N10156``).
+
+    A few duplicates and missing values are allowed: such a column points at people
+    or things one by one, so it is regenerated, never learned.
+    """
+    share = len(distinct) / len(values)
+    if len(values) < MIN_CODE_ROWS or share < CODE_DISTINCT_SHARE:
+        return None
+    if sample.str.fullmatch(_CODE).mean() < 0.95 or sample.str.contains(r"\d").mean() < 0.9:
+        return None
+    lengths = sample.str.len()
+    if lengths.median() < 4 or lengths.quantile(0.95) - lengths.quantile(0.05) > 3:
+        return None
+    return _because(
+        describe_ids(distinct, numeric=False),
+        f"{share:.0%} of its {len(values)} values are distinct and look like codes "
+        f"(letters and digits, about {int(lengths.median())} characters)",
+    )
+
+
+def _value_reason(pii_type: str, sample: pd.Series, tokens: list[str]) -> str:
+    pattern = PII_TYPES[pii_type].pattern
+    if pii_type == "credit_card":
+        return f"{_luhn_share(sample):.0%} of a sample are card numbers passing the Luhn check"
+    if pii_type == "first_name" and pattern is not None:
+        share = known_name_share(sample, pii_type)
+        return f"{share:.0%} of a sample are first names Faker knows"
+    share = float(sample.str.fullmatch(pattern).mean()) if pattern else 1.0
+    return f"{share:.0%} of a sample match the {pii_type} pattern"
 
 
 def _sample(values: pd.Series, size: int = SAMPLE_SIZE) -> pd.Series:
@@ -707,7 +768,7 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
     if (
         sample.nunique() >= 20
         and distinct_share >= 0.02
-        and sample.isin(_known_first_names()).mean() >= PII_MATCH_SHARE
+        and sample.isin(known_first_names()).mean() >= PII_MATCH_SHARE
     ):
         return "first_name"
     if person_hint and share(_NAME_WORD) >= PII_MATCH_SHARE:
@@ -718,21 +779,9 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
     return None
 
 
-@functools.cache
-def _known_first_names() -> frozenset[str]:
-    """First names Faker knows for several Western locales (a few thousand)."""
-    names: set[str] = set()
-    for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR"):
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attribute in ("first_names", "first_names_male", "first_names_female"):
-            listed = getattr(provider, attribute, ())
-            names.update(listed.keys() if isinstance(listed, dict) else listed)
-    return frozenset(names)
-
-
 def _first_name_share(sample: pd.Series) -> float:
     first_words = sample.str.replace(rf"^{_NAME_PREFIX}", "", regex=True).str.split(" ").str[0]
-    return float(first_words.isin(_known_first_names()).mean())
+    return float(first_words.isin(known_first_names()).mean())
 
 
 def _luhn_share(sample: pd.Series) -> float:
@@ -741,16 +790,4 @@ def _luhn_share(sample: pd.Series) -> float:
     if not shaped.any():
         return 0.0
     digits = sample[shaped].str.replace(r"[ -]", "", regex=True)
-    return float(_luhn_valid(digits).sum() / len(sample))
-
-
-def _luhn_valid(digits: pd.Series) -> np.ndarray:
-    """Luhn check of digit strings, vectorized over a right-aligned digit matrix."""
-    width = int(digits.str.len().max())
-    padded = digits.str.pad(width, side="left", fillchar="0").tolist()
-    matrix = np.array(padded, dtype=f"<U{width}").view("<U1").reshape(len(padded), width)
-    numbers = matrix.astype(np.int64)
-    doubled = numbers[:, ::-1].copy()
-    doubled[:, 1::2] *= 2
-    doubled[doubled > 9] -= 9
-    return doubled.sum(axis=1) % 10 == 0
+    return float(luhn_valid(digits.to_numpy(dtype=str)).sum() / len(sample))

@@ -5,32 +5,55 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from synthkit.errors import MetadataError
+from synthkit.pii.registry import PII_TYPES as _PII_REGISTRY
 
-__all__ = ["KINDS", "PII_TYPES", "Metadata"]
+__all__ = ["KINDS", "PII_TYPES", "Kind", "Metadata"]
+
+
+class Kind(StrEnum):
+    """What a column holds, and so whether models learn it and evaluation scores it.
+
+    Example:
+        >>> Kind("pii").learned, Kind.NUMERICAL.learned, Kind.TEXT.scored
+        (False, True, False)
+        >>> Kind.ID == "id"
+        True
+    """
+
+    NUMERICAL = "numerical"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    ID = "id"
+    PII = "pii"
+    TEXT = "text"
+
+    @property
+    def learned(self) -> bool:
+        """Whether models learn the column; ids, PII and text are regenerated instead."""
+        return self not in (Kind.ID, Kind.PII, Kind.TEXT)
+
+    @property
+    def scored(self) -> bool:
+        """Whether fidelity and privacy metrics compare the column (the learned ones)."""
+        return self.learned
+
 
 #: Every column kind synthkit knows.
-KINDS = ("numerical", "categorical", "boolean", "datetime", "id", "pii", "text")
+KINDS = tuple(kind.value for kind in Kind)
 
 #: PII types recognised in ``pii`` columns, with the SDV sdtype each maps to.
-PII_TYPES = {
-    "email": "email",
-    "phone": "phone_number",
-    "name": "name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "ssn": "ssn",
-    "address": "address",
-    "street_address": "street_address",
-    "ip": "ipv4_address",
-    "credit_card": "credit_card_number",
-}
-_SDV_TO_PII = {sdtype: pii for pii, sdtype in PII_TYPES.items()}
+PII_TYPES = {name: pii.sdtype for name, pii in _PII_REGISTRY.items()}
+# SDV sdtypes back to PII types: name parts share first_name/last_name sdtypes.
+_SDV_TO_PII = {pii.sdtype: name for name, pii in _PII_REGISTRY.items() if not pii.name_part}
+_SDV_TO_PII.update({"first_name": "first_name", "last_name": "last_name"})
 _SDV_TO_PII.update({"ip_address": "ip", "ipv6_address": "ip", "postcode": "address"})
 
 _FORMAT_VERSION = 1
@@ -51,6 +74,7 @@ class Metadata:
         primary_key: Name of the column that identifies a row, if any.
         sequence_key: Column naming the entity a row belongs to (sequences).
         sequence_index: Column ordering rows within an entity (sequences).
+        reasons: Why each column has its kind, as detection found it (see :meth:`explain`).
 
     Example:
         >>> import pandas as pd
@@ -70,6 +94,7 @@ class Metadata:
         primary_key: str | None = None,
         sequence_key: str | None = None,
         sequence_index: str | None = None,
+        reasons: Mapping[str, str] | None = None,
     ) -> None:
         self.columns: dict[str, dict[str, Any]] = {}
         for name, entry in (columns or {}).items():
@@ -77,6 +102,10 @@ class Metadata:
         self.primary_key = primary_key
         self.sequence_key = sequence_key
         self.sequence_index = sequence_index
+        #: Why each column has its kind (see :meth:`explain`).
+        self.reasons: dict[str, str] = {
+            str(name): str(reason) for name, reason in (reasons or {}).items()
+        }
         #: Rules between columns (see :meth:`add_rule`), kept by every model.
         self.rules: list[Any] = []
         for role in ("primary_key", "sequence_key", "sequence_index"):
@@ -119,7 +148,7 @@ class Metadata:
         from synthkit._detection import detect_columns
 
         detected = detect_columns(data)
-        metadata = cls(detected.columns, primary_key=detected.primary_key)
+        metadata = cls(detected.columns, primary_key=detected.primary_key, reasons=detected.reasons)
         for name, override in (overrides or {}).items():
             if isinstance(override, str):
                 metadata.update_column(name, kind=override)
@@ -195,7 +224,28 @@ class Metadata:
         else:
             merged = {**current, **entry}
         self.columns[column] = _checked_entry(column, merged)
+        self.reasons[column] = "set by the user"
         return self
+
+    def explain(self, column: str) -> str:
+        """Say why ``column`` has its kind: detection's reason, or that the user set it.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"first": ["Mary", "John", "Anna"] * 10,
+            ...                    "age": list(range(30))})
+            >>> md = Metadata.detect(df)
+            >>> md.explain("first")
+            "'first' is pii (first_name): its name says first_name (weak name word confirmed by its values)."
+            >>> md.update_column("age", kind="categorical").explain("age")
+            "'age' is categorical: set by the user."
+        """  # noqa: E501
+        entry = self._entry(column)
+        kind = entry["kind"]
+        if kind == "pii":
+            kind = f"pii ({entry['pii_type']})"
+        reason = self.reasons.get(column, "declared in the metadata, not detected")
+        return f"{column!r} is {kind}: {reason}."
 
     def columns_of_kind(self, *kinds: str) -> list[str]:
         """Return the names of the columns whose kind is one of ``kinds``, in order."""
@@ -233,8 +283,8 @@ class Metadata:
 
     @property
     def learned_columns(self) -> list[str]:
-        """Columns a model learns: everything but ids and PII."""
-        return [name for name, e in self.columns.items() if e["kind"] not in ("id", "pii")]
+        """Columns a model learns: everything but ids, PII and text (see :class:`Kind`)."""
+        return [name for name, e in self.columns.items() if Kind(e["kind"]).learned]
 
     def validate(self, data: pd.DataFrame) -> None:
         """Check that ``data`` has every column this metadata describes.
@@ -258,6 +308,8 @@ class Metadata:
                 out[role] = getattr(self, role)
         if self.rules:
             out["rules"] = [rule.to_dict() for rule in self.rules]
+        if self.reasons:
+            out["reasons"] = dict(self.reasons)
         out["format_version"] = _FORMAT_VERSION
         return out
 
@@ -309,6 +361,10 @@ class Metadata:
     def from_sdv(cls, sdv_metadata: Any, table_name: str | None = None) -> Metadata:
         """Convert SDV metadata (``Metadata``, ``SingleTableMetadata`` or their dicts).
 
+        Reading a dict needs no SDV install (SDV is BSL-licensed and an optional
+        dependency: ``pip install "synthkit[sdv]"``). For several related tables,
+        relationships included, use :class:`synthkit.schema.MultiTableMetadata`.
+
         Example:
             >>> sdv_dict = {"columns": {"age": {"sdtype": "numerical"},
             ...                         "mail": {"sdtype": "email", "pii": True}}}
@@ -347,12 +403,20 @@ class Metadata:
     def to_sdv(self, table_name: str = "table") -> Any:
         """Return an equivalent SDV ``Metadata`` object for one table named ``table_name``.
 
-        SDV is licensed under the Business Source License; synthkit only converts
-        to and from its metadata format.
-        """
-        from sdv.metadata import Metadata as SDVMetadata
+        SDV is licensed under the Business Source License and is an optional
+        dependency of synthkit (Apache-2.0), whose models do not use it; this needs
+        ``pip install "synthkit[sdv]"``. :meth:`to_sdv_dict` needs no SDV install.
+        For several related tables use :class:`synthkit.schema.MultiTableMetadata`.
 
-        return SDVMetadata.load_from_dict(
+        Raises:
+            MissingDependencyError: If SDV is not installed.
+        """
+        from synthkit._registry import import_optional
+
+        sdv_metadata = import_optional(
+            "sdv.metadata", extra="sdv", purpose="Converting metadata to SDV's format"
+        )
+        return sdv_metadata.Metadata.load_from_dict(
             {
                 "tables": {table_name: self.to_sdv_dict()},
                 "relationships": [],
@@ -374,7 +438,13 @@ class Metadata:
 
     # ------------------------------------------------------------------- dunder
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Metadata) and self.to_dict() == other.to_dict()
+        # Reasons explain a schema; two metadata with the same schema are equal.
+        if not isinstance(other, Metadata):
+            return False
+        mine, theirs = self.to_dict(), other.to_dict()
+        mine.pop("reasons", None)
+        theirs.pop("reasons", None)
+        return mine == theirs
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{name}={entry['kind']}" for name, entry in self.columns.items())

@@ -433,7 +433,7 @@ def test_string_keys_and_primary_key_order():
             "member_key": [f"m{i}" for i in range(n)],
             "sku": [f"Z{i:04d}Q" for i in range(n)],  # unique codes without a key name
             "parent_id": [1, 2] * 50,  # repeats: not a key
-            "maybe_id": [None, *range(n - 1)],  # missing values: not a key
+            "maybe_id": [None, *range(n - 1)],  # missing values: an id, not the primary key
         }
     )
     detected = detect_columns(frame)
@@ -449,7 +449,7 @@ def test_string_keys_and_primary_key_order():
         {"class": "upper", "length": 1},
     ]
     assert detected.columns["parent_id"]["kind"] != "id"
-    assert detected.columns["maybe_id"]["kind"] != "id"
+    assert detected.columns["maybe_id"]["kind"] == "id"
 
 
 def test_integer_card_numbers_are_pii():

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthkit._detection import detect_columns
-from synthkit._pii import fake_text, fake_values, generate_ids, regenerate
 from synthkit.errors import MetadataError, ParameterError
+from synthkit.pii import fake_text, fake_values, generate_ids, regenerate
 
 DATA = "tests/data"
 PII_TYPES = [

@@ -11,7 +11,7 @@ import torch
 
 from synthkit._runtime import seed_from
 from synthkit.errors import ConditionError, DataError
-from synthkit.metadata import Metadata
+from synthkit.metadata import Kind, Metadata
 from synthkit.processing.columns import CategoricalTransform, NumericTransform
 from synthkit.processing.encoder import TableEncoder
 
@@ -231,7 +231,8 @@ class Discretizer(TableEncoder):
         return [
             c
             for c, t in self.transforms_.items()
-            if isinstance(t, (CategoricalTransform, NumericTransform))
+            if Kind(self.metadata_.kind(c)).learned
+            and isinstance(t, (CategoricalTransform, NumericTransform))
         ]
 
     @property

@@ -10,7 +10,7 @@ import torch
 
 from synthkit._runtime import resolve_device, seed_from
 from synthkit.errors import NotFittedError
-from synthkit.metadata import Metadata
+from synthkit.metadata import Kind, Metadata
 from synthkit.processing.columns import (
     CategoricalTransform,
     ColumnTransform,
@@ -104,7 +104,7 @@ class TableEncoder:
             entry = metadata.column(column)
             series = data[column]
             kind = entry["kind"]
-            if kind in ("id", "pii", "text"):
+            if not Kind(kind).learned:
                 self.regenerated_[column] = _regeneration_entry(entry, series)
                 continue
             if series.nunique(dropna=False) <= 1:
@@ -312,13 +312,18 @@ def _regeneration_entry(entry: dict[str, Any], series: pd.Series) -> dict[str, A
 
 
 def _regenerate(entry: dict[str, Any], n: int, seed: int) -> np.ndarray | None:
-    from synthkit import _pii
+    from synthkit.pii import regenerate
 
     if entry["kind"] == "pii" and entry.get("strategy") == "drop":
         return None
-    values = _pii.regenerate(entry, n, seed)
+    values = regenerate(entry, n, seed)
     share = entry.get("null_share", 0.0)
-    if share > 0 and entry["kind"] != "id":  # keys are never missing
-        values = np.asarray(values, dtype=object)
-        values[np.random.default_rng(seed).random(n) < share] = None
+    if share > 0:  # codes with missing values keep their share of them; keys have none
+        missing = np.random.default_rng(seed).random(n) < share
+        if np.asarray(values).dtype.kind in "iu":
+            values = np.asarray(values, dtype=float)
+            values[missing] = np.nan
+        else:
+            values = np.asarray(values, dtype=object)
+            values[missing] = None
     return values
