@@ -28,7 +28,9 @@ def _tiny(**params) -> ARSynthesizer:
 @pytest.fixture(scope="module")
 def model(adult: pd.DataFrame) -> ARSynthesizer:
     torch.set_num_threads(1)
-    return _tiny(epochs=8).fit(adult)
+    # Every category kept: these tests condition on and impute rare categories
+    # (pooling them by default has its own tests in test_rare_categories.py).
+    return _tiny(epochs=8, rare_category_threshold=0).fit(adult)
 
 
 @pytest.fixture(scope="module")

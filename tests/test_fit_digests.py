@@ -49,7 +49,7 @@ PARAMS = {
         "hidden_dim": 32,
         "rare_category_threshold": 0,
     },
-    "flow": {"epochs": 2, "batch_size": 100},
+    "flow": {"epochs": 2, "batch_size": 100, "rare_category_threshold": 0},
 }
 
 DIGESTS = {

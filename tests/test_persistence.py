@@ -78,6 +78,55 @@ def test_loaded_model_samples_identically(name: str, fitted, tmp_path: Path) -> 
     )
 
 
+def write_version_1(model, path: Path) -> Path:
+    """Write ``model`` the way format version 1 did: one encoder, flat tensor names."""
+    from safetensors.torch import save as save_tensors
+
+    manifest = {
+        "format_version": 1,
+        "synthkit_version": synthkit.__version__,
+        "model": model.name,
+        "params": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in model.get_params().items()
+        },
+        "encoder": model.encoder_.to_state(),
+        "loss_history": model.loss_history_.to_dict(orient="list"),
+        "n_rows_fitted": model.n_rows_fitted_,
+    }
+    tensors = {
+        f"{network}.{key}": value.detach().cpu().contiguous()
+        for network, module in model._modules().items()
+        for key, value in module.state_dict().items()
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.json", json.dumps(manifest))
+        archive.writestr("weights.safetensors", save_tensors(tensors))
+    return path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_version_1_files_still_load(name: str, fitted, tmp_path: Path) -> None:
+    model = fitted(name)
+    loaded = synthkit.load_model(write_version_1(model, tmp_path / "v1.synthkit"))
+    assert type(loaded) is type(model)
+    assert loaded.n_rows_fitted_ == model.n_rows_fitted_
+    assert_frame_equal(loaded.loss_history_, model.loss_history_)
+    assert_frame_equal(loaded.sample(500, random_state=3), model.sample(500, random_state=3))
+    # Saving again writes the current version, which loads to the same model.
+    again = synthkit.load_model(loaded.save(tmp_path / "v2.synthkit"))
+    assert manifest_of(tmp_path / "v2.synthkit")["format_version"] == persistence.FORMAT_VERSION
+    assert_frame_equal(again.sample(500, random_state=3), model.sample(500, random_state=3))
+
+
+def test_model_state_is_a_tree_of_named_components(fitted) -> None:
+    state = fitted("ctgan")._get_state()
+    assert set(state) == {"encoders", "networks", "submodels", "fitted"}
+    assert set(state["encoders"]) == {"table"}
+    assert set(state["networks"]) == {"generator"}
+    assert state["submodels"] == {}
+    assert state["fitted"]["n_rows_fitted"] == fitted("ctgan").n_rows_fitted_
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_ids_and_pii_settings_survive_saving(name: str, make_model, adult, tmp_path) -> None:
     data = adult.head(500).assign(
@@ -131,8 +180,10 @@ def test_files_keep_only_the_networks_sampling_needs(name, kept, fitted, tmp_pat
         weights = archive.read("weights.safetensors")
     (header_size,) = struct.unpack("<Q", weights[:8])
     header = json.loads(weights[8 : 8 + header_size])
-    networks = {key.split(".")[0] for key in header if key != "__metadata__"}
+    # Tensors are named by their place in the model's tree: networks/<name>/<key>.
+    networks = {key.split("/")[1] for key in header if key != "__metadata__"}
     assert networks == {kept}
+    assert manifest_of(path)["state"]["networks"] == [kept]
 
 
 @pytest.mark.parametrize("entry", ["weights.safetensors", "model.json"])
@@ -207,7 +258,9 @@ def test_damaged_weights(saved: Path, tmp_path: Path) -> None:
     ("change", "entry"),
     [
         (lambda m: m.update(model="no-such-model"), "unknown model"),
-        (lambda m: m.pop("encoder"), "no encoder"),
+        (lambda m: m["state"].pop("encoders"), "no encoder"),
+        (lambda m: m["state"]["encoders"].pop("table"), "no table encoder"),
+        (lambda m: m["state"].update(networks=[]), "networks missing"),
         (lambda m: m["params"].update(embedding_dim=7), "weights of another shape"),
     ],
 )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional
 
+from synthkit._params import Interval
 from synthkit._runtime import seed_from, torch_seeded
-from synthkit.errors import DataError, ParameterError
+from synthkit.errors import DataError
 from synthkit.generators.ar_network import ColumnHeads, training_visibility
-from synthkit.generators.base import Synthesizer
-from synthkit.generators.conditions import Condition, RangeCondition
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
+from synthkit.generators.conditions import Condition, Context, RangeCondition
 from synthkit.processing.discretizer import Discretizer
 
 __all__ = ["ARSynthesizer"]
@@ -45,7 +46,8 @@ class ARSynthesizer(Synthesizer):
         dropout: Dropout on hidden layers while training.
         learning_rate: Initial Adam learning rate, decayed linearly to a tenth.
         weight_decay: AdamW weight decay.
-        rare_category_threshold: Pool categories with fewer rows than this (privacy).
+        rare_category_threshold: Categories seen in fewer training rows than this are
+            pooled and never generated (privacy); 0 keeps every category.
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -67,6 +69,15 @@ class ARSynthesizer(Synthesizer):
 
     name = "autoregressive"
     native_conditions = True
+    capabilities: ClassVar[frozenset[str]] = frozenset({"log_prob", "impute"})
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_bins": [Interval(int, 1, None)],
+        "max_points": [Interval(int, 1, None)],
+        "hidden_dim": [Interval(int, 1, None)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "learning_rate": [Interval(float, 0, None)],
+        "weight_decay": [Interval(float, 0, None)],
+    }
 
     def __init__(
         self,
@@ -78,7 +89,7 @@ class ARSynthesizer(Synthesizer):
         dropout: float = 0.0,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-5,
-        rare_category_threshold: int = 0,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -99,15 +110,6 @@ class ARSynthesizer(Synthesizer):
         self.verbose = verbose
 
     # ---------------------------------------------------------------- encoding
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("n_bins", "max_points", "hidden_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ParameterError(f"{name}={value!r} must be a positive integer.")
-        if not 0 <= self.dropout < 1:
-            raise ParameterError(f"dropout={self.dropout!r} must be in [0, 1).")
-
     def _new_encoder(self) -> Discretizer:
         return Discretizer(self.n_bins, self.max_points, self.rare_category_threshold)
 
@@ -159,8 +161,9 @@ class ARSynthesizer(Synthesizer):
         network.eval()
 
     # ------------------------------------------------------------------ sample
-    def _sample(self, n: int, condition: Any) -> torch.Tensor:
-        return self._generate(n, {})
+    def _sample(self, n: int, context: Context | None) -> torch.Tensor:
+        # A context restricts the tokens of some columns (features are columns here).
+        return self._generate(n, dict(context.allowed or {}) if context is not None else {})
 
     def _sample_conditioned(self, n: int, conditions: list[Condition], seed: int) -> pd.DataFrame:
         encoder: Discretizer = self.encoder_
@@ -172,7 +175,7 @@ class ARSynthesizer(Synthesizer):
             allowed[position[condition.column]] = torch.as_tensor(mask, device=self.device_)
             if isinstance(condition, RangeCondition):
                 bounds[condition.column] = (condition.low, condition.high, levels)
-        tokens = self._generate(n, allowed)
+        tokens = self._sample(n, Context(allowed=allowed))
         return encoder.decode(tokens, random_state=seed, bounds=bounds)
 
     def _generate(self, n: int, allowed: dict[int, torch.Tensor]) -> torch.Tensor:

@@ -1,4 +1,22 @@
-"""The generator contract: scikit-learn style parameters and a fit/sample template."""
+"""The generator contract: one base for every model shape, one template for single tables.
+
+:class:`BaseSynthesizer` holds what every model shares, whatever the shape of its
+data: scikit-learn style parameters (``get_params``/``set_params``, ``clone``), their
+declared constraints checked in one place, device resolution and seeding, the
+epoch loop with progress bar and early stopping, evaluation mode, declared
+capabilities, and the model's state to and from a model file
+(:meth:`~BaseSynthesizer._get_state` / :meth:`~BaseSynthesizer._set_state`: a
+tree of named encoders, networks and submodels). :class:`Synthesizer` is the
+single-table template built on it (validate, encode, ``_fit``; ``_sample``,
+decode; conditions). A sequence or multi-table model subclasses
+``BaseSynthesizer`` the same way.
+
+Conditioning reaches a model's ``_sample(n, context)`` as a
+:class:`~synthkit.generators.conditions.Context` in the model's encoded space:
+the encoded values some features must take (CTGAN's native categorical
+condition is the one-hot block of the conditioned column) and/or masks of the
+values a feature may take (the autoregressive model's token restrictions).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +31,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from synthkit._registry import Registry
+from synthkit._params import (
+    BOOLEAN,
+    DEVICE,
+    RANDOM_STATE,
+    Interval,
+    merged_constraints,
+    validate_params,
+)
 from synthkit._runtime import resolve_device, seed_from, torch_seeded
 from synthkit.errors import (
     ConditionError,
@@ -21,65 +46,66 @@ from synthkit.errors import (
     NotFittedError,
     ParameterError,
 )
-from synthkit.generators.conditions import CategoryCondition, Condition, parse_conditions
+from synthkit.generators.conditions import (
+    CategoryCondition,
+    Condition,
+    Context,
+    parse_conditions,
+)
+from synthkit.generators.persistence import save_model
+from synthkit.generators.registry import GENERATORS
 from synthkit.metadata import Metadata
 from synthkit.processing.encoder import TableEncoder
-from synthkit.rules._sampling import needs_rejection, sample_with_rules
 from synthkit.processing.validation import check_frame
+from synthkit.rules._sampling import needs_rejection, sample_with_rules
 
-__all__ = ["GENERATORS", "Synthesizer"]
+__all__ = ["GENERATORS", "BaseSynthesizer", "Synthesizer"]
 
-#: Registry of generator classes by name; third parties add theirs through the
-#: ``synthkit.generators`` entry-point group.
-GENERATORS: Registry[type[Synthesizer]] = Registry("generator", "synthkit.generators")
+#: Categories seen in fewer training rows than this are pooled by default (privacy):
+#: a synthetic row never carries a category that only a handful of people share.
+RARE_CATEGORY_THRESHOLD = 5
 
 _MAX_REJECTION_ROUNDS = 20
 # Rejection gives up after drawing this many rows per requested row.
 _MAX_REJECTION_FACTOR = 50
 
 
-class _Dispatch(type):
-    """``Synthesizer("ctgan", **params)`` builds the registered class for that name."""
+class BaseSynthesizer:
+    """What every generative model shares, whatever the shape of its data.
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls is Synthesizer:
-            if args:
-                model, args = args[0], args[1:]
-            elif "model" in kwargs:
-                model = kwargs.pop("model")
-            else:
-                raise ParameterError(
-                    f"Name a model, e.g. Synthesizer('ctgan'); known: {GENERATORS.names()}."
-                )
-            return GENERATORS.get(model)(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
+    scikit-learn's conventions hold: ``__init__`` only stores its parameters,
+    ``fit`` validates and learns and returns ``self``, learned attributes end in
+    ``_``, and ``get_params`` / ``set_params`` work (so ``sklearn.base.clone``
+    does). Parameter constraints are declared once per class in
+    ``_parameter_constraints`` (merged along the class hierarchy) and checked by
+    :meth:`_validate_params` at the start of ``fit``, with messages naming the
+    parameter, the value and what is allowed.
 
+    Subclasses provide the data-shape template (``fit``, ``sample``), name their
+    networks in :meth:`_modules` and their encoders in :meth:`_encoder_states` /
+    :meth:`_restore_encoders`, and rebuild networks in :meth:`_build_modules`.
+    State travels as a tree (:meth:`_get_state`): ``{"encoders": {name: JSON},
+    "networks": {name: state dict}, "submodels": {name: model}, "fitted": {JSON}}``.
 
-class Synthesizer(metaclass=_Dispatch):
-    """A generative model of one table.
-
-    ``Synthesizer(model, **params)`` builds the model registered under ``model``
-    (``"ctgan"``, ``"tvae"``, ...). Every model follows scikit-learn's conventions:
-    ``__init__`` only stores its parameters, ``fit`` validates and learns and
-    returns ``self``, learned attributes end in ``_``, and ``get_params`` /
-    ``set_params`` work. Subclasses implement ``_fit(encoded)`` and
-    ``_sample(n, condition)`` on encoded tensors; this class does validation,
-    encoding, conditioning, decoding, seeding and persistence.
-
-    Example:
-        >>> import synthkit
-        >>> from synthkit.datasets import load_adult
-        >>> real = load_adult().sample(1000, random_state=0)
-        >>> model = synthkit.Synthesizer("ctgan", epochs=1, verbose=False, random_state=0)
-        >>> rich = model.fit(real).sample(50, conditions={"income": ">50K"})
-        >>> bool((rich["income"] == ">50K").all())
-        True
+    Capabilities beyond ``fit``/``sample`` are declared in ``capabilities``
+    (``"log_prob"``: scores rows' log-likelihood; ``"impute"``: fills missing
+    cells); a model has the matching method exactly when it declares it.
     """
 
     #: Registered name of the model.
     name: ClassVar[str] = ""
-    #: Whether ``_sample`` can condition on categorical values natively.
-    native_conditions: ClassVar[bool] = False
+    #: Methods beyond fit/sample this model offers (``"log_prob"``, ``"impute"``).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: Allowed values of the parameters every model takes; subclasses add theirs.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "rare_category_threshold": [Interval(int, 0, None)],
+        "device": [DEVICE],
+        "random_state": [RANDOM_STATE],
+        "verbose": [BOOLEAN],
+    }
 
     # ------------------------------------------------------------ parameters
     @classmethod
@@ -95,7 +121,7 @@ class Synthesizer(metaclass=_Dispatch):
         """Return the constructor parameters, as scikit-learn estimators do."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> Synthesizer:
+    def set_params(self, **params: Any) -> BaseSynthesizer:
         """Set constructor parameters; returns ``self``."""
         valid = set(self._param_names())
         for key, value in params.items():
@@ -113,65 +139,24 @@ class Synthesizer(metaclass=_Dispatch):
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def _check_params(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name, None)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value <= 0
-            ):
-                raise ParameterError(f"{name}={value!r} must be a positive integer.")
-        patience = getattr(self, "patience", None)
-        if patience is not None and (not isinstance(patience, int) or patience <= 0):
-            raise ParameterError(f"patience={patience!r} must be a positive integer or None.")
-
-    # --------------------------------------------------------------------- fit
-    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
-        """Learn the model from a real table.
-
-        Args:
-            data: The real table. Columns of kind ``id`` and ``pii`` are not learned.
-            metadata: Column kinds; detected with :meth:`Metadata.detect` when omitted.
-
-        Returns:
-            ``self``, fitted.
-
-        Raises:
-            DataError: For empty data, all-null columns, mixed-type or infinite values.
-            ParameterError: For invalid parameters or an unavailable device.
-        """
-        self._check_params()
-        check_frame(data)
-        device = resolve_device(self.device)
-        seed = seed_from(self.random_state)
-        metadata = Metadata.for_data(data, metadata)
-        with torch_seeded(seed, device):
-            encoder = self._new_encoder().fit(data, metadata, device=device)
-            encoded = encoder.encode(data, random_state=seed, device=device)
-            if encoder.output_dim_ == 0:
-                raise DataError(
-                    "Every learned column is constant (or the data has one row), so there is "
-                    "nothing to learn: synthetic rows would copy the real one. Fit on more "
-                    "varied data."
-                )
-            self.encoder_ = encoder
-            self.metadata_ = encoder.metadata_
-            self.device_ = device
-            self.loss_history_ = pd.DataFrame()
-            self._fit(encoded)
-        self.n_rows_fitted_ = len(data)
-        return self
-
-    def _new_encoder(self) -> TableEncoder:
-        """The unfitted encoder this model learns in (models with other encodings override)."""
-        return TableEncoder(rare_category_threshold=getattr(self, "rare_category_threshold", 0))
-
     @classmethod
-    def _encoder_from_state(cls, state: dict[str, Any]) -> TableEncoder:
-        """Rebuild this model's encoder from a saved state."""
-        return TableEncoder.from_state(state)
+    def _constraints(cls) -> dict[str, list[Any]]:
+        """Every declared constraint of this class and its bases."""
+        return merged_constraints(cls)
 
-    def _fit(self, encoded: torch.Tensor) -> None:
-        raise NotImplementedError
+    def _validate_params(self) -> None:
+        """Check every parameter against its declared constraints, then their relations."""
+        validate_params(type(self).__name__, self.get_params(), self._constraints())
+        self._check_param_relations()
+
+    def _check_param_relations(self) -> None:
+        """Checks that involve several parameters (models override)."""
+
+    # -------------------------------------------------------------- training
+    def _start_fit(self) -> tuple[torch.device, int]:
+        """Validate the parameters; return the device to fit on and the fit's seed."""
+        self._validate_params()
+        return resolve_device(self.device), seed_from(self.random_state)
 
     def _shuffled_batches(self, n_rows: int) -> tuple[int, Iterator[torch.Tensor]]:
         """Steps per epoch, and row-index batches reshuffled at the start of every epoch.
@@ -212,16 +197,199 @@ class Synthesizer(metaclass=_Dispatch):
             row = {"epoch": epoch + 1, **{k: float(v) / n_steps for k, v in totals.items()}}
             history.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
-            patience = getattr(self, "patience", None)
-            if patience:
+            if self.patience:
                 value = monitor(row)
                 if not math.isfinite(best) or value < best - 1e-4 * abs(best):
                     best, waited = value, 0
                 else:
                     waited += 1
-                    if waited >= patience:
+                    if waited >= self.patience:
                         break
         self.loss_history_ = pd.DataFrame(history)
+
+    def _eval_mode(self) -> None:
+        """Switch the model's networks to inference mode."""
+        for module in self._modules().values():
+            module.eval()
+
+    # --------------------------------------------------------------- state
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        """The networks whose state dicts are saved (models override)."""
+        return {}
+
+    def _build_modules(self) -> None:
+        """Create the networks of a fitted model from its encoders (models override)."""
+
+    def _submodels(self) -> dict[str, BaseSynthesizer]:
+        """Fitted models this one is made of, saved in the same file (models override)."""
+        return {}
+
+    def _encoder_states(self) -> dict[str, dict[str, Any]]:
+        """Each fitted encoder's JSON state by name (models override)."""
+        return {}
+
+    def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
+        """Rebuild the encoders from :meth:`_encoder_states` output (models override)."""
+
+    def _get_state(self) -> dict[str, Any]:
+        """The fitted state as a tree of named components, for the model file.
+
+        Returns:
+            ``{"encoders": {name: JSON state}, "networks": {name: state dict},
+            "submodels": {name: fitted model}, "fitted": {JSON attributes}}``.
+        """
+        self._check_fitted()
+        return {
+            "encoders": self._encoder_states(),
+            "networks": {name: m.state_dict() for name, m in self._modules().items()},
+            "submodels": self._submodels(),
+            "fitted": {
+                "loss_history": self.loss_history_.to_dict(orient="list"),
+                "n_rows_fitted": self.n_rows_fitted_,
+            },
+        }
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        """Become the fitted model that :meth:`_get_state` described.
+
+        Networks are rebuilt from the encoders and get the saved weights, on this
+        model's ``device`` (a GPU-fitted model loads on a CPU).
+        """
+        self.device_ = resolve_device(self.device)
+        fitted = state.get("fitted", {})
+        self._restore_encoders(state["encoders"])
+        self._set_submodels(dict(state.get("submodels", {})))
+        self.loss_history_ = pd.DataFrame(fitted.get("loss_history", {}))
+        self._build_modules()
+        networks = state.get("networks", {})
+        modules = self._modules()
+        if set(networks) != set(modules):
+            raise ValueError(f"networks {sorted(networks)} saved, {sorted(modules)} expected")
+        for name, module in modules.items():
+            module.load_state_dict(networks[name], strict=True)
+            module.to(self.device_)
+        self.n_rows_fitted_ = fitted.get("n_rows_fitted")
+
+    def _set_submodels(self, submodels: dict[str, BaseSynthesizer]) -> None:
+        """Take back the submodels of :meth:`_submodels` (models override)."""
+        if submodels:
+            raise ValueError(f"{type(self).__name__} has no submodels; got {sorted(submodels)}")
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to one file (JSON and safetensors in a zip; no pickle).
+
+        Example:
+            >>> import tempfile, pathlib, synthkit
+            >>> from synthkit.datasets import load_adult
+            >>> model = synthkit.Synthesizer("tvae", epochs=1, verbose=False).fit(
+            ...     load_adult().head(500))
+            >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "adult.synthkit")
+            >>> synthkit.load_model(path).sample(3).shape
+            (3, 15)
+        """
+        self._check_fitted()
+        return save_model(self, path)
+
+    def _check_fitted(self) -> None:
+        # fit sets n_rows_fitted_ last, so a fit that failed half-way is not "fitted".
+        if not hasattr(self, "n_rows_fitted_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} has not been fitted yet. Call fit(data) before "
+                "sample(), save() or other methods that need a trained model."
+            )
+
+
+class _Dispatch(type):
+    """``Synthesizer("ctgan", **params)`` builds the registered class for that name."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Synthesizer:
+            if args:
+                model, args = args[0], args[1:]
+            elif "model" in kwargs:
+                model = kwargs.pop("model")
+            else:
+                raise ParameterError(
+                    f"Name a model, e.g. Synthesizer('ctgan'); known: {GENERATORS.names()}."
+                )
+            return GENERATORS.get(model)(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Synthesizer(BaseSynthesizer, metaclass=_Dispatch):
+    """A generative model of one table.
+
+    ``Synthesizer(model, **params)`` builds the model registered under ``model``
+    (``"ctgan"``, ``"tvae"``, ...). Every model follows scikit-learn's conventions:
+    ``__init__`` only stores its parameters, ``fit`` validates and learns and
+    returns ``self``, learned attributes end in ``_``, and ``get_params`` /
+    ``set_params`` work. Subclasses implement ``_fit(encoded)`` and
+    ``_sample(n, context)`` on encoded tensors; this class does validation,
+    encoding, conditioning, decoding and seeding, and :class:`BaseSynthesizer`
+    the parameters, training loop and persistence. ``fit`` refuses sequence and
+    multi-table data, naming the model class for them.
+
+    Example:
+        >>> import synthkit
+        >>> from synthkit.datasets import load_adult
+        >>> real = load_adult().sample(1000, random_state=0)
+        >>> model = synthkit.Synthesizer("ctgan", epochs=1, verbose=False, random_state=0)
+        >>> rich = model.fit(real).sample(50, conditions={"income": ">50K"})
+        >>> bool((rich["income"] == ">50K").all())
+        True
+    """
+
+    #: Whether ``_sample`` can condition on categorical values natively.
+    native_conditions: ClassVar[bool] = False
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
+        """Learn the model from a real table.
+
+        Args:
+            data: The real table. Columns of kind ``id`` and ``pii`` are not learned.
+            metadata: Column kinds; detected with :meth:`Metadata.detect` when omitted.
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            DataError: For empty data, all-null columns, mixed-type or infinite values,
+                or sequence or multi-table data (those have their own model classes).
+            ParameterError: For invalid parameters or an unavailable device.
+        """
+        _refuse_other_shapes(data, metadata)
+        device, seed = self._start_fit()
+        check_frame(data)
+        metadata = Metadata.for_data(data, metadata)
+        with torch_seeded(seed, device):
+            encoder = self._new_encoder().fit(data, metadata, device=device)
+            encoded = encoder.encode(data, random_state=seed, device=device)
+            if encoder.output_dim_ == 0:
+                raise DataError(
+                    "Every learned column is constant (or the data has one row), so there is "
+                    "nothing to learn: synthetic rows would copy the real one. Fit on more "
+                    "varied data."
+                )
+            self.encoder_ = encoder
+            self.metadata_ = encoder.metadata_
+            self.device_ = device
+            self.loss_history_ = pd.DataFrame()
+            self._fit(encoded)
+        self.n_rows_fitted_ = len(data)
+        return self
+
+    def _new_encoder(self) -> TableEncoder:
+        """The unfitted encoder this model learns in (models with other encodings override)."""
+        return TableEncoder(rare_category_threshold=self.rare_category_threshold)
+
+    @classmethod
+    def _encoder_from_state(cls, state: dict[str, Any]) -> TableEncoder:
+        """Rebuild this model's encoder from a saved state."""
+        return TableEncoder.from_state(state)
+
+    def _fit(self, encoded: torch.Tensor) -> None:
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ sample
     def sample(
@@ -265,18 +433,14 @@ class Synthesizer(metaclass=_Dispatch):
                     return self.encoder_.decode(self._sample(n, None), random_state=seed)
                 return self._sample_conditioned(n, parsed, seed)
 
-    def _sample(self, n: int, condition: tuple[str, torch.Tensor] | None) -> torch.Tensor:
+    def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         """Return ``n`` encoded rows.
 
-        ``condition`` is None, or a categorical column and each row's category
-        index in it (models with ``native_conditions`` only).
+        ``context`` is None, or (models with ``native_conditions`` only) the
+        encoded values each row must take in some features: the one-hot block of
+        a conditioned categorical column.
         """
         raise NotImplementedError
-
-    def _eval_mode(self) -> None:
-        """Switch the model's networks to inference mode."""
-        for module in self._modules().values():
-            module.eval()
 
     def _sample_conditioned(self, n: int, conditions: list[Condition], seed: int) -> pd.DataFrame:
         native = self._native_condition(conditions)
@@ -322,46 +486,54 @@ class Synthesizer(metaclass=_Dispatch):
         probs = torch.tensor(native.frequencies, dtype=torch.float32, device=self.device_)
         choice = torch.multinomial(probs / probs.sum(), n, replacement=True)
         indices = torch.tensor(native.indices, device=self.device_)[choice]
-        encoded = self._sample(n, (native.column, indices)).clone()
+        span = self.encoder_.span_of(native.column, "category")
+        context = Context(
+            values=torch.nn.functional.one_hot(indices, span.width).float(),
+            features=range(span.start, span.stop),
+        )
+        encoded = self._sample(n, context).clone()
         # The model drew the other columns given this category; write the category
         # itself into its block so the output carries exactly the asked-for value.
-        span = self.encoder_.span_of(native.column, "category")
-        encoded[:, span.start : span.stop] = torch.nn.functional.one_hot(indices, span.width).to(
-            encoded.dtype
-        )
+        encoded[:, span.start : span.stop] = context.values.to(encoded.dtype)
         return self.encoder_.decode(encoded, random_state=seed)
 
-    # ------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Save the fitted model to one file (JSON and safetensors in a zip; no pickle).
+    # ------------------------------------------------------------- state
+    def _encoder_states(self) -> dict[str, dict[str, Any]]:
+        return {"table": self.encoder_.to_state()}
 
-        Example:
-            >>> import tempfile, pathlib, synthkit
-            >>> from synthkit.datasets import load_adult
-            >>> model = synthkit.Synthesizer("tvae", epochs=1, verbose=False).fit(
-            ...     load_adult().head(500))
-            >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "adult.synthkit")
-            >>> synthkit.load_model(path).sample(3).shape
-            (3, 15)
-        """
-        from synthkit.generators.persistence import save_model
+    def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
+        self.encoder_ = self._encoder_from_state(states["table"])
+        self.metadata_ = self.encoder_.metadata_
 
-        self._check_fitted()
-        return save_model(self, path)
 
-    def _modules(self) -> dict[str, torch.nn.Module]:
-        """The networks whose state dicts are saved (models override)."""
-        return {}
+def _refuse_other_shapes(data: object, metadata: Metadata | None) -> None:
+    """Refuse sequence and multi-table data, which a single-table model would scramble."""
+    sequences = (
+        "Fit event histories with synthkit.SequenceSynthesizer, which keeps each "
+        "entity's rows together."
+    )
+    if not isinstance(data, pd.DataFrame):
+        # Imported only here: a frame, the usual input, needs no dataset shapes.
+        from synthkit.schema import RecordDataset, SequenceDataset
 
-    def _build_modules(self) -> None:
-        """Create the networks of a fitted model from its encoder (models override)."""
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "encoder_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} has not been fitted yet. Call fit(data) before "
-                "sample(), save() or other methods that need a trained model."
+        if isinstance(data, SequenceDataset):
+            raise DataError(
+                f"Synthesizer.fit got a SequenceDataset (entity key {data.sequence_key!r}): "
+                f"a single-table model would scatter every entity's history. {sequences}"
             )
+        if isinstance(data, RecordDataset):
+            raise DataError(
+                "Synthesizer.fit got a RecordDataset of related tables: a single-table model "
+                "would break their keys. Fit related tables with synthkit.RecordSynthesizer."
+            )
+    key = getattr(metadata, "sequence_key", None)
+    if key is not None:
+        raise DataError(
+            f"The metadata names sequence_key={key!r}: the rows are event histories, which "
+            "a single-table model would scatter (it regenerates the key per row). "
+            f"{sequences} Or drop the sequence key from the metadata to treat the rows as "
+            "independent."
+        )
 
 
 def _prior_share(conditions: list[Condition]) -> float:

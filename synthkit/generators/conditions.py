@@ -8,12 +8,49 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from synthkit.errors import ConditionError
 from synthkit.processing.columns import CategoricalTransform, NumericTransform, to_datetime
 from synthkit.processing.encoder import TableEncoder
 
-__all__ = ["CategoryCondition", "RangeCondition", "parse_conditions"]
+__all__ = ["CategoryCondition", "Context", "RangeCondition", "parse_conditions"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a model's ``_sample`` conditions on, in the model's encoded space.
+
+    Two forms, which a model may combine:
+
+    * fixed features: ``values[i]`` holds the encoded values row ``i`` must take in
+      the encoded features ``features`` (for a categorical column under one-hot
+      encoding, its one-hot block; CTGAN reads its conditional vector from it);
+    * allowed values: ``allowed[f]`` is a boolean mask over the values (tokens) that
+      encoded feature ``f`` may take (the autoregressive model restricts its draw of
+      each fixed column to them, which meets lists of categories and ranges exactly).
+
+    A sequence or record model passes its parent or history context the same way.
+
+    Example:
+        >>> block = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+        >>> context = Context(values=block, features=range(3, 5))
+        >>> context.indices().tolist(), len(context)
+        ([1, 0], 2)
+    """
+
+    values: torch.Tensor | None = None
+    features: range = range(0)
+    allowed: dict[int, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.values is None else int(self.values.shape[0])
+
+    def indices(self) -> torch.Tensor:
+        """Each row's position of its 1 inside a one-hot ``values`` block."""
+        if self.values is None:
+            raise ValueError("This context fixes no features.")
+        return self.values.argmax(dim=1)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthkit._params import BOOLEAN, Interval, Widths
 from synthkit._runtime import fused_adam
 from synthkit.errors import ParameterError
 from synthkit.generators._spans import PaddedBlocks, SpanLayout
-from synthkit.generators.base import Synthesizer
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
+from synthkit.generators.conditions import Context
 from synthkit.processing.encoder import TableEncoder
 
 __all__ = ["CTGAN"]
@@ -218,7 +220,8 @@ class CTGAN(Synthesizer):
         discriminator_steps: Critic updates per generator update.
         pac: Rows the critic judges together.
         log_frequency: Draw training conditions by log-frequency of categories.
-        rare_category_threshold: Pool categories with fewer rows than this (privacy).
+        rare_category_threshold: Categories seen in fewer training rows than this are
+            pooled and never generated (privacy); 0 keeps every category.
         patience: Stop early when the critic's loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -237,6 +240,18 @@ class CTGAN(Synthesizer):
 
     name = "ctgan"
     native_conditions: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "embedding_dim": [Interval(int, 1, None)],
+        "generator_dim": [Widths()],
+        "discriminator_dim": [Widths()],
+        "generator_lr": [Interval(float, 0, None)],
+        "generator_decay": [Interval(float, 0, None)],
+        "discriminator_lr": [Interval(float, 0, None)],
+        "discriminator_decay": [Interval(float, 0, None)],
+        "discriminator_steps": [Interval(int, 1, None)],
+        "pac": [Interval(int, 1, None)],
+        "log_frequency": [BOOLEAN],
+    }
 
     def __init__(
         self,
@@ -252,7 +267,7 @@ class CTGAN(Synthesizer):
         discriminator_steps: int = 1,
         pac: int = 10,
         log_frequency: bool = True,
-        rare_category_threshold: int = 0,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -276,10 +291,7 @@ class CTGAN(Synthesizer):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if isinstance(self.pac, bool) or not isinstance(self.pac, int) or self.pac <= 0:
-            raise ParameterError(f"pac={self.pac!r} must be a positive integer (default 10).")
+    def _check_param_relations(self) -> None:
         if self.batch_size % self.pac:
             raise ParameterError(
                 f"batch_size={self.batch_size} must be a multiple of pac={self.pac}; "
@@ -391,15 +403,17 @@ class CTGAN(Synthesizer):
         return torch.nn.functional.cross_entropy(logits, target, reduction="sum") / len(column)
 
     # ------------------------------------------------------------------- sample
-    def _sample(self, n: int, condition: tuple[str, torch.Tensor] | None) -> torch.Tensor:
+    def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         conditions = self._conditions
         device = self.device_
         with torch.inference_mode():
             generator = _SamplingGenerator(self.generator_, self.embedding_dim)
-            if condition is not None:
-                column, indices = condition
-                position = self.encoder_.categorical_columns.index(column)
-                categories = conditions.offsets[position] + indices
+            if context is not None:
+                # The context fixes one categorical block: its one-hot rows pick the
+                # conditional vector's category within that column.
+                starts = [span.start for span in conditions.spans]
+                position = starts.index(context.features.start)
+                categories = conditions.offsets[position] + context.indices()
             elif conditions.n_columns:
                 # Unconditional rows: a column uniformly, a category by its real frequency.
                 categories = conditions.draw_unconditional(n)

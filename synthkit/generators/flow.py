@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,10 @@ from torch import nn
 from torch.distributions import Transform
 from zuko.transforms import MonotonicRQSTransform
 
-from synthkit.errors import DataError, ParameterError
-from synthkit.generators.base import Synthesizer
+from synthkit._params import Interval, Widths
+from synthkit.errors import DataError
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
+from synthkit.generators.conditions import Context
 from synthkit.processing.discretizer import CopulaEncoder
 
 __all__ = ["FlowSynthesizer"]
@@ -44,6 +46,8 @@ class FlowSynthesizer(Synthesizer):
         hidden_features: Widths of each transform's hypernetwork.
         bins: Spline bins per transform.
         learning_rate: Adam learning rate.
+        rare_category_threshold: Categories seen in fewer training rows than this are
+            pooled and never generated (privacy); 0 keeps every category.
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -61,6 +65,13 @@ class FlowSynthesizer(Synthesizer):
     """
 
     name = "flow"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"log_prob"})
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "transforms": [Interval(int, 1, None)],
+        "hidden_features": [Widths()],
+        "bins": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None)],
+    }
 
     def __init__(
         self,
@@ -70,6 +81,7 @@ class FlowSynthesizer(Synthesizer):
         hidden_features: tuple[int, ...] = (96, 96),
         bins: int = 6,
         learning_rate: float = 1e-3,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -81,20 +93,14 @@ class FlowSynthesizer(Synthesizer):
         self.hidden_features = hidden_features
         self.bins = bins
         self.learning_rate = learning_rate
+        self.rare_category_threshold = rare_category_threshold
         self.patience = patience
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("transforms", "bins"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ParameterError(f"{name}={value!r} must be a positive integer.")
-
     def _new_encoder(self) -> CopulaEncoder:
-        return CopulaEncoder()
+        return CopulaEncoder(rare_category_threshold=self.rare_category_threshold)
 
     @classmethod
     def _encoder_from_state(cls, state: dict[str, Any]) -> CopulaEncoder:
@@ -130,7 +136,7 @@ class FlowSynthesizer(Synthesizer):
         self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         flow.eval()
 
-    def _sample(self, n: int, condition: Any) -> torch.Tensor:
+    def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         if not self.encoder_.learned_columns:
             return torch.zeros((n, 0), device=self.device_)
         distribution = self.flow_()

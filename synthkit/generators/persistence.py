@@ -14,11 +14,14 @@ from safetensors.torch import save as save_tensors
 from synthkit._files import atomic_path
 from synthkit._runtime import resolve_device
 from synthkit.errors import ModelFileError
+from synthkit.generators.registry import GENERATORS
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
 
-#: Version of the model file layout; files of another major version are refused.
-FORMAT_VERSION = 1
+#: Version of the model file layout. Version 2 stores a tree of named components
+#: (encoders, networks, submodels); version 1 files (one encoder) still load.
+FORMAT_VERSION = 2
+_READABLE = (1, 2)
 _MANIFEST = "model.json"
 _WEIGHTS = "weights.safetensors"
 
@@ -26,27 +29,21 @@ _WEIGHTS = "weights.safetensors"
 def save_model(model: Any, path: str | Path) -> Path:
     """Write a fitted model to ``path`` atomically and return the path.
 
-    The file is a zip with ``model.json`` (format version, model name,
-    parameters, encoder state, loss history) and ``weights.safetensors``.
-    Nothing in it is executable when loaded.
+    The file is a zip with ``model.json`` (format version, then per model its
+    name, parameters, encoder states, fitted attributes, network names and
+    submodels) and ``weights.safetensors`` (every network's tensors, named by
+    their place in the tree: ``networks/<name>/<key>``,
+    ``submodels/<name>/networks/<name>/<key>``). Nothing in it is executable when
+    loaded.
     """
     from synthkit import __version__
 
     path = Path(path)
-    params = {k: _jsonable(v) for k, v in model.get_params().items()}
+    tensors: dict[str, torch.Tensor] = {}
     manifest = {
         "format_version": FORMAT_VERSION,
         "synthkit_version": __version__,
-        "model": model.name,
-        "params": params,
-        "encoder": model.encoder_.to_state(),
-        "loss_history": model.loss_history_.to_dict(orient="list"),
-        "n_rows_fitted": model.n_rows_fitted_,
-    }
-    tensors = {
-        f"{module_name}.{key}": value.detach().cpu().contiguous()
-        for module_name, module in model._modules().items()
-        for key, value in module.state_dict().items()
+        **_entry(model, "", tensors),
     }
     with (
         atomic_path(path) as tmp,
@@ -55,6 +52,27 @@ def save_model(model: Any, path: str | Path) -> Path:
         archive.writestr(_MANIFEST, json.dumps(manifest))
         archive.writestr(_WEIGHTS, save_tensors(tensors))
     return path
+
+
+def _entry(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """One model's manifest entry; its tensors go into ``tensors`` under ``prefix``."""
+    state = model._get_state()
+    for network, weights in state["networks"].items():
+        for key, value in weights.items():
+            tensors[f"{prefix}networks/{network}/{key}"] = value.detach().cpu().contiguous()
+    return {
+        "model": model.name,
+        "params": {k: _jsonable(v) for k, v in model.get_params().items()},
+        "state": {
+            "encoders": state["encoders"],
+            "fitted": state["fitted"],
+            "networks": sorted(state["networks"]),
+            "submodels": {
+                name: _entry(sub, f"{prefix}submodels/{name}/", tensors)
+                for name, sub in state["submodels"].items()
+            },
+        },
+    }
 
 
 def load_model(path: str | Path, device: str = "cpu") -> Any:
@@ -81,10 +99,8 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
         ...
         synthkit.errors.ModelFileError: Model file no/such/file.synthkit does not exist.
     """
-    from synthkit.generators.base import GENERATORS
-
     path = Path(path)
-    target = resolve_device(device)  # an unavailable device is a parameter problem
+    resolve_device(device)  # an unavailable device is a parameter problem
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
     try:
@@ -117,31 +133,68 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
     except Exception as error:  # safetensors raises its own error types for bad bytes
         raise ModelFileError(f"The weights in {path} are damaged ({error}).") from None
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in _READABLE:
         raise ModelFileError(
             f"{path} has model format version {version!r}; this synthkit reads version "
-            f"{FORMAT_VERSION}. Re-save the model with a matching synthkit version."
+            f"{FORMAT_VERSION} (and older version 1). Re-save the model with a matching "
+            "synthkit version."
         )
     try:
-        cls = GENERATORS.get(manifest["model"])
-        params = {k: _from_json(v) for k, v in manifest["params"].items()}
-        model = cls(**{**params, "device": device})
-        model.encoder_ = cls._encoder_from_state(manifest["encoder"])
-        model.metadata_ = model.encoder_.metadata_
-        model.device_ = target
-        model.loss_history_ = _frame(manifest.get("loss_history", {}))
-        model.n_rows_fitted_ = manifest.get("n_rows_fitted")
-        model._build_modules()
-        for module_name, module in model._modules().items():
-            prefix = f"{module_name}."
-            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            module.load_state_dict(state, strict=True)
-            module.to(model.device_)
-    except (KeyError, TypeError, RuntimeError, ValueError) as error:
+        if version == 1:
+            manifest, tensors = _from_version_1(manifest, tensors)
+        return _model(manifest, tensors, "", device)
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as error:
         raise ModelFileError(f"{path} does not match its model's layout ({error}).") from None
+
+
+def _model(
+    entry: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str, device: str
+) -> Any:
+    """Rebuild one model (and its submodels) from its manifest entry and tensors."""
+    cls = GENERATORS.get(entry["model"])
+    params = {k: _from_json(v) for k, v in entry["params"].items()}
+    model = cls(**{**params, "device": device})
+    state = entry["state"]
+    networks = {}
+    for network in state["networks"]:
+        start = f"{prefix}networks/{network}/"
+        networks[network] = {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
+    model._set_state(
+        {
+            "encoders": state["encoders"],
+            "fitted": state.get("fitted", {}),
+            "networks": networks,
+            "submodels": {
+                name: _model(sub, tensors, f"{prefix}submodels/{name}/", device)
+                for name, sub in state.get("submodels", {}).items()
+            },
+        }
+    )
     # Keep the saved device preference in the parameters, not the load target.
-    model.device = params.get("device", device)
+    model.set_params(device=params.get("device", device))
     return model
+
+
+def _from_version_1(
+    manifest: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A version-1 manifest (one encoder, flat tensor names) as a version-2 entry."""
+    networks = sorted({key.split(".", 1)[0] for key in tensors})
+    renamed = {"networks/{}/{}".format(*key.split(".", 1)): value for key, value in tensors.items()}
+    entry = {
+        "model": manifest["model"],
+        "params": manifest["params"],
+        "state": {
+            "encoders": {"table": manifest["encoder"]},
+            "fitted": {
+                "loss_history": manifest.get("loss_history", {}),
+                "n_rows_fitted": manifest.get("n_rows_fitted"),
+            },
+            "networks": networks,
+            "submodels": {},
+        },
+    }
+    return entry, renamed
 
 
 def _jsonable(value: Any) -> Any:
@@ -156,9 +209,3 @@ def _from_json(value: Any) -> Any:
     if isinstance(value, dict) and "__tuple__" in value:
         return tuple(_from_json(v) for v in value["__tuple__"])
     return value
-
-
-def _frame(data: dict[str, list[Any]]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame(data)

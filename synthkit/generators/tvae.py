@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import nn
 
+from synthkit._params import Interval, Widths
 from synthkit._runtime import fused_adam
 from synthkit.generators._spans import SpanLayout
-from synthkit.generators.base import Synthesizer
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
+from synthkit.generators.conditions import Context
 
 __all__ = ["TVAE"]
 
@@ -60,7 +64,8 @@ class TVAE(Synthesizer):
         l2scale: Adam weight decay.
         loss_factor: Weight of the reconstruction loss against the KL term.
         learning_rate: Adam learning rate.
-        rare_category_threshold: Pool categories with fewer rows than this (privacy).
+        rare_category_threshold: Categories seen in fewer training rows than this are
+            pooled and never generated (privacy); 0 keeps every category.
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -78,6 +83,14 @@ class TVAE(Synthesizer):
     """
 
     name = "tvae"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "embedding_dim": [Interval(int, 1, None)],
+        "compress_dims": [Widths()],
+        "decompress_dims": [Widths()],
+        "l2scale": [Interval(float, 0, None)],
+        "loss_factor": [Interval(float, 0, None)],
+        "learning_rate": [Interval(float, 0, None)],
+    }
 
     def __init__(
         self,
@@ -89,7 +102,7 @@ class TVAE(Synthesizer):
         l2scale: float = 1e-5,
         loss_factor: float = 2.0,
         learning_rate: float = 1e-3,
-        rare_category_threshold: int = 0,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -159,7 +172,7 @@ class TVAE(Synthesizer):
 
         self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
 
-    def _sample(self, n: int, condition: tuple[str, torch.Tensor] | None) -> torch.Tensor:
+    def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         decoder, layout = self.decoder_net_, self._layout
         sigma = decoder.sigma[layout.tanh_index]
         out = []

@@ -348,9 +348,11 @@ def _decimals(values: np.ndarray) -> int | None:
 class CategoricalTransform(ColumnTransform):
     """One-hot encoding of a categorical or boolean column, missing as its own category.
 
-    Categories rarer than ``rare_threshold`` rows are pooled into one token; on
-    decoding the token becomes one of the pooled categories, drawn by their
-    frequency, so rare values never co-occur in learned patterns.
+    Categories seen in fewer than ``rare_threshold`` rows are pooled into one
+    token, which decodes to the column's most common kept category: a synthetic
+    value is always one seen at least ``rare_threshold`` times, never a rare real
+    value. When no category reaches the threshold, only the most common one is
+    kept (a column must decode to some real value).
     """
 
     kind = "categorical"
@@ -374,8 +376,8 @@ class CategoricalTransform(ColumnTransform):
         numbers = counts.to_numpy()
         pooled = [(v, n) for v, n in zip(values, numbers, strict=True) if n < rare_threshold]
         kept = [(v, n) for v, n in zip(values, numbers, strict=True) if n >= rare_threshold]
-        if len(pooled) == 1:  # pooling a single category hides nothing
-            kept, pooled = kept + pooled, []
+        if not kept and pooled:  # counts are sorted: keep the most common one
+            kept, pooled = pooled[:1], pooled[1:]
         state["categories"] = [v for v, _ in kept]
         state["counts"] = [int(n) for _, n in kept]
         if pooled:
@@ -430,21 +432,23 @@ class CategoricalTransform(ColumnTransform):
         return torch.nn.functional.one_hot(codes, len(self.categories)).float()
 
     def decode(self, block: torch.Tensor, rng: np.random.Generator | None = None) -> pd.Series:
-        """Decode one-hot rows to values (pooled rows get a pooled category by frequency)."""
+        """Decode one-hot rows to values (pooled rows get the most common kept category)."""
         return self.decode_codes(block.argmax(dim=1).cpu().numpy(), rng)
 
     def decode_codes(self, codes: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
-        """Decode category indices to values (pooled ones drawn by frequency from ``rng``)."""
+        """Decode category indices to values (pooled ones as the most common kept category).
+
+        ``rng`` is unused; it keeps the signature of the other transforms.
+        """
         lookup = np.empty(len(self.categories), dtype=object)
         lookup[:] = self.categories
-        values = lookup[codes]
         if self.pooled:
-            in_pool = codes == self.categories.index(_POOL_TOKEN)
-            rng = rng or np.random.default_rng()
-            pool = np.empty(len(self.pooled), dtype=object)
-            pool[:] = self.pooled
-            probs = self.pooled_counts / self.pooled_counts.sum()
-            values[in_pool] = rng.choice(pool, size=int(in_pool.sum()), p=probs)
+            # The pool token stands for values each seen fewer than rare_threshold
+            # times; emitting one of them would copy a rare real value.
+            pool = self.categories.index(_POOL_TOKEN)
+            kept = np.delete(np.arange(len(self.categories)), pool)
+            lookup[pool] = self.categories[int(kept[np.argmax(self.counts[kept])])]
+        values = lookup[codes]
         return restore_dtype(pd.Series(values, name=self.column, dtype=object), self.info)
 
     def state(self) -> dict[str, Any]:  # noqa: D102
