@@ -6,11 +6,12 @@ import difflib
 import importlib
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Generic, TypeVar
 
-from synthkit.errors import SynthkitError, UnknownNameError
+from synthkit.errors import MissingDependencyError, SynthkitError, UnknownNameError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "import_optional"]
 
 T = TypeVar("T")
 
@@ -127,7 +128,7 @@ class Registry(Generic[T]):
             module = importlib.import_module(module_name)
         except ImportError as error:
             hint = self._hints.get(key, "")
-            raise SynthkitError(
+            raise MissingDependencyError(
                 f"The {self.kind} {key!r} needs a package that is not installed "
                 f"({error.name}). {hint}".strip()
             ) from error
@@ -140,3 +141,31 @@ class Registry(Generic[T]):
         for entry in entry_points(group=self.entry_point_group):
             if entry.name.lower() not in self._targets:
                 self._targets[entry.name.lower()] = entry.value
+
+
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional dependency, or say which synthkit extra installs it.
+
+    Args:
+        module: The module to import (for example ``"sdv.metadata"``).
+        extra: The synthkit extra that brings it (``pip install "synthkit[extra]"``).
+        purpose: What needs it, for the message (for example ``"SDV conversion"``).
+
+    Raises:
+        MissingDependencyError: Naming the missing package and the install command.
+
+    Example:
+        >>> import_optional("json", extra="sdv", purpose="Reading JSON").__name__
+        'json'
+        >>> import_optional("no_such_module_x", extra="sdv", purpose="This example")
+        Traceback (most recent call last):
+        ...
+        synthkit.errors.MissingDependencyError: This example needs no_such_module_x, which is not installed; install it with pip install "synthkit[sdv]".
+    """  # noqa: E501
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"{purpose} needs {error.name or module}, which is not installed; install it "
+            f'with pip install "synthkit[{extra}]".'
+        ) from error

@@ -21,6 +21,7 @@ __all__ = [
     "DataError",
     "EvaluationError",
     "MetadataError",
+    "MissingDependencyError",
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
@@ -63,6 +64,10 @@ class ConnectorError(SynthkitError, OSError):
 
 class EvaluationError(SynthkitError, ValueError):
     """Data passed to an evaluation cannot be scored as given."""
+
+
+class MissingDependencyError(SynthkitError, ImportError):
+    """An optional dependency is not installed; the message names the ``pip install`` line."""
 
 
 class UnknownNameError(SynthkitError, KeyError):

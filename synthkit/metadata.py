@@ -522,10 +522,20 @@ def _from_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
 def _to_sdv_column(entry: Mapping[str, Any]) -> dict[str, Any]:
     kind = entry["kind"]
     if kind == "numerical":
-        return {
+        out = {
             "sdtype": "numerical",
             "computer_representation": "Int64" if entry.get("integer") else "Float",
         }
+        # SDV 2 keeps decimal places and the range, not the representation.
+        decimals = entry.get("decimals")
+        if decimals is None and entry.get("integer"):
+            decimals = 0
+        if decimals is not None:
+            out["decimal_places"] = int(decimals)
+        for ours, theirs in (("min", "range_min"), ("max", "range_max")):
+            if entry.get(ours) is not None:
+                out[theirs] = entry[ours]
+        return out
     if kind == "datetime":
         out: dict[str, Any] = {"sdtype": "datetime"}
         if entry.get("format"):

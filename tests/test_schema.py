@@ -12,7 +12,14 @@ from hypothesis import given, settings
 import synthkit
 import synthkit.connectors
 import synthkit.schema
-from synthkit.schema import SequenceDataset, SequenceError
+from synthkit.errors import MetadataError, MissingDependencyError
+from synthkit.schema import (
+    MultiTableMetadata,
+    RecordDataset,
+    Relationship,
+    SequenceDataset,
+    SequenceError,
+)
 
 
 def test_shapes_are_exported_from_synthkit_and_reexported_by_connectors():
@@ -88,3 +95,128 @@ def test_any_non_decreasing_index_is_accepted_and_sort_is_stable(pairs):
     # Already ordered data (ties included) is accepted unchanged.
     again = SequenceDataset(ordered, "entity", "index")
     pd.testing.assert_frame_equal(again.data, ordered)
+
+
+# ---------------------------------------------------------- multi-table metadata
+LINKS = [
+    Relationship("patients", "labs", "id", "id"),
+    Relationship("patients", "events", "id", "id"),
+]
+
+
+@pytest.fixture(scope="module")
+def nafld() -> dict[str, pd.DataFrame]:
+    """300 NAFLD patients, their lab tests and their clinical events."""
+    return {
+        "patients": pd.read_csv(DATA / "nafld1_sample.csv.gz"),
+        "labs": pd.read_csv(DATA / "nafld2_sample.csv.gz"),
+        "events": pd.read_csv(DATA / "nafld3_sample.csv.gz"),
+    }
+
+
+@pytest.fixture(scope="module")
+def nafld_records(nafld) -> RecordDataset:
+    return RecordDataset(nafld, LINKS)
+
+
+def _sdv_view(metadata: MultiTableMetadata) -> dict:
+    """What SDV can carry of our metadata: kinds (booleans are categories), keys, links."""
+    return {
+        name: (
+            {c: e["kind"].replace("boolean", "categorical") for c, e in md.columns.items()},
+            md.primary_key,
+            {c: e.get("integer") for c, e in md.columns.items() if e["kind"] == "numerical"},
+        )
+        for name, md in metadata.items()
+    }
+
+
+def test_record_dataset_carries_multi_table_metadata(nafld_records):
+    metadata = nafld_records.metadata
+    assert isinstance(metadata, MultiTableMetadata)
+    assert nafld_records.root == "patients"
+    assert metadata["patients"].primary_key == "id"
+    assert metadata["labs"].kind("id") == metadata["events"].kind("id") == "id"
+    assert metadata.relationships == LINKS
+    assert MultiTableMetadata.from_json(metadata.to_json()) == metadata
+
+
+def test_nafld_metadata_round_trips_through_sdv(nafld, nafld_records):
+    metadata = nafld_records.metadata
+    sdv_metadata = metadata.to_sdv()
+    sdv_metadata.validate()
+    sdv_metadata.validate_data(nafld)
+    links = sdv_metadata.to_dict()["relationships"]
+    assert {(r["parent_table_name"], r["child_table_name"]) for r in links} == {
+        ("patients", "labs"),
+        ("patients", "events"),
+    }
+    assert all(r["parent_primary_key"] == r["child_foreign_key"] == "id" for r in links)
+    back = MultiTableMetadata.from_sdv(sdv_metadata)
+    assert back.relationships == LINKS
+    assert _sdv_view(back) == _sdv_view(metadata)
+    assert back["labs"].column("days")["min"] == nafld["labs"]["days"].min()
+    # Reading SDV's dict needs no SDV install and gives the same metadata.
+    assert MultiTableMetadata.from_sdv(sdv_metadata.to_dict()) == back
+    # The converted metadata rebuilds the dataset with the same keys.
+    rebuilt = RecordDataset(nafld, metadata=back)
+    assert rebuilt.relationships == LINKS
+    assert rebuilt.primary_keys == {"patients": "id"}
+    assert rebuilt.metadata is back
+
+
+def test_sdv_detected_relationships_convert(nafld):
+    import warnings
+
+    from sdv.metadata import Metadata as SDVMetadata
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detected = SDVMetadata.detect_from_dataframes(nafld)
+    converted = MultiTableMetadata.from_sdv(detected)
+    assert sorted(converted.relationships, key=lambda r: r.child) == sorted(
+        LINKS, key=lambda r: r.child
+    )
+    assert converted["patients"].primary_key == "id"
+
+
+def test_to_sdv_without_sdv_names_the_extra(nafld_records, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sdv.metadata", None)  # makes the import fail
+    with pytest.raises(MissingDependencyError, match=r'pip install "synthkit\[sdv\]"'):
+        nafld_records.metadata.to_sdv()
+    with pytest.raises(ImportError, match="SDV"):
+        nafld_records.metadata["patients"].to_sdv()
+    assert nafld_records.metadata.to_sdv_dict()["relationships"]  # the dict needs no SDV
+
+
+@pytest.mark.parametrize(
+    ("links", "message"),
+    [
+        ([Relationship("patients", "visits", "id", "id")], r"child table 'visits' is not"),
+        ([Relationship("labs", "events", "id", "id")], r"primary key of 'labs'.*None"),
+        ([Relationship("patients", "labs", "id", "patient")], r"'patient' is not a column"),
+    ],
+)
+def test_bad_relationships_are_named(nafld_records, links, message):
+    tables = dict(nafld_records.metadata.items())
+    with pytest.raises(MetadataError, match=message):
+        MultiTableMetadata(tables, links)
+
+
+def test_bad_sdv_input_is_named():
+    with pytest.raises(MetadataError, match=r"'tables' mapping.*Metadata.from_sdv"):
+        MultiTableMetadata.from_sdv({"columns": {"a": {"sdtype": "numerical"}}})
+    broken = {"tables": {"a": {"columns": {"k": {"sdtype": "id"}}}}, "relationships": [{}]}
+    with pytest.raises(MetadataError, match="lacks"):
+        MultiTableMetadata.from_sdv(broken)
+
+
+_names = st.text(alphabet="abcxyz_", min_size=1, max_size=5)
+
+
+@given(_names, _names, _names, _names, st.one_of(st.none(), _names), st.one_of(st.none(), _names))
+def test_relationship_round_trips(parent, child, parent_key, child_key, field, order):
+    link = Relationship(parent, child, parent_key, child_key, field, order)
+    assert Relationship.from_dict(link.to_dict()) == link
+    bare = Relationship(parent, child, parent_key, child_key)
+    assert Relationship.from_sdv_dict(link.to_sdv_dict()) == bare

@@ -2,7 +2,9 @@
 
 These are core concepts: connectors build and write them, models read them.
 ``SequenceDataset`` holds long-format events keyed by entity; ``RecordDataset``
-holds related tables linked by :class:`Relationship`.
+holds related tables linked by :class:`Relationship`; ``MultiTableMetadata`` is
+their metadata (each table's ``Metadata`` plus the relationships), convertible to
+and from JSON and SDV's multi-table format.
 
 Example:
     >>> import pandas as pd
@@ -12,10 +14,13 @@ Example:
     [2, 1]
 """
 
-from synthkit.schema.records import RecordDataset, RecordError, Relationship
+from synthkit.schema.multitable import MultiTableMetadata
+from synthkit.schema.records import RecordDataset, RecordError
+from synthkit.schema.relationship import Relationship
 from synthkit.schema.sequences import SequenceDataset, SequenceError
 
 __all__ = [
+    "MultiTableMetadata",
     "RecordDataset",
     "RecordError",
     "Relationship",

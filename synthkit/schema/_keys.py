@@ -24,9 +24,11 @@ def metadata_for(
     if given is not None:
         given.validate(frame)
         base = given.to_dict()
+        for column in id_columns:
+            base["columns"][column] = {"kind": "id"}
     else:
-        base = Metadata.detect(frame).to_dict()
-    for column in id_columns:
-        base["columns"][column] = {"kind": "id"}
+        # Keys are overrides, so detection proposes no rule on a column models never learn.
+        overrides = dict.fromkeys(id_columns, "id")
+        base = Metadata.detect(frame, overrides=overrides).to_dict()
     base.update({role: column for role, column in keys.items() if column is not None})
     return Metadata.from_dict(base)

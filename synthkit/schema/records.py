@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,9 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthkit.errors import DataError
-from synthkit.metadata import Metadata
 from synthkit.schema._arrow import to_arrow, to_pandas
-from synthkit.schema._keys import metadata_for
+from synthkit.schema.multitable import MultiTableMetadata
+from synthkit.schema.relationship import Relationship
 
 __all__ = ["RecordDataset", "RecordError", "Relationship"]
 
@@ -23,27 +22,6 @@ _SCALAR_VALUES = "value"
 
 class RecordError(DataError):
     """Related tables break a key: a duplicate primary key, an orphan row, a cycle."""
-
-
-@dataclass(frozen=True)
-class Relationship:
-    """A one-to-many link: each ``child`` row points to a ``parent`` row.
-
-    Attributes:
-        parent: Parent table name.
-        child: Child table name.
-        parent_key: Primary key column of the parent.
-        child_key: Column of the child holding the parent's key (the foreign key).
-        field: Name of the list in the nested parent record (default: the child's name).
-        order: Child column giving each row's position in that list, if any.
-    """
-
-    parent: str
-    child: str
-    parent_key: str
-    child_key: str
-    field: str | None = None
-    order: str | None = None
 
 
 class RecordDataset:
@@ -64,6 +42,9 @@ class RecordDataset:
             when nesting back.
         schemas: Table name to the nested Arrow schema it came from, to rebuild
             objects, column order and types exactly.
+        metadata: Kinds and keys of every table (for example read from SDV with
+            ``MultiTableMetadata.from_sdv``); detected when omitted. When given,
+            its relationships and primary keys are used unless passed as well.
 
     Example:
         >>> records = [
@@ -88,8 +69,21 @@ class RecordDataset:
         primary_keys: Mapping[str, str] | None = None,
         generated: Mapping[str, Sequence[str]] | None = None,
         schemas: Mapping[str, pa.Schema] | None = None,
+        metadata: MultiTableMetadata | None = None,
     ) -> None:
         self.tables = {name: _frame(name, table) for name, table in tables.items()}
+        if metadata is not None and not isinstance(metadata, MultiTableMetadata):
+            raise RecordError(
+                f"metadata must be a synthkit.schema.MultiTableMetadata, got "
+                f"{type(metadata).__name__}; build one with MultiTableMetadata.detect(tables) "
+                "or MultiTableMetadata.from_sdv(...)."
+            )
+        if metadata is not None:
+            metadata.validate(self.tables)
+            relationships = relationships or metadata.relationships
+            keys = {name: md.primary_key for name, md in metadata.items() if md.primary_key}
+            primary_keys = {**keys, **(primary_keys or {})}
+        self._metadata = metadata
         self.relationships = list(relationships)
         self.primary_keys = dict(primary_keys or {})
         for relationship in self.relationships:
@@ -142,6 +136,7 @@ class RecordDataset:
             primary_keys=self.primary_keys,
             generated=self.generated,
             schemas=self.schemas,
+            metadata=self._metadata,
         )
 
     # ---------------------------------------------------------------- checks
@@ -170,18 +165,17 @@ class RecordDataset:
                 )
 
     @property
-    def metadata(self) -> dict[str, Metadata]:
-        """Metadata per table, with primary keys set and key columns of kind ``id``."""
-        out = {}
-        for name, frame in self.tables.items():
-            keys = [self.primary_keys.get(name)]
-            keys += [link.child_key for link in self.relationships if link.child == name]
-            out[name] = metadata_for(
-                frame,
-                id_columns=tuple(k for k in keys if k is not None),
-                primary_key=self.primary_keys.get(name),
+    def metadata(self) -> MultiTableMetadata:
+        """Metadata of every table (keys set, key columns of kind ``id``) and the relationships.
+
+        Detected on first use unless given at construction; it converts to and
+        from JSON and SDV's multi-table metadata.
+        """
+        if self._metadata is None:
+            self._metadata = MultiTableMetadata.detect(
+                self.tables, self.relationships, self.primary_keys
             )
-        return out
+        return self._metadata
 
     # --------------------------------------------------------------- nesting
     def to_arrow(self) -> pa.Table:
