@@ -363,12 +363,26 @@ def gap_to_number(rule: Rule, value: Any, is_datetime: bool) -> float:
 
 
 def column_values(frame: pd.DataFrame, column: str, entry: Mapping[str, Any]) -> np.ndarray:
-    """A numerical or datetime column as float64 (datetimes in UTC nanoseconds)."""
-    from synthkit.processing.columns import datetime_to_float, to_datetime, to_float
+    """A numerical or datetime column as float64 (datetimes in UTC nanoseconds), NaN for missing.
 
-    if entry["kind"] == "datetime":
-        return datetime_to_float(to_datetime(column, frame[column], entry.get("format")))
-    return to_float(column, frame[column])
+    Values that do not parse count as missing: this only measures how often a rule
+    holds; the encoder reports unparsable values when it is fitted. Pandas only, so
+    detection does not load the model stack.
+    """
+    series = frame[column]
+    if entry["kind"] != "datetime":
+        if pd.api.types.is_bool_dtype(series.dtype):
+            series = series.astype("float64")
+        return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if pd.api.types.is_numeric_dtype(series.dtype):
+            series = series.astype("Int64").astype("string")
+        series = pd.to_datetime(series, format=entry.get("format"), errors="coerce")
+    if series.dt.tz is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    nanos = series.astype("datetime64[ns]").to_numpy().astype("int64").astype("float64")
+    nanos[series.isna().to_numpy()] = np.nan
+    return nanos
 
 
 def rule_shares(

@@ -68,7 +68,10 @@ def _inequalities(data: pd.DataFrame, metadata: Any, columns: list[str]) -> list
         for offset, j in enumerate(range(i + 1, len(columns))):
             n = int(count[offset])
             overlap = low_q[i] <= high_q[j] and low_q[j] <= high_q[i]
-            if n < 10 or not overlap or not _same_unit(metadata, columns[i], columns[j]):
+            # A rule on the few rows where both are present is not worth proposing.
+            if n < max(20, 0.1 * len(data)) or not overlap:
+                continue
+            if not _same_unit(metadata, columns[i], columns[j]):
                 continue
             ties = n - int(less[offset]) - int(greater[offset])
             if ties / n > _MAX_TIES:
