@@ -43,7 +43,8 @@ class EvaluationData:
         max_rows: Cap on the rows a nearest-neighbour query side or a classifier uses;
             larger inputs are subsampled and the size is recorded in ``sampling``.
         model: The fitted synthkit model that made ``synthetic``, for attacks that
-            read its likelihood (it needs ``log_prob``: ``flow``, ``autoregressive``).
+            read its likelihood; metrics that need a capability the model does not
+            declare (``log_prob``: ``flow``, ``autoregressive``) are skipped.
 
     Raises:
         EvaluationError: Naming the frame, column or parameter that cannot be scored.
@@ -68,7 +69,6 @@ class EvaluationData:
         model: Any | None = None,
     ) -> None:
         _check_frame("real", real)
-        _check_model(model)
         _check_frame("synthetic", synthetic)
         if holdout is not None:
             _check_frame("holdout", holdout)
@@ -81,6 +81,8 @@ class EvaluationData:
         _check_same_columns("synthetic", real, synthetic)
         if holdout is not None:
             _check_same_columns("holdout", real, holdout)
+        # Untouched inputs, for checks on every column (identifier_leak reads ids and PII).
+        self.raw_real, self.raw_synthetic = real, synthetic
         self.metadata = _resolve_metadata(real, metadata)
         self.kinds = {name: self.metadata.kind(name) for name in real.columns}
         self.columns = [name for name in real.columns if self.kinds[name] in SCORED_KINDS]
@@ -206,23 +208,37 @@ def _check_frame(name: str, frame: object) -> None:
 
 
 def scores_likelihood(model: Any) -> bool:
-    """Whether ``model`` scores rows' log-likelihood, as model-based attacks need.
+    """Whether ``model`` declares the ``log_prob`` capability, as model-based attacks need.
+
+    Models declare what they offer beyond fit and sample in ``capabilities``;
+    nothing is guessed from the methods an object happens to have.
 
     Example:
         >>> import synthkit
         >>> scores_likelihood(synthkit.Synthesizer("flow")), scores_likelihood(object())
         (True, False)
     """
-    return callable(getattr(model, "log_prob", None))
+    return "log_prob" in getattr(model, "capabilities", frozenset())
 
 
-def _check_model(model: Any) -> None:
-    if model is not None and not scores_likelihood(model):
-        raise EvaluationError(
-            f"model={type(model).__name__} has no log_prob method: model-based attacks need "
-            "a fitted model that scores rows' likelihood, such as Synthesizer('flow') or "
-            "Synthesizer('autoregressive'). Leave model out to skip them."
-        )
+def likelihood_unavailable(model: Any) -> str | None:
+    """Why ``model`` cannot be scored by its likelihood, or ``None`` when it can.
+
+    Example:
+        >>> import synthkit
+        >>> likelihood_unavailable(synthkit.Synthesizer("tvae"))[:34]
+        'needs a model that scores rows by '
+    """
+    if model is None or scores_likelihood(model):
+        return None
+    from synthkit.generators import GENERATORS
+
+    able = [n for n in GENERATORS.names() if scores_likelihood(GENERATORS.get(n))]
+    return (
+        f"needs a model that scores rows by their likelihood: model={type(model).__name__} "
+        f"has no log_prob method (it is not among its declared capabilities); models with "
+        f"it: {', '.join(able)}"
+    )
 
 
 def _check_same_columns(name: str, real: pd.DataFrame, other: pd.DataFrame) -> None:

@@ -44,8 +44,9 @@ def evaluate(
         max_rows: Cap on the rows a nearest-neighbour query side or detection
             classifier uses; sizes actually used are in ``report.meta["sampling"]``.
         model: The fitted model that made ``synthetic``; with a holdout, models
-            with ``log_prob`` (``flow``, ``autoregressive``) also get the
-            likelihood membership attack, which sees the model, not only its rows.
+            that declare ``log_prob`` (``flow``, ``autoregressive``) also get the
+            likelihood membership attack, which sees the model, not only its rows;
+            for other models it is skipped with the reason.
 
     Returns:
         The :class:`Report`.

@@ -20,7 +20,7 @@ import numpy as np
 
 from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import Metric, MetricResult
-from synthkit.evaluation.data import EvaluationData
+from synthkit.evaluation.data import EvaluationData, likelihood_unavailable
 from synthkit.evaluation.membership import tpr_at_fpr
 
 __all__ = ["LikelihoodMembershipAUC", "likelihood_attack"]
@@ -91,6 +91,10 @@ class LikelihoodMembershipAUC(Metric):
     direction = 0.5
     requires = ("holdout", "model")
     explanation = "ROC AUC of telling training rows from unseen rows by the model's likelihood."
+
+    def not_applicable(self, data: EvaluationData) -> str | None:
+        """Skip, with the reason, without a holdout or a model that declares ``log_prob``."""
+        return super().not_applicable(data) or likelihood_unavailable(data.model)
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Return the AUC of the log-likelihood threshold attack."""

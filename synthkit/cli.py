@@ -92,16 +92,17 @@ def demo(
         f"a conditional draw of {len(rich):,} rows with income '>50K' matched "
         f"{(rich['income'] == '>50K').mean():.0%}."
     )
-    # Models with a likelihood (flow, autoregressive) also face the attack that reads it.
-    scores_rows = scores_likelihood(synthesizer)
-    metrics = [m for m in _SUMMARY_METRICS if scores_rows or m != "likelihood_mia_auc"]
+    # Models that declare log_prob (flow, autoregressive) also face the attack that reads it.
+    metrics = [
+        m for m in _SUMMARY_METRICS if m != "likelihood_mia_auc" or scores_likelihood(synthesizer)
+    ]
     report = synthkit.evaluate(
         train,
         synthetic,
         holdout=test,
         target="income",
         metrics=metrics,
-        model=synthesizer if scores_rows else None,
+        model=synthesizer,
     )
     _print_report(report, f"{model} on Adult: fidelity, privacy and utility")
 

@@ -14,6 +14,7 @@ from sklearn.base import clone
 import synthkit
 from synthkit.errors import NotFittedError
 from synthkit.generators import GENERATORS
+from synthkit.testing import CHECKS, KNOWN_CAPABILITIES, check_synthesizer
 
 # Floats compare exactly (pandas' default is a relative 1e-5).
 assert_frame_equal = functools.partial(pd.testing.assert_frame_equal, check_exact=True)
@@ -282,3 +283,48 @@ def test_pii_with_drop_strategy_is_absent(name: str, make_model, customers: pd.D
     synthetic = model.sample(100, random_state=0)
     assert "email" not in synthetic.columns
     assert list(synthetic.columns) == [c for c in customers.columns if c != "email"]
+
+
+# ------------------------------------------------------------ conformance kit
+@pytest.mark.parametrize("name", NAMES)
+def test_every_registered_model_passes_the_conformance_kit(
+    name: str, make_model, adult: pd.DataFrame
+) -> None:
+    params = make_model(name, epochs=1).get_params()
+    passed = check_synthesizer(name, params=params, data=adult.head(600))
+    assert passed == [check.__name__ for check in CHECKS]
+
+
+# --------------------------------------------------------------- capabilities
+CAPABLE = [
+    (name, capability)
+    for name in NAMES
+    for capability in sorted(KNOWN_CAPABILITIES)
+    if capability in GENERATORS.get(name).capabilities
+]
+
+
+def test_capabilities_are_declared_by_the_models_that_have_them() -> None:
+    assert ("autoregressive", "log_prob") in CAPABLE
+    assert ("autoregressive", "impute") in CAPABLE
+    assert ("flow", "log_prob") in CAPABLE
+    for name in NAMES:
+        cls = GENERATORS.get(name)
+        for capability in KNOWN_CAPABILITIES:
+            assert hasattr(cls, capability) == (capability in cls.capabilities), (name, capability)
+
+
+@pytest.mark.parametrize(("name", "capability"), CAPABLE)
+def test_declared_capability_works(name: str, capability: str, fitted, adult) -> None:
+    model = fitted(name)
+    rows = adult.tail(300).dropna().head(100).reset_index(drop=True)
+    if capability == "log_prob":
+        scores = model.log_prob(rows)
+        assert scores.shape == (100,)
+        assert np.isfinite(scores).all()
+    else:
+        gappy = rows.copy()
+        gappy.loc[:9, "workclass"] = None
+        filled = getattr(model, capability)(gappy, random_state=0)
+        assert filled["workclass"].notna().all()
+        assert_frame_equal(filled.iloc[10:], rows.iloc[10:].astype(filled.dtypes.to_dict()))

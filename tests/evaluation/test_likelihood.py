@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -69,10 +70,23 @@ def test_without_a_model_the_attack_is_skipped_with_the_reason(rows) -> None:
         synthkit.evaluate(real, holdout, holdout=holdout, metrics=["likelihood_mia_auc"])
 
 
-def test_a_model_without_log_prob_gets_a_clear_error(rows) -> None:
+def test_a_model_without_log_prob_skips_the_attack_with_the_reason(rows) -> None:
     model = _fit("tvae", rows["few"], epochs=1)
+    synthetic = model.sample(300, random_state=0)
+    report = synthkit.evaluate(
+        rows["few"], synthetic, holdout=rows["holdout"], model=model, metrics=None
+    )
+    assert "likelihood_mia_auc" not in report.to_dict()
+    assert re.search(r"no log_prob method.*flow", report.skipped["likelihood_mia_auc"])
+    # Asked for by name, the metric cannot be skipped silently: the same reason is raised.
     with pytest.raises(EvaluationError, match=r"no log_prob method.*flow"):
-        synthkit.evaluate(rows["few"], model.sample(300), holdout=rows["holdout"], model=model)
+        synthkit.evaluate(
+            rows["few"],
+            synthetic,
+            holdout=rows["holdout"],
+            model=model,
+            metrics=["likelihood_mia_auc"],
+        )
 
 
 def test_cli_evaluate_runs_the_attack_from_a_model_file(rows, tmp_path: Path) -> None:
