@@ -328,3 +328,29 @@ def test_declared_capability_works(name: str, capability: str, fitted, adult) ->
         filled = getattr(model, capability)(gappy, random_state=0)
         assert filled["workclass"].notna().all()
         assert_frame_equal(filled.iloc[10:], rows.iloc[10:].astype(filled.dtypes.to_dict()))
+
+
+# ----------------------------------------------------------------- parameters
+SHARED_BAD = [
+    ("epochs", 0, "an integer >= 1"),
+    ("batch_size", 2.5, "an integer >= 1"),
+    ("patience", 0, "an integer >= 1 or None"),
+    ("rare_category_threshold", -1, "an integer >= 0"),
+    ("verbose", "yes", "True or False"),
+    ("random_state", -3, "an integer >= 0"),
+    ("device", 3, "a device name"),
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("param", "value", "allowed"), SHARED_BAD)
+def test_shared_parameters_are_checked_once_with_one_message(
+    name: str, param: str, value, allowed: str, make_model, adult: pd.DataFrame
+) -> None:
+    model = make_model(name, **{param: value})
+    with pytest.raises(synthkit.errors.ParameterError) as caught:
+        model.fit(adult.head(100))
+    message = str(caught.value)
+    assert message.startswith(f"{type(model).__name__}: {param}={value!r} is not allowed")
+    assert allowed in message
+    assert not hasattr(model, "encoder_")
