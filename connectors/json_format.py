@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from synthkit._registry import import_optional
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import (
     open_input_stream,
@@ -89,8 +90,7 @@ class JsonConnector(Connector):
     ) -> None:
         """Write ``table`` as JSON Lines (``.jsonl``) or a JSON array (``.json``), atomically."""
         lines = strip_compression(uri).lower().endswith(_LINE_SUFFIXES) if lines is None else lines
-        import duckdb
-
+        duckdb = import_optional("duckdb", extra="duckdb", purpose="Writing JSON files")
         # DuckDB's JSON writer is vectorized and handles nested types.
         with tempfile.TemporaryDirectory(prefix="synthkit-json-") as folder:
             scratch = Path(folder) / "out.json"

@@ -138,5 +138,5 @@ register_connector(
     "sql",
     "synthkit.connectors.sql:SqlConnector",
     schemes=("sqlite", "postgresql", "postgres", "duckdb"),
-    install_hint="pip install 'synthkit[postgres]' for PostgreSQL (psycopg2).",
+    install_hint='pip install "synthkit[postgres]" for PostgreSQL, "synthkit[duckdb]" for DuckDB.',
 )

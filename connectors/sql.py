@@ -20,7 +20,7 @@ from synthkit.connectors._base import (
     MissingSourceError,
     redact,
 )
-from synthkit.errors import ParameterError
+from synthkit.errors import MissingDependencyError, ParameterError
 from synthkit.schema import Relationship
 
 __all__ = ["SqlConnector"]
@@ -256,9 +256,10 @@ class _Database:
         try:
             self.engine: Engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         except (ImportError, sa.exc.NoSuchModuleError) as error:
-            raise DatabaseError(
-                f"Cannot open {self.display}: its driver is not installed ({error}). "
-                "For PostgreSQL: pip install 'synthkit[postgres]'."
+            extra = _DRIVER_EXTRAS.get(url.get_backend_name(), "postgres")
+            raise MissingDependencyError(
+                f"Cannot open {self.display}: its driver is not installed ({error}); "
+                f'install it with pip install "synthkit[{extra}]".'
             ) from None
         if url.get_backend_name() == "sqlite":
             _transactional_ddl(self.engine)
@@ -363,6 +364,10 @@ def _transactional_ddl(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+# The synthkit extra that installs each database's SQLAlchemy driver.
+_DRIVER_EXTRAS = {"postgresql": "postgres", "duckdb": "duckdb"}
 
 
 def _with_driver(url: URL) -> URL:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from synthkit._files import atomic_write_text
+from synthkit._registry import import_optional
 from synthkit.errors import DataError, ParameterError
 from synthkit.schema import SequenceDataset
 
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["Failure", "ValidationResult", "build_suite", "load_suite", "save_suite", "validate"]
 
 _MAX_LISTED = 20
+
+
+def _gx(module: str = "great_expectations") -> Any:
+    # great-expectations is an optional extra: say how to install it when missing.
+    return import_optional(module, extra="validation", purpose="Data validation")
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,8 @@ def build_suite(
         >>> validate(bad, suite).failed_expectations
         ['expect_column_values_to_be_between(age)']
     """
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    gx = _gx()
+    gxe = _gx("great_expectations.expectations")
 
     frame, keys = _frame_and_keys(data, keys)
     expectations: list[Any] = [
@@ -151,7 +157,7 @@ def _frame_and_keys(
 
 
 def _column_expectations(column: pd.Series, name: str, max_categories: int) -> list[Any]:
-    import great_expectations.expectations as gxe
+    gxe = _gx("great_expectations.expectations")
 
     out: list[Any] = [gxe.ExpectColumnValuesToBeOfType(column=name, type_=_gx_type(column))]
     present = column.dropna()
@@ -212,7 +218,7 @@ def load_suite(path: str | os.PathLike[str]) -> gx.ExpectationSuite:
         >>> load_suite(path).name
         'tiny'
     """
-    import great_expectations as gx
+    gx = _gx()
 
     try:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -269,7 +275,7 @@ def _ephemeral_batch(frame: pd.DataFrame) -> Any:
 
 def _ephemeral_context() -> Any:
     """A fresh in-memory context: no project folder, no usage statistics, no progress bars."""
-    import great_expectations as gx
+    gx = _gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,

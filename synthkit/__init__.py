@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from synthkit.connectors import load, save
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
-    from synthkit.schema import RecordDataset, Relationship, SequenceDataset
+    from synthkit.schema import MultiTableMetadata, RecordDataset, Relationship, SequenceDataset
 
 __all__ = [
     "Metadata",
+    "MultiTableMetadata",
     "RecordDataset",
     "Relationship",
     "SequenceDataset",
@@ -51,6 +52,7 @@ _LAZY = {
     "SequenceDataset": "synthkit.schema",
     "RecordDataset": "synthkit.schema",
     "Relationship": "synthkit.schema",
+    "MultiTableMetadata": "synthkit.schema",
 }
 
 

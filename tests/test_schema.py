@@ -27,6 +27,7 @@ def test_shapes_are_exported_from_synthkit_and_reexported_by_connectors():
         assert name in synthkit.__all__
         assert getattr(synthkit, name) is getattr(synthkit.schema, name)
         assert getattr(synthkit.connectors, name) is getattr(synthkit.schema, name)
+    assert synthkit.MultiTableMetadata is synthkit.schema.MultiTableMetadata
 
 
 def test_core_schema_does_not_import_connectors():
