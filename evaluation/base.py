@@ -200,6 +200,9 @@ _BUILTIN = {
         ("dcr_share", "DCRShare"),
         ("nndr", "NNDR"),
     ],
+    "leaks": [
+        ("identifier_leak", "IdentifierLeak"),
+    ],
     "membership": [
         ("mia_auc", "MembershipAUC"),
         ("mia_tpr_at_10_fpr", "MembershipTPRAt10FPR"),

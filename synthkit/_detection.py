@@ -382,6 +382,10 @@ def _detect_column(name: str, series: pd.Series) -> dict[str, Any]:
     name_pii = _pii_type_from_name(tokens, squashed)
     if name_pii is not None and _name_pii_holds(*name_pii, tokens, values, numeric):
         reason = "weak name word confirmed by its values" if name_pii[1] else "name word"
+        if name_pii[0] == "name":
+            part = _single_name_part(values)
+            if part is not None:
+                return _pii_entry(part[0], values, f"its name says name and {part[1]}")
         return _pii_entry(name_pii[0], values, f"its name says {name_pii[0]} ({reason})")
 
     unique = bool(series.notna().all() and values.is_unique)
@@ -463,6 +467,18 @@ def _pii_type_from_name(tokens: list[str], squashed: str) -> tuple[str, bool] | 
     if "name" in words and (squashed in ("name", "names") or words & _PERSON_WORDS):
         return "name", False
     return (weak, True) if weak is not None else None
+
+
+def _single_name_part(values: pd.Series) -> tuple[str, str] | None:
+    """A ``name`` column of single words holds first or last names only (``"Allison"``)."""
+    sample = _sample(values).astype(str).str.strip()
+    if sample.str.contains(r"\s|,").mean() > 0.1:
+        return None
+    for pii_type in ("first_name", "last_name"):
+        share = known_name_share(sample, pii_type)
+        if share >= 0.5:
+            return pii_type, f"{share:.0%} of a sample are single {pii_type.replace('_', ' ')}s"
+    return None
 
 
 def _name_pii_holds(

@@ -325,6 +325,7 @@ class Metadata:
             primary_key=data.get("primary_key"),
             sequence_key=data.get("sequence_key"),
             sequence_index=data.get("sequence_index"),
+            reasons=data.get("reasons"),
         )
         if data.get("rules"):
             from synthkit.rules._core import rule_from_dict

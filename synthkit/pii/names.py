@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import importlib
 import unicodedata
+import zlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -294,3 +296,163 @@ def name_relation(names: pd.Series, part: pd.Series) -> tuple[str | None, float]
         if share > best_share:
             best, best_share = candidate, share
     return best, best_share
+
+
+# ----------------------------------------------------------------- regeneration
+#: Locales whose lists new names are drawn from (English names, gendered lists).
+POOL_LOCALES = ("en_US", "en_GB", "en_IE", "en_NZ")
+#: Name types regenerated from the pools below (with the full name of the row, if any).
+NAME_TYPES = frozenset({"name", "first_name", "middle_name", "last_name", "maiden_name"})
+# The pools each name type draws from (a full name draws from all of them).
+_POOLS_USED = {
+    "name": ("first_male", "first_female", "last"),
+    "first_name": ("first_male", "first_female"),
+    "middle_name": ("first_male", "first_female"),
+    "last_name": ("last",),
+    "maiden_name": ("last",),
+}
+_MALE_TITLES = frozenset(["mr", "master", "sir", "herr", "sr", "sig", "dhr"])
+_FEMALE_TITLES = frozenset(
+    ["mrs", "ms", "miss", "lady", "madam", "mme", "mlle", "frau", "sra", "srta", "mevr"]
+)
+
+
+@functools.cache
+def base_pools() -> dict[str, tuple[str, ...]]:
+    """Faker's gendered first names (names on both lists left out) and last names, sorted.
+
+    Example:
+        >>> pools = base_pools()
+        >>> "Mary" in pools["first_female"], "Mary" in pools["first_male"]
+        (True, False)
+    """
+    male = _listed(("first_names_male",), POOL_LOCALES)
+    female = _listed(("first_names_female",), POOL_LOCALES)
+
+    def single_words(names: frozenset[str]) -> tuple[str, ...]:
+        # One word per name ("Te Ariki" left out), so a full name splits back into its parts.
+        return tuple(sorted(name for name in names if " " not in name))
+
+    return {
+        "first_male": single_words(male - female),
+        "first_female": single_words(female - male),
+        "last": single_words(_listed(("last_names",), POOL_LOCALES)),
+    }
+
+
+def fit_name_pools(entry: dict[str, Any], real: pd.Series) -> dict[str, Any]:
+    """What regenerating a name column needs, holding no real value.
+
+    Every word of every real value is taken out of the candidate pools, and as many
+    other candidates chosen at random (decoys), so the stored pools do not reveal
+    which names were present. A full name also gets its layout: the share of
+    ``"Last, Title First"`` forms, of middle names, and of each common title.
+
+    Example:
+        >>> real = pd.Series(["Braund, Mr. Owen Harris", "Cumings, Mrs. Mary"])
+        >>> fitted = fit_name_pools({"pii_type": "name"}, real)
+        >>> "Mary" in fitted["pools"]["first_female"], fitted["layout"]["comma"]
+        (False, 1.0)
+    """
+    present = real.dropna().astype(str)
+    # Every word, parentheses and punctuation aside ("(Lily May Peel)" holds three names).
+    words = set(present.str.split(r"[^\w'-]+", regex=True).explode().str.lower())
+    rng = np.random.default_rng(zlib.crc32(str(entry.get("pii_type")).encode()))
+    pools: dict[str, list[str]] = {}
+    for key, candidates in base_pools().items():
+        if key not in _POOLS_USED[str(entry.get("pii_type"))]:
+            continue  # store only the pools this column draws from
+        listed = np.array(candidates, dtype=object)
+        real_ones = np.isin(np.char.lower(listed.astype(str)), list(words))
+        others = np.flatnonzero(~real_ones)
+        decoys = min(int(real_ones.sum()), len(others) // 2)
+        keep = ~real_ones
+        keep[rng.choice(others, size=decoys, replace=False)] = False
+        pools[key] = listed[keep].tolist()
+    out: dict[str, Any] = {"pools": pools}
+    if entry.get("pii_type") == "name" and len(present):
+        split = split_full_names(present)
+        titles = split["title"].dropna().str.lower().str.rstrip(".")
+        counts = titles[titles.isin(TITLES)].value_counts()
+        # Each title as the real rows spell it most ("Miss", "Mr."): a fixed word list.
+        spelled = split["title"].dropna()
+        shown = spelled.groupby(titles.to_numpy()).agg(lambda x: x.value_counts().index[0])
+        out["layout"] = {
+            "comma": round(float(split["comma"].mean()), 6),
+            "middle": round(float(split["middle"].notna().mean()), 6),
+            "titles": {shown[t]: round(float(c / len(split)), 6) for t, c in counts.items()},
+        }
+    return out
+
+
+def generate_names(
+    entry: dict[str, Any], n: int, seed: int, gender: pd.Series | None = None
+) -> dict[str, np.ndarray]:
+    """Full names and their parts drawn together: ``full``, ``first``, ``middle``, ``last``.
+
+    First and middle names follow the gender of the row (``gender`` values such as
+    ``"F"`` or ``"male"``; others get either), titles follow it too, and the full
+    name is composed from the parts in the real layout, so each part column equals
+    the matching part of the full name in the same row.
+
+    Example:
+        >>> names = generate_names({"pii_type": "name", "layout": {"comma": 1.0}}, 2, seed=0,
+        ...                        gender=pd.Series(["female", "male"]))
+        >>> [full.startswith(last + ", ") for full, last in zip(names["full"], names["last"])]
+        [True, True]
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"names")]))
+    stored = entry.get("pools") or {}
+    pools = {
+        key: np.array(stored.get(key) or base, dtype=str) for key, base in base_pools().items()
+    }
+    codes = np.full(n, -1) if gender is None else gender_codes(gender)
+    unknown = codes < 0
+    codes[unknown] = rng.integers(0, 2, size=int(unknown.sum()))
+
+    def draw(key: str) -> np.ndarray:
+        return pools[key][rng.integers(0, len(pools[key]), size=n)]
+
+    female = codes == 1
+    first = np.where(female, draw("first_female"), draw("first_male"))
+    layout = entry.get("layout") or {}
+    middle = np.where(female, draw("first_female"), draw("first_male"))
+    middle = np.where(rng.random(n) < float(layout.get("middle", 0.0)), middle, "")
+    last = draw("last")
+    title = _titles(layout.get("titles") or {}, female, rng)
+    given = np.strings.add(first, np.where(middle != "", np.strings.add(" ", middle), ""))
+    titled = np.where(title != "", np.strings.add(np.strings.add(title, " "), given), given)
+    comma = rng.random(n) < float(layout.get("comma", 0.0))
+    full = np.where(
+        comma,
+        np.strings.add(np.strings.add(last, ", "), titled),
+        np.strings.add(np.strings.add(titled, " "), last),
+    )
+    return {
+        "full": full,
+        "first": first,
+        "middle": np.where(middle != "", middle, None),
+        "last": last,
+    }
+
+
+def _titles(shares: dict[str, float], female: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A title per row drawn from the real shares, among the titles of the row's gender."""
+    n = len(female)
+    out = np.full(n, "", dtype=object)
+    if not shares:
+        return out.astype(str)
+    names = list(shares)
+    weights = np.array([shares[name] for name in names], dtype=float)
+    plain = np.array([name.lower().rstrip(".") for name in names])
+    untitled = max(1.0 - weights.sum(), 0.0)
+    for is_female in (False, True):  # two genders
+        rows = np.flatnonzero(female == is_female)
+        other = _MALE_TITLES if is_female else _FEMALE_TITLES
+        allowed = np.array([name not in other for name in plain])
+        choices = np.array([*np.array(names)[allowed], ""], dtype=object)
+        odds = np.array([*weights[allowed], untitled], dtype=float)
+        if len(rows) == 0 or odds.sum() <= 0:
+            continue
+        out[rows] = choices[rng.choice(len(choices), size=len(rows), p=odds / odds.sum())]
+    return out.astype(str)
