@@ -77,8 +77,9 @@ class CsvConnector(Connector):
         options = layout.arrow_options(columns, null_values, newlines_in_values)
         _check_quotes(uri, compression, layout)
         formats = _plan_types(uri, compression, layout, options, parse_dates, column_types)
-        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout, compression):
             table = pacsv.read_csv(stream, *options)
+        _check_last_row(table, uri, compression, layout)
         return _with_dates(table, formats, uri)
 
     def iter_batches(
@@ -107,10 +108,15 @@ class CsvConnector(Connector):
         # Arrow splits by bytes: estimate bytes per row from the sample.
         rows = batch_size or DEFAULT_BATCH_SIZE
         options[0].block_size = max(1 << 16, int(rows * layout.bytes_per_row))
-        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout, compression):
+            previous = None  # held back one block: the last one is checked before it goes out
             for raw in pacsv.open_csv(stream, *options):
-                table = _with_dates(pa.Table.from_batches([raw]), formats, uri)
-                yield from table.to_batches(max_chunksize=rows)
+                if previous is not None:
+                    yield from _with_dates(previous, formats, uri).to_batches(max_chunksize=rows)
+                previous = pa.Table.from_batches([raw])
+            if previous is not None:
+                _check_last_row(previous, uri, compression, layout)
+                yield from _with_dates(previous, formats, uri).to_batches(max_chunksize=rows)
 
     def write(
         self,
@@ -242,9 +248,10 @@ def _default_delimiter(uri: str, sample: str | None = None) -> str:
 class _parse_errors:  # noqa: N801 - a context manager that reads like a function
     """Turn Arrow's CSV errors into :class:`FormatError` naming the file and line."""
 
-    def __init__(self, uri: str, layout: _Layout):
+    def __init__(self, uri: str, layout: _Layout, compression: str | None = "infer"):
         self.uri = uri
         self.layout = layout
+        self.compression = compression
 
     def __enter__(self) -> None:
         return None
@@ -259,6 +266,8 @@ class _parse_errors:  # noqa: N801 - a context manager that reads like a functio
                 "pass its encoding, for example encoding='latin-1'."
             ) from None
         if "CSV parse error" in message:
+            # A quote left open shifts every later field; name that cause, not its symptom.
+            _refuse_open_quote(self.uri, self.compression, self.layout)
             row = message.split(": ", 2)[-1]
             line = _line_of(self.uri, row, self.layout.encoding)
             where = f" at line {line}" if line else ""
@@ -279,9 +288,9 @@ def _check_quotes(uri: str, compression: str | None, layout: _Layout) -> None:
     cheap (a byte count per block): every quoted field and every escaped quote adds
     an even number, so an odd total means an open quote or a stray literal quote
     inside an unquoted field; only then is the file scanned field by field to tell
-    the two apart and find the line where the open quote starts. (A stray literal
-    quote elsewhere in the file can even the count out and hide an open quote; the
-    full scan on every file would cost one Python step per quote character.)
+    the two apart and find the line where the open quote starts. A stray literal
+    quote elsewhere can even the count out; :func:`_check_last_row` catches that
+    case after parsing.
 
     Raises:
         FormatError: Naming the file and the line of the unterminated quote.
@@ -293,8 +302,27 @@ def _check_quotes(uri: str, compression: str | None, layout: _Layout) -> None:
                 count += block.count(b'"')
     else:
         count = sum(text.count('"') for text in _decoded_blocks(uri, compression, layout))
-    if count % 2 == 0:
+    if count % 2:
+        _refuse_open_quote(uri, compression, layout)
+
+
+def _check_last_row(table: pa.Table, uri: str, compression: str | None, layout: _Layout) -> None:
+    """Catch the open quote an even quote count hid: it makes the last value span lines.
+
+    A stray literal quote elsewhere can even out the count; the open field then
+    still ends at the end of the file, so the last row holds a value with a line
+    break. Only then (rare in real files) is the file scanned.
+    """
+    if not table.num_rows:
         return
+    for column in table.columns:
+        value = column[-1].as_py()
+        if isinstance(value, str) and ("\n" in value or "\r" in value):
+            _refuse_open_quote(uri, compression, layout)
+            return
+
+
+def _refuse_open_quote(uri: str, compression: str | None, layout: _Layout) -> None:
     line = _open_quote_line(uri, compression, layout)
     if line is not None:
         raise FormatError(
@@ -401,7 +429,7 @@ def _plan_types(
             include_columns=list(states),
             null_values=convert.null_values,
         )
-        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout):
+        with open_input_stream(uri, compression) as stream, _parse_errors(uri, layout, compression):
             for batch in pacsv.open_csv(stream, options[0], options[1], probe):
                 for name, state in states.items():
                     if state != "string":

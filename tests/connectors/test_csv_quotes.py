@@ -29,6 +29,8 @@ def test_unterminated_quote_names_file_and_line(tmp_path):
         ('a,b\n1,2\n3,"', 3),  # the file's last character opens a field
         ('a,b\n1,"x\ny"\n3,"4\n5,6\n', 4),  # after a legitimate multi-line field
         ('a,b\n1,"say ""hi""\n2,3\n', 2),  # escaped quotes do not close it
+        ('a,b\n1,5"\n3,"4\n5,6\n', 3),  # a stray literal quote evens out the count
+        ('a,b,c\n1,5",x\n"3,4,y\n5,6,7\n', 3),  # ... and the fields no longer line up
     ],
 )
 def test_unterminated_quote_anywhere(tmp_path, text, line):
@@ -36,6 +38,8 @@ def test_unterminated_quote_anywhere(tmp_path, text, line):
     path.write_text(text)
     with pytest.raises(FormatError, match=rf"starting at line {line} whose closing quote"):
         load(path)
+    with pytest.raises(FormatError, match=rf"starting at line {line} whose closing quote"):
+        list(iter_batches(path, batch_size=1))
 
 
 def test_unterminated_quote_in_compressed_and_utf16_files(tmp_path):
