@@ -268,3 +268,24 @@ def test_from_sdv_needs_a_table_name_for_several_tables():
     with pytest.raises(MetadataError, match="table_name"):
         Metadata.from_sdv(two)
     assert Metadata.from_sdv(two, table_name="b").kind("y") == "categorical"
+
+
+def test_kind_is_the_one_definition_of_learned_and_scored_columns():
+    from synthkit.evaluation.data import SCORED_KINDS
+    from synthkit.metadata import Kind
+
+    assert [kind.value for kind in Kind] == list(KINDS)
+    assert {kind for kind in Kind if not kind.learned} == {Kind.ID, Kind.PII, Kind.TEXT}
+    assert set(SCORED_KINDS) == {kind.value for kind in Kind if kind.scored}
+    metadata = Metadata({"a": {"kind": "numerical"}, "b": {"kind": "text"}, "c": {"kind": "id"}})
+    assert metadata.learned_columns == ["a"]
+
+
+def test_reasons_survive_json_and_user_overrides_replace_them():
+    frame = pd.DataFrame({"contact": [f"u{i}@x.org" for i in range(30)], "n": range(30)})
+    metadata = Metadata.detect(frame, overrides={"n": "categorical"})
+    assert "100% of a sample match the email pattern" in metadata.explain("contact")
+    assert metadata.explain("n") == "'n' is categorical: set by the user."
+    again = Metadata.from_json(metadata.to_json())
+    assert again.reasons == metadata.reasons and again == metadata
+    assert "not detected" in Metadata({"x": {"kind": "numerical"}}).explain("x")

@@ -290,3 +290,39 @@ def test_threads_drawing_at_once_get_the_same_values_as_alone():
         together = list(pool.map(lambda job: fake_values(pii(job[0]), 500, job[1]), jobs))
     assert all((a == b).all() for a, b in zip(alone, together, strict=True))
     assert (regenerate(pii("email"), 500, 0) == alone[0]).all()
+
+
+# ------------------------------------------------------------ registry, Luhn, ids
+def test_every_registered_type_generates_values_its_pattern_reads():
+    from synthkit.pii.registry import PII_TYPES as REGISTRY
+
+    for name, pii_type in REGISTRY.items():
+        values = pd.Series(fake_values(pii(name), 300, seed=2)).astype(str)
+        assert len(values) == 300
+        if pii_type.pattern is not None and name not in ("address", "phone"):
+            assert values.str.fullmatch(pii_type.pattern).mean() >= 0.9, name
+
+
+@given(st.lists(st.integers(0, 9), min_size=11, max_size=18))
+@settings(max_examples=50, deadline=None)
+def test_luhn_digit_written_then_checked(digits):
+    from synthkit.pii.luhn import luhn_valid, with_luhn_digit
+
+    number = "".join(map(str, digits))
+    fixed = with_luhn_digit(np.array([number]))[0]
+    assert fixed[:-1] == number[:-1]
+    assert luhn_valid([fixed]).tolist() == [True] == [luhn_ok(fixed)]
+    wrong = fixed[:-1] + str((int(fixed[-1]) + 1) % 10)
+    assert luhn_valid([wrong]).tolist() == [False]
+
+
+def test_keys_of_several_shapes_keep_their_shapes_and_shares():
+    from synthkit.pii.ids import describe_ids
+
+    real = pd.Series([f"N{i:03d}UW" for i in range(300)] + [f"N{i:05d}" for i in range(100)])
+    entry = describe_ids(real, numeric=False)
+    assert [shape["share"] for shape in entry["shapes"]] == [0.75, 0.25]
+    keys = pd.Series(generate_ids(entry, 4_000, seed=0))
+    assert keys.is_unique and not keys.isin(real).any()
+    shapes = keys.str.replace(r"\d", "9", regex=True).str.replace(r"[A-Z]", "A", regex=True)
+    assert abs(shapes.str.endswith("AA").mean() - 0.75) < 0.03

@@ -6,7 +6,9 @@ instance, and numpy combines and re-digits them for every row. Ids, emails,
 phones, SSNs, cards and IPs never repeat within a call. Values that point at a
 person (those, plus full names and addresses) skip every value passed in
 ``exclude`` (pass the real column), so no real value is copied into synthetic
-data. First and last names alone identify nobody and may coincide with real ones.
+data. Every type comes from the registry (:mod:`synthkit.pii.registry`); name
+columns fitted by the encoder are drawn by :mod:`synthkit.pii.names` instead,
+with the real names taken out of the pools.
 """
 
 from __future__ import annotations
