@@ -11,7 +11,12 @@ import pandas as pd
 import torch
 
 from synthkit.errors import ConditionError
-from synthkit.processing.columns import CategoricalTransform, NumericTransform, to_datetime
+from synthkit.processing.columns import (
+    _POOL_TOKEN,
+    CategoricalTransform,
+    NumericTransform,
+    to_datetime,
+)
 from synthkit.processing.encoder import TableEncoder
 
 __all__ = ["CategoryCondition", "Context", "RangeCondition", "parse_conditions"]
@@ -167,19 +172,23 @@ def _category_condition(
         raise ConditionError(f"The condition on {column!r} lists no values.")
     indices = []
     for value in values:
-        if value in transform.pooled:
-            raise ConditionError(
-                f"Column {column!r}: the value {value!r} is rarer than rare_category_threshold "
-                "and was pooled with other rare values, so the model cannot produce it on "
-                "request. Lower rare_category_threshold to condition on it."
-            )
         index = transform.index_of(value)
         if index is None:
-            known = [c for c in transform.categories if isinstance(c, (str, int, float, bool))]
+            known = [
+                c
+                for c in transform.categories
+                if isinstance(c, (str, int, float, bool)) and c != _POOL_TOKEN
+            ]
             shown = ", ".join(repr(c) for c in known[:10]) + (", ..." if len(known) > 10 else "")
+            rare = (
+                " or is rarer than rare_category_threshold (such values are pooled for "
+                "privacy and never generated; lower rare_category_threshold to keep them)"
+                if transform.has_pool
+                else ""
+            )
             raise ConditionError(
-                f"Column {column!r} never takes the value {value!r} in the training data; "
-                f"known values include {shown}."
+                f"Column {column!r} never takes the value {value!r} in the training data"
+                f"{rare}; known values include {shown}."
             )
         indices.append(index)
     unique = tuple(dict.fromkeys(indices))

@@ -352,7 +352,9 @@ class CategoricalTransform(ColumnTransform):
     token, which decodes to the column's most common kept category: a synthetic
     value is always one seen at least ``rare_threshold`` times, never a rare real
     value. When no category reaches the threshold, only the most common one is
-    kept (a column must decode to some real value).
+    kept (a column must decode to some real value). The rare values themselves are
+    not kept (a model file would carry them): any value outside the kept
+    categories encodes as the pool.
     """
 
     kind = "categorical"
@@ -362,8 +364,8 @@ class CategoricalTransform(ColumnTransform):
         self.info = state
         self.categories: list[Any] = state["categories"]  # None stands for missing
         self.counts = np.asarray(state["counts"], dtype=np.int64)
-        self.pooled: list[Any] = state.get("pooled", [])
-        self.pooled_counts = np.asarray(state.get("pooled_counts", []), dtype=np.int64)
+        # Files written before rare values were dropped list them; only their number is used.
+        self.n_pooled = int(state.get("n_pooled", len(state.get("pooled", []))))
 
     @classmethod
     def describe(cls, column: str, series: pd.Series, rare_threshold: int) -> CategoricalTransform:
@@ -383,9 +385,13 @@ class CategoricalTransform(ColumnTransform):
         if pooled:
             state["categories"].append(_POOL_TOKEN)
             state["counts"].append(int(sum(n for _, n in pooled)))
-            state["pooled"] = [v for v, _ in pooled]
-            state["pooled_counts"] = [int(n) for _, n in pooled]
+            state["n_pooled"] = len(pooled)
         return cls(column, state)
+
+    @property
+    def has_pool(self) -> bool:
+        """Whether rare categories were pooled into one token."""
+        return _POOL_TOKEN in self.categories
 
     @property
     def frequencies(self) -> np.ndarray:
@@ -393,30 +399,27 @@ class CategoricalTransform(ColumnTransform):
         return self.counts / self.counts.sum()
 
     def index_of(self, value: Any) -> int | None:
-        """Encoded index of ``value``, or None if it was not seen in training."""
+        """Encoded index of ``value``, or None if it is not a kept category."""
         key = None if _is_missing(value) else _python(value)
         for i, category in enumerate(self.categories):
             # True == 1 in Python; a bool only matches a bool.
             if category == key and isinstance(category, bool) == isinstance(key, bool):
                 return i
-        if key in self.pooled:
-            return self.categories.index(_POOL_TOKEN)
         return None
 
     def codes(self, series: pd.Series) -> np.ndarray:
-        """Map values to category indices; unknown values map to the most frequent category."""
+        """Map values to category indices.
+
+        Values outside the kept categories map to the pool when rare categories
+        were pooled (they are rare or unseen), else to the most frequent category.
+        """
         lookup = pd.Index(
             [_LOOKUP_MISSING if c is None else c for c in self.categories], dtype=object
         )
         keys = series.astype(object).where(series.notna(), _LOOKUP_MISSING)
         codes = lookup.get_indexer(keys)
-        if self.pooled:
-            pooled = pd.Index(
-                [_LOOKUP_MISSING if c is None else c for c in self.pooled], dtype=object
-            )
-            in_pool = pooled.get_indexer(keys) >= 0
-            codes[in_pool] = self.categories.index(_POOL_TOKEN)
-        codes[codes < 0] = int(np.argmax(self.counts))
+        other = self.categories.index(_POOL_TOKEN) if self.has_pool else np.argmax(self.counts)
+        codes[codes < 0] = int(other)
         return codes
 
     def layout(self) -> list[tuple[int, Activation, Role]]:  # noqa: D102
@@ -442,7 +445,7 @@ class CategoricalTransform(ColumnTransform):
         """
         lookup = np.empty(len(self.categories), dtype=object)
         lookup[:] = self.categories
-        if self.pooled:
+        if self.has_pool:
             # The pool token stands for values each seen fewer than rare_threshold
             # times; emitting one of them would copy a rare real value.
             pool = self.categories.index(_POOL_TOKEN)
