@@ -313,10 +313,10 @@ def _find_name_parts(data: pd.DataFrame, detected: DetectedColumns) -> None:
             if part is None or share < NAME_PART_SHARE:
                 continue
             pii_type = PART_TYPES[part]
-            if entry["kind"] != "pii":
-                detected.reasons[column] = (
-                    f"{share:.0%} of its values are the {part} name of {name!r} in the same row"
-                )
+            found = f"{share:.0%} of its values are the {part} name of {name!r} in the same row"
+            detected.reasons[column] = (
+                f"{detected.reasons[column]}; {found}" if entry["kind"] == "pii" else found
+            )
             detected.columns[column] = {
                 "kind": "pii",
                 "pii_type": pii_type,
@@ -700,9 +700,9 @@ def _value_reason(pii_type: str, sample: pd.Series, tokens: list[str]) -> str:
     pattern = PII_TYPES[pii_type].pattern
     if pii_type == "credit_card":
         return f"{_luhn_share(sample):.0%} of a sample are card numbers passing the Luhn check"
-    if pii_type == "first_name" and pattern is not None:
+    if pii_type in ("first_name", "last_name") and pattern is not None:
         share = known_name_share(sample, pii_type)
-        return f"{share:.0%} of a sample are first names Faker knows"
+        return f"{share:.0%} of a sample are {pii_type.replace('_', ' ')}s Faker knows"
     share = float(sample.str.fullmatch(pattern).mean()) if pattern else 1.0
     return f"{share:.0%} of a sample match the {pii_type} pattern"
 
@@ -787,6 +787,14 @@ def _pii_type_from_values(sample: pd.Series, tokens: list[str]) -> str | None:
         and sample.isin(known_first_names()).mean() >= PII_MATCH_SHARE
     ):
         return "first_name"
+    # Surnames: Faker's lists hold fewer of them, so seven in ten single words suffice.
+    if (
+        sample.nunique() >= 20
+        and distinct_share >= 0.02
+        and share(patterns.NAME_PART) >= PII_MATCH_SHARE
+        and known_name_share(sample, "last_name") >= 0.7
+    ):
+        return "last_name"
     if person_hint and share(_NAME_WORD) >= PII_MATCH_SHARE:
         if words & {"first", "given"}:
             return "first_name"

@@ -223,6 +223,23 @@ def test_name_part_columns_by_name_in_several_languages(column, pii_type):
     assert (entry["kind"], entry.get("pii_type")) == ("pii", pii_type)
 
 
+def test_name_parts_by_their_values_alone():
+    rng = np.random.default_rng(5)
+    pools = base_pools()
+    frame = pd.DataFrame(
+        {
+            "col_a": rng.choice(pools["last"], 300),
+            "col_b": rng.choice(pools["first_female"], 300),
+            "colour": rng.choice(["Brown", "Green", "White", "Black", "Gray"], 300),
+        }
+    )
+    detected = detect_columns(frame)
+    assert detected.columns["col_a"]["pii_type"] == "last_name"
+    assert "last names Faker knows" in detected.reasons["col_a"]
+    assert detected.columns["col_b"]["pii_type"] == "first_name"
+    assert detected.columns["colour"]["kind"] == "categorical"
+
+
 def test_weak_name_words_need_name_values():
     rng = np.random.default_rng(4)
     frame = pd.DataFrame(

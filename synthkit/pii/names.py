@@ -27,7 +27,10 @@ __all__ = [
 ]
 
 #: Locales whose name lists detection knows (English and common European languages).
-LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pt_PT")
+LOCALES = (
+    *("en_US", "en_GB", "en_IE", "en_NZ", "de_DE", "fr_FR"),
+    *("es_ES", "it_IT", "nl_NL", "pt_BR", "pt_PT"),
+)
 
 #: Values of a sex or gender column, lower-cased and without accents, by gender.
 GENDER_WORDS = {
@@ -160,9 +163,9 @@ def known_name_share(values: pd.Series, pii_type: str) -> float:
     """
     if values.empty:
         return 0.0
-    words = values.astype(str).str.strip().str.split(" ").str[0].str.title()
+    words = values.astype(str).str.strip().str.split(" ").str[0]
     known = known_last_names() if pii_type in ("last_name", "maiden_name") else known_first_names()
-    return float(words.isin(known).mean())
+    return float((words.isin(known) | words.str.title().isin(known)).mean())
 
 
 def gender_codes(values: pd.Series | np.ndarray) -> np.ndarray:
