@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,18 @@ def test_a_rule_the_rewrite_cannot_take_is_kept_by_rejection(make_model, cgd: pd
     # tstop near its minimum with tstart near its maximum breaks tstop > tstart.
     with pytest.raises(ConditionError, match="rows met the conditions"):
         model.sample(10, conditions={"tstop": (4, 5), "tstart": (300, 373)}, random_state=8)
+
+
+def test_rare_combinations_leave_no_trace(cgd: pd.DataFrame) -> None:
+    frame = cgd.copy()
+    frame.loc[0, ["center", "hos.cat"]] = ["Rare Clinic", "Europe: other"]
+    metadata = Metadata.detect(frame, rules=False)
+    metadata.add_rule("fixed_combinations", columns=["center", "hos.cat"])
+    encoder = TableEncoder(rare_category_threshold=5).fit(frame, metadata)
+    assert "Rare Clinic" not in json.dumps(encoder.to_state())
+    back = encoder.decode(encoder.encode(frame, random_state=0), random_state=0)
+    seen = _combinations(cgd, ["center", "hos.cat"])
+    assert _combinations(back, ["center", "hos.cat"]) <= seen
 
 
 # --------------------------------------------------------------- transforms

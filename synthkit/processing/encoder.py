@@ -96,7 +96,7 @@ class TableEncoder:
         # the column transforms below are fitted on the rewritten frame.
         from synthkit.rules._transform import RuleTransform
 
-        self.rules_ = RuleTransform.fit(data, metadata, self.clip)
+        self.rules_ = RuleTransform.fit(data, metadata, self.clip, self.rare_category_threshold)
         if self.rules_ is not None:
             data, metadata = self.rules_.forward(data), self.rules_.model_metadata(metadata)
         numeric: list[NumericTransform] = []

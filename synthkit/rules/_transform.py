@@ -80,8 +80,14 @@ class RuleTransform:
 
     # ---------------------------------------------------------------------- fit
     @classmethod
-    def fit(cls, data: pd.DataFrame, metadata: Metadata, clip: bool = True) -> RuleTransform | None:
+    def fit(
+        cls, data: pd.DataFrame, metadata: Metadata, clip: bool = True, rare_threshold: int = 0
+    ) -> RuleTransform | None:
         """Check the rules against the real data and fit their steps (None without rules).
+
+        ``clip`` keeps decoded numbers inside the real range; a fixed combination
+        seen in fewer than ``rare_threshold`` rows is not kept (its rows count as
+        the most common combination), so no rare real value reaches the state.
 
         Raises:
             RuleError: If a rule is not met by the data, names a column that is not
@@ -108,7 +114,7 @@ class RuleTransform:
             for column in rule.derived:
                 derived[column] = rule
         order = _decoding_order(transformed)
-        steps = [_fit_step(rule, data, columns, clip) for rule in order]
+        steps = [_fit_step(rule, data, columns, clip, rare_threshold) for rule in order]
         return cls(steps, [r for r in checked if _enforced(r)])
 
     # ---------------------------------------------------------------- queries
@@ -442,9 +448,22 @@ class _CombinationStep(_Step):
         self._order = np.argsort(self._keys)
 
     @classmethod
-    def fit(cls, rule: FixedCombinations, data, columns, clip) -> _CombinationStep:
-        sources = {c: CategoricalTransform.describe(c, data[c], 0) for c in rule.columns}
-        codes = np.stack([sources[c].codes(data[c]) for c in rule.columns], axis=1)
+    def fit(
+        cls, rule: FixedCombinations, data, columns, clip, rare_threshold: int = 0
+    ) -> _CombinationStep:
+        members = list(rule.columns)
+        # How many rows share each row's combination (missing counts as a value).
+        factors = np.stack(
+            [pd.factorize(data[c], use_na_sentinel=False)[0] for c in members], axis=1
+        )
+        _, inverse, counts = np.unique(factors, axis=0, return_inverse=True, return_counts=True)
+        per_row = counts[inverse.reshape(-1)]
+        kept = per_row >= rare_threshold
+        if not kept.any():  # keep the most common combination
+            kept = per_row == per_row.max()
+        rows = data[kept]
+        sources = {c: CategoricalTransform.describe(c, rows[c], 0) for c in members}
+        codes = np.stack([sources[c].codes(rows[c]) for c in members], axis=1)
         combos, counts = np.unique(codes, axis=0, return_counts=True)
         # The most frequent combination first: unknown combinations map to it.
         combos = combos[np.argsort(-counts, kind="stable")]
@@ -499,7 +518,11 @@ _STEPS: dict[str, type] = {
 }
 
 
-def _fit_step(rule: Rule, data: pd.DataFrame, columns: Mapping[str, Any], clip: bool) -> _Step:
+def _fit_step(
+    rule: Rule, data: pd.DataFrame, columns: Mapping[str, Any], clip: bool, rare_threshold: int
+) -> _Step:
+    if isinstance(rule, FixedCombinations):
+        return _CombinationStep.fit(rule, data, columns, clip, rare_threshold)
     return _STEPS[rule.kind].fit(rule, data, columns, clip)
 
 
