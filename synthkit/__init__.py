@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from synthkit.connectors import load, save
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
+    from synthkit.generators.sequential import SequenceSynthesizer
     from synthkit.schema import MultiTableMetadata, RecordDataset, Relationship, SequenceDataset
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RecordDataset",
     "Relationship",
     "SequenceDataset",
+    "SequenceSynthesizer",
     "Synthesizer",
     "errors",
     "evaluate",
@@ -46,6 +48,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Synthesizer": "synthkit.generators",
     "load_model": "synthkit.generators",
+    "SequenceSynthesizer": "synthkit.generators.sequential",
     "load": "synthkit.connectors",
     "save": "synthkit.connectors",
     "evaluate": "synthkit.evaluation",

@@ -62,6 +62,8 @@ def _entry(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[st
             tensors[f"{prefix}networks/{network}/{key}"] = value.detach().cpu().contiguous()
     return {
         "model": model.name,
+        # Sequence models have a registry of their own; table models carry no shape.
+        **({"shape": model.data_shape} if getattr(model, "data_shape", None) else {}),
         "params": {k: _jsonable(v) for k, v in model.get_params().items()},
         "state": {
             "encoders": state["encoders"],
@@ -151,7 +153,12 @@ def _model(
     entry: dict[str, Any], tensors: dict[str, torch.Tensor], prefix: str, device: str
 ) -> Any:
     """Rebuild one model (and its submodels) from its manifest entry and tensors."""
-    cls = GENERATORS.get(entry["model"])
+    registry = GENERATORS
+    if entry.get("shape") == "sequences":
+        from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
+
+        registry = SEQUENCE_GENERATORS
+    cls = registry.get(entry["model"])
     params = {k: _from_json(v) for k, v in entry["params"].items()}
     model = cls(**{**params, "device": device})
     state = entry["state"]

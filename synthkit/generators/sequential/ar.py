@@ -1,0 +1,280 @@
+"""The default sequence model: a GRU history encoder with autoregressive event columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+from torch.nn import functional
+
+from synthkit._params import Interval
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
+from synthkit.generators.sequential.base import SequenceSynthesizer
+from synthkit.generators.sequential.network import SequenceNetwork
+
+__all__ = ["SequenceARSynthesizer"]
+
+_CHUNK = 20_000  # entities per sampling pass: bounds memory, keeps matrix products large
+
+
+class SequenceARSynthesizer(SequenceSynthesizer):
+    """Autoregressive model of event histories conditioned on each entity's context.
+
+    A GRU summarizes an entity's context (its initial state) and its earlier
+    events; given that summary, column heads draw the next event one column
+    after another, as the table autoregressive model does over discretized
+    columns (categories, numbers as exact values or quantile bins, missing
+    values as tokens): first a stop flag, which ends the history and so learns
+    how many events an entity has given its context (none included), then the
+    time since the previous event (the first event's time at the start) and the
+    event columns. Training is teacher-forced over windows of at most
+    ``max_window`` event positions per entity, all entities of a batch at once
+    on the device; windows start at random positions of long histories, and
+    generation carries the GRU state on past the window length.
+
+    Args:
+        epochs: Passes over the entities.
+        batch_size: Entities per step.
+        max_window: Event positions per entity and step (bounds memory).
+        state_dim: Width of the GRU state and embeddings.
+        hidden_dim: Width of each column head's hidden layers.
+        n_bins: Quantile bins per numerical event or context column.
+        max_points: Numerical columns with at most this many distinct values
+            keep each value as its own token.
+        dropout: Dropout on hidden layers while training.
+        learning_rate: Initial Adam learning rate, decayed linearly to a tenth.
+        weight_decay: AdamW weight decay.
+        context_model: Registered table model of the entity table (context
+            columns and event columns constant within entities).
+        context_params: Parameters of the context model (its ``random_state``,
+            ``device`` and ``verbose`` follow this model's unless given).
+        rare_category_threshold: Categories seen in fewer rows than this are
+            pooled and never generated (privacy); 0 keeps every category.
+        patience: Stop early when the loss has not improved for this many epochs.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        random_state: Seed for reproducible fits.
+        verbose: Show a progress bar while fitting.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> events = pd.DataFrame({"card": np.repeat(np.arange(30), 3),
+        ...                        "day": np.tile([1, 2, 2], 30),
+        ...                        "amount": np.tile([9.5, 3.0, 1.0], 30)})
+        >>> model = SequenceARSynthesizer(epochs=1, verbose=False, random_state=0)
+        >>> synthetic = model.fit(events, sequence_key="card", sequence_index="day").sample(4)
+        >>> bool(synthetic.data.groupby("card")["day"].is_monotonic_increasing.all())
+        True
+    """
+
+    name = "ar"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "max_window": [Interval(int, 2, None)],
+        "state_dim": [Interval(int, 1, None)],
+        "hidden_dim": [Interval(int, 1, None)],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "learning_rate": [Interval(float, 0, None)],
+        "weight_decay": [Interval(float, 0, None)],
+    }
+
+    def __init__(
+        self,
+        epochs: int = 20,
+        batch_size: int = 256,
+        max_window: int = 64,
+        state_dim: int = 64,
+        hidden_dim: int = 64,
+        n_bins: int = 32,
+        max_points: int = 64,
+        dropout: float = 0.0,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 1e-5,
+        context_model: str = "ar",
+        context_params: dict[str, Any] | None = None,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        patience: int | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_window = max_window
+        self.state_dim = state_dim
+        self.hidden_dim = hidden_dim
+        self.n_bins = n_bins
+        self.max_points = max_points
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.context_model = context_model
+        self.context_params = context_params
+        self.rare_category_threshold = rare_category_threshold
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------- networks
+    def _build_modules(self) -> None:
+        events = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
+        context = self.context_encoder_.vocab_sizes if self.context_encoder_ is not None else []
+        self.network_ = SequenceNetwork(
+            events, context, self.state_dim, self.hidden_dim, self.dropout
+        ).to(self.device_)
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        return {"network": self.network_}
+
+    # ---------------------------------------------------------------- fit
+    def _fit_events(
+        self,
+        tokens: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        context: torch.Tensor,
+    ) -> None:
+        self._build_modules()
+        network = self.network_
+        network.train()
+        n_events, n_columns = tokens.shape
+        steps = torch.arange(self.max_window, device=self.device_)
+        optimizer = torch.optim.AdamW(
+            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        n_steps, batches = self._length_batches(lengths)
+        total = n_steps * self.epochs
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
+        )
+
+        def step() -> dict[str, torch.Tensor]:
+            entities = next(batches)
+            length = lengths[entities]
+            # Batches hold entities of similar lengths, so short windows waste no work.
+            window = min(self.max_window, int(length.max()) + 1)
+            # A history of L events has L + 1 positions (the last one only stops);
+            # each entity gets a window at a random start.
+            spare = (length + 1 - window).clamp_min(0)
+            start = (torch.rand(len(entities), device=self.device_) * (spare + 1)).long()
+            start = torch.minimum(start, spare)
+            position = start[:, None] + steps[:window]
+            valid = position <= length[:, None]
+            is_event = position < length[:, None]
+            row = offsets[entities][:, None] + position
+            previous = tokens[(row - 1).clamp(0, n_events - 1)]
+            current = tokens[row.clamp(0, n_events - 1)]
+            context_vectors = network.encode_context(context[entities])
+            states, _ = network.history(context_vectors, previous, position)
+            keep = valid.reshape(-1)
+            flat_state = states.reshape(-1, states.shape[-1])[keep]
+            flat_context = context_vectors[:, None].expand(-1, window, -1)
+            flat_context = flat_context.reshape(-1, flat_context.shape[-1])[keep]
+            event = is_event.reshape(-1)[keep]
+            targets = torch.cat(
+                [(~event).long()[:, None], current.reshape(-1, n_columns)[keep] * event[:, None]],
+                dim=1,
+            )
+            logits = network.heads_logits(flat_state, flat_context, targets)
+            losses = functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+            ).reshape(targets.shape)
+            # The columns of a stop position do not exist: only the flag is learned.
+            losses[:, 1:] = losses[:, 1:] * event[:, None]
+            loss = losses.sum() / len(entities)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            return {"loss": loss}
+
+        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+        network.eval()
+
+    def _length_batches(self, lengths: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
+        """Steps per epoch, and entity batches of similar lengths in a random batch order.
+
+        Every epoch shuffles the entities, sorts them stably by the doubling bucket
+        of their length, cuts batches and shuffles the batches: each batch's
+        window is as long as its longest history, not the longest of all.
+        """
+        n = len(lengths)
+        size = self.batch_size
+        bucket = torch.log2(lengths.float() + 1).floor()
+
+        def batches() -> Iterator[torch.Tensor]:
+            while True:
+                shuffled = torch.randperm(n, device=self.device_)
+                order = shuffled[torch.sort(bucket[shuffled], stable=True).indices]
+                chunks = list(torch.split(order, size))
+                for position in torch.randperm(len(chunks)).tolist():
+                    yield chunks[position]
+
+        return max(-(-n // size), 1), batches()
+
+    # -------------------------------------------------------------- sample
+    def _sample_events(
+        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        entities, positions, drawn = [], [], []
+        for start in range(0, len(context), _CHUNK):
+            chunk = context[start : start + _CHUNK]
+            e, p, t = self._sample_chunk(chunk, masks)
+            entities.append(e + start)
+            positions.append(p)
+            drawn.append(t)
+        entity = torch.cat(entities)
+        # Events were drawn position by position; group them by entity, in order.
+        order = torch.sort(entity, stable=True).indices
+        return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order]
+
+    def _sample_chunk(
+        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        network = self.network_
+        device = self.device_
+        n_columns = network.n_event_columns
+        min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
+        vectors = network.encode_context(context)
+        state = network.initial_state(vectors)
+        alive = torch.arange(len(context), device=device)
+        previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
+        entities, positions, drawn = [], [], []
+        for position in range(max_length + 1):
+            where = torch.full((len(alive), 1), position, device=device)
+            out, state = network.history(vectors, previous[:, None], where, state)
+            projected = network.project(out[:, 0], vectors)
+            tokens = torch.zeros((len(alive), n_columns + 1), dtype=torch.long, device=device)
+            stop_logits = network.head(0, projected, tokens)
+            if position < min_length:  # every real entity had at least this many events
+                stop = torch.zeros(len(alive), dtype=torch.long, device=device)
+            elif position == max_length:
+                stop = torch.ones(len(alive), dtype=torch.long, device=device)
+            else:
+                stop = _draw(stop_logits)
+            going = stop == 0
+            if not bool(going.any()):
+                break
+            alive, state, vectors = alive[going], state[:, going], vectors[going]
+            projected, tokens = projected[going], tokens[going]
+            allowed = masks[0] if position == 0 else masks[1]
+            for column in range(n_columns):
+                logits = network.head(column + 1, projected, tokens)
+                if column in allowed:
+                    logits = logits.masked_fill(~allowed[column], float("-inf"))
+                tokens[:, column + 1] = _draw(logits)
+            previous = tokens[:, 1:]
+            entities.append(alive)
+            positions.append(torch.full_like(alive, position))
+            drawn.append(previous)
+        if not entities:
+            empty = torch.zeros(0, dtype=torch.long, device=device)
+            return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)
+        return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
+
+
+def _draw(logits: torch.Tensor) -> torch.Tensor:
+    """One token per row from softmax(logits) by inverse CDF (cheaper than multinomial)."""
+    cdf = torch.softmax(logits.float(), dim=-1).cumsum(dim=-1)
+    u = torch.rand(cdf.shape[0], 1, device=cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)

@@ -1,0 +1,689 @@
+"""The sequence template: entities with event histories and their context.
+
+:class:`SequenceSynthesizer` turns a :class:`~synthkit.schema.SequenceDataset`
+(long-format events keyed by entity, ordered by an index) and an optional
+context table (one row per entity) into what a sequence model learns from:
+
+* an **entity table**: the context columns plus the event columns that never
+  change within an entity (moved there at fit, so they stay constant), modelled
+  by a registered table model (``context_model``) fitted as a submodel;
+* **event tokens**: every other event column discretized as the table
+  autoregressive model does, plus the index as two derived columns: the first
+  event's time and the gap since the previous event (never negative; ties are
+  gaps of zero);
+* each entity's number of events, which the model learns as a stop flag.
+
+A subclass implements :meth:`SequenceSynthesizer._fit_events` and
+:meth:`SequenceSynthesizer._sample_events` on tensors; this class validates,
+encodes, draws contexts and keys, and decodes. Parameters, seeding, the epoch
+loop and persistence come from :class:`~synthkit.generators.base.BaseSynthesizer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthkit._params import Constraint, Interval
+from synthkit._runtime import seed_from, torch_seeded
+from synthkit.errors import ConditionError, DataError, ParameterError
+from synthkit.generators.base import BaseSynthesizer
+from synthkit.generators.registry import GENERATORS
+from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
+from synthkit.metadata import Metadata
+from synthkit.pii.ids import describe_ids, generate_ids
+from synthkit.processing.columns import NumericTransform, transform_from_state
+from synthkit.processing.discretizer import Discretizer
+from synthkit.schema.sequences import SequenceDataset, SequenceError
+
+__all__ = ["SequenceSynthesizer", "SyntheticSequences"]
+
+# Names of the derived index columns; the event discretizer learns them as numbers.
+_START = "__sequence_start__"
+_GAP = "__sequence_gap__"
+# A column moves to the entity table only if this many entities show it constant
+# over several events (one or two multi-event entities prove nothing).
+_MIN_REPEATED_ENTITIES = 3
+
+
+class _Text(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value)
+
+    def __str__(self) -> str:
+        return "a registered table model name such as 'ar'"
+
+
+class _Params(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+
+    def __str__(self) -> str:
+        return "a dict of parameters for the context model"
+
+
+class SyntheticSequences(SequenceDataset):
+    """A :class:`~synthkit.schema.SequenceDataset` with the entities' context table.
+
+    Attributes:
+        context: One row per entity (keyed by ``sequence_key``, entities without
+            events included), or ``None`` when the model was fitted without context.
+
+    Example:
+        >>> events = pd.DataFrame({"user": [1, 1, 2], "day": [1, 2, 1]})
+        >>> data = SyntheticSequences(events, "user", "day",
+        ...                           context=pd.DataFrame({"user": [1, 2, 3]}))
+        >>> data.n_entities, len(data.context)
+        (2, 3)
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        sequence_key: str,
+        sequence_index: str | None = None,
+        *,
+        metadata: Metadata | None = None,
+        context: pd.DataFrame | None = None,
+    ) -> None:
+        super().__init__(data, sequence_key, sequence_index, metadata=metadata)
+        self.context = context
+
+
+class _GroupedDiscretizer(Discretizer):
+    """A discretizer whose decoding gives every entity one regenerated name per column."""
+
+    def decode(
+        self,
+        encoded: torch.Tensor,
+        random_state: int | None = None,
+        bounds: dict[str, Any] | None = None,
+        groups: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        self._groups = groups
+        try:
+            return super().decode(encoded, random_state=random_state, bounds=bounds)
+        finally:
+            self._groups = None
+
+    def _assemble(self, columns, n, seed, groups=None):
+        if groups is None:
+            groups = getattr(self, "_groups", None)
+        return super()._assemble(columns, n, seed, groups=groups)
+
+
+class _SequenceDispatch(type):
+    """``SequenceSynthesizer("ar", **params)`` builds the registered class for that name."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is SequenceSynthesizer:
+            if args:
+                model, args = args[0], args[1:]
+            elif "model" in kwargs:
+                model = kwargs.pop("model")
+            else:
+                raise ParameterError(
+                    "Name a sequence model, e.g. SequenceSynthesizer('ar'); known: "
+                    f"{SEQUENCE_GENERATORS.names()}."
+                )
+            return SEQUENCE_GENERATORS.get(model)(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
+    """A generative model of entities with event histories and their context.
+
+    ``SequenceSynthesizer(model, **params)`` builds the sequence model registered
+    under ``model`` (``"ar"``). ``fit`` takes a
+    :class:`~synthkit.schema.SequenceDataset` (or a frame with ``sequence_key``
+    and ``sequence_index``) and optionally a context table with one row per
+    entity; ``sample`` returns a :class:`SyntheticSequences` with new entity
+    keys shaped like the real ones (never real ones).
+
+    Example:
+        >>> import synthkit
+        >>> events = pd.DataFrame({"user": [1, 1, 2, 2, 2, 3] * 20,
+        ...                        "day": [1, 3, 1, 1, 4, 2] * 20,
+        ...                        "spent": [5.0, 7.5, 2.0, 3.0, 9.0, 1.0] * 20})
+        >>> events["user"] += np.repeat(np.arange(20) * 10, 6)
+        >>> model = synthkit.SequenceSynthesizer("ar", epochs=1, verbose=False, random_state=0)
+        >>> synthetic = model.fit(events, sequence_key="user", sequence_index="day").sample(5)
+        >>> list(synthetic.data.columns), synthetic.n_entities
+        (['user', 'day', 'spent'], 5)
+    """
+
+    #: The data shape, which names this registry in model files.
+    data_shape: ClassVar[str] = "sequences"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "context_model": [_Text()],
+        "context_params": [_Params(), None],
+        "n_bins": [Interval(int, 1, None)],
+        "max_points": [Interval(int, 1, None)],
+    }
+
+    # ------------------------------------------------------------------- fit
+    def fit(
+        self,
+        data: SequenceDataset | pd.DataFrame,
+        context: pd.DataFrame | None = None,
+        *,
+        sequence_key: str | None = None,
+        sequence_index: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> SequenceSynthesizer:
+        """Learn the entities' histories (and, given, their context).
+
+        Args:
+            data: The events: a :class:`~synthkit.schema.SequenceDataset`, or a
+                frame with ``sequence_key`` (and ``sequence_index``) naming its keys.
+            context: One row per entity, keyed by the same ``sequence_key``
+                column; rows without events are entities with none.
+            sequence_key: The entity column of a frame ``data``.
+            sequence_index: The order column of a frame ``data`` (a number or a
+                datetime); ``None`` keeps the row order.
+            metadata: Column kinds of a frame ``data``; detected when omitted.
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            DataError: For missing or bad keys, a context with missing, null or
+                duplicate keys, events of entities the context lacks, or an index
+                that is neither a number nor a datetime.
+            ParameterError: For invalid parameters or an unavailable device.
+        """
+        device, seed = self._start_fit()
+        sequences = _as_sequences(data, sequence_key, sequence_index, metadata)
+        if context is None:
+            context = getattr(sequences, "context", None)
+        key, index = sequences.sequence_key, sequences.sequence_index
+        events = sequences.data
+        if len(events) == 0:
+            raise DataError("The sequence data has no events; pass at least one event.")
+        context = _check_context(context, key, events)
+        entity_keys = context[key] if context is not None else pd.Series(pd.unique(events[key]))
+        codes = pd.Index(entity_keys).get_indexer(events[key])
+        order = np.argsort(codes, kind="stable")  # entities together, events kept in order
+        events = events.iloc[order].reset_index(drop=True)
+        codes = codes[order]
+        n_entities = len(entity_keys)
+        lengths = np.bincount(codes, minlength=n_entities)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        positions = np.arange(len(events)) - offsets[codes]
+
+        event_columns = [c for c in events.columns if c not in (key, index)]
+        constant = _constant_columns(events, codes, lengths, event_columns)
+        entity_table, entity_metadata = _entity_table(
+            context, key, events, constant, lengths, offsets, sequences.metadata
+        )
+        learned = [c for c in event_columns if c not in constant]
+        frame = events[learned].copy()
+        event_meta = {c: sequences.metadata.column(c) for c in learned}
+        index_transform = None
+        if index is not None:
+            index_transform = _index_transform(events, index, sequences.metadata)
+            x = index_transform.values(events[index])
+            previous = np.concatenate([[np.nan], x[:-1]])
+            frame[_START] = np.where(positions == 0, x, np.nan)
+            frame[_GAP] = np.where(positions == 0, np.nan, x - previous)
+            event_meta[_START] = event_meta[_GAP] = {"kind": "numerical"}
+
+        with torch_seeded(seed, device):
+            self.device_ = device
+            self.context_model_ = None
+            self.context_encoder_ = None
+            if entity_table.shape[1]:
+                self.context_model_ = self._new_context_model(seed).fit(
+                    entity_table, entity_metadata
+                )
+                self.context_encoder_ = Discretizer(
+                    self.n_bins, self.max_points, self.rare_category_threshold
+                ).fit(entity_table, entity_metadata)
+            context_tokens = self._context_tokens(entity_table, seed)
+            self.event_encoder_ = None
+            tokens = torch.zeros((len(events), 0), dtype=torch.long, device=device)
+            if frame.shape[1]:
+                self.event_encoder_ = _GroupedDiscretizer(
+                    self.n_bins, self.max_points, self.rare_category_threshold
+                ).fit(frame, Metadata.from_dict({"columns": event_meta}))
+                tokens = self.event_encoder_.encode(frame, random_state=seed, device=device)
+            self.layout_ = {
+                "sequence_key": key,
+                "sequence_index": index,
+                "event_columns": list(sequences.data.columns),
+                "event_dtypes": {c: str(t) for c, t in sequences.data.dtypes.items()},
+                "event_metadata": sequences.metadata.to_dict(),
+                "context_columns": None if context is None else list(context.columns),
+                "constant_columns": constant,
+                "entity_columns": list(entity_table.columns),
+                "key_entry": _key_entry(entity_keys),
+                "key_dtype": str(entity_keys.dtype),
+                "index_transform": None if index_transform is None else index_transform.state(),
+                "min_length": int(lengths.min()),
+                "max_length": int(lengths.max()),
+                "n_entities": n_entities,
+            }
+            self._index_transform = index_transform
+            self.loss_history_ = pd.DataFrame()
+            self._fit_events(
+                tokens,
+                torch.as_tensor(offsets, device=device),
+                torch.as_tensor(lengths, device=device),
+                context_tokens,
+            )
+        self.n_entities_fitted_ = n_entities
+        self.n_rows_fitted_ = len(events)
+        return self
+
+    def _new_context_model(self, seed: int) -> BaseSynthesizer:
+        params = {"random_state": seed, "device": self.device, "verbose": self.verbose}
+        params.update(self.context_params or {})
+        return GENERATORS.get(self.context_model)(**params)
+
+    def _context_tokens(self, entity_table: pd.DataFrame, seed: int) -> torch.Tensor:
+        if self.context_encoder_ is None:
+            return torch.zeros((len(entity_table), 0), dtype=torch.long, device=self.device_)
+        return self.context_encoder_.encode(entity_table, random_state=seed, device=self.device_)
+
+    def _fit_events(
+        self,
+        tokens: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        context: torch.Tensor,
+    ) -> None:
+        """Learn the events from tensors on the model's device (models implement).
+
+        Args:
+            tokens: ``[events, columns]`` event tokens, grouped by entity in order.
+            offsets: Each entity's first row in ``tokens``.
+            lengths: Each entity's number of events (0 for context rows without any).
+            context: ``[entities, columns]`` context tokens (possibly no columns).
+        """
+        raise NotImplementedError
+
+    def _sample_events(
+        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draw histories for ``[entities, columns]`` context tokens (models implement).
+
+        ``masks`` holds, for the first event and for later ones, the tokens each
+        restricted event column may take (the index's start and gap columns).
+
+        Returns:
+            The entity and position of every drawn event, grouped by entity in
+            order, and its ``[events, columns]`` tokens.
+        """
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- sample
+    def sample(
+        self,
+        n_entities: int | None = None,
+        *,
+        context: pd.DataFrame | None = None,
+        conditions: Mapping[str, Any] | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> SyntheticSequences:
+        """Draw synthetic entities with their histories.
+
+        Args:
+            n_entities: Number of entities (with their context drawn by the
+                context model); some may have no events where real entities had none.
+            context: Instead of ``n_entities``: one history is drawn for each of
+                these context rows, which keep their values (and their key when
+                they have the key column; otherwise new keys are made). Entity
+                columns the rows lack (event columns constant within an entity)
+                are drawn given the rows.
+            conditions: ``{context column: value | [values] | (low, high)}`` met
+                exactly in every drawn context row.
+            random_state: Seed for reproducible samples.
+
+        Returns:
+            A :class:`SyntheticSequences`: ``.data`` the events with the real
+            columns and dtypes, ``.context`` the entities' context (or ``None``).
+
+        Raises:
+            NotFittedError: Before :meth:`fit`.
+            ParameterError: For a bad ``n_entities`` or both ``n_entities`` and ``context``.
+            ConditionError: For conditions on unknown columns or that cannot be met.
+            DataError: For a context without the fitted context columns or with
+                null or duplicate keys.
+        """
+        self._check_fitted()
+        layout = self.layout_
+        key = layout["sequence_key"]
+        seed = seed_from(random_state)
+        if context is not None:
+            if n_entities is not None and n_entities != len(context):
+                raise ParameterError(
+                    f"n_entities={n_entities!r} but {len(context)} context rows were given; "
+                    "pass one of them (one history is drawn per context row)."
+                )
+            if conditions:
+                raise ParameterError(
+                    "conditions apply to drawn context rows; with context=... given, select "
+                    "the rows you want instead."
+                )
+            entity_table, keys = self._given_context(context, seed)
+        else:
+            if (
+                isinstance(n_entities, bool)
+                or not isinstance(n_entities, (int, np.integer))
+                or n_entities <= 0
+            ):
+                raise ParameterError(
+                    f"n_entities={n_entities!r}: the number of entities must be a positive "
+                    "integer (or pass context=... rows)."
+                )
+            entity_table = self._draw_context(int(n_entities), conditions, seed)
+            keys = self._new_keys(int(n_entities), seed)
+        with torch_seeded(seed, self.device_):
+            self._eval_mode()
+            with torch.no_grad():
+                tokens = self._context_tokens(entity_table, seed)
+                entity, position, event_tokens = self._sample_events(tokens, self._step_masks())
+        events = self._decode_events(
+            entity.cpu().numpy(), position.cpu().numpy(), event_tokens, keys, entity_table, seed
+        )
+        out_context = None
+        if layout["context_columns"] is not None:
+            out_context = entity_table.reset_index(drop=True).copy()
+            out_context[key] = keys
+            out_context = out_context[layout["context_columns"]]
+        metadata = Metadata.from_dict(layout["event_metadata"])
+        return SyntheticSequences(
+            events, key, layout["sequence_index"], metadata=metadata, context=out_context
+        )
+
+    def _new_keys(self, n: int, seed: int) -> np.ndarray:
+        # Integer keys continue above the real maximum and patterned string keys use
+        # segments disjoint from the real ones, so no real key is ever reused.
+        keys = generate_ids(self.layout_["key_entry"], n, seed)
+        dtype = self.layout_["key_dtype"]
+        return keys.astype(dtype) if dtype != "object" else keys
+
+    def _draw_context(
+        self, n: int, conditions: Mapping[str, Any] | None, seed: int
+    ) -> pd.DataFrame:
+        columns = self.layout_["entity_columns"]
+        if conditions:
+            if not isinstance(conditions, Mapping):
+                raise ConditionError(
+                    "conditions must be a dict such as {'sex': 'F'} or {'age': (30, 40)}, "
+                    f"got {type(conditions).__name__}."
+                )
+            unknown = [c for c in conditions if c not in columns]
+            if unknown:
+                raise ConditionError(
+                    f"Unknown condition column(s) {unknown}: conditions apply to context "
+                    f"columns, which are {columns}. Condition on one of them."
+                )
+        if self.context_model_ is None:
+            return pd.DataFrame(index=range(n))
+        return self.context_model_.sample(n, conditions=conditions, random_state=seed)
+
+    def _given_context(self, context: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+        layout = self.layout_
+        key = layout["sequence_key"]
+        if not isinstance(context, pd.DataFrame) or len(context) == 0:
+            raise DataError("context must be a non-empty DataFrame with one row per entity.")
+        if layout["context_columns"] is None and not layout["constant_columns"]:
+            raise DataError(
+                "This model was fitted without context, so it cannot use context rows; pass "
+                "n_entities instead, or refit with context=..."
+            )
+        given = [c for c in (layout["context_columns"] or []) if c != key]
+        missing = [c for c in given if c not in context.columns]
+        if missing:
+            raise DataError(
+                f"The context rows lack the column(s) {missing} the model was fitted on; "
+                "pass rows with every context column."
+            )
+        if key in context.columns:
+            _check_keys(context, key)
+            keys = context[key].to_numpy()
+        else:
+            keys = self._new_keys(len(context), seed)
+        columns = layout["entity_columns"]
+        table = context.reindex(columns=columns).reset_index(drop=True)
+        absent = [c for c in columns if c not in context.columns]
+        if absent:
+            model = self.context_model_
+            if "impute" in model.capabilities:
+                filled = model.impute(table, random_state=seed)
+            else:  # drawn without regard to the given rows
+                filled = model.sample(len(table), random_state=seed)
+            for column in absent:
+                table[column] = filled[column].to_numpy()
+        return table, keys
+
+    def _step_masks(self) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+        """Allowed tokens of the start and gap columns at the first and later events."""
+        first: dict[int, torch.Tensor] = {}
+        later: dict[int, torch.Tensor] = {}
+        encoder = self.event_encoder_
+        if encoder is None or self.layout_["sequence_index"] is None:
+            return first, later
+        columns = encoder.learned_columns
+        for column, (at_first, at_later) in {_START: (False, True), _GAP: (True, False)}.items():
+            if column not in columns:
+                continue
+            index = columns.index(column)
+            missing = encoder.missing_tokens(column)
+            if not missing:
+                continue
+            size = encoder.vocab_sizes[index]
+            for target, wants_missing in ((first, at_first), (later, at_later)):
+                mask = (
+                    torch.zeros(size, dtype=torch.bool)
+                    if wants_missing
+                    else torch.ones(size, dtype=torch.bool)
+                )
+                mask[missing] = wants_missing
+                target[index] = mask.to(self.device_)
+        return first, later
+
+    def _decode_events(
+        self,
+        entity: np.ndarray,
+        position: np.ndarray,
+        tokens: torch.Tensor,
+        keys: np.ndarray,
+        entity_table: pd.DataFrame,
+        seed: int,
+    ) -> pd.DataFrame:
+        layout = self.layout_
+        key, index = layout["sequence_key"], layout["sequence_index"]
+        n = len(entity)
+        if self.event_encoder_ is not None:
+            frame = self.event_encoder_.decode(tokens, random_state=seed, groups=entity)
+        else:
+            frame = pd.DataFrame(index=range(n))
+        columns: dict[str, Any] = {key: pd.Series(keys[entity] if n else keys[:0])}
+        if index is not None:
+            start = frame[_START].to_numpy(dtype=float) if _START in frame else np.zeros(n)
+            gap = frame[_GAP].to_numpy(dtype=float) if _GAP in frame else np.zeros(n)
+            step = np.where(position == 0, start, np.nan_to_num(np.maximum(gap, 0.0)))
+            # Cumulative sums per entity: the first event's time plus the gaps so far.
+            x = pd.Series(step).groupby(entity).cumsum().to_numpy()
+            columns[index] = self._index_transform.decode_values(x).reset_index(drop=True)
+        dtypes = layout["event_dtypes"]
+        for column in layout["event_columns"]:
+            if column in (key, index):
+                continue
+            if column in layout["constant_columns"]:
+                values = entity_table[column].reset_index(drop=True).iloc[entity]
+                columns[column] = _like(values.reset_index(drop=True), dtypes[column])
+            else:
+                columns[column] = frame[column].reset_index(drop=True)
+        return pd.DataFrame({c: columns[c] for c in layout["event_columns"]})
+
+    # ----------------------------------------------------------------- state
+    def _encoder_states(self) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = {"sequence": dict(self.layout_)}
+        if self.event_encoder_ is not None:
+            states["events"] = self.event_encoder_.to_state()
+        if self.context_encoder_ is not None:
+            states["context"] = self.context_encoder_.to_state()
+        return states
+
+    def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
+        self.layout_ = dict(states["sequence"])
+        events, context = states.get("events"), states.get("context")
+        self.event_encoder_ = None if events is None else _GroupedDiscretizer.from_state(events)
+        self.context_encoder_ = None if context is None else Discretizer.from_state(context)
+        transform = self.layout_["index_transform"]
+        self._index_transform = (
+            None
+            if transform is None
+            else transform_from_state(self.layout_["sequence_index"], transform)
+        )
+
+    def _submodels(self) -> dict[str, BaseSynthesizer]:
+        return {} if self.context_model_ is None else {"context": self.context_model_}
+
+    def _set_submodels(self, submodels: dict[str, BaseSynthesizer]) -> None:
+        self.context_model_ = submodels.get("context")
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        super()._set_state(state)
+        self.n_entities_fitted_ = self.layout_["n_entities"]
+
+
+# --------------------------------------------------------------------- helpers
+def _as_sequences(
+    data: Any, key: str | None, index: str | None, metadata: Metadata | None
+) -> SequenceDataset:
+    if isinstance(data, SequenceDataset):
+        return data
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"Sequence data must be a SequenceDataset or a DataFrame; got {type(data).__name__}."
+        )
+    if key is None:
+        raise DataError(
+            "A frame of events needs sequence_key=<entity column> (and sequence_index=<order "
+            "column>), or pass a synthkit.SequenceDataset."
+        )
+    return SequenceDataset(data, key, index, metadata=metadata)
+
+
+def _check_keys(frame: pd.DataFrame, key: str) -> None:
+    nulls = frame[key].isna()
+    if nulls.any():
+        raise SequenceError(
+            f"The context's key column {key!r} has {int(nulls.sum())} missing value(s); every "
+            "context row needs its entity key. Drop or fill those rows."
+        )
+    duplicated = frame[key].duplicated()
+    if duplicated.any():
+        value = frame[key][duplicated].iloc[0]
+        value = value.item() if hasattr(value, "item") else value
+        raise SequenceError(
+            f"The context has {int(duplicated.sum())} duplicate key(s) in {key!r} (first "
+            f"{value!r}); the context needs one row per entity. Drop the duplicates."
+        )
+
+
+def _check_context(context: Any, key: str, events: pd.DataFrame) -> pd.DataFrame | None:
+    if context is None:
+        return None
+    if not isinstance(context, pd.DataFrame):
+        raise DataError(f"context must be a DataFrame; got {type(context).__name__}.")
+    if key not in context.columns:
+        raise SequenceError(
+            f"The context has no column {key!r}, the sequence key; add the entity key to the "
+            "context rows."
+        )
+    _check_keys(context, key)
+    unknown = ~events[key].isin(context[key])
+    if unknown.any():
+        value = events[key][unknown].iloc[0]
+        value = value.item() if hasattr(value, "item") else value
+        raise SequenceError(
+            f"{int(events[key][unknown].nunique())} entities of the events are missing from "
+            f"the context (first {key}={value!r}); add their context rows or drop their events."
+        )
+    return context.reset_index(drop=True)
+
+
+def _constant_columns(
+    events: pd.DataFrame, codes: np.ndarray, lengths: np.ndarray, columns: list[str]
+) -> list[str]:
+    """Columns that take one value within every entity with several events."""
+    repeated = lengths[codes] > 1
+    if np.count_nonzero(lengths > 1) < _MIN_REPEATED_ENTITIES or not columns:
+        return []
+    subset = events.loc[repeated, columns]
+    distinct = subset.groupby(codes[repeated]).nunique(dropna=False).max()
+    return [c for c in columns if distinct[c] <= 1]
+
+
+def _entity_table(
+    context: pd.DataFrame | None,
+    key: str,
+    events: pd.DataFrame,
+    constant: list[str],
+    lengths: np.ndarray,
+    offsets: np.ndarray,
+    event_metadata: Metadata,
+) -> tuple[pd.DataFrame, Metadata]:
+    """The context columns plus the constant event columns, one row per entity."""
+    n = len(lengths)
+    entries: dict[str, dict[str, Any]] = {}
+    if context is not None:
+        table = context.drop(columns=[key])
+        if table.shape[1]:
+            detected = Metadata.detect(table)
+            entries.update({c: detected.column(c) for c in table.columns})
+    else:
+        table = pd.DataFrame(index=range(n))
+    has_events = np.flatnonzero(lengths > 0)
+    for column in constant:
+        values = events[column].iloc[offsets[has_events]].set_axis(has_events)
+        table[column] = values.reindex(range(n)).to_numpy()
+        entries[column] = event_metadata.column(column)
+    return table, Metadata.from_dict({"columns": entries})
+
+
+def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> NumericTransform:
+    entry = metadata.column(index)
+    series = events[index]
+    if entry["kind"] not in ("numerical", "datetime"):
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if not numeric:
+            raise DataError(
+                f"sequence_index={index!r} holds {series.dtype} values of kind "
+                f"{entry['kind']!r}; the index must be numbers or datetimes. Convert it, or "
+                "pass sequence_index=None to keep the row order."
+            )
+        entry = {"kind": "numerical"}
+    transform = NumericTransform.describe(index, series, entry)
+    # Synthetic histories may run past the last real time.
+    transform.info["clip"] = False
+    return transform
+
+
+def _key_entry(keys: pd.Series) -> dict[str, Any]:
+    numeric = pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys)
+    entry = describe_ids(keys, numeric=numeric)
+    if entry is None:  # numbers that are not whole: new integers above every real key
+        return {"kind": "id", "id_type": "integer", "min": 0, "max": int(np.ceil(keys.max()))}
+    return entry
+
+
+def _like(values: pd.Series, dtype: str) -> pd.Series:
+    """``values`` in the real column's dtype where that loses nothing."""
+    if str(values.dtype) == dtype:
+        return values
+    try:
+        if values.isna().any() and np.dtype(dtype).kind in "iub":
+            return values
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        return values

@@ -1,0 +1,206 @@
+"""Sequence models: entities with event histories, with and without context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthkit
+from synthkit.errors import (
+    ConditionError,
+    DataError,
+    NotFittedError,
+    ParameterError,
+    UnknownNameError,
+)
+from synthkit.generators.sequential import SEQUENCE_GENERATORS, SequenceSynthesizer
+
+DATA = Path(__file__).parent / "data"
+FAST = {"epochs": 4, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
+CONTEXT_FAST = {"epochs": 2, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="module")
+def patients() -> pd.DataFrame:
+    return pd.read_csv(DATA / "nafld1_sample.csv.gz")
+
+
+@pytest.fixture(scope="module")
+def labs() -> pd.DataFrame:
+    return pd.read_csv(DATA / "nafld2_sample.csv.gz")
+
+
+@pytest.fixture(scope="module")
+def model(labs: pd.DataFrame, patients: pd.DataFrame) -> SequenceSynthesizer:
+    sequences = synthkit.SequenceDataset(labs, sequence_key="id", sequence_index="days")
+    synthesizer = synthkit.SequenceSynthesizer(
+        "ar", random_state=0, context_params=CONTEXT_FAST, **FAST
+    )
+    return synthesizer.fit(sequences, context=patients)
+
+
+@pytest.fixture(scope="module")
+def synthetic(model: SequenceSynthesizer):
+    return model.sample(n_entities=400, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def infections() -> pd.DataFrame:
+    return pd.read_csv(DATA / "cgd.csv.gz")
+
+
+def _lengths(data: pd.DataFrame, context: pd.DataFrame, key: str) -> pd.Series:
+    return data.groupby(key).size().reindex(context[key], fill_value=0)
+
+
+def test_registry_and_dispatch() -> None:
+    assert SEQUENCE_GENERATORS.names() == ["ar"]
+    model = synthkit.SequenceSynthesizer("ar", epochs=2)
+    assert type(model).__name__ == "SequenceARSynthesizer" and model.epochs == 2
+    with pytest.raises(UnknownNameError, match="Known: ar"):
+        synthkit.SequenceSynthesizer("par")
+    with pytest.raises(ParameterError, match="Name a sequence model"):
+        synthkit.SequenceSynthesizer()
+
+
+def test_output_columns_dtypes_and_new_keys(synthetic, labs, patients) -> None:
+    events, context = synthetic.data, synthetic.context
+    assert list(events.columns) == list(labs.columns)
+    assert dict(events.dtypes) == dict(labs.dtypes)
+    assert list(context.columns) == list(patients.columns)
+    learned = [c for c in patients.columns if c not in ("id", "case.id")]
+    assert dict(context[learned].dtypes) == dict(patients[learned].dtypes)
+    assert len(context) == 400 and context["id"].is_unique
+    assert context["id"].dtype == patients["id"].dtype
+    assert set(events["id"]) <= set(context["id"])
+    real_keys = set(labs["id"]) | set(patients["id"])
+    assert not set(context["id"]) & real_keys
+    assert set(events["test"]) <= set(labs["test"])
+
+
+def test_index_never_decreases_and_ties_appear(synthetic, labs) -> None:
+    events = synthetic.data
+    assert events.groupby("id", sort=False)["days"].is_monotonic_increasing.all()
+    real_ties = (labs.groupby("id")["days"].diff() == 0).mean()
+    synthetic_ties = (events.groupby("id")["days"].diff() == 0).mean()
+    assert real_ties > 0.3
+    assert synthetic_ties > real_ties / 2
+
+
+def test_length_distribution_and_entities_without_events(synthetic, labs, patients) -> None:
+    real = _lengths(labs, patients, "id")
+    drawn = _lengths(synthetic.data, synthetic.context, "id")
+    assert (real == 0).mean() > 0.05
+    assert 0.5 * real.mean() < drawn.mean() < 1.6 * real.mean()
+    assert 0.02 < (drawn == 0).mean() < 0.4
+    # Histories run well past one training window (max_window=64 by default here).
+    assert drawn.max() > 64
+
+
+def test_given_context_keeps_rows_and_values(model, patients) -> None:
+    given = patients.sample(40, random_state=3).reset_index(drop=True)
+    out = model.sample(context=given, random_state=2)
+    pd.testing.assert_frame_equal(out.context, given[out.context.columns])
+    assert set(out.data["id"]) <= set(given["id"])
+    # Without the key column, rows get new keys in the same order.
+    keyless = model.sample(context=given.drop(columns=["id"]), random_state=2)
+    assert len(keyless.context) == 40
+    assert not set(keyless.context["id"]) & set(patients["id"])
+
+
+def test_conditions_are_met_exactly(model) -> None:
+    out = model.sample(n_entities=60, conditions={"male": 1, "age": (40, 50)}, random_state=0)
+    assert (out.context["male"] == 1).all()
+    assert out.context["age"].between(40, 50).all()
+    with pytest.raises(ConditionError, match=r"'smoker'.*context columns"):
+        model.sample(n_entities=5, conditions={"smoker": 1})
+
+
+def test_seeded_samples_repeat_and_save_load(model, tmp_path) -> None:
+    first = model.sample(n_entities=50, random_state=7)
+    second = model.sample(n_entities=50, random_state=7)
+    pd.testing.assert_frame_equal(first.data, second.data)
+    pd.testing.assert_frame_equal(first.context, second.context)
+    path = model.save(tmp_path / "labs.synthkit")
+    loaded = synthkit.load_model(path)
+    assert type(loaded) is type(model)
+    again = loaded.sample(n_entities=50, random_state=7)
+    pd.testing.assert_frame_equal(first.data, again.data)
+    pd.testing.assert_frame_equal(first.context, again.context)
+
+
+def test_constant_within_entity_columns_stay_constant(infections) -> None:
+    model = synthkit.SequenceSynthesizer("ar", random_state=0, context_params=CONTEXT_FAST, **FAST)
+    model.fit(infections, sequence_key="id", sequence_index="tstart")
+    constant = model.layout_["constant_columns"]
+    assert {"center", "treat", "sex", "age", "random"} <= set(constant)
+    assert "tstop" not in constant and "enum" not in constant
+    out = model.sample(n_entities=80, random_state=0)
+    events = out.data
+    assert out.context is None
+    assert list(events.columns) == list(infections.columns)
+    assert events.groupby("id")[constant].nunique(dropna=False).max().max() == 1
+    assert events["id"].nunique() == 80  # no context at fit: every entity has events
+    assert events.groupby("id")["tstart"].is_monotonic_increasing.all()
+
+
+def test_refits_with_one_seed_are_identical(infections) -> None:
+    def draw() -> pd.DataFrame:
+        model = synthkit.SequenceSynthesizer(
+            "ar", random_state=3, context_params=CONTEXT_FAST, **FAST
+        )
+        model.fit(infections, sequence_key="id", sequence_index="tstart")
+        return model.sample(n_entities=20, random_state=1).data
+
+    pd.testing.assert_frame_equal(draw(), draw())
+
+
+def test_yyyymmdd_integer_dates_keep_their_form() -> None:
+    purchases = pd.read_csv(DATA / "cdnow_transactions.csv.gz")
+    purchases = purchases[purchases["customer_id"] <= 800]
+    model = synthkit.SequenceSynthesizer("ar", random_state=0, max_window=16, **FAST)
+    model.fit(purchases, sequence_key="customer_id", sequence_index="date")
+    events = model.sample(n_entities=200, random_state=0).data
+    assert dict(events.dtypes) == dict(purchases.dtypes)
+    dates = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
+    assert dates.notna().all()
+    assert events.groupby("customer_id")["date"].is_monotonic_increasing.all()
+    assert events["customer_id"].min() > purchases["customer_id"].max()
+    real_mean = purchases.groupby("customer_id").size().mean()
+    assert 0.5 * real_mean < events.groupby("customer_id").size().mean() < 2.5 * real_mean
+
+
+def test_bad_input_is_named(labs, patients) -> None:
+    model = synthkit.SequenceSynthesizer("ar", **FAST)
+    with pytest.raises(NotFittedError, match="fit"):
+        model.sample(n_entities=3)
+    duplicated = pd.concat([patients, patients.head(2)])
+    with pytest.raises(DataError, match="duplicate key"):
+        model.fit(labs, duplicated, sequence_key="id", sequence_index="days")
+    nulls = patients.astype({"id": float}).copy()
+    nulls.loc[0, "id"] = np.nan
+    with pytest.raises(DataError, match=r"missing value.*context row"):
+        model.fit(labs, nulls, sequence_key="id", sequence_index="days")
+    with pytest.raises(DataError, match="missing from the context"):
+        model.fit(labs, patients.iloc[5:], sequence_key="id", sequence_index="days")
+    with pytest.raises(DataError, match="no column 'id'"):
+        model.fit(labs, patients.drop(columns=["id"]), sequence_key="id", sequence_index="days")
+    with pytest.raises(DataError, match="sequence_key"):
+        model.fit(labs)
+    words = labs.assign(days=labs["days"].map(lambda d: f"day {d + 10_000:05d}"))
+    with pytest.raises(DataError, match="index must be numbers or datetimes"):
+        model.fit(words, sequence_key="id", sequence_index="days")
+
+
+def test_bad_sample_arguments(model, patients) -> None:
+    with pytest.raises(ParameterError, match="positive integer"):
+        model.sample(n_entities=0)
+    with pytest.raises(ParameterError, match="one history is drawn per context row"):
+        model.sample(n_entities=3, context=patients.head(2))
+    with pytest.raises(DataError, match="lack the column"):
+        model.sample(context=patients[["id", "age"]])
+    with pytest.raises(DataError, match="duplicate key"):
+        model.sample(context=pd.concat([patients.head(2), patients.head(1)]))
