@@ -187,6 +187,17 @@ def test_every_model_keeps_every_rule_kind(make_model, name: str, cgd_plus: pd.D
 
 
 @pytest.mark.parametrize("name", GENERATORS.names())
+def test_a_range_alone_keeps_its_bounds_in_order(make_model, name: str, cgd_plus) -> None:
+    # Without a declared tstart < tstop, a model left to draw both bounds freely would
+    # swap them in some rows, where no value can lie between them.
+    metadata = Metadata.detect(cgd_plus, rules=False)
+    metadata.add_rule("range", low="tstart", column="visit", high="tstop")
+    synthetic = make_model(name).fit(cgd_plus, metadata).sample(300, random_state=5)
+    assert share_held(metadata.rules[0], synthetic, metadata.columns) == 1.0
+    assert (synthetic["tstart"] <= synthetic["tstop"]).all()
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
 def test_detected_tstop_after_tstart_holds_as_often_as_in_real_rows(
     make_model, name: str, cgd: pd.DataFrame
 ) -> None:

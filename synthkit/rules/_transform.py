@@ -42,6 +42,7 @@ from synthkit.rules._core import (
     gap_to_number,
     rule_from_dict,
     rule_shares,
+    share_held,
 )
 
 __all__ = ["RuleTransform"]
@@ -105,7 +106,7 @@ class RuleTransform:
         derived: dict[str, Rule] = {}
         transformed: list[Rule] = []
         checked: list[Rule] = []
-        for rule in rules:
+        for rule in _with_range_bounds(rules, data, columns):
             clash = [c for c in rule.derived if c in derived]
             if clash or any(a in rule.derived for a in rule.anchors):
                 checked.append(rule)
@@ -169,6 +170,27 @@ class RuleTransform:
             return None
         steps = [_STEPS[s["rule"]["kind"]].from_state(s) for s in state["steps"]]
         return cls(steps, [rule_from_dict(r) for r in state["checked"]])
+
+
+def _with_range_bounds(
+    rules: list[Rule], data: pd.DataFrame, columns: Mapping[str, Any]
+) -> list[Rule]:
+    """The rules, each enforced range preceded by the ordering of its bounds.
+
+    A range can only hold where its low bound is not above its high bound, so the
+    high bound is learned as its gap from the low one. Rows without the middle
+    value may break that order in real data; then it is kept as the share seen.
+    """
+    out: list[Rule] = []
+    stated = {(r.low, r.high) for r in rules if isinstance(r, Inequality)}
+    for rule in rules:
+        if isinstance(rule, Range) and _enforced(rule) and (rule.low, rule.high) not in stated:
+            bounds = Inequality(rule.low, rule.high)
+            share = share_held(bounds, data, columns)
+            out.append(bounds if share >= 1.0 else Inequality(rule.low, rule.high, share=share))
+            stated.add((rule.low, rule.high))
+        out.append(rule)
+    return out
 
 
 # ----------------------------------------------------------------------- checking
