@@ -25,6 +25,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
+    "RuleError",
     "SynthkitError",
     "UnknownNameError",
 ]
@@ -40,6 +41,10 @@ class DataError(SynthkitError, ValueError):
 
 class MetadataError(SynthkitError, ValueError):
     """Metadata is invalid or does not match the data it describes."""
+
+
+class RuleError(MetadataError):
+    """A rule between columns is invalid, not met by the real data, or cannot be met."""
 
 
 class ParameterError(SynthkitError, ValueError):

@@ -272,7 +272,7 @@ class Metadata:
             >>> md.add_rule("sum", total="tstop", parts=["city"])
             Traceback (most recent call last):
             ...
-            synthkit.rules._core.RuleError: Rule tstop = city needs numerical columns, but 'city' is 'categorical'. Change the column's kind or the rule.
+            synthkit.errors.RuleError: Rule tstop = city needs numerical columns, but 'city' is 'categorical'. Change the column's kind or the rule.
         """  # noqa: E501
         from synthkit.rules._core import check_rule, make_rule
 

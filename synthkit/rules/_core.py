@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthkit.errors import MetadataError
+from synthkit.errors import RuleError
 
 __all__ = [
     "RULE_KINDS",
@@ -24,10 +24,6 @@ __all__ = [
     "rule_shares",
     "share_held",
 ]
-
-
-class RuleError(MetadataError):
-    """A rule between columns is invalid, not met by the real data, or cannot be met."""
 
 
 def _share_text(share: float | None) -> str:
