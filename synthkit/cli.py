@@ -25,6 +25,7 @@ _SUMMARY_METRICS = [
     "detection_auc",
     "dcr_share",
     "exact_match_rate",
+    "identifier_leak",
     "likelihood_mia_auc",
     "tstr_auc",
     "trtr_auc",
