@@ -20,8 +20,10 @@ __all__ = [
     "restore_dtype",
 ]
 
-Activation = Literal["tanh", "softmax"]
-Role = Literal["value", "mode", "missing", "category"]
+# "token": one integer per row (a discretizer's column); "normal": one real score per
+# row on a standard-normal scale (the copula encoder's column).
+Activation = Literal["tanh", "softmax", "token", "normal"]
+Role = Literal["value", "mode", "missing", "category", "token", "score"]
 
 # CTGAN's mode-specific normalization maps x to (x - mean_k) / (4 std_k).
 _STD_MULTIPLIER = 4.0
@@ -36,9 +38,11 @@ class Span:
         column: The source column.
         start: First index in the encoded matrix.
         width: Number of encoded features.
-        activation: ``"tanh"`` for a scalar in [-1, 1], ``"softmax"`` for a one-hot block.
+        activation: ``"tanh"`` for a scalar in [-1, 1], ``"softmax"`` for a one-hot
+            block, ``"token"`` for one integer token, ``"normal"`` for one
+            standard-normal score.
         role: What the slice holds: a normalized value, its mixture mode, a
-            missing-value flag or a category.
+            missing-value flag, a category, a token or a score.
     """
 
     column: str
@@ -54,7 +58,11 @@ class Span:
 
 
 class ColumnTransform:
-    """Base of the per-column transforms; each knows its own widths and activations."""
+    """Base of the per-column transforms; each knows its own widths and activations.
+
+    Every transform decodes with the same signature, ``decode(block)``: decoding a
+    column draws nothing at random, so no transform takes a generator.
+    """
 
     column: str
     kind: str
@@ -434,15 +442,12 @@ class CategoricalTransform(ColumnTransform):
         codes = torch.as_tensor(self.codes(series), dtype=torch.long, device=device)
         return torch.nn.functional.one_hot(codes, len(self.categories)).float()
 
-    def decode(self, block: torch.Tensor, rng: np.random.Generator | None = None) -> pd.Series:
+    def decode(self, block: torch.Tensor) -> pd.Series:
         """Decode one-hot rows to values (pooled rows get the most common kept category)."""
-        return self.decode_codes(block.argmax(dim=1).cpu().numpy(), rng)
+        return self.decode_codes(block.argmax(dim=1).cpu().numpy())
 
-    def decode_codes(self, codes: np.ndarray, rng: np.random.Generator | None = None) -> pd.Series:
-        """Decode category indices to values (pooled ones as the most common kept category).
-
-        ``rng`` is unused; it keeps the signature of the other transforms.
-        """
+    def decode_codes(self, codes: np.ndarray) -> pd.Series:
+        """Decode category indices to values (pooled ones as the most common kept category)."""
         lookup = np.empty(len(self.categories), dtype=object)
         lookup[:] = self.categories
         if self.has_pool:

@@ -1,4 +1,4 @@
-"""Token encoding of a table for autoregressive models: every column becomes one integer."""
+"""The token encoder of autoregressive models: every learned column becomes one integer."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import pandas as pd
 import torch
 
 from synthkit._runtime import seed_from
-from synthkit.errors import ConditionError, DataError
-from synthkit.metadata import Kind, Metadata
-from synthkit.processing.columns import CategoricalTransform, NumericTransform
-from synthkit.processing.encoder import TableEncoder
+from synthkit.errors import ConditionError
+from synthkit.processing.base import BaseEncoder
+from synthkit.processing.columns import NumericTransform, Span
+from synthkit.processing.copula import CopulaEncoder
+from synthkit.processing.quantiles import QuantileFunction
 
+# CopulaEncoder lived here; it stays importable from this module.
 __all__ = ["CopulaEncoder", "Discretizer", "NumericTokens"]
 
 _FORMAT = "discretizer-1"
@@ -42,10 +44,19 @@ class NumericTokens:
         self, points: list[float], knots: list[float], n_bins: int, has_missing: bool
     ) -> None:
         self.points = np.asarray(points, dtype=np.float64)
-        self.knots = np.asarray(knots, dtype=np.float64)
+        self.quantiles = QuantileFunction(knots)
         self.n_bins = int(n_bins)
         self.has_missing = bool(has_missing)
-        self.levels = np.linspace(0.0, 1.0, len(self.knots)) if len(self.knots) else self.knots
+
+    @property
+    def knots(self) -> np.ndarray:
+        """The fine quantile function's values at evenly spaced levels."""
+        return self.quantiles.knots
+
+    @property
+    def levels(self) -> np.ndarray:
+        """The levels of :attr:`knots`."""
+        return self.quantiles.levels
 
     @classmethod
     def fit(cls, values: np.ndarray, max_bins: int, max_points: int) -> NumericTokens:
@@ -74,14 +85,7 @@ class NumericTokens:
 
     def level(self, x: np.ndarray, side: str) -> np.ndarray:
         """Quantile level of ``x`` among the non-point values (lowest or highest for ties)."""
-        knots, levels = self.knots, self.levels
-        j = np.searchsorted(knots, x, side=side)
-        lo = np.clip(j - 1, 0, len(knots) - 1)
-        hi = np.clip(j, 0, len(knots) - 1)
-        width = knots[hi] - knots[lo]
-        fraction = np.divide(x - knots[lo], width, out=np.zeros_like(x), where=width > 0)
-        u = levels[lo] + np.clip(fraction, 0.0, 1.0) * (levels[hi] - levels[lo])
-        return np.where(j <= 0, 0.0, np.where(j >= len(knots), 1.0, u))
+        return self.quantiles.level(x, side)
 
     def encode(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Tokens of the float values ``x`` (ties inside the bins are broken at random)."""
@@ -125,7 +129,7 @@ class NumericTokens:
                 low, high = np.maximum(low, bounds[0]), np.minimum(high, bounds[1])
                 high = np.maximum(high, low)
             u = low + rng.random(len(bins)) * (high - low)
-            x[in_bin] = np.interp(u, self.levels, self.knots)
+            x[in_bin] = self.quantiles.value(u)
         return x
 
     def allowed(self, low: float | None, high: float | None) -> tuple[np.ndarray, tuple]:
@@ -156,16 +160,16 @@ class NumericTokens:
         }
 
 
-class Discretizer(TableEncoder):
-    """A :class:`TableEncoder` that encodes each learned column as one token.
+class Discretizer(BaseEncoder):
+    """Encodes each learned column as one token, for autoregressive models.
 
-    It reuses the table encoder's validation, metadata, dtype restoration,
-    datetime parsing, missing values and id/PII regeneration; only the
-    representation differs. Categorical and boolean columns keep their
-    categories as tokens (missing is a category). Numerical and datetime columns
-    get :class:`NumericTokens`: exact tokens for up to ``max_points`` distinct
-    values, otherwise frequent values plus ``n_bins`` quantile bins with
-    within-bin detail, plus a missing token.
+    Categorical and boolean columns keep their categories as tokens (missing is
+    a category; rare ones are pooled as in every encoder). Numerical and
+    datetime columns get :class:`NumericTokens`: exact tokens for up to
+    ``max_points`` distinct values, otherwise frequent values plus ``n_bins``
+    quantile bins with within-bin detail, plus a missing token. Checks, rules,
+    column descriptions and regenerated columns come from
+    :class:`~synthkit.processing.base.BaseEncoder`, like every encoder's.
 
     Args:
         n_bins: Quantile bins per numerical column.
@@ -184,57 +188,32 @@ class Discretizer(TableEncoder):
         True
     """
 
+    #: Decoded numbers stay inside the real range (the table encoder's default).
+    clip = True
+
     def __init__(
         self, n_bins: int = 64, max_points: int = 128, rare_category_threshold: int = 0
     ) -> None:
-        super().__init__(rare_category_threshold=rare_category_threshold)
         self.n_bins = n_bins
         self.max_points = max_points
+        self.rare_category_threshold = rare_category_threshold
 
     # ---------------------------------------------------------------------- fit
-    def fit(
-        self,
-        data: pd.DataFrame,
-        metadata: Metadata | None = None,
-        device: str | torch.device = "cpu",
-        random_state: int | None = None,
-    ) -> Discretizer:
-        """Learn the columns' kinds, categories, points and quantile bins."""
-        super().fit(data, metadata, device=device, random_state=random_state)
-        data = self._rules_forward(data)
+    def _fit_columns(self, data: pd.DataFrame, device: torch.device) -> None:
+        """Choose each numerical column's points and quantile bins."""
         self.tokens_: dict[str, NumericTokens] = {}
         for column, transform in self.transforms_.items():
             if isinstance(transform, NumericTransform):
                 self.tokens_[column] = NumericTokens.fit(
                     transform.values(data[column]), self.n_bins, self.max_points
                 )
-        return self
 
-    def _fit_mixtures(self, data: pd.DataFrame, transforms: list[NumericTransform], device) -> None:
-        # Decoding goes through the numeric transforms with a single mixture
-        # component that maps the scalar straight to the value (no fitting needed).
-        for transform in transforms:
-            mid = (transform.info["max"] + transform.info["min"]) / 2
-            scale = max(transform.info["max"] - transform.info["min"], 1.0)
-            transform.set_mixture(
-                torch.ones(1, dtype=torch.float64),
-                torch.tensor([mid], dtype=torch.float64),
-                torch.tensor([scale / 4], dtype=torch.float64),
-                0.0,
-            )
-
-    # ------------------------------------------------------------------ queries
-    @property
-    def learned_columns(self) -> list[str]:
-        """Columns that get a token, in model order."""
-        self._check_fitted()
+    def _spans(self) -> list[Span]:
         return [
-            c
-            for c, t in self.transforms_.items()
-            if Kind(self.metadata_.kind(c)).learned
-            and isinstance(t, (CategoricalTransform, NumericTransform))
+            Span(column, i, 1, "token", "token") for i, column in enumerate(self.learned_columns)
         ]
 
+    # ------------------------------------------------------------------ queries
     @property
     def vocab_sizes(self) -> list[int]:
         """Number of tokens of each learned column."""
@@ -280,13 +259,14 @@ class Discretizer(TableEncoder):
         self,
         data: pd.DataFrame,
         random_state: int | None = None,
-        dtype: torch.dtype = torch.long,
+        dtype: torch.dtype | None = None,
         device: str | torch.device | None = None,
     ) -> torch.Tensor:
-        """Encode ``data`` into a ``[rows, learned columns]`` tensor of tokens."""
-        self._check_fitted()
-        self._check_columns(data)
-        data = self._rules_forward(data)
+        """Encode ``data`` into a ``[rows, learned columns]`` tensor of tokens.
+
+        Tokens are integers: ``dtype`` is accepted for the protocol and ignored.
+        """
+        data = self._encoding_input(data)
         rng = np.random.default_rng(seed_from(random_state))
         columns = []
         for column in self.learned_columns:
@@ -304,6 +284,8 @@ class Discretizer(TableEncoder):
         encoded: torch.Tensor,
         random_state: int | None = None,
         bounds: dict[str, tuple[float, float, tuple[float, float] | None]] | None = None,
+        *,
+        groups: np.ndarray | pd.Series | None = None,
     ) -> pd.DataFrame:
         """Turn tokens back into a frame with the real columns, order and dtypes.
 
@@ -312,6 +294,8 @@ class Discretizer(TableEncoder):
             random_state: Seed for the draws inside bins and of regenerated columns.
             bounds: Optional ``{column: (low, high, level_bounds)}`` that decoded
                 numbers must respect (range conditions).
+            groups: Optional entity code of each row: rows of one entity share
+                their regenerated names.
         """
         self._check_fitted()
         tokens = encoded.detach().cpu().numpy()
@@ -328,56 +312,29 @@ class Discretizer(TableEncoder):
                 values[column] = _snap(x, low, high, self.transforms_[column].info)
             else:
                 values[column] = column_tokens
-        return self._frame(values, n, seed)
-
-    def _frame(self, values: dict[str, np.ndarray], n: int, seed: int) -> pd.DataFrame:
-        """Decode float values (numbers, NaN for missing) and category codes into a frame.
-
-        The values go through the table encoder's own column decoding, so clipping,
-        rounding, dtypes, datetimes and regenerated columns match every model.
-        """
-        rng = np.random.default_rng(seed)  # the draws TableEncoder.decode would make
-        columns = {}
-        for column, transform in self.transforms_.items():
-            if column in self.tokens_:
-                columns[column] = transform.decode_values(values[column])
-            elif isinstance(transform, CategoricalTransform):
-                columns[column] = transform.decode_codes(values[column], rng)
-            else:  # constant columns need no values
-                columns[column] = transform.decode(torch.zeros((n, 0)))
-        return self._rules_inverse(self._assemble(columns, n, seed))
-
-    def _check_columns(self, data: pd.DataFrame) -> None:
-        missing = [c for c in self.learned_columns if c not in data.columns]
-        if missing:
-            raise DataError(
-                f"The frame lacks the column(s) {missing} the model was fitted on; pass a "
-                "frame with the training columns."
-            )
+        return self._decoded_frame(self._columns_from_values(values, n), n, seed, groups)
 
     # ------------------------------------------------------------- persistence
-    def to_state(self) -> dict[str, Any]:
-        """Return the JSON-ready state :meth:`from_state` reads."""
-        state = super().to_state()
-        state["discretizer"] = {
-            "format": _FORMAT,
-            "n_bins": self.n_bins,
-            "max_points": self.max_points,
-            "tokens": {c: t.state() for c, t in self.tokens_.items()},
-        }
-        return state
+    def _params(self) -> dict[str, Any]:
+        return {"rare_category_threshold": self.rare_category_threshold, "clip": self.clip}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Discretizer:
-        """Rebuild a fitted discretizer from :meth:`to_state` output."""
-        base = TableEncoder.from_state(state)
+    def _from_params(cls, state: dict[str, Any]) -> Discretizer:
         extra = state["discretizer"]
-        discretizer = cls(
-            extra["n_bins"], extra["max_points"], state["params"]["rare_category_threshold"]
-        )  # cls: subclasses rebuild their own type
-        discretizer.__dict__.update({k: v for k, v in base.__dict__.items() if k.endswith("_")})
-        discretizer.tokens_ = {c: NumericTokens(**s) for c, s in extra["tokens"].items()}
-        return discretizer
+        return cls(extra["n_bins"], extra["max_points"], state["params"]["rare_category_threshold"])
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "discretizer": {
+                "format": _FORMAT,
+                "n_bins": self.n_bins,
+                "max_points": self.max_points,
+                "tokens": {c: t.state() for c, t in self.tokens_.items()},
+            }
+        }
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        self.tokens_ = {c: NumericTokens(**s) for c, s in state["discretizer"]["tokens"].items()}
 
 
 def _snap(x: np.ndarray, low: float | None, high: float | None, info: dict[str, Any]) -> np.ndarray:
@@ -399,146 +356,3 @@ def _snap(x: np.ndarray, low: float | None, high: float | None, info: dict[str, 
         if snapped_lo <= snapped_hi:
             lo, hi = snapped_lo, snapped_hi
     return np.where(np.isnan(x), x, np.clip(x, lo, hi))
-
-
-class CopulaEncoder(Discretizer):
-    """Every learned column as a standard-normal score through its empirical CDF.
-
-    A value's quantile level ``u`` (its position on the column's distribution,
-    drawn uniformly inside the level range of tied values, so spikes and
-    categories are dequantized) becomes ``z = Phi^-1(u)``. Missing values of a
-    numerical column take the lowest levels; categories (missing included) take
-    consecutive level ranges by frequency. Decoding maps ``z`` back through the
-    CDF: the marginals are exact by construction and a model of ``z`` (a
-    normalizing flow) only has to learn the dependence between columns.
-
-    Example:
-        >>> import pandas as pd
-        >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.5, None] * 50, "c": ["a", "b", "a", "b"] * 50})
-        >>> encoder = CopulaEncoder().fit(df)
-        >>> z = encoder.encode(df, random_state=0)
-        >>> z.shape, bool(z.isfinite().all())
-        (torch.Size([200, 2]), True)
-        >>> encoder.decode(z, random_state=0).equals(df)
-        True
-    """
-
-    _EPS = 1e-6
-
-    def fit(
-        self,
-        data: pd.DataFrame,
-        metadata: Metadata | None = None,
-        device: str | torch.device = "cpu",
-        random_state: int | None = None,
-    ) -> CopulaEncoder:
-        """Learn each column's CDF (fine quantiles for numbers, frequencies for categories)."""
-        super().fit(data, metadata, device=device, random_state=random_state)
-        data = self._rules_forward(data)
-        self.quantiles_: dict[str, NumericTokens] = {}
-        for column in self.tokens_:
-            values = self.transforms_[column].values(data[column])
-            observed = values[~np.isnan(values)]
-            knots = np.quantile(observed, np.linspace(0.0, 1.0, 1025))
-            self.quantiles_[column] = NumericTokens(
-                [], knots.tolist(), 1, bool(np.isnan(values).any())
-            )
-            self.quantiles_[column].missing_share = float(np.isnan(values).mean())
-        return self
-
-    def _edges(self, column: str) -> np.ndarray:
-        """Cumulative level edges of a categorical column's categories."""
-        counts = self.transforms_[column].counts
-        return np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-
-    def levels(self, data: pd.DataFrame, rng: np.random.Generator | None) -> dict[str, tuple]:
-        """Per column the ``(low, high)`` level range of each value (``rng`` unused)."""
-        data = self._rules_forward(data)
-        out = {}
-        for column in self.learned_columns:
-            transform = self.transforms_[column]
-            if column in self.tokens_:
-                quantile = self.quantiles_[column]
-                x = transform.values(data[column])
-                share = quantile.missing_share
-                low = share + (1 - share) * quantile.level(x, "left")
-                high = share + (1 - share) * quantile.level(x, "right")
-                missing = np.isnan(x)
-                low, high = np.where(missing, 0.0, low), np.where(missing, share, high)
-            else:
-                edges, codes = self._edges(column), transform.codes(data[column])
-                low, high = edges[codes], edges[codes + 1]
-            out[column] = (low, high)
-        return out
-
-    def encode(
-        self,
-        data: pd.DataFrame,
-        random_state: int | None = None,
-        dtype: torch.dtype = torch.float32,
-        device: str | torch.device | None = None,
-        midpoint: bool = False,
-    ) -> torch.Tensor:
-        """Normal scores ``[rows, learned columns]``; ``midpoint`` takes each tie range's middle."""
-        self._check_fitted()
-        self._check_columns(data)
-        rng = np.random.default_rng(seed_from(random_state))
-        columns = []
-        for low, high in self.levels(data, rng).values():
-            share = np.full(len(low), 0.5) if midpoint else rng.random(len(low))
-            columns.append(low + share * (high - low))
-        u = np.stack(columns, axis=1) if columns else np.zeros((len(data), 0))
-        z = _normal_quantile(np.clip(u, self._EPS, 1 - self._EPS))
-        return torch.as_tensor(z, dtype=dtype, device=device or "cpu")
-
-    def decode(self, encoded: torch.Tensor, random_state: int | None = None) -> pd.DataFrame:
-        """Map normal scores back through each column's CDF into a frame."""
-        self._check_fitted()
-        z = encoded.detach().cpu().double()
-        u = torch.special.ndtr(z).numpy()
-        values = {}
-        for position, column in enumerate(self.learned_columns):
-            level = u[:, position]
-            if column in self.tokens_:
-                quantile = self.quantiles_[column]
-                share = quantile.missing_share
-                inner = np.clip((level - share) / max(1 - share, 1e-12), 0.0, 1.0)
-                x = np.interp(inner, quantile.levels, quantile.knots)
-                values[column] = np.where(level < share, np.nan, x)
-            else:
-                edges = self._edges(column)
-                codes = np.searchsorted(edges, level, side="right") - 1
-                values[column] = np.clip(codes, 0, len(edges) - 2)
-        return self._frame(values, len(z), seed_from(random_state))
-
-    def log_widths(self, data: pd.DataFrame) -> np.ndarray:
-        """Per row, the summed log level width of its tied values (categories, spikes)."""
-        total = np.zeros(len(data))
-        for low, high in self.levels(data, None).values():
-            width = high - low
-            total += np.where(width > 0, np.log(np.maximum(width, 1e-300)), 0.0)
-        return total
-
-    def to_state(self) -> dict[str, Any]:
-        """Return the JSON-ready state :meth:`from_state` reads."""
-        state = super().to_state()
-        state["copula"] = {
-            c: {**q.state(), "missing_share": q.missing_share} for c, q in self.quantiles_.items()
-        }
-        return state
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> CopulaEncoder:
-        """Rebuild a fitted encoder from :meth:`to_state` output."""
-        encoder = super().from_state(state)
-        encoder.quantiles_ = {}
-        for column, entry in state["copula"].items():
-            entry = dict(entry)
-            share = entry.pop("missing_share")
-            encoder.quantiles_[column] = NumericTokens(**entry)
-            encoder.quantiles_[column].missing_share = share
-        return encoder
-
-
-def _normal_quantile(u: np.ndarray) -> np.ndarray:
-    return torch.special.ndtri(torch.as_tensor(u, dtype=torch.float64)).numpy()
