@@ -80,7 +80,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
     def __init__(
         self,
         epochs: int = 20,
-        batch_size: int = 256,
+        batch_size: int = 64,
         max_window: int = 64,
         state_dim: int = 64,
         hidden_dim: int = 64,
