@@ -264,20 +264,16 @@ class BaseEncoder(ABC):
     def _columns_from_values(
         self, values: Mapping[str, np.ndarray], n: int
     ) -> dict[str, pd.Series]:
-        """Decode one value per row and learned column into the columns.
+        """Decode one value per row and learned column (numbers, category codes) into columns.
 
-        Numbers (NaN for missing) are clipped, rounded and typed; category codes
-        become their categories; constant columns need no values.
+        Numbers are clipped, rounded and typed like every encoder's; constant
+        columns need no values, only the number of rows.
         """
-        columns: dict[str, pd.Series] = {}
-        for column, transform in self.transforms_.items():
-            if isinstance(transform, NumericTransform):
-                columns[column] = transform.decode_values(values[column])
-            elif isinstance(transform, CategoricalTransform):
-                columns[column] = transform.decode_codes(values[column])
-            else:
-                columns[column] = transform.decode(torch.zeros((n, 0)))
-        return columns
+        empty = np.empty(n)
+        return {
+            column: transform.decode_values(values.get(column, empty))
+            for column, transform in self.transforms_.items()
+        }
 
     def _decoded_frame(
         self,

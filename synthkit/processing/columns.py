@@ -81,6 +81,14 @@ class ColumnTransform:
         """Decode a ``[rows, width]`` block back into a column."""
         raise NotImplementedError
 
+    def decode_values(self, values: np.ndarray) -> pd.Series:
+        """Decode one value per row (a number, NaN for missing, or a category code).
+
+        Encoders that learn a column as a single value (a token, a score) decode
+        through this; a constant column reads only the number of rows.
+        """
+        raise NotImplementedError
+
     def state(self) -> dict[str, Any]:
         """Return the JSON-ready state that :func:`transform_from_state` reads."""
         raise NotImplementedError
@@ -446,6 +454,10 @@ class CategoricalTransform(ColumnTransform):
         """Decode one-hot rows to values (pooled rows get the most common kept category)."""
         return self.decode_codes(block.argmax(dim=1).cpu().numpy())
 
+    def decode_values(self, values: np.ndarray) -> pd.Series:
+        """Decode category codes (see :meth:`decode_codes`)."""
+        return self.decode_codes(values)
+
     def decode_codes(self, codes: np.ndarray) -> pd.Series:
         """Decode category indices to values (pooled ones as the most common kept category)."""
         lookup = np.empty(len(self.categories), dtype=object)
@@ -518,10 +530,16 @@ class ConstantTransform(ColumnTransform):
         return torch.zeros((len(series), 0), device=device)
 
     def decode(self, block: torch.Tensor) -> pd.Series:  # noqa: D102
+        return self._rows(block.shape[0])
+
+    def decode_values(self, values: np.ndarray) -> pd.Series:  # noqa: D102
+        return self._rows(len(values))
+
+    def _rows(self, n: int) -> pd.Series:
         value = self.info["value"]
         if self.info.get("timestamp"):
             value = pd.Timestamp(value)
-        values = pd.Series([value] * block.shape[0], name=self.column)
+        values = pd.Series([value] * n, name=self.column)
         return restore_dtype(values, self.info)
 
     def state(self) -> dict[str, Any]:  # noqa: D102
