@@ -234,35 +234,35 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         network = self.network_
         device = self.device_
         n_columns = network.n_event_columns
+        n_heads = network.n_heads
         min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
+        sampler = network.sampler(masks)
         vectors = network.encode_context(context)
-        state = network.initial_state(vectors)
+        state = network.initial_state(vectors)[0]
+        context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
         entities, positions, drawn = [], [], []
         for position in range(max_length + 1):
-            where = torch.full((len(alive), 1), position, device=device)
-            out, state = network.history(vectors, previous[:, None], where, state)
-            projected = network.project(out[:, 0], vectors)
-            tokens = torch.zeros((len(alive), n_columns + 1), dtype=torch.long, device=device)
-            stop_logits = network.head(0, projected, tokens)
-            if position < min_length:  # every real entity had at least this many events
-                stop = torch.zeros(len(alive), dtype=torch.long, device=device)
-            elif position == max_length:
-                stop = torch.ones(len(alive), dtype=torch.long, device=device)
-            else:
-                stop = _draw(stop_logits)
-            going = stop == 0
-            if not bool(going.any()):
-                break
-            alive, state, vectors = alive[going], state[:, going], vectors[going]
-            projected, tokens = projected[going], tokens[going]
-            allowed = masks[0] if position == 0 else masks[1]
-            for column in range(n_columns):
-                logits = network.head(column + 1, projected, tokens)
-                if column in allowed:
-                    logits = logits.masked_fill(~allowed[column], float("-inf"))
-                tokens[:, column + 1] = _draw(logits)
+            state = sampler.step(previous, position, state)
+            projected = sampler.projected(state, context_part)
+            # One uniform per head and entity, drawn before the stopped ones leave.
+            uniform = torch.rand(len(alive), n_heads, device=device)
+            tokens = torch.zeros((len(alive), n_heads), dtype=torch.long, device=device)
+            first = position == 0
+            if position >= min_length:  # every real entity had at least min_length events
+                if position == max_length:
+                    break
+                going = sampler.draw(0, projected, tokens, uniform[:, 0], first) == 0
+                if not bool(going.all()):
+                    # Stopped entities leave the batch: later positions compute only the rest.
+                    keep = going.nonzero().squeeze(1)
+                    if len(keep) == 0:
+                        break
+                    alive, state, context_part = alive[keep], state[keep], context_part[keep]
+                    projected, tokens, uniform = projected[keep], tokens[keep], uniform[keep]
+            for head in range(1, n_heads):
+                tokens[:, head] = sampler.draw(head, projected, tokens, uniform[:, head], first)
             previous = tokens[:, 1:]
             entities.append(alive)
             positions.append(torch.full_like(alive, position))
@@ -271,10 +271,3 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             empty = torch.zeros(0, dtype=torch.long, device=device)
             return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)
         return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
-
-
-def _draw(logits: torch.Tensor) -> torch.Tensor:
-    """One token per row from softmax(logits) by inverse CDF (cheaper than multinomial)."""
-    cdf = torch.softmax(logits.float(), dim=-1).cumsum(dim=-1)
-    u = torch.rand(cdf.shape[0], 1, device=cdf.device) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["SequenceNetwork", "position_buckets"]
+__all__ = ["SequenceNetwork", "draw_tokens", "position_buckets"]
 
 #: Positions below this get a bucket each; later ones share log-spaced buckets.
 _EXACT_POSITIONS = 8
@@ -192,27 +192,104 @@ class SequenceNetwork(nn.Module):
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
-    def head(
-        self,
-        position: int,
-        projected: torch.Tensor,
-        tokens: torch.Tensor,
-    ) -> torch.Tensor:
-        """Logits ``[rows, vocab]`` of one head from its projected state and earlier tokens.
+    # ------------------------------------------------------------ sampling
+    def sampler(self, masks: tuple[dict[int, torch.Tensor], ...]) -> _Sampler:
+        """A sampler with this network's weights laid out for one-row-per-entity steps.
 
         Args:
-            position: The head (0 is the stop flag).
-            projected: ``[rows, heads, hidden]`` from :meth:`project`.
-            tokens: ``[rows, heads]`` tokens; only those before ``position`` are read.
+            masks: For the first event and for later ones, the tokens each
+                restricted event column (by index) may take.
         """
-        hidden = projected[:, position]
-        if position:
-            index = tokens[:, :position] + self.head_offsets[:position]
-            index = index + self.head_tables[position]
-            hidden = hidden + functional.embedding_bag(index, self.inputs, mode="sum")
-        logits = self._rest(hidden[None], slice(position, position + 1))[0]
-        return logits[:, : self.sizes[position]]
+        return _Sampler(self, masks)
 
-    def project(self, state: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Every head's projection of the history state and context: ``[rows, heads, hidden]``."""
-        return self._projected(state, context)
+
+class _Sampler:
+    """Draws events position by position for a batch of entities, heads in order.
+
+    Sampling reads each head's weights sliced to its own vocabulary, the
+    context's share of the head projection computed once per entity, and
+    disallowed tokens as a ``-inf`` bias, so one event position costs one GRU
+    cell, one matrix product for every head's projection and two small ones
+    per head.
+    """
+
+    def __init__(self, network: SequenceNetwork, masks: tuple[dict[int, torch.Tensor], ...]):
+        self.net = network
+        d = network.start.shape[0]
+        weight = network.state_proj.weight
+        self.state_weight = weight[:, :d].t().contiguous()
+        self.context_weight = weight[:, d:].t().contiguous()
+        self.gru = network.gru
+        self.inputs = network.inputs.reshape(network.n_heads, -1, network.inputs.shape[1])
+        self.second = network.second
+        self.second_bias = network.second_bias[:, 0]
+        self.out = [network.out[i, :, :size].contiguous() for i, size in enumerate(network.sizes)]
+        self.bias = []
+        for allowed in masks:
+            biases = []
+            for i, size in enumerate(network.sizes):
+                bias = network.out_bias[i, 0, :size].clone()
+                if i and (i - 1) in allowed:
+                    bias = bias.masked_fill(~allowed[i - 1], float("-inf"))
+                biases.append(bias)
+            self.bias.append(biases)
+
+    def context_part(self, context: torch.Tensor) -> torch.Tensor:
+        """Each entity's context share of every head's projection, with the bias."""
+        return torch.addmm(self.net.state_proj.bias, context, self.context_weight)
+
+    def step(self, previous: torch.Tensor, position: int, state: torch.Tensor) -> torch.Tensor:
+        """The GRU state after reading the previous event (``[rows, state_dim]``)."""
+        net = self.net
+        bucket = position_buckets(torch.tensor([position], device=state.device))
+        extra = net.position.weight[bucket]
+        if position == 0 or not net.n_event_columns:
+            x = (net.start if position == 0 else torch.zeros_like(net.start)) + extra
+            x = x.expand(state.shape[0], -1)
+        else:
+            flat = previous + net.event_offsets
+            x = functional.embedding_bag(flat, net.event_embedding, mode="sum") + extra
+        gru = self.gru
+        return torch.gru_cell(
+            x, state, gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
+        )
+
+    def projected(self, state: torch.Tensor, context_part: torch.Tensor) -> torch.Tensor:
+        """Every head's first-layer input from the state: ``[rows, heads, hidden]``."""
+        out = torch.addmm(context_part, state, self.state_weight)
+        return out.reshape(state.shape[0], self.net.n_heads, -1)
+
+    def draw(
+        self,
+        head: int,
+        projected: torch.Tensor,
+        tokens: torch.Tensor,
+        uniform: torch.Tensor,
+        first: bool,
+    ) -> torch.Tensor:
+        """Tokens of ``head`` given the tokens of the heads before it and one uniform per row."""
+        net = self.net
+        hidden = projected[:, head]
+        if head:
+            index = tokens[:, :head] + net.head_offsets[:head]
+            hidden = hidden + functional.embedding_bag(index, self.inputs[head], mode="sum")
+        hidden = functional.gelu(hidden)
+        inner = functional.gelu(torch.addmm(self.second_bias[head], hidden, self.second[head]))
+        logits = torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])
+        return draw_tokens(logits, uniform)
+
+
+def draw_tokens(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One token per row of ``logits`` by inverse CDF with the given ``[rows]`` uniforms.
+
+    The weights are not normalized: the uniform is scaled by each row's total.
+
+    Example:
+        >>> logits = torch.log(torch.tensor([[0.2, 0.8], [1.0, 0.0]]))
+        >>> draw_tokens(logits, torch.tensor([0.1, 0.9])).tolist()
+        [0, 0]
+    """
+    weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+    cdf = weights.cumsum(dim=1)
+    threshold = (uniform * cdf[:, -1])[:, None]
+    return torch.searchsorted(cdf, threshold, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)
