@@ -71,6 +71,12 @@ class Metric:
             ``"model"``.
         explanation: One line saying what the score means.
         params: Tunable settings and their defaults.
+        shapes: The data shapes the metric scores: ``"table"`` (one row per
+            unit of privacy) and ``"sequences"`` (entities with event histories,
+            one entity with all its events per unit).
+        sequence_view: How a table metric scores sequences: on one feature
+            vector per entity (``"entities"``) or on the event and context tables
+            (``"tables"``); ``None`` for metrics that read sequences themselves.
 
     Example:
         >>> from synthkit.evaluation import METRICS
@@ -85,6 +91,8 @@ class Metric:
     requires: ClassVar[tuple[str, ...]] = ()
     explanation: ClassVar[str] = ""
     params: ClassVar[dict[str, Any]] = {}
+    shapes: ClassVar[tuple[str, ...]] = ("table",)
+    sequence_view: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))
@@ -102,6 +110,11 @@ class Metric:
 
     def not_applicable(self, data: EvaluationData) -> str | None:
         """Return why this metric cannot run on ``data``, or ``None`` if it can."""
+        shape = getattr(data, "shape", "table")
+        if shape not in self.shapes:
+            if shape == "table":
+                return "scores sequences only: pass SequenceDatasets"
+            return f"scores {' and '.join(self.shapes)} data only, not {shape}"
         missing = [need for need in self.requires if getattr(data, need) is None]
         if missing:
             return f"needs {' and '.join(missing)}: pass {', '.join(f'{m}=...' for m in missing)}"
@@ -188,6 +201,11 @@ _BUILTIN = {
         ("column_shapes", "ColumnShapes"),
         ("column_pair_trends", "ColumnPairTrends"),
         ("detection_auc", "DetectionAUC"),
+    ],
+    "sequence_fidelity": [
+        ("length_similarity", "LengthSimilarity"),
+        ("gap_similarity", "GapSimilarity"),
+        ("coherence", "Coherence"),
     ],
     "faithfulness": [
         ("alpha_precision", "AlphaPrecision"),

@@ -28,6 +28,8 @@ class ExactMatchRate(Metric):
     category = "privacy"
     direction = "lower"
     explanation = "Share of synthetic rows that are exact copies of a training row."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Hash every row and look the synthetic hashes up among the training ones."""
@@ -48,6 +50,8 @@ class ExactMatchRateHoldout(Metric):
     direction = "reference"
     requires = ("holdout",)
     explanation = "Baseline: share of unseen real rows that happen to equal a training row."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Hash the holdout rows and look them up among the training ones."""
@@ -112,6 +116,8 @@ class DCRShare(Metric):
     direction = 0.5
     requires = ("holdout",)
     explanation = "Share of synthetic rows nearer a training row than a holdout row (0.5 is ideal)."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Compare each synthetic row's distance to the training and holdout sets."""
@@ -153,6 +159,8 @@ class NNDR(Metric):
     direction = "higher"
     requires = ("holdout",)
     explanation = "Mean ratio of 1st to 2nd nearest training-row distance (low = sits on a row)."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Average the ratios of the synthetic queries."""

@@ -57,6 +57,11 @@ class EvaluationData:
         (['age', 'city'], 'categorical')
     """
 
+    #: The data shape metrics declare they score; sequences have their own class.
+    shape = "table"
+    #: The unit of privacy: one row.
+    unit = "row"
+
     def __init__(
         self,
         real: pd.DataFrame,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -12,15 +13,17 @@ from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.report import Report
+from synthkit.evaluation.sequences import SequenceEvaluationData
 from synthkit.metadata import Metadata
+from synthkit.schema.sequences import SequenceDataset
 
 __all__ = ["evaluate"]
 
 
 def evaluate(
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    holdout: pd.DataFrame | None = None,
+    real: pd.DataFrame | SequenceDataset,
+    synthetic: pd.DataFrame | SequenceDataset,
+    holdout: pd.DataFrame | SequenceDataset | None = None,
     target: str | None = None,
     metadata: Metadata | None = None,
     metrics: Sequence[str | Metric] | None = None,
@@ -28,13 +31,22 @@ def evaluate(
     random_state: int = 0,
     max_rows: int = 10_000,
     model: Any | None = None,
+    context: pd.DataFrame | Mapping[str, pd.DataFrame | None] | None = None,
 ) -> Report:
     """Score how close, safe and useful ``synthetic`` is with respect to ``real``.
 
+    Tables are scored row by row. Sequences (:class:`~synthkit.SequenceDataset`
+    inputs: entities with event histories) are scored by entity: per-column
+    shapes of event and context columns, lengths, gaps and coherence of the
+    histories, and detection and privacy on one feature vector per entity, so
+    the unit of privacy is an entity with all its events. Metrics that do not
+    apply to the data's shape are skipped with the reason.
+
     Args:
-        real: The real rows the generator was fitted on.
-        synthetic: The synthetic rows.
-        holdout: Real rows the generator never saw; privacy metrics and utility need it.
+        real: The real rows (or sequences) the generator was fitted on.
+        synthetic: The synthetic rows (or sequences).
+        holdout: Real rows the generator never saw; privacy metrics and utility need
+            it. For sequences, other entities than ``real``'s (split by entity).
         target: The label column for utility (train on synthetic, test on real).
         metadata: Column kinds; detected from ``real`` when omitted. Columns of
             kind id, pii and text are not scored (the report lists them).
@@ -47,13 +59,21 @@ def evaluate(
             that declare ``log_prob`` (``flow``, ``autoregressive``) also get the
             likelihood membership attack, which sees the model, not only its rows;
             for other models it is skipped with the reason.
+        context: Sequences only: the real entities' context (one row per entity,
+            keyed by the sequence key; training and holdout entities in one table,
+            split by the holdout's keys), or a dict with ``"real"``, ``"synthetic"``
+            and ``"holdout"`` tables. A side left out is read from that input's
+            ``.context`` (as :class:`~synthkit.SequenceSynthesizer` samples carry).
+            Entities of a context without events count as histories of length 0.
 
     Returns:
         The :class:`Report`.
 
     Raises:
-        EvaluationError: For inputs that cannot be scored, or a named metric whose
-            requirements (holdout, target) are missing.
+        EvaluationError: For inputs that cannot be scored (a sequence holdout split
+            by row rather than by entity among them), or a named metric whose
+            requirements (holdout, target) are missing or that does not apply to
+            the data's shape.
         UnknownNameError: For a metric name that is not registered.
 
     Example:
@@ -63,7 +83,47 @@ def evaluate(
         >>> report = synthkit.evaluate(real, real, metrics=["column_shapes", "column_pair_trends"])
         >>> report.to_dict()
         {'column_shapes': 1.0, 'column_pair_trends': 1.0}
+
+        Sequences, with a holdout of other entities:
+
+        >>> events = pd.DataFrame({"user": [1, 1, 2, 2, 2, 3, 4, 4],
+        ...                        "day": [1, 3, 2, 2, 5, 4, 1, 6],
+        ...                        "shop": list("abbaabab")})
+        >>> train = synthkit.SequenceDataset(events[events.user <= 2], "user", "day")
+        >>> hold = synthkit.SequenceDataset(events[events.user > 2], "user", "day")
+        >>> report = synthkit.evaluate(train, train, holdout=hold,
+        ...                            metrics=["length_similarity", "exact_match_rate"])
+        >>> report.to_dict(), report.info["exact_match_rate"]["unit"]
+        ({'length_similarity': 1.0, 'exact_match_rate': 1.0}, 'entity')
     """
+    sequences = isinstance(real, SequenceDataset)
+    if not sequences:
+        for name, value in (("synthetic", synthetic), ("holdout", holdout)):
+            if isinstance(value, SequenceDataset):
+                raise EvaluationError(
+                    f"{name} is a SequenceDataset but real is not; pass the real sequences "
+                    "as a SequenceDataset too, or tables for all three."
+                )
+        if context is not None:
+            raise EvaluationError(
+                "context applies to sequences only; pass SequenceDatasets, or drop context."
+            )
+    elif target is not None:
+        raise EvaluationError(
+            f"target={target!r}: utility metrics score tables only; for sequences pass target=None."
+        )
+    if sequences:
+        data: EvaluationData | SequenceEvaluationData = SequenceEvaluationData(
+            real,
+            synthetic,
+            holdout=holdout,
+            context=context,
+            metadata=metadata,
+            random_state=random_state,
+            max_rows=max_rows,
+            model=model,
+        )
+        return _run(data, metrics, _sequence_meta(data, random_state, max_rows))
     data = EvaluationData(
         real,
         synthetic,
@@ -74,29 +134,6 @@ def evaluate(
         max_rows=max_rows,
         model=model,
     )
-    chosen = _resolve(metrics)
-    explicit = metrics is not None
-    results: dict[str, MetricResult] = {}
-    info: dict[str, dict[str, object]] = {}
-    skipped: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    for metric in chosen:
-        reason = metric.not_applicable(data)
-        if reason:
-            if explicit:
-                raise EvaluationError(f"Metric {metric.name!r} {reason}.")
-            skipped[metric.name] = reason
-            continue
-        start = time.perf_counter()
-        results[metric.name] = metric.score(data)
-        seconds[metric.name] = round(time.perf_counter() - start, 3)
-        info[metric.name] = {
-            "category": metric.category,
-            "direction": metric.direction,
-            "explanation": metric.explanation,
-            "requires": list(metric.requires),
-            "params": metric.get_params(),
-        }
     meta = {
         "rows": {
             "real": len(real),
@@ -109,10 +146,85 @@ def evaluate(
         "target": target,
         "random_state": random_state,
         "max_rows": max_rows,
-        "sampling": dict(data.sampling),
-        "seconds": seconds,
     }
+    return _run(data, metrics, meta)
+
+
+def _run(
+    data: EvaluationData | SequenceEvaluationData,
+    metrics: Sequence[str | Metric] | None,
+    meta: dict[str, Any],
+) -> Report:
+    sequences = isinstance(data, SequenceEvaluationData)
+    chosen = _resolve(metrics)
+    explicit = metrics is not None
+    results: dict[str, MetricResult] = {}
+    info: dict[str, dict[str, object]] = {}
+    skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for metric in chosen:
+        reason = metric.not_applicable(data)
+        if reason is None and sequences and metric.sequence_view == "entities":
+            reason = metric.not_applicable(data.entities)
+        if reason:
+            if explicit:
+                raise EvaluationError(f"Metric {metric.name!r} {reason}.")
+            skipped[metric.name] = reason
+            continue
+        start = time.perf_counter()
+        results[metric.name] = data.score(metric) if sequences else metric.score(data)
+        seconds[metric.name] = round(time.perf_counter() - start, 3)
+        info[metric.name] = {
+            "category": metric.category,
+            "direction": metric.direction,
+            "explanation": metric.explanation,
+            "requires": list(metric.requires),
+            "params": metric.get_params(),
+        }
+        if sequences:
+            info[metric.name].update(_sequence_info(metric))
+        elif metric.category == "privacy":
+            info[metric.name]["unit"] = "row"
+    meta["sampling"] = dict(data.sampling)
+    meta["seconds"] = seconds
     return Report(results, info, skipped, meta)
+
+
+def _sequence_info(metric: Metric) -> dict[str, str]:
+    """The unit a metric compares on sequences, and its explanation in those words."""
+    if metric.sequence_view == "entities":
+        # Table metrics speak of rows; on sequences each of their rows is an entity.
+        words = re.sub(r"\brows\b", "entities", metric.explanation)
+        words = re.sub(r"\brow\b", "entity", words)
+        return {
+            "unit": "entity",
+            "explanation": f"{words} Unit: an entity with all its events (a feature vector).",
+        }
+    if metric.sequence_view == "tables":
+        return {"unit": "event (event columns) and entity (context columns)"}
+    return {"unit": "entity"}
+
+
+def _sequence_meta(
+    data: SequenceEvaluationData, random_state: int, max_rows: int
+) -> dict[str, Any]:
+    sides = [s for s in ("real", "synthetic", "holdout") if data.sequences[s] is not None]
+    return {
+        "shape": "sequences",
+        "unit": "entity",
+        "sequence_key": data.key,
+        "sequence_index": data.index,
+        "rows": {s: len(data.sequences[s]) if s in sides else None for s in data.sequences},
+        "entities": {s: len(data.lengths(s)) if s in sides else None for s in data.sequences},
+        "scored_columns": data.events.columns,
+        "context_columns": [] if data.context is None else data.context.columns,
+        "entity_features": data.entities.columns,
+        "excluded_columns": data.events.excluded,
+        "kinds": data.events.kinds,
+        "target": None,
+        "random_state": random_state,
+        "max_rows": max_rows,
+    }
 
 
 def _resolve(metrics: Sequence[str | Metric] | None) -> list[Metric]:

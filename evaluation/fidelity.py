@@ -165,6 +165,8 @@ class ColumnShapes(Metric):
     category = "fidelity"
     direction = "higher"
     explanation = "How alike each column's distribution is (1 - KS or TV distance), averaged."
+    shapes = ("table", "sequences")
+    sequence_view = "tables"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Score every column and average the scores, ignoring nan."""
@@ -247,6 +249,8 @@ class ColumnPairTrends(Metric):
     category = "fidelity"
     direction = "higher"
     explanation = "How alike the pairwise correlations and contingency tables are, averaged."
+    shapes = ("table", "sequences")
+    sequence_view = "tables"
     params: ClassVar[dict[str, Any]] = {
         "coefficient": "Pearson",
         "real_correlation_threshold": 0.0,
@@ -358,6 +362,8 @@ class DetectionAUC(Metric):
     explanation = (
         "ROC AUC of a classifier telling real from synthetic rows (0.5 = indistinguishable)."
     )
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
     params: ClassVar[dict[str, Any]] = {"folds": 3}
 
     def score(self, data: EvaluationData) -> MetricResult:

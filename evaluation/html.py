@@ -84,6 +84,14 @@ def _setup(report: Report) -> str:
         f"holdout {rows.get('holdout') if rows.get('holdout') is not None else 'none'}.",
         f"Scored columns: {', '.join(map(str, meta.get('scored_columns', [])))}.",
     ]
+    if meta.get("shape") == "sequences":
+        entities = meta.get("entities", {})
+        items.append(
+            f"Sequences keyed by {meta.get('sequence_key')} and ordered by "
+            f"{meta.get('sequence_index') or 'row'}: entities real {entities.get('real')}, "
+            f"synthetic {entities.get('synthetic')}, holdout {entities.get('holdout') or 'none'}; "
+            f"privacy unit: {meta.get('unit')} (all its events, one feature vector)."
+        )
     excluded = meta.get("excluded_columns") or {}
     if excluded:
         listed = ", ".join(f"{c} ({k})" for c, k in excluded.items())

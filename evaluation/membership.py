@@ -165,6 +165,8 @@ class MembershipAUC(Metric):
     direction = 0.5
     requires = ("holdout",)
     explanation = "ROC AUC of telling training rows from unseen rows using the synthetic data."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Return the higher AUC of the distance and density-ratio attacks."""
@@ -179,6 +181,8 @@ class MembershipTPRAt10FPR(Metric):
     direction = 0.1
     requires = ("holdout",)
     explanation = "Share of training rows an attacker spots while flagging 10 % of unseen rows."
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Return the higher TPR at 10 % FPR of the two attacks."""

@@ -52,6 +52,10 @@ def test_metric_declares_its_contract(name):
     assert cls.direction in ("higher", "lower", "reference") or isinstance(cls.direction, float)
     assert set(cls.requires) <= {"holdout", "target", "model"}
     assert 10 < len(cls.explanation) <= 100 and "\n" not in cls.explanation
+    assert cls.shapes and set(cls.shapes) <= {"table", "sequences"}
+    # A table metric that scores sequences says through which view.
+    table_metric_on_sequences = set(cls.shapes) == {"table", "sequences"}
+    assert (cls.sequence_view in ("entities", "tables")) == table_metric_on_sequences
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +74,14 @@ def shared(tiny):
     return EvaluationData(train, synthetic, holdout=holdout, target="Class", max_rows=500)
 
 
-# Model-based metrics have their own tests (they need a fitted model).
+# Model-based metrics have their own tests (they need a fitted model); sequence
+# metrics theirs in test_sequences.py.
 CLASSIFICATION = [
     n
     for n in metric_names()
-    if not n.startswith(("tstr_r", "trtr_r")) and "model" not in METRICS.get(n).requires
+    if not n.startswith(("tstr_r", "trtr_r"))
+    and "model" not in METRICS.get(n).requires
+    and "table" in METRICS.get(n).shapes
 ]
 
 
