@@ -126,6 +126,45 @@ def _distributions(report: Report) -> str:
     )
 
 
+def _histories(report: Report) -> str:
+    """Sequences only: lengths and gaps real against synthetic, coherence per column."""
+    charts = []
+    for name, label in (
+        ("length_similarity", "events per entity"),
+        ("gap_similarity", "gap between consecutive events"),
+    ):
+        result = report.results.get(name)
+        if result is None or not result.details.get("distribution", {}).get("edges"):
+            continue
+        dist = result.details["distribution"]
+        chart = svg.histogram(label, dist["edges"], dist["real"], dist["synthetic"])
+        charts.append(
+            f"<figure>{chart}<figcaption class='note'>{escape(name)} "
+            f"{_number(result.value)}</figcaption></figure>"
+        )
+    coherence = report.results.get("coherence")
+    table = ""
+    if coherence is not None:
+        d = coherence.details
+        rows = "".join(
+            f"<tr><td>{escape(str(column))}</td><td class='num'>{_number(score)}</td>"
+            f"<td class='num'>{_number(d['distinct_categories'].get(column))}</td></tr>"
+            for column, score in d["transitions"].items()
+        )
+        table = (
+            "<table><tr><th>event column</th><th>previous/next pairs (1 - TVD)</th>"
+            "<th>distinct categories per entity (1 - KS)</th></tr>" + rows + "</table>"
+        )
+    if not charts and not table:
+        return ""
+    return (
+        "<h2>Histories: real against synthetic entities</h2><div class='grid'>"
+        + "".join(charts)
+        + "</div>"
+        + table
+    )
+
+
 def _pairs(report: Report) -> str:
     details = report.details.get("column_pair_trends")
     if not details:
@@ -273,6 +312,7 @@ def render(report: Report) -> str:
         + _setup(report)
         + _scorecard(report)
         + _distributions(report)
+        + _histories(report)
         + _pairs(report)
         + _faithfulness(report)
         + _privacy(report)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from synthkit.evaluation.base import Metric, MetricResult
-from synthkit.evaluation.fidelity import ks_complement
+from synthkit.evaluation.fidelity import _numeric_histogram, ks_complement
 from synthkit.evaluation.sequences import SequenceEvaluationData
 
 __all__ = ["Coherence", "GapSimilarity", "LengthSimilarity", "gaps", "transition_similarity"]
@@ -86,8 +86,6 @@ class LengthSimilarity(Metric):
     def score(self, data: SequenceEvaluationData) -> MetricResult:
         """Compare the length distributions of real and synthetic entities."""
         real, synthetic = data.lengths("real"), data.lengths("synthetic")
-        top = int(np.quantile(real, 0.99)) if len(real) else 0
-        edges = np.unique(np.linspace(0, max(top, 1) + 1, 21).round())
         return MetricResult(
             ks_complement(pd.Series(real), pd.Series(synthetic)),
             details={
@@ -97,11 +95,7 @@ class LengthSimilarity(Metric):
                     "synthetic": float((synthetic == 0).mean()),
                 },
                 "entities": {"real": len(real), "synthetic": len(synthetic)},
-                "histogram": {
-                    "edges": edges.tolist(),
-                    "real": np.histogram(real, edges)[0].tolist(),
-                    "synthetic": np.histogram(synthetic, edges)[0].tolist(),
-                },
+                "distribution": _numeric_histogram(pd.Series(real), pd.Series(synthetic), 20),
                 "unit": "entity",
             },
         )
@@ -148,6 +142,9 @@ class GapSimilarity(Metric):
             details={
                 "gaps": summary,
                 "count": {side: int(values.size) for side, values in found.items()},
+                "distribution": _numeric_histogram(
+                    pd.Series(found["real"]), pd.Series(found["synthetic"]), 20
+                ),
                 "index": data.index,
                 "unit": "seconds" if _is_datetime(data) else "index units",
             },

@@ -81,7 +81,10 @@ def test_privacy_figures_state_the_entity_unit(fresh_report):
         assert "entit" in fresh_report.info[name]["explanation"]
     # 100 patients a side, context rows without lab tests included.
     assert fresh_report.meta["entities"] == {"real": 100, "synthetic": 100, "holdout": 100}
-    assert "privacy unit: entity" in fresh_report.to_html()
+    page = fresh_report.to_html()
+    assert "privacy unit: entity" in page
+    assert "Histories: real against synthetic entities" in page
+    assert page.count('class="plot"') >= 2 + len(fresh_report.details["column_shapes"]["columns"])
 
 
 def test_context_columns_join_the_column_shapes(fresh_report):
