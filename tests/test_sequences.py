@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import synthkit
 from synthkit.errors import (
@@ -17,6 +18,7 @@ from synthkit.errors import (
     UnknownNameError,
 )
 from synthkit.generators.sequential import SEQUENCE_GENERATORS, SequenceSynthesizer
+from synthkit.generators.sequential.ar import _tiles
 
 DATA = Path(__file__).parent / "data"
 FAST = {"epochs": 4, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
@@ -204,3 +206,55 @@ def test_bad_sample_arguments(model, patients) -> None:
         model.sample(context=patients[["id", "age"]])
     with pytest.raises(DataError, match="duplicate key"):
         model.sample(context=pd.concat([patients.head(2), patients.head(1)]))
+
+
+def test_lengths_and_empty_histories_are_calibrated_past_the_window(labs, patients) -> None:
+    # Windows of 8 positions on histories of 22 events on average: the stop flag
+    # must be learned at every position, the last one of long histories included,
+    # and "no events at all" from batches that mix empty and non-empty histories.
+    model = synthkit.SequenceSynthesizer(
+        "ar",
+        random_state=0,
+        context_params=CONTEXT_FAST,
+        **{**FAST, "epochs": 20, "max_window": 8},
+    )
+    model.fit(synthkit.SequenceDataset(labs, "id", "days"), context=patients)
+    given = pd.concat([patients] * 5, ignore_index=True).drop(columns=["id"])
+    out = model.sample(context=given, random_state=1)
+    real = _lengths(labs, patients, "id")
+    drawn = _lengths(out.data, out.context, "id")
+    assert abs(drawn.mean() / real.mean() - 1) < 0.15
+    assert abs((drawn == 0).mean() - (real == 0).mean()) < 0.04
+
+
+def test_window_tiles_cover_every_position_equally() -> None:
+    torch.manual_seed(0)
+    length = torch.full((20_000,), 30)
+    start, end, n_tiles = _tiles(length, 8)
+    assert bool((end - start <= 8).all()) and bool((end <= 31).all())
+    position = torch.arange(31)
+    covered = (position >= start[:, None]) & (position < end[:, None])
+    # Weighted by the number of tiles, every position (the stop at 30 too) counts once.
+    counts = (covered * n_tiles[:, None]).mean(dim=0)
+    assert torch.allclose(counts, torch.ones(31), atol=0.06)
+    short = _tiles(torch.tensor([0, 5, 7]), 8)
+    assert short[0].tolist() == [0, 0, 0] and short[1].tolist() == [1, 6, 8]
+
+
+def test_windows_inside_a_history_start_from_its_earlier_events(model) -> None:
+    network = model.network_
+    torch.manual_seed(0)
+    tokens = torch.stack(
+        [torch.randint(0, size, (40,)) for size in model.event_encoder_.vocab_sizes], dim=1
+    )
+    context = network.encode_context(
+        torch.zeros((2, len(model.context_encoder_.vocab_sizes)), dtype=torch.long)
+    )
+    offsets, start = torch.tensor([0, 20]), torch.tensor([0, 13])
+    with torch.no_grad():
+        carried = model._carried_state(context, tokens, offsets, start, 4, len(tokens))
+        position = torch.arange(13)[None]
+        previous = tokens[(20 + position - 1).clamp_min(0)]
+        _, full = network.history(context[1:], previous, position)
+    assert torch.allclose(carried[0, 1], full[0, 0], atol=1e-5)
+    assert torch.allclose(carried[0, 0], network.initial_state(context)[0, 0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
@@ -138,34 +139,52 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         network = self.network_
         network.train()
         n_events, n_columns = tokens.shape
-        steps = torch.arange(self.max_window, device=self.device_)
+        device = self.device_
+        steps = torch.arange(self.max_window, device=device)
         optimizer = torch.optim.AdamW(
             network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        n_steps, batches = self._length_batches(lengths)
+        # Windows cover entities with events; whether an entity has any is learned
+        # from batches of all entities mixed, so it is never fitted from batches that
+        # hold only empty histories (the length buckets would make such batches).
+        with_events = torch.nonzero(lengths > 0).squeeze(1)
+        n_steps, batches = self._length_batches(lengths[with_events])
+        first_size = -(-len(lengths) // n_steps)
+        firsts = _shuffled_batches(len(lengths), first_size, device)
         total = n_steps * self.epochs
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
         )
 
-        def step() -> dict[str, torch.Tensor]:
-            entities = next(batches)
+        def first_loss() -> torch.Tensor:
+            """Stop-flag loss at position 0 (an empty history) of a mixed batch."""
+            entities = next(firsts)
+            vectors = network.encode_context(context[entities])
+            previous = torch.zeros((len(entities), 1, n_columns), dtype=torch.long, device=device)
+            position = torch.zeros((len(entities), 1), dtype=torch.long, device=device)
+            states, _ = network.history(vectors, previous, position)
+            targets = torch.zeros((len(entities), n_columns + 1), dtype=torch.long, device=device)
+            targets[:, 0] = (lengths[entities] == 0).long()
+            logits = network.heads_logits(states[:, 0], vectors, targets)[:, 0]
+            return functional.cross_entropy(logits, targets[:, 0], reduction="sum")
+
+        def window_loss() -> torch.Tensor:
+            entities = with_events[next(batches)]
             length = lengths[entities]
             # Batches hold entities of similar lengths, so short windows waste no work.
             window = min(self.max_window, int(length.max()) + 1)
-            # A history of L events has L + 1 positions (the last one only stops);
-            # each entity gets a window at a random start.
-            spare = (length + 1 - window).clamp_min(0)
-            start = (torch.rand(len(entities), device=self.device_) * (spare + 1)).long()
-            start = torch.minimum(start, spare)
+            start, end, weight = _tiles(length, window)
             position = start[:, None] + steps[:window]
-            valid = position <= length[:, None]
+            valid = position < end[:, None]
             is_event = position < length[:, None]
             row = offsets[entities][:, None] + position
             previous = tokens[(row - 1).clamp(0, n_events - 1)]
             current = tokens[row.clamp(0, n_events - 1)]
             context_vectors = network.encode_context(context[entities])
-            states, _ = network.history(context_vectors, previous, position)
+            state = self._carried_state(
+                context_vectors, tokens, offsets[entities], start, window, n_events
+            )
+            states, _ = network.history(context_vectors, previous, position, state)
             keep = valid.reshape(-1)
             flat_state = states.reshape(-1, states.shape[-1])[keep]
             flat_context = context_vectors[:, None].expand(-1, window, -1)
@@ -179,9 +198,19 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             losses = functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
             ).reshape(targets.shape)
-            # The columns of a stop position do not exist: only the flag is learned.
+            # The columns of a stop position do not exist: only the flag is learned;
+            # the flag at position 0 is learned by first_loss.
             losses[:, 1:] = losses[:, 1:] * event[:, None]
-            loss = losses.sum() / len(entities)
+            losses[:, 0] = losses[:, 0] * (position.reshape(-1)[keep] > 0)
+            # A window is one of its history's tiles, drawn uniformly: weighting it by
+            # the number of tiles makes every position count once per epoch on average.
+            return (losses.sum(dim=1) * weight[:, None].expand(-1, window).reshape(-1)[keep]).sum()
+
+        def step() -> dict[str, torch.Tensor]:
+            loss = first_loss()
+            if len(with_events):
+                loss = loss + window_loss()
+            loss = loss / self.batch_size
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -190,6 +219,40 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 
         self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         network.eval()
+
+    def _carried_state(
+        self,
+        context_vectors: torch.Tensor,
+        tokens: torch.Tensor,
+        offsets: torch.Tensor,
+        start: torch.Tensor,
+        window: int,
+        n_events: int,
+    ) -> torch.Tensor:
+        """The GRU state at each window's start: the history before it, read without gradients.
+
+        The earlier events are read ``window`` positions at a time, so memory stays
+        bounded by the window whatever the history's length.
+        """
+        network = self.network_
+        initial = network.initial_state(context_vectors)
+        later = torch.nonzero(start > 0).squeeze(1)
+        if len(later) == 0:
+            return initial
+        with torch.no_grad():
+            begin = start[later]
+            state = initial[:, later]
+            carried = torch.zeros_like(state[0])
+            steps = torch.arange(window, device=start.device)
+            for first in range(0, int(begin.max()), window):
+                position = first + steps[: min(window, int(begin.max()) - first)]
+                position = position.expand(len(later), -1)
+                row = (offsets[later][:, None] + position - 1).clamp(0, n_events - 1)
+                out, state = network.history(None, tokens[row], position, state)
+                last = begin - 1 - first
+                inside = torch.nonzero((last >= 0) & (last < position.shape[1])).squeeze(1)
+                carried[inside] = out[inside, last[inside]]
+        return initial.index_put((torch.zeros_like(later), later), carried)
 
     def _length_batches(self, lengths: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
         """Steps per epoch, and entity batches of similar lengths in a random batch order.
@@ -214,22 +277,27 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 
     # -------------------------------------------------------------- sample
     def _sample_events(
-        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+        self,
+        context: torch.Tensor,
+        masks: tuple[dict[int, torch.Tensor], ...],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         entities, positions, drawn = [], [], []
-        for start in range(0, len(context), _CHUNK):
-            chunk = context[start : start + _CHUNK]
-            e, p, t = self._sample_chunk(chunk, masks)
-            entities.append(e + start)
-            positions.append(p)
-            drawn.append(t)
+        with _one_cpu_thread(self.device_):
+            for start in range(0, len(context), _CHUNK):
+                chunk = context[start : start + _CHUNK]
+                e, p, t = self._sample_chunk(chunk, masks)
+                entities.append(e + start)
+                positions.append(p)
+                drawn.append(t)
         entity = torch.cat(entities)
         # Events were drawn position by position; group them by entity, in order.
         order = torch.sort(entity, stable=True).indices
         return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order]
 
     def _sample_chunk(
-        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+        self,
+        context: torch.Tensor,
+        masks: tuple[dict[int, torch.Tensor], ...],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         network = self.network_
         device = self.device_
@@ -271,3 +339,64 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             empty = torch.zeros(0, dtype=torch.long, device=device)
             return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)
         return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
+
+
+@contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run torch on one CPU thread inside the block (no effect on other devices).
+
+    A sampling step is a few hundred small operations; splitting each over
+    threads costs more in synchronization than it saves, and many times more
+    when other processes hold the cores (measured 10x on two busy cores).
+
+    Example:
+        >>> with _one_cpu_thread(torch.device("cpu")):
+        ...     torch.get_num_threads()
+        1
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _shuffled_batches(n: int, size: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """Batches of ``size`` entities from a new permutation of all ``n`` every pass."""
+    while True:
+        yield from torch.split(torch.randperm(n, device=device), size)
+
+
+def _tiles(length: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random tile of each history's positions, and the number of tiles.
+
+    A history of ``L`` events has ``L + 1`` positions (the last one only stops).
+    One that fits the window is one tile; a longer one is cut into tiles of
+    ``window`` positions at a random offset and one tile is drawn uniformly, so
+    every position is equally likely to be trained, its last (the stop) included.
+
+    Returns:
+        Each tile's first position, the position after its last, and the number
+        of tiles of its history.
+
+    Example:
+        >>> start, end, n = _tiles(torch.tensor([3, 100]), 8)
+        >>> start[0].item(), end[0].item(), n[0].item()
+        (0, 4, 1.0)
+        >>> bool(end[1] - start[1] <= 8) and 13 <= n[1].item() <= 14
+        True
+    """
+    n_positions = length + 1
+    long = n_positions > window
+    offset = (torch.rand(len(length), device=length.device) * window).long() * long
+    n_tiles = torch.div(length + offset, window, rounding_mode="floor") + 1
+    n_tiles = torch.where(long, n_tiles, torch.ones_like(n_tiles))
+    tile = (torch.rand(len(length), device=length.device) * n_tiles).long()
+    tile = torch.minimum(tile, n_tiles - 1)
+    start = (tile * window - offset).clamp_min(0)
+    end = torch.minimum((tile + 1) * window - offset, n_positions)
+    return start, end, n_tiles.float()
