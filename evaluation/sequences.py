@@ -99,7 +99,7 @@ def entity_features(
         context: Context columns indexed by entity, joined as they are.
 
     Returns:
-        A frame with a fresh ``RangeIndex``, one row per entry of ``entities``.
+        A frame indexed by ``entities``, one row each.
 
     Example:
         >>> events = pd.DataFrame({"amount": [5.0, 7.0, 1.0], "shop": ["a", "b", "a"]})
@@ -108,9 +108,9 @@ def entity_features(
         ...     {"shop": ["a"]}, index=np.array([0.0, 4.0, 2.0]))
         >>> features[["events:count", "index:span", "amount:last", "shop:share=a"]]
            events:count  index:span  amount:last  shop:share=a
-        0             2         4.0          7.0           0.5
-        1             1         0.0          1.0           1.0
-        2             0         NaN          NaN           NaN
+        1             2         4.0          7.0           0.5
+        2             1         0.0          1.0           1.0
+        3             0         NaN          NaN           NaN
     """
     key_index = pd.Index(keys, name="__entity__")
     parts: list[pd.DataFrame | pd.Series] = [
@@ -145,7 +145,8 @@ def entity_features(
     features["events:count"] = features["events:count"].fillna(0).astype(int)
     if context is not None:
         features = features.join(context.reindex(entities))
-    return features.reset_index(drop=True)
+    features.index = entities
+    return features
 
 
 class SequenceEvaluationData:
@@ -351,6 +352,8 @@ class SequenceEvaluationData:
         if context_metadata is not None:
             columns.update({c: context_metadata.column(c) for c in context_metadata.columns})
         metadata = Metadata(columns)
+        # Frames stay indexed by entity, so the holdout check's "same label and same
+        # values" test compares entities (disjoint after the split check), not positions.
         try:
             return EvaluationData(
                 frames["real"],

@@ -219,3 +219,16 @@ def test_entity_features_summarise_each_history():
     assert v["amount:std"] == 0.0 and v["shop:share=a"] == 0.0 and v["age"] == 40
     w = features.iloc[2]
     assert w["events:count"] == 0 and np.isnan(w["amount:mean"]) and w["age"] == 50
+
+
+def test_real_entities_that_happen_to_look_alike_are_not_taken_for_a_copy():
+    # Single purchases on the same day for the same amount: common in transaction data.
+    def entities(first_key: int) -> synthkit.SequenceDataset:
+        amounts = [5.0] * 6 + list(np.arange(14.0) + first_key)
+        keys = np.arange(first_key, first_key + 20)
+        return sequences(pd.DataFrame({KEY: keys, INDEX: 1, "amount": amounts}))
+
+    report = synthkit.evaluate(
+        entities(0), entities(100), holdout=entities(200), metrics=["exact_match_rate_holdout"]
+    )
+    assert report["exact_match_rate_holdout"] == pytest.approx(0.3)
