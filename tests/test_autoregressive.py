@@ -29,8 +29,9 @@ def _tiny(**params) -> ARSynthesizer:
 def model(adult: pd.DataFrame) -> ARSynthesizer:
     torch.set_num_threads(1)
     # Every category kept: these tests condition on and impute rare categories
-    # (pooling them by default has its own tests in test_rare_categories.py).
-    return _tiny(epochs=8, rare_category_threshold=0).fit(adult)
+    # (pooling them by default has its own tests in test_rare_categories.py), and
+    # every real range kept (value protection has its own tests in test_dp.py).
+    return _tiny(epochs=8, rare_category_threshold=0, value_protection=False).fit(adult)
 
 
 @pytest.fixture(scope="module")

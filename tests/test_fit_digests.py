@@ -48,6 +48,7 @@ PARAMS = {
         "batch_size": 100,
         "hidden_dim": 32,
         "rare_category_threshold": 0,
+        "value_protection": False,
     },
     "flow": {"epochs": 2, "batch_size": 100, "rare_category_threshold": 0},
 }

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["ColumnHeads", "training_visibility"]
+__all__ = ["ColumnHeads", "per_example_sq_norms", "training_visibility"]
 
 
 class ColumnHeads(nn.Module):
@@ -73,22 +73,41 @@ class ColumnHeads(nn.Module):
         )
         return summed.reshape(*index.shape[:-1], -1)
 
-    def _heads(self, x: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
-        """Run the heads ``index`` on first-layer sums ``x`` of shape ``[heads, rows, hidden]``."""
-        hidden = functional.gelu(x + self.first_bias[index])
-        hidden = functional.dropout(hidden, self.dropout, self.training)
-        inner = functional.gelu(torch.baddbmm(self.second_bias[index], hidden, self.second[index]))
-        hidden = hidden + functional.dropout(inner, self.dropout, self.training)
-        logits = torch.baddbmm(self.out_bias[index], hidden, self.out[index])
+    def _heads(
+        self,
+        x: torch.Tensor,
+        index: torch.Tensor | slice,
+        record: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Run the heads ``index`` on first-layer sums ``x`` of shape ``[heads, rows, hidden]``.
+
+        ``record``, when given, receives each layer's input and output (before its
+        activation), which is what per-example gradient norms are computed from.
+        """
+        first = x + self.first_bias[index]
+        hidden = functional.dropout(functional.gelu(first), self.dropout, self.training)
+        pre_inner = torch.baddbmm(self.second_bias[index], hidden, self.second[index])
+        inner = functional.gelu(pre_inner)
+        last = hidden + functional.dropout(inner, self.dropout, self.training)
+        logits = torch.baddbmm(self.out_bias[index], last, self.out[index])
+        if record is not None:
+            record.update(first=first, hidden=hidden, inner=pre_inner, last=last, logits=logits)
         return logits.masked_fill(self.invalid[index][:, None, :], float("-inf"))
 
-    def forward(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        visible: torch.Tensor,
+        record: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Logits of every column: ``[rows, columns, max_vocab]``.
 
         Args:
             tokens: ``[rows, columns]`` tokens (values of hidden columns are ignored).
             visible: ``[rows, columns, columns]`` or ``[columns, columns]`` 0/1 mask;
                 ``visible[..., i, j]`` says whether column ``i``'s head sees column ``j``.
+            record: Optional dict that receives the layers' inputs and outputs
+                (``[heads, rows, width]``) for :func:`per_example_sq_norms`.
         """
         rows = tokens.shape[0]
         if visible.dim() == 2:
@@ -96,7 +115,7 @@ class ColumnHeads(nn.Module):
         # index[b, i, j]: the row of head i's table for column j's token in row b.
         index = (tokens + self.offsets)[:, None, :] + self.head_offsets[None, :, None]
         x = self._first_layer(index, visible).transpose(0, 1)
-        return self._heads(x, slice(None)).transpose(0, 1)
+        return self._heads(x, slice(None), record).transpose(0, 1)
 
     def head(self, column: int, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Logits ``[rows, vocab]`` of one column given a ``[rows, columns]`` known mask.
@@ -138,3 +157,53 @@ def training_visibility(rows: int, n_columns: int, device: torch.device) -> torc
     canonical = torch.arange(n_columns, device=device, dtype=draws.dtype) + 1.0
     key = torch.where(in_prefix, draws, canonical.expand(rows, -1))
     return (key[:, None, :] < key[:, :, None]).float()
+
+
+def per_example_sq_norms(
+    record: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], visible: torch.Tensor
+) -> torch.Tensor:
+    """Squared norm of each row's gradient over all of :class:`ColumnHeads`' parameters.
+
+    Computed from the layers' activations and the gradients of each row's loss with
+    respect to the layers' outputs, without forming per-row parameter gradients (which
+    for the input table alone would be heads x tokens x hidden numbers per row):
+
+    * a weight ``W`` in ``y = b + h W`` gets the per-row gradient ``h^T g`` (one row of
+      ``h`` and ``g`` per head), whose squared norm is ``|h|^2 |g|^2``; its bias gets ``g``;
+    * head ``i``'s first layer sums input-table rows weighted by ``visible[b, i, j]``,
+      and the rows picked for one row's heads and columns are all distinct, so the
+      table's per-row squared norm is ``sum_j visible[b, i, j]^2 |g|^2`` per head.
+
+    Heads own disjoint slices of every parameter, so the squares add up over heads.
+
+    Args:
+        record: The activations :meth:`ColumnHeads.forward` recorded.
+        grads: Gradients of the summed per-row losses with respect to
+            ``record["first"]``, ``record["inner"]`` and ``record["logits"]``.
+        visible: The ``[rows, columns, columns]`` (or ``[columns, columns]``) mask used.
+
+    Returns:
+        A ``[rows]`` tensor of squared gradient norms.
+
+    Example:
+        >>> net = ColumnHeads([3, 2], hidden_dim=4)
+        >>> tokens, visible = torch.tensor([[0, 1], [2, 0]]), torch.ones(2, 2).tril(-1)
+        >>> record = {}
+        >>> logits = net(tokens, visible, record)
+        >>> loss = functional.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum")
+        >>> keys = ["first", "inner", "logits"]
+        >>> grads = dict(zip(keys, torch.autograd.grad(loss, [record[k] for k in keys])))
+        >>> per_example_sq_norms(record, grads, visible).shape
+        torch.Size([2])
+    """
+    g_first = grads["first"].pow(2).sum(-1)  # [heads, rows]
+    g_inner = grads["inner"].pow(2).sum(-1)
+    g_logits = grads["logits"].pow(2).sum(-1)
+    if visible.dim() == 2:
+        weight = visible.pow(2).sum(-1)[:, None]  # [heads, 1]
+    else:
+        weight = visible.pow(2).sum(-1).transpose(0, 1)  # [heads, rows]
+    hidden = record["hidden"].pow(2).sum(-1)
+    last = record["last"].pow(2).sum(-1)
+    total = g_first * (weight + 1.0) + g_inner * (hidden + 1.0) + g_logits * (last + 1.0)
+    return total.sum(0)

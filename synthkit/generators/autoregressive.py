@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -9,17 +11,34 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from synthkit._params import Interval
+from synthkit._params import BOOLEAN, Constraint, Interval
 from synthkit._runtime import seed_from, torch_seeded
-from synthkit.errors import DataError
-from synthkit.generators.ar_network import ColumnHeads, training_visibility
+from synthkit.errors import DataError, ParameterError
+from synthkit.generators.ar_network import (
+    ColumnHeads,
+    per_example_sq_norms,
+    training_visibility,
+)
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Condition, Context, RangeCondition
+from synthkit.privacy.accounting import epsilon_of_rdp, noise_for_epsilon, rdp_of_step
+from synthkit.privacy.preprocessing import PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
 
 __all__ = ["ARSynthesizer"]
 
 _CHUNK = 50_000  # rows per sampling pass: bounds memory, keeps matrix products large
+
+
+class _Mapping(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, Mapping)
+
+    def __str__(self) -> str:
+        return "a dict by column name"
+
+
+_MAPPING = _Mapping()
 
 
 class ARSynthesizer(Synthesizer):
@@ -48,6 +67,30 @@ class ARSynthesizer(Synthesizer):
         weight_decay: AdamW weight decay.
         rare_category_threshold: Categories seen in fewer training rows than this are
             pooled and never generated (privacy); 0 keeps every category.
+        value_protection: Clip each number to the range between its ``m``-th smallest
+            and ``m``-th largest values, ``m`` the larger of 5 and 0.1 % of the rows,
+            so that no real outlier's exact value is learned or generated (on by
+            default; the range is kept instead of the real minimum and maximum).
+        epsilon: Privacy budget of a differentially private fit, or None (the default)
+            for an ordinary fit. The privacy unit is the row: the fitted model, and
+            everything sampled from it, changes in distribution by at most a factor
+            ``e**epsilon`` (plus ``delta``) whether or not any one row was in the data.
+            A share (``preprocessing_share``) is spent on noisy histograms that choose
+            categories, ranges and bins; the rest on DP-SGD (per-row gradient
+            clipping, Gaussian noise, Poisson-sampled batches), with a Rényi-DP
+            accountant over both. Needs ``pip install "synthkit[dp]"`` (Opacus).
+        delta: The DP delta; None means ``1 / n**1.1`` for ``n`` training rows.
+        max_grad_norm: Each row's gradient is clipped to this L2 norm (DP only).
+        noise_multiplier: Fixed DP-SGD noise (standard deviation over
+            ``max_grad_norm``); None calibrates it so that the planned epochs spend
+            exactly ``epsilon``. With a fixed one, training stops before the step
+            that would exceed ``epsilon``.
+        preprocessing_share: Share of ``epsilon`` the preprocessing histograms would
+            spend on their own (DP only).
+        bounds: Public ``{column: (low, high)}`` ranges of numerical or datetime
+            columns (DP only): used as given, with no budget spent finding them.
+        categories: Public ``{column: [categories]}`` of categorical columns (DP
+            only): all kept, none dropped by the noisy threshold.
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -71,6 +114,14 @@ class ARSynthesizer(Synthesizer):
     native_conditions = True
     capabilities: ClassVar[frozenset[str]] = frozenset({"log_prob", "impute"})
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "value_protection": [BOOLEAN],
+        "epsilon": [Interval(float, 0, None, closed="neither"), None],
+        "delta": [Interval(float, 0, 1, closed="neither"), None],
+        "max_grad_norm": [Interval(float, 0, None, closed="neither")],
+        "noise_multiplier": [Interval(float, 0, None, closed="neither"), None],
+        "preprocessing_share": [Interval(float, 0, 1, closed="neither")],
+        "bounds": [_MAPPING, None],
+        "categories": [_MAPPING, None],
         "n_bins": [Interval(int, 1, None)],
         "max_points": [Interval(int, 1, None)],
         "hidden_dim": [Interval(int, 1, None)],
@@ -90,6 +141,14 @@ class ARSynthesizer(Synthesizer):
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-5,
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        value_protection: bool = True,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        noise_multiplier: float | None = None,
+        preprocessing_share: float = 0.1,
+        bounds: Mapping[str, tuple[Any, Any]] | None = None,
+        categories: Mapping[str, list[Any]] | None = None,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -104,14 +163,47 @@ class ARSynthesizer(Synthesizer):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.rare_category_threshold = rare_category_threshold
+        self.value_protection = value_protection
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+        self.noise_multiplier = noise_multiplier
+        self.preprocessing_share = preprocessing_share
+        self.bounds = bounds
+        self.categories = categories
         self.patience = patience
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     # ---------------------------------------------------------------- encoding
+    def _check_param_relations(self) -> None:
+        if self.epsilon is None:
+            given = [p for p in ("noise_multiplier", "bounds", "categories") if getattr(self, p)]
+            if given:
+                raise ParameterError(
+                    f"{type(self).__name__}: {', '.join(given)} only apply to differentially "
+                    "private fits; set epsilon (e.g. epsilon=4.0) or leave them unset."
+                )
+
     def _new_encoder(self) -> Discretizer:
-        return Discretizer(self.n_bins, self.max_points, self.rare_category_threshold)
+        privacy = None
+        if self.epsilon is not None:
+            privacy = PrivacyBudget(
+                epsilon=float(self.epsilon),
+                delta=self.delta,
+                preprocessing_share=self.preprocessing_share,
+                bounds=dict(self.bounds or {}),
+                categories=dict(self.categories or {}),
+                seed=seed_from(self.random_state),
+            )
+        return Discretizer(
+            self.n_bins,
+            self.max_points,
+            self.rare_category_threshold,
+            value_protection=self.value_protection,
+            privacy=privacy,
+        )
 
     @classmethod
     def _encoder_from_state(cls, state: dict[str, Any]) -> Discretizer:
@@ -127,6 +219,12 @@ class ARSynthesizer(Synthesizer):
         return {"network": self.network_}
 
     def _fit(self, encoded: torch.Tensor) -> None:
+        self.epsilon_spent_: float | None = None
+        self.delta_: float | None = None
+        self.privacy_budget_: dict[str, Any] | None = None
+        if self.epsilon is not None:
+            self._fit_private(encoded)
+            return
         self._build_modules()
         network = self.network_
         network.train()
@@ -159,6 +257,92 @@ class ARSynthesizer(Synthesizer):
 
         self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         network.eval()
+
+    def _fit_private(self, encoded: torch.Tensor) -> None:
+        """DP-SGD: per-row clipped gradients, Gaussian noise, Poisson-sampled batches.
+
+        Per-row gradient norms come from the network's activations
+        (:func:`~synthkit.generators.ar_network.per_example_sq_norms`), so the step
+        stays one batched forward and two backward passes.
+        """
+        self._build_modules()
+        network = self.network_
+        network.train()
+        n_rows, n_columns = encoded.shape
+        spent = self.encoder_.privacy_
+        plan = _DPPlan.make(self, spent, n_rows)
+        # fit() logs nothing else; this line states the guarantee being bought.
+        if self.verbose:
+            print(plan.describe())
+        optimizer = torch.optim.AdamW(
+            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        total = max(plan.steps, 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
+        )
+        parameters = list(network.parameters())
+        clip = float(self.max_grad_norm)
+        expected = plan.sample_rate * n_rows
+        keys = ("first", "inner", "logits")
+
+        def step() -> dict[str, torch.Tensor]:
+            # Poisson sampling: each row joins the batch independently.
+            rows = (torch.rand(n_rows, device=self.device_) < plan.sample_rate).nonzero()[:, 0]
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.zeros((), device=self.device_)
+            clipped = torch.zeros((), device=self.device_)
+            if len(rows) and n_columns:
+                tokens = encoded[rows]
+                visible = training_visibility(len(rows), n_columns, self.device_)
+                record: dict[str, torch.Tensor] = {}
+                logits = network(tokens, visible, record)
+                per_row = (
+                    functional.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="none"
+                    )
+                    .reshape(len(rows), n_columns)
+                    .sum(1)
+                )
+                outputs = torch.autograd.grad(
+                    per_row.sum(), [record[k] for k in keys], retain_graph=True
+                )
+                norms = per_example_sq_norms(
+                    record, dict(zip(keys, outputs, strict=True)), visible
+                ).sqrt()
+                factor = (clip / (norms + 1e-6)).clamp(max=1.0).detach()
+                (per_row * factor).sum().backward()
+                loss = per_row.detach().mean()
+                clipped = (factor < 1.0).float().mean()
+            with torch.no_grad():
+                for parameter in parameters:
+                    noise = torch.randn_like(parameter) * (plan.noise_multiplier * clip)
+                    grad = noise if parameter.grad is None else parameter.grad + noise
+                    parameter.grad = grad / expected
+            optimizer.step()
+            schedule.step()
+            return {"loss": loss, "clipped": clipped}
+
+        epochs, per_epoch = plan.schedule()
+        if epochs:
+            self._run_epochs(per_epoch, step, monitor=lambda row: row["loss"], epochs=epochs)
+        network.eval()
+        self.epsilon_spent_ = plan.spent
+        self.delta_ = plan.delta
+        self.privacy_budget_ = plan.report()
+
+    def _get_state(self) -> dict[str, Any]:
+        state = super()._get_state()
+        if getattr(self, "privacy_budget_", None) is not None:
+            state["fitted"]["privacy"] = self.privacy_budget_
+        return state
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        super()._set_state(state)
+        privacy = state.get("fitted", {}).get("privacy")
+        self.privacy_budget_ = privacy
+        self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
+        self.delta_ = None if privacy is None else privacy["delta"]
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, context: Context | None) -> torch.Tensor:
@@ -312,6 +496,103 @@ class ARSynthesizer(Synthesizer):
                 merged[gaps] = values[gaps]
                 out[column] = pd.Series(merged, index=out.index).astype(decoded[column].dtype)
         return out
+
+
+@dataclass
+class _DPPlan:
+    """The noise, the steps and the spending of one DP fit."""
+
+    epsilon: float
+    delta: float
+    delta_accounted: float
+    sample_rate: float
+    steps_per_epoch: int
+    steps: int
+    planned: int
+    noise_multiplier: float
+    preprocessing: np.ndarray
+    per_step: np.ndarray
+    histograms: dict[str, Any]
+    preprocessing_share: float
+
+    @classmethod
+    def make(cls, model: ARSynthesizer, spent: dict[str, Any], n_rows: int) -> _DPPlan:
+        epsilon = float(model.epsilon)
+        accounted = spent["delta_accounted"]
+        rate = min(model.batch_size / n_rows, 1.0)
+        per_epoch = max(round(1.0 / rate), 1)
+        planned = per_epoch * model.epochs
+        before = [(spent["preprocessing_noise_multiplier"], 1.0, 1)]
+        multiplier = model.noise_multiplier
+        if multiplier is None:
+            multiplier = noise_for_epsilon(epsilon, accounted, rate, planned, before)
+        preprocessing = rdp_of_step(spent["preprocessing_noise_multiplier"], 1.0)
+        per_step = rdp_of_step(float(multiplier), rate)
+        # The most steps within budget (spending only grows with the steps).
+        low, high = 0, planned
+        while low < high:
+            middle = (low + high + 1) // 2
+            if epsilon_of_rdp(preprocessing + middle * per_step, accounted) <= epsilon:
+                low = middle
+            else:
+                high = middle - 1
+        return cls(
+            epsilon=epsilon,
+            delta=spent["delta"],
+            delta_accounted=accounted,
+            sample_rate=rate,
+            steps_per_epoch=per_epoch,
+            steps=low,
+            planned=planned,
+            noise_multiplier=float(multiplier),
+            preprocessing=preprocessing,
+            per_step=per_step,
+            histograms=spent,
+            preprocessing_share=model.preprocessing_share,
+        )
+
+    def schedule(self) -> tuple[int, int]:
+        """Epochs and steps per epoch that stay within the affordable steps."""
+        if self.steps >= self.steps_per_epoch:
+            return self.steps // self.steps_per_epoch, self.steps_per_epoch
+        return (1, self.steps) if self.steps else (0, 0)
+
+    @property
+    def steps_run(self) -> int:
+        epochs, per_epoch = self.schedule()
+        return epochs * per_epoch
+
+    @property
+    def spent(self) -> float:
+        total = self.preprocessing + self.steps_run * self.per_step
+        return epsilon_of_rdp(total, self.delta_accounted)
+
+    def describe(self) -> str:
+        return (
+            f"DP fit: epsilon={self.epsilon:g} at delta={self.delta:.3g} per row "
+            f"(default delta 1/n**1.1), {self.preprocessing_share:.0%} of it for the "
+            f"preprocessing histograms; DP-SGD noise multiplier {self.noise_multiplier:.3f}, "
+            f"sample rate {self.sample_rate:.4g}, {self.steps} steps."
+        )
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "unit": "row",
+            "epsilon": self.epsilon,
+            "epsilon_spent": self.spent,
+            "delta": self.delta,
+            "epsilon_preprocessing": epsilon_of_rdp(self.preprocessing, self.delta_accounted),
+            "epsilon_training": epsilon_of_rdp(
+                self.steps_run * self.per_step, self.delta_accounted
+            ),
+            "delta_category_threshold": self.histograms["delta_threshold"],
+            "noise_multiplier": self.noise_multiplier,
+            "preprocessing_noise_multiplier": self.histograms["preprocessing_noise_multiplier"],
+            "histograms": self.histograms["histograms"],
+            "sample_rate": self.sample_rate,
+            "steps": self.steps_run,
+            "steps_planned": self.planned,
+        }
 
 
 def _draw(logits: torch.Tensor) -> torch.Tensor:

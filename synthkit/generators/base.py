@@ -177,17 +177,23 @@ class BaseSynthesizer:
         n_steps: int,
         step: Callable[[], dict[str, torch.Tensor]],
         monitor: Callable[[dict[str, float]], float],
+        epochs: int | None = None,
     ) -> None:
         """Run the training loop shared by all models.
 
         Losses are summed on the device and read once per epoch, so the loop does
         not wait on the host every batch. With ``patience`` set, training stops
-        when the monitored value has not improved for that many epochs.
+        when the monitored value has not improved for that many epochs. ``epochs``
+        overrides the ``epochs`` parameter (a private fit runs fewer when its
+        budget runs out).
         """
         history: list[dict[str, float]] = []
         best, waited = math.inf, 0
         bar = tqdm(
-            range(self.epochs), desc=f"Fitting {self.name}", disable=not self.verbose, unit="epoch"
+            range(self.epochs if epochs is None else epochs),
+            desc=f"Fitting {self.name}",
+            disable=not self.verbose,
+            unit="epoch",
         )
         for epoch in bar:
             totals: dict[str, torch.Tensor] = {}
@@ -313,7 +319,22 @@ class _Dispatch(type):
                     f"Name a model, e.g. Synthesizer('ctgan'); known: {GENERATORS.names()}."
                 )
             return GENERATORS.get(model)(*args, **kwargs)
+        _refuse_privacy(cls, kwargs)
         return super().__call__(*args, **kwargs)
+
+
+_PRIVACY_PARAMS = ("epsilon", "delta", "max_grad_norm", "noise_multiplier")
+
+
+def _refuse_privacy(cls: type, kwargs: dict[str, Any]) -> None:
+    """A model without differentially private training says so, rather than a TypeError."""
+    names = set(inspect.signature(cls.__init__).parameters)
+    asked = [p for p in _PRIVACY_PARAMS if p in kwargs and p not in names]
+    if asked:
+        raise ParameterError(
+            f"{cls.__name__} has no differentially private training ({', '.join(asked)} "
+            "given); among the table models only Synthesizer('ar', epsilon=...) supports it."
+        )
 
 
 class Synthesizer(BaseSynthesizer, metaclass=_Dispatch):

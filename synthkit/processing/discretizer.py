@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 
 from synthkit._runtime import seed_from
-from synthkit.errors import ConditionError
+from synthkit.errors import ConditionError, ParameterError
+from synthkit.privacy.preprocessing import PrivacyBudget, fit_private_columns, protected_range
 from synthkit.processing.base import BaseEncoder
 from synthkit.processing.columns import NumericTransform, Span
 from synthkit.processing.copula import CopulaEncoder
@@ -171,11 +172,21 @@ class Discretizer(BaseEncoder):
     column descriptions and regenerated columns come from
     :class:`~synthkit.processing.base.BaseEncoder`, like every encoder's.
 
+    With ``value_protection``, each numerical column is first clipped to the
+    range between its ``m``-th smallest and ``m``-th largest values, ``m`` the
+    larger of 5 and 0.1 % of the rows (:func:`~synthkit.privacy.preprocessing.
+    protected_range`): no outlier's exact value is kept or generated. With
+    ``privacy``, every category set, count, range and bin comes from noisy
+    histograms paid from the fit's privacy budget (:mod:`synthkit.privacy`).
+
     Args:
         n_bins: Quantile bins per numerical column.
         max_points: Columns with at most this many distinct values keep every
             value as a token.
         rare_category_threshold: Pool categories with fewer rows than this (privacy).
+        value_protection: Clip numbers to their protected range before learning them.
+        privacy: A :class:`~synthkit.privacy.preprocessing.PrivacyBudget` for a
+            differentially private fit; ``privacy_`` then reports what was spent.
 
     Example:
         >>> import pandas as pd
@@ -192,21 +203,60 @@ class Discretizer(BaseEncoder):
     clip = True
 
     def __init__(
-        self, n_bins: int = 64, max_points: int = 128, rare_category_threshold: int = 0
+        self,
+        n_bins: int = 64,
+        max_points: int = 128,
+        rare_category_threshold: int = 0,
+        value_protection: bool = False,
+        privacy: PrivacyBudget | None = None,
     ) -> None:
         self.n_bins = n_bins
         self.max_points = max_points
         self.rare_category_threshold = rare_category_threshold
+        self.value_protection = value_protection
+        self.privacy = privacy
 
     # ---------------------------------------------------------------------- fit
     def _fit_columns(self, data: pd.DataFrame, device: torch.device) -> None:
         """Choose each numerical column's points and quantile bins."""
+        self.privacy_: dict[str, Any] | None = None
+        if self.privacy is not None:
+            if self.rules_ is not None:
+                raise ParameterError(
+                    "Differentially private fits do not support rules between columns yet "
+                    "(a rule stores exact real values); remove the rules from the metadata "
+                    "or fit without epsilon."
+                )
+            self.privacy_ = fit_private_columns(self, data, self.privacy)
+            self._scrub_metadata_ranges()
+            return
         self.tokens_: dict[str, NumericTokens] = {}
         for column, transform in self.transforms_.items():
             if isinstance(transform, NumericTransform):
-                self.tokens_[column] = NumericTokens.fit(
-                    transform.values(data[column]), self.n_bins, self.max_points
-                )
+                values = transform.values(data[column])
+                if self.value_protection:
+                    # Outliers are clipped onto the protected range, which replaces
+                    # the exact real minimum and maximum in the column's description.
+                    observed = values[~np.isnan(values)]
+                    low, high = protected_range(observed, max(self.rare_category_threshold, 5))
+                    values = np.where(np.isnan(values), values, np.clip(values, low, high))
+                    transform.info.update(min=low, max=high)
+                self.tokens_[column] = NumericTokens.fit(values, self.n_bins, self.max_points)
+        if self.value_protection:
+            self._scrub_metadata_ranges()
+
+    def _scrub_metadata_ranges(self) -> None:
+        """Detected metadata records each column's real range: keep the learned one instead."""
+        from synthkit.metadata import Metadata
+
+        metadata = Metadata.from_dict(self.metadata_.to_dict())  # never edit the caller's
+        for column, transform in self.transforms_.items():
+            entry = metadata.columns.get(column, {})
+            if isinstance(transform, NumericTransform):
+                for key in ("min", "max"):
+                    if entry.get(key) is not None:
+                        entry[key] = transform.info[key]
+        self.metadata_ = metadata
 
     def _spans(self) -> list[Span]:
         return [
@@ -316,12 +366,22 @@ class Discretizer(BaseEncoder):
 
     # ------------------------------------------------------------- persistence
     def _params(self) -> dict[str, Any]:
-        return {"rare_category_threshold": self.rare_category_threshold, "clip": self.clip}
+        return {
+            "rare_category_threshold": self.rare_category_threshold,
+            "clip": self.clip,
+            "value_protection": self.value_protection,
+        }
 
     @classmethod
     def _from_params(cls, state: dict[str, Any]) -> Discretizer:
         extra = state["discretizer"]
-        return cls(extra["n_bins"], extra["max_points"], state["params"]["rare_category_threshold"])
+        params = state["params"]
+        return cls(
+            extra["n_bins"],
+            extra["max_points"],
+            params["rare_category_threshold"],
+            params.get("value_protection", False),
+        )
 
     def _extra_state(self) -> dict[str, Any]:
         return {

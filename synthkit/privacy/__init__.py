@@ -1,0 +1,18 @@
+"""Differential privacy: the budget's accounting and the private description of columns.
+
+A differentially private fit (``Synthesizer("ar", epsilon=...)``) spends its budget on
+two mechanisms, composed by a Rényi-DP accountant: noisy histograms that describe the
+columns (:mod:`synthkit.privacy.preprocessing`) and DP-SGD training. The privacy unit
+for tables is the row.
+"""
+
+from synthkit.privacy.accounting import default_delta, epsilon_spent, noise_for_epsilon
+from synthkit.privacy.preprocessing import PrivacyBudget, protected_range
+
+__all__ = [
+    "PrivacyBudget",
+    "default_delta",
+    "epsilon_spent",
+    "noise_for_epsilon",
+    "protected_range",
+]
