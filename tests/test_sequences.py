@@ -258,3 +258,22 @@ def test_windows_inside_a_history_start_from_its_earlier_events(model) -> None:
         _, full = network.history(context[1:], previous, position)
     assert torch.allclose(carried[0, 1], full[0, 0], atol=1e-5)
     assert torch.allclose(carried[0, 0], network.initial_state(context)[0, 0])
+
+
+def test_rules_hold_within_events_and_entities(infections, tmp_path) -> None:
+    sequences = synthkit.SequenceDataset(infections, "id", "tstart")
+    kinds = {type(rule).__name__: rule for rule in sequences.metadata.rules}
+    assert "Inequality" in kinds and "FixedCombinations" in kinds  # detected
+    model = synthkit.SequenceSynthesizer("ar", random_state=0, context_params=CONTEXT_FAST, **FAST)
+    model.fit(sequences)
+    events = model.sample(n_entities=300, random_state=0).data
+    # tstop > tstart reads the index, learned as start and gaps: kept relative to it.
+    real_share = (infections["tstop"] > infections["tstart"]).mean()
+    assert (events["tstop"] > events["tstart"]).mean() >= real_share - 0.01
+    assert dict(events.dtypes) == dict(infections.dtypes)
+    # center and hos.cat are constant within patients: the context model keeps the pairs.
+    pairs = set(zip(infections["center"], infections["hos.cat"], strict=True))
+    assert set(zip(events["center"], events["hos.cat"], strict=True)) <= pairs
+    loaded = synthkit.load_model(model.save(tmp_path / "cgd.synthkit"))
+    again = loaded.sample(n_entities=300, random_state=0).data
+    pd.testing.assert_frame_equal(events, again)

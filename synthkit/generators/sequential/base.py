@@ -38,6 +38,7 @@ from synthkit.metadata import Metadata
 from synthkit.pii.ids import describe_ids, generate_ids
 from synthkit.processing.columns import NumericTransform, transform_from_state
 from synthkit.processing.discretizer import Discretizer
+from synthkit.rules._transform import RuleTransform
 from synthkit.schema.sequences import SequenceDataset, SequenceError
 
 __all__ = ["SequenceSynthesizer", "SyntheticSequences"]
@@ -231,6 +232,21 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             frame[_START] = np.where(positions == 0, x, np.nan)
             frame[_GAP] = np.where(positions == 0, np.nan, x - previous)
             event_meta[_START] = event_meta[_GAP] = {"kind": "numerical"}
+        # Rules within events: those reading the index (``tstop > tstart``) are kept
+        # here, since the index is learned as start and gaps; the others by the encoder.
+        index_rules = _index_rules(events, index, learned, sequences.metadata)
+        if index_rules is not None:
+            rewritten = index_rules.forward(events[[*learned, index]])
+            model_metadata = index_rules.model_metadata(sequences.metadata)
+            for column in index_rules.columns:
+                frame[column] = rewritten[column]
+                event_meta[column] = model_metadata.column(column)
+        event_rules = [
+            rule.to_dict()
+            for rule in getattr(sequences.metadata, "rules", [])
+            if set(rule.columns) <= set(learned)
+            and not (index_rules is not None and set(rule.columns) & index_rules.columns)
+        ]
 
         with torch_seeded(seed, device):
             self.device_ = device
@@ -249,7 +265,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             if frame.shape[1]:
                 self.event_encoder_ = _GroupedDiscretizer(
                     self.n_bins, self.max_points, self.rare_category_threshold
-                ).fit(frame, Metadata.from_dict({"columns": event_meta}))
+                ).fit(frame, Metadata.from_dict({"columns": event_meta, "rules": event_rules}))
                 tokens = self.event_encoder_.encode(frame, random_state=seed, device=device)
             self.layout_ = {
                 "sequence_key": key,
@@ -263,11 +279,13 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 "key_entry": _key_entry(entity_keys),
                 "key_dtype": str(entity_keys.dtype),
                 "index_transform": None if index_transform is None else index_transform.state(),
+                "index_rules": None if index_rules is None else index_rules.state(),
                 "min_length": int(lengths.min()),
                 "max_length": int(lengths.max()),
                 "n_entities": n_entities,
             }
             self._index_transform = index_transform
+            self._index_rules = index_rules
             self.loss_history_ = pd.DataFrame()
             self._fit_events(
                 tokens,
@@ -512,6 +530,12 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             # Cumulative sums per entity: the first event's time plus the gaps so far.
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
             columns[index] = self._index_transform.decode_values(x).reset_index(drop=True)
+        if self._index_rules is not None and n:
+            # Columns kept relative to the index are computed back from the drawn index.
+            with_index = frame.reset_index(drop=True).assign(**{index: columns[index]})
+            restored = self._index_rules.inverse(with_index)
+            for column in self._index_rules.columns:
+                frame[column] = restored[column].to_numpy()
         dtypes = layout["event_dtypes"]
         for column in layout["event_columns"]:
             if column in (key, index):
@@ -538,6 +562,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         self.event_encoder_ = None if events is None else _GroupedDiscretizer.from_state(events)
         self.context_encoder_ = None if context is None else Discretizer.from_state(context)
         transform = self.layout_["index_transform"]
+        self._index_rules = RuleTransform.from_state(self.layout_.get("index_rules"))
         self._index_transform = (
             None
             if transform is None
@@ -636,11 +661,13 @@ def _entity_table(
     """The context columns plus the constant event columns, one row per entity."""
     n = len(lengths)
     entries: dict[str, dict[str, Any]] = {}
+    context_rules: list[Any] = []
     if context is not None:
         table = context.drop(columns=[key])
         if table.shape[1]:
             detected = Metadata.detect(table)
             entries.update({c: detected.column(c) for c in table.columns})
+            context_rules = list(detected.rules)
     else:
         table = pd.DataFrame(index=range(n))
     has_events = np.flatnonzero(lengths > 0)
@@ -648,7 +675,14 @@ def _entity_table(
         values = events[column].iloc[offsets[has_events]].set_axis(has_events)
         table[column] = values.reindex(range(n)).to_numpy()
         entries[column] = event_metadata.column(column)
-    return table, Metadata.from_dict({"columns": entries})
+    # Rules among the entity table's columns (a fixed combination of two constant
+    # event columns, or the context's own) are kept by the context model.
+    rules = [
+        rule.to_dict()
+        for rule in [*getattr(event_metadata, "rules", []), *context_rules]
+        if set(rule.columns) <= set(table.columns)
+    ]
+    return table, Metadata.from_dict({"columns": entries, "rules": rules})
 
 
 def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> NumericTransform:
@@ -667,6 +701,30 @@ def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> Nu
     # Synthetic histories may run past the last real time.
     transform.info["clip"] = False
     return transform
+
+
+def _index_rules(
+    events: pd.DataFrame, index: str | None, learned: list[str], metadata: Metadata
+) -> RuleTransform | None:
+    """The rules between event columns and the index that derive an event column.
+
+    Such a column is learned relative to the index (an inequality's later column
+    as its gap from the index) and computed back from the drawn index.
+    """
+    if index is None:
+        return None
+    allowed = {*learned, index}
+    rules = [
+        rule
+        for rule in getattr(metadata, "rules", [])
+        if index in rule.columns and index not in rule.derived and set(rule.columns) <= allowed
+    ]
+    if not rules:
+        return None
+    columns = {c: metadata.column(c) for c in [*learned, index]}
+    subset = Metadata.from_dict({"columns": columns, "rules": [r.to_dict() for r in rules]})
+    # Not clipped to the real range: synthetic histories may run past the last real time.
+    return RuleTransform.fit(events[[*learned, index]], subset, clip=False)
 
 
 def _key_entry(keys: pd.Series) -> dict[str, Any]:
