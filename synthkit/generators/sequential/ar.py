@@ -31,8 +31,14 @@ class SequenceARSynthesizer(SequenceSynthesizer):
     time since the previous event (the first event's time at the start) and the
     event columns. Training is teacher-forced over windows of at most
     ``max_window`` event positions per entity, all entities of a batch at once
-    on the device; windows start at random positions of long histories, and
-    generation carries the GRU state on past the window length.
+    on the device. A long history is cut into window-sized tiles at a random
+    offset and one tile is trained, weighted by the number of tiles, so every
+    position (the final stop included) counts once per epoch on average; a tile
+    inside a history starts from the GRU state of the events before it, read
+    without gradients. Whether an entity has any event is learned from batches
+    mixing all entities. Generation runs one GRU step per event position for all
+    entities at once, carrying the state on past the window length; entities
+    that stopped leave the batch.
 
     Args:
         epochs: Passes over the entities.
