@@ -277,3 +277,25 @@ def test_rules_hold_within_events_and_entities(infections, tmp_path) -> None:
     loaded = synthkit.load_model(model.save(tmp_path / "cgd.synthkit"))
     again = loaded.sample(n_entities=300, random_state=0).data
     pd.testing.assert_frame_equal(events, again)
+
+
+def test_sampler_steps_match_the_training_network(model) -> None:
+    # Sampling reads the weights laid out per head; it must compute what training fits.
+    network = model.network_
+    sampler = network.sampler(({}, {}))
+    torch.manual_seed(0)
+    sizes = model.event_encoder_.vocab_sizes
+    n_context = len(model.context_encoder_.vocab_sizes)
+    context = network.encode_context(torch.randint(0, 2, (6, n_context)))
+    previous = torch.stack([torch.randint(0, size, (6,)) for size in sizes], dim=1)
+    tokens = torch.cat([torch.zeros(6, 1, dtype=torch.long), previous.flip(0)], dim=1)
+    with torch.no_grad():
+        state = network.initial_state(context)
+        _, expected = network.history(context, previous[:, None], torch.full((6, 1), 5), state)
+        stepped = sampler.step(previous, 5, state[0])
+        assert torch.allclose(stepped, expected[0], atol=1e-5)
+        logits = network.heads_logits(stepped, context, tokens)
+        projected = sampler.projected(stepped, sampler.context_part(context))
+        for head, size in enumerate(network.sizes):
+            fast = sampler.logits(head, projected, tokens, first=False)
+            assert torch.allclose(fast, logits[:, head, :size], atol=1e-4)

@@ -268,6 +268,12 @@ class _Sampler:
         first: bool,
     ) -> torch.Tensor:
         """Tokens of ``head`` given the tokens of the heads before it and one uniform per row."""
+        return draw_tokens(self.logits(head, projected, tokens, first), uniform)
+
+    def logits(
+        self, head: int, projected: torch.Tensor, tokens: torch.Tensor, first: bool
+    ) -> torch.Tensor:
+        """Logits ``[rows, vocab]`` of ``head`` (masked for the first or a later event)."""
         net = self.net
         hidden = projected[:, head]
         if head:
@@ -275,8 +281,7 @@ class _Sampler:
             hidden = hidden + functional.embedding_bag(index, self.inputs[head], mode="sum")
         hidden = functional.gelu(hidden)
         inner = functional.gelu(torch.addmm(self.second_bias[head], hidden, self.second[head]))
-        logits = torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])
-        return draw_tokens(logits, uniform)
+        return torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])
 
 
 def draw_tokens(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
