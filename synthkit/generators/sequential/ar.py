@@ -223,7 +223,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             schedule.step()
             return {"loss": loss}
 
-        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+        with _one_cpu_thread(self.device_):
+            self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         network.eval()
 
     def _carried_state(
@@ -351,9 +352,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 def _one_cpu_thread(device: torch.device) -> Iterator[None]:
     """Run torch on one CPU thread inside the block (no effect on other devices).
 
-    A sampling step is a few hundred small operations; splitting each over
-    threads costs more in synchronization than it saves, and many times more
-    when other processes hold the cores (measured 10x on two busy cores).
+    Training and sampling steps are many small operations (64-wide states);
+    splitting each over threads costs more in synchronization than it saves,
+    and many times more when other processes hold the cores (measured on two
+    busy cores: sampling 10x, training 4x to 16x slower on two threads).
 
     Example:
         >>> with _one_cpu_thread(torch.device("cpu")):
