@@ -291,9 +291,12 @@ def test_sampler_steps_match_the_training_network(model) -> None:
     tokens = torch.cat([torch.zeros(6, 1, dtype=torch.long), previous.flip(0)], dim=1)
     with torch.no_grad():
         state = network.initial_state(context)
-        _, expected = network.history(context, previous[:, None], torch.full((6, 1), 5), state)
-        stepped = sampler.step(previous, 5, state[0])
-        assert torch.allclose(stepped, expected[0], atol=1e-5)
+        # Position 60 lies past the positions the sampler embeds ahead (48 by default).
+        for position in (0, 5, 60):
+            where = torch.full((6, 1), position)
+            _, expected = network.history(context, previous[:, None], where, state)
+            stepped = sampler.step(previous, position, state[0])
+            assert torch.allclose(stepped, expected[0], atol=1e-5)
         logits = network.heads_logits(stepped, context, tokens)
         projected = sampler.projected(stepped, sampler.context_part(context))
         for head, size in enumerate(network.sizes):

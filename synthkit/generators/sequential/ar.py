@@ -311,7 +311,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_columns = network.n_event_columns
         n_heads = network.n_heads
         min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
-        sampler = network.sampler(masks)
+        sampler = network.sampler(masks, max_length + 1)
         vectors = network.encode_context(context)
         state = network.initial_state(vectors)[0]
         context_part = sampler.context_part(vectors)

@@ -193,14 +193,18 @@ class SequenceNetwork(nn.Module):
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
     # ------------------------------------------------------------ sampling
-    def sampler(self, masks: tuple[dict[int, torch.Tensor], ...]) -> _Sampler:
+    def sampler(
+        self, masks: tuple[dict[int, torch.Tensor], ...], n_positions: int = _N_POSITIONS
+    ) -> _Sampler:
         """A sampler with this network's weights laid out for one-row-per-entity steps.
 
         Args:
             masks: For the first event and for later ones, the tokens each
                 restricted event column (by index) may take.
+            n_positions: Positions whose embeddings the sampler computes ahead
+                (later ones are computed at their step).
         """
-        return _Sampler(self, masks)
+        return _Sampler(self, masks, n_positions)
 
 
 class _Sampler:
@@ -213,8 +217,16 @@ class _Sampler:
     per head.
     """
 
-    def __init__(self, network: SequenceNetwork, masks: tuple[dict[int, torch.Tensor], ...]):
+    def __init__(
+        self,
+        network: SequenceNetwork,
+        masks: tuple[dict[int, torch.Tensor], ...],
+        n_positions: int,
+    ) -> None:
         self.net = network
+        # Every position's embedding at once, not a bucket computation per step.
+        steps = torch.arange(n_positions, device=network.start.device)
+        self.positions = network.position(position_buckets(steps))
         d = network.start.shape[0]
         weight = network.state_proj.weight
         self.state_weight = weight[:, :d].t().contiguous()
@@ -241,8 +253,10 @@ class _Sampler:
     def step(self, previous: torch.Tensor, position: int, state: torch.Tensor) -> torch.Tensor:
         """The GRU state after reading the previous event (``[rows, state_dim]``)."""
         net = self.net
-        bucket = position_buckets(torch.tensor([position], device=state.device))
-        extra = net.position.weight[bucket]
+        if position < len(self.positions):
+            extra = self.positions[position]
+        else:
+            extra = net.position(position_buckets(torch.tensor(position, device=state.device)))
         if position == 0 or not net.n_event_columns:
             x = (net.start if position == 0 else torch.zeros_like(net.start)) + extra
             x = x.expand(state.shape[0], -1)
