@@ -26,6 +26,7 @@ __all__ = [
     "NotFittedError",
     "ParameterError",
     "RuleError",
+    "ShardedOutputError",
     "SynthkitError",
     "UnknownNameError",
 ]
@@ -61,6 +62,10 @@ class ConditionError(SynthkitError, ValueError):
 
 class ModelFileError(SynthkitError, OSError):
     """A saved model file is missing, damaged, unsafe or of an incompatible version."""
+
+
+class ShardedOutputError(SynthkitError, ValueError):
+    """A sharded output directory holds another run's manifest or parts, or a shard failed."""
 
 
 class ConnectorError(SynthkitError, OSError):

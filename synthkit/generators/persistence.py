@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -16,7 +18,7 @@ from synthkit._runtime import resolve_device
 from synthkit.errors import ModelFileError
 from synthkit.generators.registry import GENERATORS
 
-__all__ = ["FORMAT_VERSION", "load_model", "save_model"]
+__all__ = ["FORMAT_VERSION", "load_model", "load_model_bytes", "model_bytes", "save_model"]
 
 #: Version of the model file layout. Version 2 stores a tree of named components
 #: (encoders, networks, submodels); version 1 files (one encoder) still load.
@@ -36,22 +38,54 @@ def save_model(model: Any, path: str | Path) -> Path:
     ``submodels/<name>/networks/<name>/<key>``). Nothing in it is executable when
     loaded.
     """
+    path = Path(path)
+    manifest, weights = _archive_members(model)
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(_MANIFEST, manifest)
+        archive.writestr(_WEIGHTS, weights)
+    return path
+
+
+def model_bytes(model: Any) -> bytes:
+    """The model file of a fitted model as bytes, the same for the same fitted state.
+
+    The zip entries carry a fixed timestamp, so the bytes (and their SHA-256
+    hash) depend only on the model: workers that sample a shard check the hash of
+    the bytes they received, and a resumed run recognises its model.
+
+    Example:
+        >>> import synthkit
+        >>> from synthkit.datasets import load_adult
+        >>> model = synthkit.Synthesizer("tvae", epochs=1, verbose=False).fit(
+        ...     load_adult().head(300))
+        >>> model_bytes(model) == model_bytes(load_model_bytes(model_bytes(model)))
+        True
+    """
+    manifest, weights = _archive_members(model)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in ((_MANIFEST, manifest), (_WEIGHTS, weights)):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _archive_members(model: Any) -> tuple[str, bytes]:
+    """The two members of a model file: ``model.json`` text and the safetensors bytes."""
     from synthkit import __version__
 
-    path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
     manifest = {
         "format_version": FORMAT_VERSION,
         "synthkit_version": __version__,
         **_entry(model, "", tensors),
     }
-    with (
-        atomic_path(path) as tmp,
-        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-    ):
-        archive.writestr(_MANIFEST, json.dumps(manifest))
-        archive.writestr(_WEIGHTS, save_tensors(tensors))
-    return path
+    return json.dumps(manifest), save_tensors(tensors)
 
 
 def _entry(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -105,8 +139,54 @@ def load_model(path: str | Path, device: str = "cpu") -> Any:
     resolve_device(device)  # an unavailable device is a parameter problem
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
+    return _load_archive(path, str(path), device)
+
+
+def load_model_bytes(data: bytes, device: str = "cpu", *, sha256: str | None = None) -> Any:
+    """Load a model from the bytes of its model file, without writing a file.
+
+    The same safe reader as :func:`load_model` (JSON and safetensors, nothing
+    executable); sharded sampling sends these bytes to workers instead of a
+    pickle of the model.
+
+    Args:
+        data: The bytes of a model file (``model_bytes(model)`` or a file's content).
+        device: Where to put the model.
+        sha256: If given, the hex SHA-256 the bytes must have; checked first.
+
+    Returns:
+        The fitted model.
+
+    Raises:
+        ModelFileError: If the bytes do not match ``sha256`` or are not a readable
+            synthkit model file.
+
+    Example:
+        >>> load_model_bytes(b"not a model", sha256="0" * 64)
+        Traceback (most recent call last):
+        ...
+        synthkit.errors.ModelFileError: The model bytes have SHA-256 708811ccb151...; expected 000000000000...: they were changed or damaged on the way. Send the model file's bytes unchanged.
+    """  # noqa: E501
+    resolve_device(device)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ModelFileError(
+            f"load_model_bytes got {type(data).__name__}; pass the bytes of a model file."
+        )
+    data = bytes(data)
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise ModelFileError(
+                f"The model bytes have SHA-256 {actual[:12]}...; expected {sha256[:12]}...: "
+                "they were changed or damaged on the way. Send the model file's bytes unchanged."
+            )
+    return _load_archive(io.BytesIO(data), "the model bytes", device)
+
+
+def _load_archive(source: Path | io.BytesIO, path: str, device: str) -> Any:
+    """Read and rebuild a model from a model file's zip (a path or an in-memory buffer)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             names = set(archive.namelist())
             if names != {_MANIFEST, _WEIGHTS}:
                 raise ModelFileError(

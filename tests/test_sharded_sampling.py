@@ -1,0 +1,235 @@
+"""Sharded sampling on a Dask cluster: byte-identical parts, the manifest, resume, safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthkit
+from synthkit.datasets import load_adult
+from synthkit.errors import ModelFileError, ShardedOutputError
+from synthkit.generators import sharding
+from synthkit.generators.persistence import model_bytes
+
+distributed = pytest.importorskip("dask.distributed")
+
+N, SHARD = 2_500, 1_000  # three parts: 1000, 1000, 500
+
+
+@pytest.fixture(scope="module")
+def model():
+    return synthkit.Synthesizer("tvae", epochs=1, verbose=False, random_state=0).fit(
+        load_adult().head(400)
+    )
+
+
+def _cluster(n_workers: int):
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    return cluster, distributed.Client(cluster)
+
+
+@pytest.fixture(scope="module")
+def one_worker():
+    cluster, client = _cluster(1)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def two_workers():
+    cluster, client = _cluster(2)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def reference(model, one_worker, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("reference")
+    model.sample_to(path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    return path
+
+
+def test_parts_are_byte_identical_with_one_and_two_workers(
+    model, reference, two_workers, tmp_path
+) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=two_workers)
+    assert sorted(_files(tmp_path)) == [
+        "_manifest.json",
+        "part-000000.parquet",
+        "part-000001.parquet",
+        "part-000002.parquet",
+    ]
+    assert _files(tmp_path) == _files(reference)  # the manifest too: it has no timestamps
+    frame = pd.read_parquet(tmp_path)
+    assert len(frame) == N and list(frame.columns) == list(load_adult().columns)
+
+
+def test_manifest_records_the_run(model, reference) -> None:
+    manifest = json.loads((reference / "_manifest.json").read_text())
+    assert manifest["model"] == {
+        "name": "tvae",
+        "sha256": hashlib.sha256(model_bytes(model)).hexdigest(),
+    }
+    assert (manifest["random_state"], manifest["n"], manifest["shard_rows"]) == (0, N, SHARD)
+    assert {"synthkit", "numpy", "pyarrow", "torch", "dask"} <= set(manifest["versions"])
+    children = np.random.SeedSequence(0).spawn(3)
+    for i, part in enumerate(manifest["parts"]):
+        assert part["file"] == f"part-{i:06d}.parquet"
+        assert part["rows"] == [1000, 1000, 500][i]
+        assert (part["seed_entropy"], part["spawn_key"]) == (0, [i])
+        assert part["seed"] == int(children[i].generate_state(1, np.uint64)[0] >> np.uint64(1))
+        data = (reference / part["file"]).read_bytes()
+        assert part["sha256"] == hashlib.sha256(data).hexdigest()
+        assert len(pd.read_parquet(reference / part["file"])) == part["rows"]
+
+
+def test_a_different_seed_gives_different_bytes(model, reference, one_worker, tmp_path) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=1, client=one_worker)
+    for name in ("part-000000.parquet", "part-000002.parquet"):
+        assert (tmp_path / name).read_bytes() != (reference / name).read_bytes()
+
+
+def test_resume_draws_only_missing_and_half_written_parts(
+    model, reference, one_worker, tmp_path, monkeypatch
+) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    # A crash: part 1 removed, part 2 killed mid-write (only its temporary file is
+    # left), the manifest not yet written.
+    (tmp_path / "part-000001.parquet").unlink()
+    (tmp_path / "part-000002.parquet").unlink()
+    (tmp_path / ".part-000002.parquet.deadbeef.tmp").write_bytes(b"PAR1 half a part")
+    (tmp_path / "_manifest.json").unlink()
+    drawn: list[int] = []
+    submit = one_worker.submit
+
+    def counting(function, *args, **kwargs):
+        drawn.append(args[3])  # the shard index
+        return submit(function, *args, **kwargs)
+
+    monkeypatch.setattr(one_worker, "submit", counting)
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    assert sorted(drawn) == [1, 2]
+    assert _files(tmp_path) == _files(reference)  # the temporary file is gone
+    drawn.clear()
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    assert drawn == []  # complete: nothing drawn again
+
+
+def test_a_damaged_part_is_drawn_again(model, reference, one_worker, tmp_path) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    part = tmp_path / "part-000000.parquet"
+    part.write_bytes(part.read_bytes()[:100])
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    assert _files(tmp_path) == _files(reference)
+
+
+def test_output_of_a_different_run_is_refused_unless_overwrite(
+    model, reference, one_worker, tmp_path
+) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    with pytest.raises(ShardedOutputError, match=r"different run.*random_state.*overwrite=True"):
+        model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=5, client=one_worker)
+    # Without a manifest, the parts' own fingerprints tell the runs apart.
+    (tmp_path / "_manifest.json").unlink()
+    with pytest.raises(ShardedOutputError, match=r"part-000000\.parquet was written by a"):
+        model.sample_to(tmp_path, 2 * N, shard_rows=SHARD, random_state=0, client=one_worker)
+    manifest = model.sample_to(
+        tmp_path, 1_500, shard_rows=SHARD, random_state=0, client=one_worker, overwrite=True
+    )
+    assert [p["rows"] for p in manifest["parts"]] == [1000, 500]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_manifest.json",
+        "part-000000.parquet",
+        "part-000001.parquet",
+    ]
+
+
+def test_conditions_hold_in_every_part(model, one_worker, tmp_path) -> None:
+    manifest = model.sample_to(
+        tmp_path,
+        1_200,
+        shard_rows=500,
+        random_state=3,
+        conditions={"sex": "Female"},
+        client=one_worker,
+    )
+    assert manifest["conditions"] == {"sex": "Female"}
+    for part in manifest["parts"]:
+        frame = pd.read_parquet(tmp_path / part["file"])
+        assert len(frame) == part["rows"] and (frame["sex"] == "Female").all()
+
+
+def test_workers_receive_the_model_file_bytes_never_a_pickle(
+    model, one_worker, tmp_path, monkeypatch
+) -> None:
+    scattered: list[object] = []
+    submitted: list[tuple] = []
+    scatter, submit = one_worker.scatter, one_worker.submit
+
+    def spy_scatter(data, **kwargs):
+        scattered.append(data)
+        return scatter(data, **kwargs)
+
+    def spy_submit(function, *args, **kwargs):
+        submitted.append(args)
+        return submit(function, *args, **kwargs)
+
+    monkeypatch.setattr(one_worker, "scatter", spy_scatter)
+    monkeypatch.setattr(one_worker, "submit", spy_submit)
+    model.sample_to(tmp_path, 100, shard_rows=50, client=one_worker)
+    assert scattered == [model_bytes(model)]  # once, as the model file's bytes
+    for args in submitted:
+        assert not any(isinstance(a, synthkit.Synthesizer) for a in args)
+        assert isinstance(args[0], distributed.Future)
+    expected = hashlib.sha256(model_bytes(model)).hexdigest()
+    tampered = bytearray(model_bytes(model))
+    tampered[-40] ^= 1
+    spec = {"model": {"sha256": expected}, "random_state": 0, "conditions": None}
+    with pytest.raises(ModelFileError, match="changed or damaged"):
+        sharding.write_shard(bytes(tampered), spec, str(tmp_path / "t"), 0, 10)
+
+
+def test_model_bytes_round_trip_and_load_model_bytes(model, tmp_path) -> None:
+    data = model_bytes(model)
+    again = synthkit.generators.persistence.load_model_bytes(
+        data, sha256=hashlib.sha256(data).hexdigest()
+    )
+    assert model_bytes(again) == data
+    path = model.save(tmp_path / "m.synthkit")
+    assert model_bytes(synthkit.load_model(path)) == data
+
+
+def test_bad_arguments_and_sequence_models_are_refused(model, tmp_path) -> None:
+    with pytest.raises(synthkit.errors.ParameterError, match="random_state"):
+        model.sample_to(tmp_path, 10, random_state=None)
+    with pytest.raises(synthkit.errors.ParameterError, match="shard_rows"):
+        model.sample_to(tmp_path, 10, shard_rows=0)
+    with pytest.raises(ShardedOutputError, match="not support"):
+        sharding._check_model(object())
+
+
+def test_missing_dask_names_the_extra(model, tmp_path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(synthkit.errors.MissingDependencyError, match=r"synthkit\[dask\]"):
+        model.sample_to(tmp_path, 10)
+
+
+@pytest.mark.slow
+def test_a_local_cluster_of_processes_writes_the_same_bytes(model, reference, tmp_path) -> None:
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, workers=2)
+    assert _files(tmp_path) == _files(reference)
