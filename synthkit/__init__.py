@@ -20,6 +20,7 @@ from synthkit import errors
 from synthkit.metadata import Metadata
 
 if TYPE_CHECKING:
+    from synthkit._release import release
     from synthkit.connectors import load, save
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
@@ -38,6 +39,7 @@ __all__ = [
     "evaluate",
     "load",
     "load_model",
+    "release",
     "save",
 ]
 
@@ -52,6 +54,7 @@ _LAZY = {
     "load": "synthkit.connectors",
     "save": "synthkit.connectors",
     "evaluate": "synthkit.evaluation",
+    "release": "synthkit._release",
     "SequenceDataset": "synthkit.schema",
     "RecordDataset": "synthkit.schema",
     "Relationship": "synthkit.schema",

@@ -188,5 +188,60 @@ def evaluate(
         console.print(f"HTML report written to {html}.")
 
 
+@app.command()
+def release(
+    data: Annotated[str, typer.Argument(help="Path or URL of the real table.")],
+    holdout: Annotated[str, typer.Option(help="Real rows the model never sees.")],
+    output: Annotated[Path, typer.Option(help="New directory for the release.")],
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "autoregressive",
+    epsilon: Annotated[
+        float | None, typer.Option(help="Train with differential privacy at this epsilon.")
+    ] = None,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a gate: metric=largest accepted value (repeatable)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Target column for utility.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs (default: the model's own).")
+    ] = None,
+    save_model: Annotated[
+        bool, typer.Option(help="Also write the model file (gated by the likelihood attack).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Fit, sample and evaluate; write the release only if every privacy gate passes."""
+    import synthkit
+    from synthkit.errors import ReleaseGateError
+
+    gates: dict[str, Any] = {}
+    for item in gate or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: write gates as metric=value")
+        gates[name] = value if value in ("holdout", "none") else float(value)
+        if value == "none":
+            gates[name] = None
+    try:
+        result = synthkit.release(
+            synthkit.load(data),
+            output,
+            holdout=synthkit.load(holdout),
+            model=model,
+            epsilon=epsilon,
+            gates=gates,
+            target=target,
+            save_model=save_model,
+            random_state=seed,
+            model_params={"epochs": epochs} if epochs is not None else None,
+        )
+    except ReleaseGateError as error:
+        console.print(str(error), markup=False)
+        raise typer.Exit(code=1) from None
+    for check in result.gates:
+        console.print(check.line(), markup=False)
+    console.print(f"Released {', '.join(result.files)} to {result.path}.", markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -25,6 +25,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
+    "ReleaseGateError",
     "RuleError",
     "ShardedOutputError",
     "SynthkitError",
@@ -42,6 +43,10 @@ class DataError(SynthkitError, ValueError):
 
 class MetadataError(SynthkitError, ValueError):
     """Metadata is invalid or does not match the data it describes."""
+
+
+class ReleaseGateError(SynthkitError):
+    """A privacy gate of a release failed; nothing was written."""
 
 
 class RuleError(MetadataError):
