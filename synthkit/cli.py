@@ -144,13 +144,52 @@ def sample(
         list[str] | None, typer.Option(help="column=value; repeat for more; JSON values ok.")
     ] = None,
     table: Annotated[str | None, typer.Option(help="Table name for SQL sinks.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (sharded output: default 0).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Sample on a local Dask cluster of this many processes; OUTPUT becomes a "
+            "directory of Parquet parts (the same bytes whatever the number of workers)."
+        ),
+    ] = None,
+    shard_rows: Annotated[
+        int | None,
+        typer.Option(help="Rows per Parquet part of a sharded output (default 1,000,000)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a sharded output of a different run in OUTPUT.")
+    ] = False,
 ) -> None:
-    """Sample rows from a saved model and write them to a file or database."""
+    """Sample rows from a saved model and write them to a file or database.
+
+    With --workers or --shard-rows, write a directory of Parquet parts and a
+    _manifest.json on a Dask cluster (pip install "synthkit[dask]"); a rerun after a
+    crash draws only the missing parts.
+    """
     import synthkit
 
     synthesizer = synthkit.load_model(model_path)
     conditions = _parse_conditions(condition or []) or None
+    if workers is not None or shard_rows is not None:
+        if table:
+            raise typer.BadParameter("--table is for SQL sinks; sharded output is Parquet parts")
+        manifest = synthesizer.sample_to(
+            output,
+            rows,
+            shard_rows=shard_rows or 1_000_000,
+            random_state=seed if seed is not None else 0,
+            conditions=conditions,
+            workers=workers or 1,
+            overwrite=overwrite,
+        )
+        console.print(
+            f"Wrote {rows:,} rows in {len(manifest['parts'])} Parquet parts and "
+            f"_manifest.json to {output}.",
+            markup=False,
+        )
+        return
     frame = synthesizer.sample(rows, conditions=conditions, random_state=seed)
     options = {"table": table} if table else {}
     synthkit.save(frame, output, **options)

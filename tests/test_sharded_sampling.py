@@ -230,6 +230,17 @@ def test_missing_dask_names_the_extra(model, tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.slow
-def test_a_local_cluster_of_processes_writes_the_same_bytes(model, reference, tmp_path) -> None:
-    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, workers=2)
-    assert _files(tmp_path) == _files(reference)
+def test_cli_on_a_local_cluster_of_processes_writes_the_same_bytes(
+    model, reference, tmp_path
+) -> None:
+    from typer.testing import CliRunner
+
+    from synthkit.cli import app
+
+    path = model.save(tmp_path / "model.synthkit")
+    out = tmp_path / "out"
+    arguments = ["sample", str(path), "--output", str(out), "--rows", str(N)]
+    result = CliRunner().invoke(app, [*arguments, "--shard-rows", str(SHARD), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "3 Parquet parts" in result.output
+    assert _files(out) == _files(reference)
