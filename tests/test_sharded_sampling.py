@@ -244,3 +244,27 @@ def test_cli_on_a_local_cluster_of_processes_writes_the_same_bytes(
     assert result.exit_code == 0, result.output
     assert "3 Parquet parts" in result.output
     assert _files(out) == _files(reference)
+
+
+def test_a_failing_shard_is_retried_then_reported_and_a_rerun_finishes(
+    model, reference, one_worker, tmp_path, monkeypatch
+) -> None:
+    # In-process workers share this module, so a patched writer reaches them.
+    failures = {"left": 1}
+    put = sharding._atomic_put
+
+    def flaky(fs, target, payload):
+        if target.endswith("part-000001.parquet") and failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk went away")
+        return put(fs, target, payload)
+
+    monkeypatch.setattr(sharding, "_atomic_put", flaky)
+    model.sample_to(tmp_path / "a", N, shard_rows=SHARD, client=one_worker, retries=1)
+    assert _files(tmp_path / "a") == _files(reference)  # retried: the same bytes
+    failures["left"] = 1
+    with pytest.raises(ShardedOutputError, match=r"Shard 1 failed after 0 retries.*rerun"):
+        model.sample_to(tmp_path / "b", N, shard_rows=SHARD, client=one_worker, retries=0)
+    assert not (tmp_path / "b" / "part-000001.parquet").exists()
+    model.sample_to(tmp_path / "b", N, shard_rows=SHARD, client=one_worker, retries=0)
+    assert _files(tmp_path / "b") == _files(reference)
