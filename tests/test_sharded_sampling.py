@@ -268,3 +268,17 @@ def test_a_failing_shard_is_retried_then_reported_and_a_rerun_finishes(
     assert not (tmp_path / "b" / "part-000001.parquet").exists()
     model.sample_to(tmp_path / "b", N, shard_rows=SHARD, client=one_worker, retries=0)
     assert _files(tmp_path / "b") == _files(reference)
+
+
+def test_a_part_changed_since_it_was_written_is_drawn_again(
+    model, reference, one_worker, tmp_path
+) -> None:
+    import pyarrow.parquet as pq
+
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    # The same run's fingerprints, but other bytes than the manifest lists, or too few rows.
+    first, second = tmp_path / "part-000000.parquet", tmp_path / "part-000001.parquet"
+    pq.write_table(pq.read_table(first), first, compression="gzip")
+    pq.write_table(pq.read_table(second).slice(0, 10), second)
+    model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
+    assert _files(tmp_path) == _files(reference)

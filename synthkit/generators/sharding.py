@@ -126,7 +126,7 @@ def sample_to(
     fs, root = fsspec.core.url_to_fs(str(path))
     root = root.rstrip("/")
     counts = [min(shard_rows, n - start) for start in range(0, n, shard_rows)]
-    done = _existing_parts(fs, root, spec, len(counts), overwrite)
+    done = _existing_parts(fs, root, spec, counts, overwrite)
     todo = [i for i in range(len(counts)) if i not in done]
     if todo:
         written = _run_shards(data, spec, str(path), counts, todo, client, workers, retries)
@@ -204,9 +204,13 @@ def _fingerprint(spec: Mapping[str, Any], index: int) -> bytes:
 
 
 def _existing_parts(
-    fs: Any, root: str, spec: Mapping[str, Any], n_parts: int, overwrite: bool
+    fs: Any, root: str, spec: Mapping[str, Any], counts: list[int], overwrite: bool
 ) -> dict[int, dict[str, Any]]:
-    """Parts of this same run already written (index -> sha256, bytes); refuse others."""
+    """Parts of this same run already written (index -> sha256, bytes); refuse others.
+
+    A part is kept when its footer carries this run's fingerprint, it has its
+    shard's row count and, where a manifest lists it, the listed hash.
+    """
     if not fs.exists(root):
         return {}
     names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(root, detail=False)]
@@ -216,23 +220,29 @@ def _existing_parts(
             fs.rm(f"{root}/{name}")
     parts = sorted(name for name in names if _PART.match(name))
     problem = None
+    listed: dict[str, str] = {}
     if MANIFEST_NAME in names:
         old = json.loads(fs.cat_file(f"{root}/{MANIFEST_NAME}"))
         differs = [key for key in spec if old.get(key) != spec[key]]
         if differs:
             problem = f"its {MANIFEST_NAME} is for a different run (differs in {differs})"
+        listed = {part["file"]: part["sha256"] for part in old.get("parts", [])}
     found: dict[int, dict[str, Any]] = {}
     for name in parts if problem is None else []:
         index = int(_PART.match(name).group(1))
         data = fs.cat_file(f"{root}/{name}")
         try:
-            metadata = pq.read_schema(io.BytesIO(data)).metadata or {}
+            footer = pq.ParquetFile(io.BytesIO(data)).metadata
         except (pa.ArrowInvalid, OSError):
             continue  # damaged: drawn again
-        if metadata.get(_FINGERPRINT_KEY) != _fingerprint(spec, index) or index >= n_parts:
+        fingerprint = (footer.metadata or {}).get(_FINGERPRINT_KEY)
+        if index >= len(counts) or fingerprint != _fingerprint(spec, index):
             problem = f"{name} was written by a different run"
             break
-        found[index] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        digest = hashlib.sha256(data).hexdigest()
+        if footer.num_rows != counts[index] or listed.get(name, digest) != digest:
+            continue  # changed since it was written: drawn again
+        found[index] = {"sha256": digest, "bytes": len(data)}
     if problem is None:
         return found
     if not overwrite:
