@@ -68,7 +68,7 @@ class ARSynthesizer(Synthesizer):
         rare_category_threshold: Categories seen in fewer training rows than this are
             pooled and never generated (privacy); 0 keeps every category.
         value_protection: Clip each number to the range between its ``m``-th smallest
-            and ``m``-th largest values, ``m`` the larger of 5 and 0.1 % of the rows,
+            and ``m``-th largest values, ``m`` the rare-category threshold (at least 5),
             so that no real outlier's exact value is learned or generated (on by
             default; the range is kept instead of the real minimum and maximum).
         epsilon: Privacy budget of a differentially private fit, or None (the default)

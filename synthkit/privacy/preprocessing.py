@@ -45,17 +45,19 @@ _NOISE_FLOOR = 3.0
 _RANGE_FLOOR = 5.0
 
 
-def protected_range(values: np.ndarray, k: int = 5, share: float = 0.001) -> tuple[float, float]:
+def protected_range(values: np.ndarray, k: int = 5, share: float = 0.0) -> tuple[float, float]:
     """The range numbers are clipped to when value protection is on.
 
     The low end is the ``m``-th smallest value and the high end the ``m``-th largest,
     with ``m = max(k, ceil(share * n))``: at least ``m`` rows lie at or beyond each end,
-    so no single row's extreme value (an outlier) is ever kept or generated.
+    so no single row's extreme value (an outlier) is ever kept or generated. The
+    default ``m`` is ``k``, the rare-category threshold: a wider cut (0.1 % of Adult's
+    rows clips ``fnlwgt`` at half its real maximum) costs more fidelity than it buys.
 
     Args:
         values: The observed (non-missing) values.
         k: The fewest rows at or beyond each end (the rare-category threshold, 5).
-        share: The share of rows at or beyond each end (0.1 %).
+        share: The share of rows at or beyond each end, if more than ``k`` rows.
 
     Example:
         >>> protected_range(np.array([-1000.0, *range(100), 5000.0]))

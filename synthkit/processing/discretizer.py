@@ -174,7 +174,7 @@ class Discretizer(BaseEncoder):
 
     With ``value_protection``, each numerical column is first clipped to the
     range between its ``m``-th smallest and ``m``-th largest values, ``m`` the
-    larger of 5 and 0.1 % of the rows (:func:`~synthkit.privacy.preprocessing.
+    rare-category threshold and at least 5 (:func:`~synthkit.privacy.preprocessing.
     protected_range`): no outlier's exact value is kept or generated. With
     ``privacy``, every category set, count, range and bin comes from noisy
     histograms paid from the fit's privacy budget (:mod:`synthkit.privacy`).
