@@ -336,26 +336,12 @@ class Metadata:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Return the metadata as JSON text, also writing it to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
-        if path is not None:
-            from synthkit._files import atomic_write_text
-
-            atomic_write_text(Path(path), text)
-        return text
+        return write_json(self.to_dict(), path)
 
     @classmethod
     def from_json(cls, source: str | Path) -> Metadata:
         """Read metadata from a JSON file path or JSON text."""
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except OSError as error:
-                raise MetadataError(f"Cannot read metadata file {source!s}: {error}.") from error
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as error:
-            raise MetadataError(f"Metadata JSON is invalid: {error}.") from error
+        return cls.from_dict(read_json(source))
 
     # --------------------------------------------------------------------- SDV
     @classmethod
@@ -478,6 +464,34 @@ def _checked_entry(name: str, entry: dict[str, Any]) -> dict[str, Any]:
                 f"Column {name!r} has strategy {entry['strategy']!r}; use 'fake' or 'drop'."
             )
     return entry
+
+
+def write_json(data: Mapping[str, Any], path: str | Path | None = None) -> str:
+    """Metadata as indented JSON text, also written atomically to ``path`` if given."""
+    text = json.dumps(data, indent=2, default=_json_default)
+    if path is not None:
+        from synthkit._files import atomic_write_text
+
+        atomic_write_text(Path(path), text)
+    return text
+
+
+def read_json(source: str | Path) -> Any:
+    """Parse metadata JSON from text (starting with ``{``) or from a file path.
+
+    Raises:
+        MetadataError: If the file cannot be read or the JSON is invalid.
+    """
+    text = str(source)
+    if not text.lstrip().startswith("{"):
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as error:
+            raise MetadataError(f"Cannot read metadata file {source!s}: {error}.") from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MetadataError(f"Metadata JSON is invalid: {error}.") from error
 
 
 def _json_default(value: Any) -> Any:

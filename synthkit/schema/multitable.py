@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from synthkit.errors import MetadataError
-from synthkit.metadata import Metadata, _json_default
+from synthkit.metadata import Metadata, read_json, write_json
 from synthkit.schema._keys import metadata_for
 from synthkit.schema.relationship import Relationship
 
@@ -158,26 +157,12 @@ class MultiTableMetadata(Mapping[str, Metadata]):
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Return the metadata as JSON text, also writing it to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=2, default=_json_default)
-        if path is not None:
-            from synthkit._files import atomic_write_text
-
-            atomic_write_text(Path(path), text)
-        return text
+        return write_json(self.to_dict(), path)
 
     @classmethod
     def from_json(cls, source: str | Path) -> MultiTableMetadata:
         """Read metadata from a JSON file path or JSON text."""
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except OSError as error:
-                raise MetadataError(f"Cannot read metadata file {source!s}: {error}.") from error
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as error:
-            raise MetadataError(f"Metadata JSON is invalid: {error}.") from error
+        return cls.from_dict(read_json(source))
 
     # --------------------------------------------------------------------- SDV
     def to_sdv_dict(self) -> dict[str, Any]:
