@@ -149,6 +149,21 @@ def test_constant_within_entity_columns_stay_constant(infections) -> None:
     assert events.groupby("id")["tstart"].is_monotonic_increasing.all()
 
 
+def test_one_entity_keeps_one_new_name(infections) -> None:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(0)
+    names = {key: fake.name() for key in infections["id"].unique()}
+    events = infections.assign(patient_name=infections["id"].map(names))
+    model = synthkit.SequenceSynthesizer("ar", random_state=0, context_params=CONTEXT_FAST, **FAST)
+    model.fit(events, sequence_key="id", sequence_index="tstart")
+    out = model.sample(n_entities=60, random_state=0).data
+    assert out.groupby("id")["patient_name"].nunique(dropna=False).max() == 1
+    assert out["patient_name"].nunique() > 40  # a name per entity, not one for all
+    assert not out["patient_name"].isin(set(names.values())).any()
+
+
 def test_refits_with_one_seed_are_identical(infections) -> None:
     def draw() -> pd.DataFrame:
         model = synthkit.SequenceSynthesizer(

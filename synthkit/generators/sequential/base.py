@@ -95,28 +95,6 @@ class SyntheticSequences(SequenceDataset):
         self.context = context
 
 
-class _GroupedDiscretizer(Discretizer):
-    """A discretizer whose decoding gives every entity one regenerated name per column."""
-
-    def decode(
-        self,
-        encoded: torch.Tensor,
-        random_state: int | None = None,
-        bounds: dict[str, Any] | None = None,
-        groups: np.ndarray | None = None,
-    ) -> pd.DataFrame:
-        self._groups = groups
-        try:
-            return super().decode(encoded, random_state=random_state, bounds=bounds)
-        finally:
-            self._groups = None
-
-    def _assemble(self, columns, n, seed, groups=None):
-        if groups is None:
-            groups = getattr(self, "_groups", None)
-        return super()._assemble(columns, n, seed, groups=groups)
-
-
 class _SequenceDispatch(type):
     """``SequenceSynthesizer("ar", **params)`` builds the registered class for that name."""
 
@@ -263,7 +241,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             self.event_encoder_ = None
             tokens = torch.zeros((len(events), 0), dtype=torch.long, device=device)
             if frame.shape[1]:
-                self.event_encoder_ = _GroupedDiscretizer(
+                self.event_encoder_ = Discretizer(
                     self.n_bins, self.max_points, self.rare_category_threshold
                 ).fit(frame, Metadata.from_dict({"columns": event_meta, "rules": event_rules}))
                 tokens = self.event_encoder_.encode(frame, random_state=seed, device=device)
@@ -559,7 +537,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
     def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
         self.layout_ = dict(states["sequence"])
         events, context = states.get("events"), states.get("context")
-        self.event_encoder_ = None if events is None else _GroupedDiscretizer.from_state(events)
+        self.event_encoder_ = None if events is None else Discretizer.from_state(events)
         self.context_encoder_ = None if context is None else Discretizer.from_state(context)
         transform = self.layout_["index_transform"]
         self._index_rules = RuleTransform.from_state(self.layout_.get("index_rules"))
