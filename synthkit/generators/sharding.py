@@ -270,12 +270,21 @@ def _run_shards(
     )
     cluster = None
     if client is None:
-        cluster = distributed.LocalCluster(
-            n_workers=workers or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-        )
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=workers or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            )
+        except RuntimeError as error:
+            # Worker processes start by re-importing the calling script; without a
+            # main guard that script starts them again, and the cluster never comes up.
+            raise ShardedOutputError(
+                f"The local Dask workers failed to start ({error}). A script that calls "
+                'sample_to must do so under `if __name__ == "__main__":`, because each '
+                "worker process imports the script; or pass client= a running cluster."
+            ) from None
         client = distributed.Client(cluster)
     try:
         # Once per worker, as bytes: workers rebuild the model with the safe loader.
