@@ -72,6 +72,8 @@ MODEL_GATE = ("likelihood_mia_auc", 0.60)
 _UPPER_BOUND_GATES = frozenset({"singling_out_risk", "linkability_risk", "inference_risk"})
 # Real values this short are not looked for as words in the reports (too common).
 _MIN_SCANNED_LENGTH = 4
+_SCANNED_REPORTS = ("report.json", "report.html", "MODEL_CARD.md", "model_card.json")
+_WORD = re.compile(r"[\w@.+'-]+")
 
 
 @dataclass(frozen=True)
@@ -329,31 +331,21 @@ def _scan_for_real_values(
         return found
     written = [pd.read_parquet(directory / "synthetic.parquet")]
     written.append(pd.read_csv(directory / "synthetic.csv", dtype=str, keep_default_na=False))
+    real_texts = {column: set(real[column].dropna().astype(str)) for column in columns}
     for frame in written:
         for column in columns:
             if column in frame.columns:
-                real_text = set(real[column].dropna().astype(str))
                 cells = frame[column].dropna().astype(str)
-                found["data"] += int(cells[cells != ""].isin(real_text).sum())
-    words: set[str] = set()
-    for name in ("report.json", "report.html", "MODEL_CARD.md", "model_card.json"):
-        text = (directory / name).read_text(encoding="utf-8")
-        words.update(re.findall(r"[\w@.+'-]+", text))
+                found["data"] += int(cells[cells != ""].isin(real_texts[column]).sum())
+    texts = [(directory / name).read_text(encoding="utf-8") for name in _SCANNED_REPORTS]
+    words = {word for text in texts for word in _WORD.findall(text)}
     for column in columns:
         for value in real[column].dropna().astype(str).unique():
-            if len(value) >= _MIN_SCANNED_LENGTH and all(
-                part in words for part in re.findall(r"[\w@.+'-]+", value)
-            ):
-                found["reports"] += _appears(value, directory)
+            # The word set rules most values out at once; the rest are matched whole.
+            if len(value) >= _MIN_SCANNED_LENGTH and words.issuperset(_WORD.findall(value)):
+                pattern = re.compile(rf"(?<![\w@.+'-]){re.escape(value)}(?![\w@+'-])")
+                found["reports"] += int(any(pattern.search(text) for text in texts))
     return found
-
-
-def _appears(value: str, directory: Path) -> int:
-    pattern = re.compile(rf"(?<![\w@.+'-]){re.escape(value)}(?![\w@+'-])")
-    for name in ("report.json", "report.html", "MODEL_CARD.md", "model_card.json"):
-        if pattern.search((directory / name).read_text(encoding="utf-8")):
-            return 1
-    return 0
 
 
 # -------------------------------------------------------------------- writing
