@@ -264,6 +264,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             }
             self._index_transform = index_transform
             self._index_rules = index_rules
+            self.metadata_ = sequences.metadata
             self.loss_history_ = pd.DataFrame()
             self._fit_events(
                 tokens,
@@ -536,6 +537,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
 
     def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
         self.layout_ = dict(states["sequence"])
+        self.metadata_ = Metadata.from_dict(self.layout_["event_metadata"])
         events, context = states.get("events"), states.get("context")
         self.event_encoder_ = None if events is None else Discretizer.from_state(events)
         self.context_encoder_ = None if context is None else Discretizer.from_state(context)
