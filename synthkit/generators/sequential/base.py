@@ -138,7 +138,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
     #: The data shape, which names this registry in model files.
     data_shape: ClassVar[str] = "sequences"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "context_model": [_Text()],
+        "context_model": [_Text(), None],
         "context_params": [_Params(), None],
         "n_bins": [Interval(int, 1, None)],
         "max_points": [Interval(int, 1, None)],
@@ -195,7 +195,13 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         positions = np.arange(len(events)) - offsets[codes]
 
         event_columns = [c for c in events.columns if c not in (key, index)]
-        constant = _constant_columns(events, codes, lengths, event_columns)
+        # Without a context model the contexts are always given at sampling (a record
+        # model passes synthetic parents), so constant columns stay event columns.
+        constant = (
+            _constant_columns(events, codes, lengths, event_columns)
+            if self.context_model is not None
+            else []
+        )
         entity_table, entity_metadata = _entity_table(
             context, key, events, constant, lengths, offsets, sequences.metadata
         )
@@ -230,10 +236,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             self.device_ = device
             self.context_model_ = None
             self.context_encoder_ = None
-            if entity_table.shape[1]:
+            if entity_table.shape[1] and self.context_model is not None:
                 self.context_model_ = self._new_context_model(seed).fit(
                     entity_table, entity_metadata
                 )
+            if entity_table.shape[1]:
                 self.context_encoder_ = Discretizer(
                     self.n_bins, self.max_points, self.rare_category_threshold
                 ).fit(entity_table, entity_metadata)
@@ -421,6 +428,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     f"columns, which are {columns}. Condition on one of them."
                 )
         if self.context_model_ is None:
+            if columns:
+                raise ParameterError(
+                    "This sequence model was fitted with context_model=None, so it draws no "
+                    "contexts; pass context=<one row per entity> to sample()."
+                )
             return pd.DataFrame(index=range(n))
         return self.context_model_.sample(n, conditions=conditions, random_state=seed)
 
