@@ -186,7 +186,9 @@ class BaseEncoder(ABC):
             if transform.info["min"] == transform.info["max"] and not transform.info["has_missing"]:
                 return ConstantTransform.describe(column, series)
             return transform
-        return CategoricalTransform.describe(column, series, self.rare_category_threshold)
+        # A column's own threshold wins: keys of a public reference table need no pooling.
+        threshold = entry.get("rare_category_threshold", self.rare_category_threshold)
+        return CategoricalTransform.describe(column, series, threshold)
 
     @abstractmethod
     def _fit_columns(self, data: pd.DataFrame, device: torch.device) -> None:
