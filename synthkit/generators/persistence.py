@@ -96,7 +96,7 @@ def _entry(model: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> dict[st
             tensors[f"{prefix}networks/{network}/{key}"] = value.detach().cpu().contiguous()
     return {
         "model": model.name,
-        # Sequence models have a registry of their own; table models carry no shape.
+        # Sequence and record models have registries of their own; table models carry no shape.
         **({"shape": model.data_shape} if getattr(model, "data_shape", None) else {}),
         "params": {k: _jsonable(v) for k, v in model.get_params().items()},
         "state": {
@@ -238,6 +238,10 @@ def _model(
         from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 
         registry = SEQUENCE_GENERATORS
+    elif entry.get("shape") == "records":
+        from synthkit.generators.records.registry import RECORD_GENERATORS
+
+        registry = RECORD_GENERATORS
     cls = registry.get(entry["model"])
     params = {k: _from_json(v) for k, v in entry["params"].items()}
     model = cls(**{**params, "device": device})
