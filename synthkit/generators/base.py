@@ -299,9 +299,11 @@ class BaseSynthesizer:
     def sample_to(
         self,
         path: str | Path,
-        n: int,
+        n: int | None = None,
         *,
         shard_rows: int = 1_000_000,
+        n_entities: int | None = None,
+        shard_entities: int | None = None,
         random_state: int = 0,
         conditions: Mapping[str, Any] | None = None,
         client: Any = None,
@@ -320,10 +322,17 @@ class BaseSynthesizer:
         crash keeps the parts already written and draws only the missing ones.
         Needs ``pip install "synthkit[dask]"``.
 
+        A sequence model shards by entity: ``n_entities`` entities in parts of
+        ``shard_entities`` whole entities, written to ``path/events/part-*.parquet``
+        and ``path/context/part-*.parquet``; entity keys are unique across parts
+        (each part has its own segment of the key space) and never real keys.
+
         Args:
             path: Output directory (local path or fsspec URL every worker can reach).
-            n: Number of rows.
-            shard_rows: Rows per part.
+            n: Number of rows (for a sequence model: entities).
+            shard_rows: Rows per part (table models).
+            n_entities: Number of entities (sequence models).
+            shard_entities: Entities per part (sequence models; default 100,000).
             random_state: The run's seed.
             conditions: As in :meth:`Synthesizer.sample`; every part meets them.
             client: A ``dask.distributed.Client``; None starts a ``LocalCluster`` on
@@ -333,11 +342,13 @@ class BaseSynthesizer:
             overwrite: Replace output of a different run in ``path`` instead of refusing.
 
         Returns:
-            The manifest, as written to ``_manifest.json``.
+            The manifest, as written to ``_manifest.json``, plus ``"run"``: the
+            shards this call drew, those it kept, and those that took more than
+            one attempt (a retry, a worker that died).
 
         Raises:
-            ShardedOutputError: If ``path`` holds output of a different run, a shard
-                fails after its retries, or the model is not a table model.
+            ShardedOutputError: If ``path`` holds output of a different run, or a shard
+                fails after its retries.
 
         Example:
             >>> import tempfile, synthkit
@@ -359,6 +370,8 @@ class BaseSynthesizer:
             str(path),
             n,
             shard_rows=shard_rows,
+            n_entities=n_entities,
+            shard_entities=shard_entities,
             random_state=random_state,
             conditions=conditions,
             client=client,
