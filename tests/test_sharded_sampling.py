@@ -212,13 +212,17 @@ def test_model_bytes_round_trip_and_load_model_bytes(model, tmp_path) -> None:
     assert model_bytes(synthkit.load_model(path)) == data
 
 
-def test_bad_arguments_and_sequence_models_are_refused(model, tmp_path) -> None:
+def test_bad_arguments_are_refused(model, tmp_path) -> None:
     with pytest.raises(synthkit.errors.ParameterError, match="random_state"):
         model.sample_to(tmp_path, 10, random_state=None)
     with pytest.raises(synthkit.errors.ParameterError, match="shard_rows"):
         model.sample_to(tmp_path, 10, shard_rows=0)
-    with pytest.raises(ShardedOutputError, match=r"does not support .*Sequence.* yet"):
-        synthkit.SequenceSynthesizer("ar").sample_to(tmp_path, 10)
+    with pytest.raises(synthkit.errors.ParameterError, match="for sequence models"):
+        model.sample_to(tmp_path, n_entities=10)
+    with pytest.raises(synthkit.errors.NotFittedError):
+        synthkit.SequenceSynthesizer("ar").sample_to(tmp_path, n_entities=10)
+    with pytest.raises(ShardedOutputError, match="does not support str"):
+        sharding.sample_to("a model", str(tmp_path), 10)
 
 
 def test_missing_dask_names_the_extra(model, tmp_path, monkeypatch) -> None:

@@ -14,6 +14,17 @@ SHA-256 hash and rebuilds the model with the safe model-file loader.
 Each part is written to a temporary name and renamed; its Parquet footer records
 the run's fingerprint, so a rerun keeps the parts of the same run and draws only
 the missing ones. ``_manifest.json`` is written last.
+
+Sequence models shard by entity: ``model.sample_to(path, n_entities=...,
+shard_entities=...)`` draws each shard as a set of whole entities and writes
+``events/part-000000.parquet`` (and ``context/part-000000.parquet`` when the
+model has a context table). Entity keys come from a segment of the key space
+that belongs to the shard (:mod:`synthkit.generators.shard_keys`), so they are
+unique across shards and never real keys.
+
+The manifest depends only on the run, so a whole output directory is
+byte-identical whatever the workers; how many attempts each shard took (a worker
+that died, a write that failed) is logged and returned under ``"run"``.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import platform
 import re
 import threading
@@ -31,6 +43,7 @@ from typing import Any
 
 import fsspec
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
@@ -38,13 +51,16 @@ import torch
 from synthkit._registry import import_optional
 from synthkit.errors import ParameterError, ShardedOutputError
 from synthkit.generators.persistence import load_model_bytes, model_bytes
+from synthkit.generators.shard_keys import shard_keys
 
-__all__ = ["MANIFEST_NAME", "sample_to", "shard_seed"]
+__all__ = ["MANIFEST_NAME", "sample_to", "shard_seed", "write_shard"]
 
 MANIFEST_NAME = "_manifest.json"
 _FORMAT = "synthkit.sharded/1"
+_FORMAT_SEQUENCES = "synthkit.sharded-sequences/1"
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 _FINGERPRINT_KEY = b"synthkit.shard"
+_ROWS_KEY = b"synthkit.shard.rows"
 # Fixed writer options: the same table gives the same bytes on every worker.
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -56,6 +72,7 @@ _PARQUET_OPTIONS: dict[str, Any] = {
     "row_group_size": 131_072,
 }
 _VERSIONED = ("synthkit", "numpy", "pandas", "pyarrow", "torch", "dask", "distributed")
+_LOG = logging.getLogger(__name__)
 
 # Torch seeds and thread settings are process-global: shards drawn by threads of
 # one process take turns, so each is drawn alone on one thread, as on any worker.
@@ -79,9 +96,11 @@ def shard_seed(random_state: int, index: int) -> int:
 def sample_to(
     model: Any,
     path: str,
-    n: int,
+    n: int | None = None,
     *,
     shard_rows: int = 1_000_000,
+    n_entities: int | None = None,
+    shard_entities: int | None = None,
     random_state: int = 0,
     conditions: Mapping[str, Any] | None = None,
     client: Any = None,
@@ -89,9 +108,12 @@ def sample_to(
     retries: int = 2,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Sample ``n`` rows on a Dask cluster into a directory of Parquet parts.
+    """Sample on a Dask cluster into a directory of Parquet parts.
 
     See :meth:`synthkit.generators.base.BaseSynthesizer.sample_to`, which calls this.
+    A table model draws ``n`` rows in shards of ``shard_rows``; a sequence model
+    draws ``n_entities`` entities (``n`` is accepted as a synonym) in shards of
+    ``shard_entities`` whole entities (default 100,000).
 
     Example:
         >>> import tempfile, synthkit
@@ -105,8 +127,17 @@ def sample_to(
         >>> [part["rows"] for part in manifest["parts"]]
         [20, 20, 10]
     """
-    _check_model(model)
-    n, shard_rows, random_state = _check_sizes(n, shard_rows, random_state)
+    sequences = _check_model(model)
+    if sequences:
+        total, size = _entity_sizes(n, n_entities, shard_rows, shard_entities)
+    else:
+        if n_entities is not None or shard_entities is not None:
+            raise ParameterError(
+                f"n_entities= and shard_entities= are for sequence models; {model.name!r} is a "
+                "table model: pass n= rows and shard_rows= instead."
+            )
+        total, size = _positive("n", n), _positive("shard_rows", shard_rows)
+    random_state = _check_seed(random_state)
     if client is not None and workers is not None:
         raise ParameterError(
             "Pass either client= (a running cluster) or workers= (a LocalCluster of that "
@@ -115,62 +146,124 @@ def sample_to(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ParameterError(f"workers={workers!r} must be a positive integer or None.")
     data = model_bytes(model)
-    spec = {
-        "format": _FORMAT,
+    spec: dict[str, Any] = {
+        "format": _FORMAT_SEQUENCES if sequences else _FORMAT,
         "model": {"name": model.name, "sha256": hashlib.sha256(data).hexdigest()},
         "random_state": random_state,
-        "n": n,
-        "shard_rows": shard_rows,
+        **(
+            {"n_entities": total, "shard_entities": size}
+            if sequences
+            else {"n": total, "shard_rows": size}
+        ),
         "conditions": _jsonable_conditions(conditions),
     }
+    tables = _tables(model)
     fs, root = fsspec.core.url_to_fs(str(path))
     root = root.rstrip("/")
-    counts = [min(shard_rows, n - start) for start in range(0, n, shard_rows)]
-    done = _existing_parts(fs, root, spec, counts, overwrite)
+    counts = [min(size, total - start) for start in range(0, total, size)]
+    done = _existing_parts(fs, root, spec, tables, counts, overwrite)
     todo = [i for i in range(len(counts)) if i not in done]
+    attempts: dict[int, int] = {}
     if todo:
-        written = _run_shards(data, spec, str(path), counts, todo, client, workers, retries)
+        written, attempts = _run_shards(
+            data, spec, str(path), counts, todo, client, workers, retries
+        )
         done.update(written)
-    manifest = {
-        **spec,
-        "seeding": "numpy.random.SeedSequence(random_state, spawn_key=(index,)): "
-        "generate_state(1, uint64) >> 1",
-        "parquet": _PARQUET_OPTIONS,
-        "parts": [
-            {
-                "file": _part_name(i),
-                "index": i,
-                "rows": counts[i],
-                "seed_entropy": random_state,
-                "spawn_key": [i],
-                "seed": shard_seed(random_state, i),
-                "sha256": done[i]["sha256"],
-                "bytes": done[i]["bytes"],
-            }
-            for i in range(len(counts))
-        ],
-        "versions": _versions(),
-    }
+    manifest = _manifest(spec, tables, counts, done)
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     _atomic_put(fs, f"{root}/{MANIFEST_NAME}", text.encode("utf-8"))
+    retried = {str(i): a for i, a in sorted(attempts.items()) if a > 1}
+    if retried:
+        _LOG.warning("sample_to %s: shards drawn more than once (attempts): %s", path, retried)
+    # Only in the returned dict: the file stays a function of the run alone.
+    manifest["run"] = {"drawn": todo, "kept": len(counts) - len(todo), "retried": retried}
     return manifest
 
 
-def _check_model(model: Any) -> None:
-    from synthkit.generators.base import Synthesizer
+def _manifest(
+    spec: Mapping[str, Any],
+    tables: tuple[str, ...],
+    counts: list[int],
+    done: Mapping[int, Mapping[str, Mapping[str, Any]]],
+) -> dict[str, Any]:
+    parts = []
+    for i, count in enumerate(counts):
+        seeds = {
+            "index": i,
+            "seed_entropy": spec["random_state"],
+            "spawn_key": [i],
+            "seed": shard_seed(spec["random_state"], i),
+        }
+        if tables == ("",):
+            info = done[i][""]
+            parts.append({**seeds, "file": _part_name(i), "rows": count, **_hash(info)})
+        else:
+            files = {
+                t: {"file": _part_path(t, i), "rows": done[i][t]["rows"], **_hash(done[i][t])}
+                for t in tables
+            }
+            parts.append({**seeds, "entities": count, **files})
+    totals = {}
+    if tables != ("",):
+        totals = {"rows": {t: sum(int(done[i][t]["rows"]) for i in done) for t in tables}}
+    return {
+        **spec,
+        **totals,
+        "seeding": "numpy.random.SeedSequence(random_state, spawn_key=(index,)): "
+        "generate_state(1, uint64) >> 1",
+        "parquet": _PARQUET_OPTIONS,
+        "parts": parts,
+        "versions": _versions(),
+    }
 
-    if getattr(model, "data_shape", None) == "sequences" or not isinstance(model, Synthesizer):
+
+def _hash(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sha256": info["sha256"], "bytes": info["bytes"]}
+
+
+def _check_model(model: Any) -> bool:
+    """Whether ``model`` is a sequence model; refuse what cannot be sharded."""
+    from synthkit.generators.base import BaseSynthesizer, Synthesizer
+
+    sequences = getattr(model, "data_shape", None) == "sequences"
+    if not isinstance(model, BaseSynthesizer) or not (sequences or isinstance(model, Synthesizer)):
         raise ShardedOutputError(
-            f"sample_to does not support {type(model).__name__} yet: sharded sampling works "
-            "for table models (Synthesizer). Sample sequence models with model.sample(...)."
+            f"sample_to does not support {type(model).__name__}: sharded sampling works for "
+            "table models (Synthesizer) and sequence models (SequenceSynthesizer)."
         )
     model._check_fitted()
+    return sequences
 
 
-def _check_sizes(n: Any, shard_rows: Any, random_state: Any) -> tuple[int, int, int]:
-    for name, value in (("n", n), ("shard_rows", shard_rows)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ParameterError(f"{name}={value!r} must be a positive integer.")
+def _tables(model: Any) -> tuple[str, ...]:
+    """The output's tables: ``("",)`` for rows at the root, else sub-directories."""
+    if getattr(model, "data_shape", None) != "sequences":
+        return ("",)
+    return ("events",) if model.layout_["context_columns"] is None else ("events", "context")
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ParameterError(f"{name}={value!r} must be a positive integer.")
+    return int(value)
+
+
+def _entity_sizes(n: Any, n_entities: Any, shard_rows: Any, shard_entities: Any) -> tuple[int, int]:
+    if n is not None and n_entities is not None and n != n_entities:
+        raise ParameterError(
+            f"n={n!r} and n_entities={n_entities!r} differ; for a sequence model pass "
+            "n_entities= (the number of entities) only."
+        )
+    if shard_rows != 1_000_000:
+        raise ParameterError(
+            "A sequence model shards by entity: pass shard_entities= (entities per part), "
+            "not shard_rows=."
+        )
+    total = _positive("n_entities", n_entities if n_entities is not None else n)
+    return total, _positive("shard_entities", 100_000 if shard_entities is None else shard_entities)
+
+
+def _check_seed(random_state: Any) -> int:
     if (
         isinstance(random_state, bool)
         or not isinstance(random_state, (int, np.integer))
@@ -180,7 +273,7 @@ def _check_sizes(n: Any, shard_rows: Any, random_state: Any) -> tuple[int, int, 
             f"random_state={random_state!r} must be an int >= 0: sharded output is "
             "reproducible and resumable only with a fixed seed."
         )
-    return int(n), int(shard_rows), int(random_state)
+    return int(random_state)
 
 
 def _jsonable_conditions(conditions: Mapping[str, Any] | None) -> Any:
@@ -199,26 +292,38 @@ def _part_name(index: int) -> str:
     return f"part-{index:06d}.parquet"
 
 
-def _fingerprint(spec: Mapping[str, Any], index: int) -> bytes:
-    return json.dumps({**spec, "index": index}, sort_keys=True).encode("utf-8")
+def _part_path(table: str, index: int) -> str:
+    return f"{table}/{_part_name(index)}" if table else _part_name(index)
+
+
+def _fingerprint(spec: Mapping[str, Any], index: int, table: str = "") -> bytes:
+    extra = {"table": table} if table else {}
+    return json.dumps({**spec, "index": index, **extra}, sort_keys=True).encode("utf-8")
+
+
+def _listing(fs: Any, directory: str) -> list[str]:
+    if not fs.exists(directory):
+        return []
+    return [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(directory, detail=False)]
 
 
 def _existing_parts(
-    fs: Any, root: str, spec: Mapping[str, Any], counts: list[int], overwrite: bool
-) -> dict[int, dict[str, Any]]:
-    """Parts of this same run already written (index -> sha256, bytes); refuse others.
+    fs: Any,
+    root: str,
+    spec: Mapping[str, Any],
+    tables: tuple[str, ...],
+    counts: list[int],
+    overwrite: bool,
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """Shards of this same run already written (index -> table -> hash, bytes, rows).
 
-    A part is kept when its footer carries this run's fingerprint, it has its
-    shard's row count and, where a manifest lists it, the listed hash.
+    A part is kept when its footer carries this run's fingerprint, it has the rows
+    it was written with (and a table shard's row count) and, where a manifest lists
+    it, the listed hash. A shard counts as written only when all its tables are.
     """
-    if not fs.exists(root):
+    names = _listing(fs, root)
+    if not names:
         return {}
-    names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(root, detail=False)]
-    # A worker killed mid-write leaves only a temporary file: never a part.
-    for name in names:
-        if name.startswith(".part-") and name.endswith(".tmp"):
-            fs.rm(f"{root}/{name}")
-    parts = sorted(name for name in names if _PART.match(name))
     problem = None
     listed: dict[str, str] = {}
     if MANIFEST_NAME in names:
@@ -226,33 +331,66 @@ def _existing_parts(
         differs = [key for key in spec if old.get(key) != spec[key]]
         if differs:
             problem = f"its {MANIFEST_NAME} is for a different run (differs in {differs})"
-        listed = {part["file"]: part["sha256"] for part in old.get("parts", [])}
-    found: dict[int, dict[str, Any]] = {}
-    for name in parts if problem is None else []:
-        index = int(_PART.match(name).group(1))
-        data = fs.cat_file(f"{root}/{name}")
-        try:
-            footer = pq.ParquetFile(io.BytesIO(data)).metadata
-        except (pa.ArrowInvalid, OSError):
-            continue  # damaged: drawn again
-        fingerprint = (footer.metadata or {}).get(_FINGERPRINT_KEY)
-        if index >= len(counts) or fingerprint != _fingerprint(spec, index):
-            problem = f"{name} was written by a different run"
-            break
-        digest = hashlib.sha256(data).hexdigest()
-        if footer.num_rows != counts[index] or listed.get(name, digest) != digest:
-            continue  # changed since it was written: drawn again
-        found[index] = {"sha256": digest, "bytes": len(data)}
+        for part in old.get("parts", []):
+            for entry in [part, *(v for v in part.values() if isinstance(v, dict))]:
+                if "file" in entry:
+                    listed[entry["file"]] = entry["sha256"]
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    paths: list[str] = []
+    for table in tables:
+        directory = f"{root}/{table}" if table else root
+        entries = names if not table else _listing(fs, directory)
+        # A worker killed mid-write leaves only a temporary file: never a part.
+        for name in entries:
+            if name.startswith(".part-") and name.endswith(".tmp"):
+                fs.rm(f"{directory}/{name}")
+        for name in sorted(e for e in entries if _PART.match(e)):
+            paths.append(f"{directory}/{name}")
+            if problem is not None:
+                continue
+            index = int(_PART.match(name).group(1))
+            info = _kept_part(fs, f"{directory}/{name}", spec, table, index, counts)
+            if info is None:
+                continue
+            if info == "foreign":
+                problem = f"{_part_path(table, index)} was written by a different run"
+                continue
+            if listed.get(_part_path(table, index), info["sha256"]) == info["sha256"]:
+                found.setdefault(index, {})[table] = info
     if problem is None:
-        return found
+        return {i: parts for i, parts in found.items() if set(parts) == set(tables)}
     if not overwrite:
         raise ShardedOutputError(
             f"{root} already holds sharded output: {problem}. Write to another directory, "
             "or pass overwrite=True (--overwrite) to replace it."
         )
-    for name in parts + ([MANIFEST_NAME] if MANIFEST_NAME in names else []):
-        fs.rm(f"{root}/{name}")
+    for target in paths + ([f"{root}/{MANIFEST_NAME}"] if MANIFEST_NAME in names else []):
+        fs.rm(target)
     return {}
+
+
+def _kept_part(
+    fs: Any,
+    target: str,
+    spec: Mapping[str, Any],
+    table: str,
+    index: int,
+    counts: list[int],
+) -> dict[str, Any] | str | None:
+    """A part's hash, bytes and rows; ``"foreign"`` for another run's; None if damaged."""
+    data = fs.cat_file(target)
+    try:
+        footer = pq.ParquetFile(io.BytesIO(data)).metadata
+    except (pa.ArrowInvalid, OSError):
+        return None  # damaged: drawn again
+    metadata = footer.metadata or {}
+    if index >= len(counts) or metadata.get(_FINGERPRINT_KEY) != _fingerprint(spec, index, table):
+        return "foreign"
+    rows = footer.num_rows
+    expected = counts[index] if table in ("", "context") else int(metadata.get(_ROWS_KEY, -1))
+    if rows != expected:
+        return None  # changed since it was written: drawn again
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": rows}
 
 
 def _run_shards(
@@ -264,7 +402,7 @@ def _run_shards(
     client: Any,
     workers: int | None,
     retries: int,
-) -> dict[int, dict[str, Any]]:
+) -> tuple[dict[int, dict[str, dict[str, Any]]], dict[int, int]]:
     distributed = import_optional(
         "dask.distributed", extra="dask", purpose="Sharded sampling (model.sample_to)"
     )
@@ -297,13 +435,14 @@ def _run_shards(
                 path,
                 index,
                 counts[index],
+                len(counts),
                 key=f"synthkit-shard-{spec['model']['sha256'][:16]}-{index}-{uuid.uuid4().hex}",
                 retries=retries,
                 pure=False,
             ): index
             for index in todo
         }
-        written: dict[int, dict[str, Any]] = {}
+        written: dict[int, dict[str, dict[str, Any]]] = {}
         for future in distributed.as_completed(futures):
             index = futures[future]
             try:
@@ -314,27 +453,48 @@ def _run_shards(
                     f"{error}). The parts written so far are kept: rerun the same call to "
                     "draw only the missing ones."
                 ) from error
-        return written
+        return written, _attempts(client, futures)
     finally:
         if cluster is not None:
             client.close()
             cluster.close()
 
 
+def _attempts(client: Any, futures: Mapping[Any, int]) -> dict[int, int]:
+    """How many times the scheduler started each shard (a retry or a dead worker adds one)."""
+    keys = {future.key: index for future, index in futures.items()}
+    try:
+        story = client.story(*keys)
+    except Exception:  # the count is a report, never a reason to fail the run
+        return {}
+    attempts = dict.fromkeys(keys.values(), 0)
+    for entry in story:
+        if entry[0] in keys and entry[2] == "processing":
+            attempts[keys[entry[0]]] += 1
+    return attempts
+
+
 def write_shard(
-    data: bytes, spec: Mapping[str, Any], path: str, index: int, rows: int
-) -> dict[str, Any]:
-    """Draw shard ``index`` on a worker and write its part atomically.
+    data: bytes,
+    spec: Mapping[str, Any],
+    path: str,
+    index: int,
+    count: int,
+    n_shards: int = 1,
+) -> dict[str, dict[str, Any]]:
+    """Draw shard ``index`` on a worker and write its parts atomically.
 
     Args:
         data: The model file's bytes, checked against ``spec["model"]["sha256"]``.
-        spec: The run: model hash, ``random_state``, ``n``, ``shard_rows``, conditions.
+        spec: The run: model hash, ``random_state``, sizes, conditions.
         path: The output directory (local path or fsspec URL).
         index: The shard number.
-        rows: Rows in this shard.
+        count: Rows (table models) or entities (sequence models) in this shard.
+        n_shards: Shards in the run (sets the width of the shard code in string keys).
 
     Returns:
-        The part's ``sha256`` and ``bytes``.
+        Per table (``""`` for a table model's rows at the root, else ``"events"``
+        and ``"context"``): the part's ``sha256``, ``bytes`` and ``rows``.
 
     Raises:
         ModelFileError: If ``data`` does not have the expected hash.
@@ -351,19 +511,66 @@ def write_shard(
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the same arithmetic whatever the worker's cores
         try:
-            frame = model.sample(rows, conditions=spec["conditions"], random_state=seed)
+            drawn = model.sample(count, conditions=spec["conditions"], random_state=seed)
         finally:
             torch.set_num_threads(threads)
+    if "n_entities" in spec:
+        frames = _sequence_frames(model, drawn, spec, index, count, n_shards, seed)
+    else:
+        frames = {"": drawn}
+    fs, root = fsspec.core.url_to_fs(path)
+    written = {}
+    for table, frame in frames.items():
+        payload = _parquet_bytes(frame, _fingerprint(spec, index, table))
+        _atomic_put(fs, f"{root.rstrip('/')}/{_part_path(table, index)}", payload)
+        written[table] = {
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "bytes": len(payload),
+            "rows": len(frame),
+        }
+    return written
+
+
+def _sequence_frames(
+    model: Any,
+    drawn: Any,
+    spec: Mapping[str, Any],
+    index: int,
+    count: int,
+    n_shards: int,
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """The shard's events (and context) with keys from the shard's own key segment."""
+    layout = model.layout_
+    key = layout["sequence_key"]
+    events, context = drawn.data, drawn.context
+    new = shard_keys(
+        layout["key_entry"],
+        layout["key_dtype"],
+        count,
+        index=index,
+        n_shards=n_shards,
+        shard_entities=spec["shard_entities"],
+        seed=seed,
+    )
+    # The model's own keys are unique within the shard: map them, in order, to the new ones.
+    old = pd.Index(context[key] if context is not None else pd.unique(events[key]))
+    events = events.assign(**{key: new[old.get_indexer(events[key])]})
+    frames = {"events": events.reset_index(drop=True)}
+    if context is not None:
+        frames["context"] = context.assign(**{key: new[: len(context)]}).reset_index(drop=True)
+    return frames
+
+
+def _parquet_bytes(frame: pd.DataFrame, fingerprint: bytes) -> bytes:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     metadata = dict(table.schema.metadata or {})
-    metadata[_FINGERPRINT_KEY] = _fingerprint(spec, index)
+    metadata[_FINGERPRINT_KEY] = fingerprint
+    metadata[_ROWS_KEY] = str(len(frame)).encode("ascii")
     table = table.replace_schema_metadata(metadata)
     buffer = io.BytesIO()
     pq.write_table(table, buffer, **_PARQUET_OPTIONS)
-    payload = buffer.getvalue()
-    fs, root = fsspec.core.url_to_fs(path)
-    _atomic_put(fs, f"{root.rstrip('/')}/{_part_name(index)}", payload)
-    return {"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
+    return buffer.getvalue()
 
 
 def _worker_model(data: bytes, sha256: str) -> Any:
