@@ -161,17 +161,50 @@ def sample(
     overwrite: Annotated[
         bool, typer.Option(help="Replace a sharded output of a different run in OUTPUT.")
     ] = False,
+    entities: Annotated[
+        int | None,
+        typer.Option(help="Entities to draw from a sequence model (instead of --rows)."),
+    ] = None,
+    shard_entities: Annotated[
+        int | None,
+        typer.Option(help="Entities per Parquet part of a sequence model (default 100,000)."),
+    ] = None,
 ) -> None:
     """Sample rows from a saved model and write them to a file or database.
 
     With --workers or --shard-rows, write a directory of Parquet parts and a
     _manifest.json on a Dask cluster (pip install "synthkit[dask]"); a rerun after a
-    crash draws only the missing parts.
+    crash draws only the missing parts. A sequence model always writes such a
+    directory (events/ and context/ parts) of --entities whole entities.
     """
     import synthkit
 
     synthesizer = synthkit.load_model(model_path)
     conditions = _parse_conditions(condition or []) or None
+    if getattr(synthesizer, "data_shape", None) == "sequences":
+        if table:
+            raise typer.BadParameter("--table is for SQL sinks; sequence output is Parquet parts")
+        n_entities = entities if entities is not None else rows
+        manifest = synthesizer.sample_to(
+            output,
+            n_entities=n_entities,
+            shard_entities=shard_entities,
+            random_state=seed if seed is not None else 0,
+            conditions=conditions,
+            workers=workers or 1,
+            overwrite=overwrite,
+        )
+        console.print(
+            f"Wrote {n_entities:,} entities ({manifest['rows']['events']:,} events) in "
+            f"{len(manifest['parts'])} Parquet parts per table and _manifest.json to {output}.",
+            markup=False,
+        )
+        return
+    if entities is not None or shard_entities is not None:
+        raise typer.BadParameter(
+            "--entities and --shard-entities are for sequence models; this is a table model: "
+            "use --rows and --shard-rows."
+        )
     if workers is not None or shard_rows is not None:
         if table:
             raise typer.BadParameter("--table is for SQL sinks; sharded output is Parquet parts")
