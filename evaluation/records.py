@@ -1,0 +1,688 @@
+"""Evaluation of related tables (records): per-table, per-relationship and per-root-entity views.
+
+A database of related tables (patients with their lab tests and clinical
+events) is scored in four views, reusing the table and sequence evaluations:
+
+* each table on its own, as a table is scored (key columns are not scored);
+* each relationship as sequences: the children of one parent are its history,
+  the parent row its context (lengths are children per parent);
+* the keys and the trends across tables
+  (:mod:`synthkit.evaluation.record_fidelity`);
+* privacy and detection on one feature vector per root entity: the root row
+  (a patient) with aggregates of every table hanging off it. One root entity
+  with everything that hangs off it is the unit of privacy.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthkit.errors import EvaluationError
+from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
+from synthkit.evaluation.data import SCORED_KINDS, EvaluationData
+from synthkit.evaluation.record_fidelity import (
+    AggregateTrends,
+    CardinalitySimilarity,
+    InterTableTrends,
+    KHopTrends,
+    PrimaryKeyUniqueness,
+    ReferentialIntegrity,
+    relationship_label,
+    valid_foreign_keys,
+)
+from synthkit.evaluation.report import Report
+from synthkit.evaluation.sequences import SIDES, SequenceEvaluationData, entity_features
+from synthkit.metadata import Metadata
+from synthkit.schema.records import RecordDataset
+from synthkit.schema.relationship import Relationship
+from synthkit.schema.sequences import SequenceDataset
+
+__all__ = ["RECORD_METRICS", "RecordEvaluationData", "evaluate_records"]
+
+#: Metrics written for records, in report order (not in the table/sequence registry).
+RECORD_METRICS: dict[str, type[Metric]] = {
+    cls.name: cls
+    for cls in (
+        ReferentialIntegrity,
+        PrimaryKeyUniqueness,
+        CardinalitySimilarity,
+        InterTableTrends,
+        AggregateTrends,
+        KHopTrends,
+    )
+}
+
+# Sequence metrics already reported under a record name (lengths are cardinality).
+_REPORTED_AS = {"length_similarity": "cardinality_similarity"}
+# Category shares per root entity are kept for this many most frequent real levels.
+_SHARE_LEVELS = 10
+
+Tables = Mapping[str, pd.DataFrame]
+
+
+class RecordEvaluationData:
+    """Real, synthetic and holdout databases checked against each other, ready for metrics.
+
+    The synthetic database (and the holdout) must have the real one's tables,
+    columns and relationships; it may be a :class:`~synthkit.RecordDataset` or a
+    plain dict of tables (as other tools return them), read with the real
+    database's keys. Its keys are not required to hold: referential integrity
+    measures them. The holdout holds other root entities than the real database
+    (split by root entity, never by row).
+
+    Attributes:
+        shape: ``"records"``.
+        unit: ``"root entity"``: one root row with every row hanging off it.
+        root: The table whose rows are the root entities.
+        relationships: The real database's relationships.
+        primary_keys: Table name to its primary key column.
+        entities: One feature vector per root entity as an :class:`EvaluationData`
+            (holdout included), for detection and privacy metrics.
+
+    Raises:
+        EvaluationError: Naming the table, column or relationship that differs.
+
+    Example:
+        >>> import synthkit
+        >>> patients = pd.DataFrame({"id": [1, 2, 3], "age": [40, 61, 57]})
+        >>> labs = pd.DataFrame({"id": [1, 1, 3], "value": [4.5, 5.0, 7.5]})
+        >>> db = synthkit.RecordDataset({"patients": patients, "labs": labs},
+        ...                             [synthkit.Relationship("patients", "labs", "id", "id")])
+        >>> data = RecordEvaluationData(db, db)
+        >>> data.root, data.entities.columns
+        ('patients', ['age', 'labs.count', 'labs.value:mean', 'labs.value:std'])
+    """
+
+    shape = "records"
+    unit = "root entity"
+    target = None
+    model = None
+
+    def __init__(
+        self,
+        real: RecordDataset,
+        synthetic: RecordDataset | Tables,
+        holdout: RecordDataset | Tables | None = None,
+        random_state: int = 0,
+        max_rows: int = 10_000,
+    ) -> None:
+        if not isinstance(real, RecordDataset):
+            raise EvaluationError(
+                f"real must be a RecordDataset for a records evaluation; got {type(real).__name__}."
+            )
+        self.random_state, self.max_rows = int(random_state), int(max_rows)
+        self.relationships: list[Relationship] = list(real.relationships)
+        self.primary_keys = dict(real.primary_keys)
+        self._tables = {"real": dict(real.tables)}
+        for side, value in (("synthetic", synthetic), ("holdout", holdout)):
+            if value is not None:
+                self._tables[side] = _checked_tables(side, value, real)
+        self.holdout = self._tables.get("holdout")
+        self.root, self.root_note = _root(real)
+        self.key_columns = _key_columns(real)
+        if self.holdout is not None:
+            _check_split_by_root(real, self.holdout, self.root, self.primary_keys.get(self.root))
+        self.metadata = {
+            name: _table_metadata(real, name, self.key_columns) for name in real.tables
+        }
+        self.sampling: dict[str, str] = {}
+        self._views: dict[str, Any] = {}
+        self._table_data = {name: self._build_table(name) for name in real.tables}
+        self.entities = self._root_entities()
+
+    # -------------------------------------------------------------- access
+    @property
+    def tables(self) -> list[str]:
+        """Table names, in the real database's order."""
+        return list(self._tables["real"])
+
+    def raw(self, side: str, table: str) -> pd.DataFrame:
+        """The ``side`` (``"real"``, ``"synthetic"``, ``"holdout"``) rows of ``table``, as given."""
+        return self._tables[side][table]
+
+    def table(self, name: str) -> EvaluationData:
+        """``name``'s real and synthetic rows, scored columns only, in the given row order."""
+        return self._table_data[name]
+
+    def relationship_view(self, link: Relationship) -> SequenceEvaluationData:
+        """The relationship as sequences: each parent's children are its history.
+
+        The parent's scored columns are the context (parents without children
+        are histories of length 0); children with a broken foreign key are left
+        out; the relationship's ``order`` column, when it has one, orders them.
+        """
+        label = relationship_label(link)
+        if label not in self._views:
+            self._views[label] = self._build_relationship(link)
+        return self._views[label]
+
+    def joined(self, side: str, path: Sequence[Relationship]) -> pd.DataFrame:
+        """The bottom table's rows joined with the top table's up a foreign-key path.
+
+        Columns are the scored columns of both ends, named ``table.column``;
+        rows whose chain breaks are dropped; at most ``max_rows`` rows are kept.
+        """
+        bottom, top = path[-1].child, path[0].parent
+        rows = np.arange(len(self.raw(side, bottom)))
+        positions = rows
+        for link in reversed(path):
+            keys = self.raw(side, link.child)[link.child_key].to_numpy()[positions]
+            parent_keys = self.raw(side, link.parent)[link.parent_key]
+            # A repeated synthetic primary key joins its first row (uniqueness is scored apart).
+            lookup = pd.Index(parent_keys[~parent_keys.duplicated()])
+            found = lookup.get_indexer(keys)
+            first = np.flatnonzero(~parent_keys.duplicated().to_numpy())
+            rows, positions = rows[found >= 0], first[found[found >= 0]]
+        keep = self._positions(len(rows), f"{side} {bottom} joined up to {top}")
+        frames = [
+            getattr(self.table(bottom), side).iloc[rows[keep]].add_prefix(f"{bottom}."),
+            getattr(self.table(top), side).iloc[positions[keep]].add_prefix(f"{top}."),
+        ]
+        return pd.concat([f.reset_index(drop=True) for f in frames], axis=1)
+
+    def score(self, metric: Metric) -> MetricResult:
+        """Score ``metric`` on the view it declares: tables, relationships or root entities."""
+        if "records" in metric.shapes:
+            return metric.score(self)
+        if metric.sequence_view == "tables" or _per_table_worst(metric):
+            return self._score_tables(metric)
+        if metric.sequence_view == "entities":
+            result = metric.score(self.entities)
+            return MetricResult(
+                result.value, result.interval, {**result.details, "unit": self.unit}
+            )
+        return self._score_relationships(metric)
+
+    def not_applicable(self, metric: Metric) -> str | None:
+        """Why ``metric`` cannot score these records, or ``None`` if it can."""
+        if "records" in metric.shapes:
+            return metric.not_applicable(self)
+        if metric.sequence_view == "tables" or _per_table_worst(metric):
+            reasons = {metric.not_applicable(self.table(name)) for name in self.tables}
+            return None if None in reasons else reasons.pop()
+        if metric.sequence_view == "entities":
+            return metric.not_applicable(self.entities)
+        if "sequences" in metric.shapes and self.relationships:
+            reasons = {metric.not_applicable(self.relationship_view(r)) for r in self.relationships}
+            return None if None in reasons else reasons.pop()
+        if "sequences" in metric.shapes:
+            return "needs a relationship: it scores each parent's children as a history"
+        return f"scores {' and '.join(metric.shapes)} data only, not records"
+
+    # -------------------------------------------------------------- scoring
+    def _score_tables(self, metric: Metric) -> MetricResult:
+        per_table, tables, weights = {}, {}, {}
+        for name in self.tables:
+            data = self.table(name)
+            if metric.not_applicable(data):
+                continue
+            result = metric.score(data)
+            per_table[name], tables[name] = result.value, result.details
+            weights[name] = len(data.columns)
+        values = np.array([per_table[n] for n in per_table], dtype=float)
+        sizes = np.array([weights[n] for n in per_table], dtype=float)
+        known = ~np.isnan(values)
+        if not known.any():
+            value = float("nan")
+        elif _per_table_worst(metric):
+            # A leak is a worst case: the worst table, never an average clean tables dilute.
+            value = float(
+                values[known].max() if metric.direction == "lower" else values[known].min()
+            )
+        else:
+            value = float(np.average(values[known], weights=sizes[known]))
+        return MetricResult(
+            value,
+            details={"per_table": per_table, "tables": tables, "unit": "row of each table"},
+        )
+
+    def _score_relationships(self, metric: Metric) -> MetricResult:
+        per_link, links = {}, {}
+        for link in self.relationships:
+            view = self.relationship_view(link)
+            if metric.not_applicable(view):
+                continue
+            result = metric.score(view)
+            per_link[relationship_label(link)] = result.value
+            links[relationship_label(link)] = result.details
+        finite = [v for v in per_link.values() if not np.isnan(v)]
+        return MetricResult(
+            float(np.mean(finite)) if finite else float("nan"),
+            details={"per_relationship": per_link, "relationships": links, "unit": "parent row"},
+        )
+
+    # ------------------------------------------------------------ building
+    def _positions(self, total: int, purpose: str) -> np.ndarray:
+        if total <= self.max_rows:
+            return np.arange(total)
+        self.sampling[purpose] = f"{self.max_rows:,} of {total:,} rows"
+        rng = np.random.default_rng([self.random_state, zlib.crc32(purpose.encode())])
+        return np.sort(rng.choice(total, size=self.max_rows, replace=False))
+
+    def _build_table(self, name: str) -> EvaluationData:
+        real, synthetic = self.raw("real", name), self.raw("synthetic", name)
+        try:
+            return EvaluationData(
+                real,
+                synthetic,
+                metadata=self.metadata[name],
+                random_state=self.random_state,
+                max_rows=self.max_rows,
+            )
+        except EvaluationError as error:
+            raise EvaluationError(f"Table {name!r}: {error}") from error
+
+    def _build_relationship(self, link: Relationship) -> SequenceEvaluationData:
+        sequences, contexts = {}, {}
+        parent_columns = self.table(link.parent).columns
+        # The parent's key becomes the sequence key, named as the child's foreign key.
+        renamed = [c for c in parent_columns if c != link.child_key]
+        for side in ("real", "synthetic"):
+            child, parent = self.raw(side, link.child), self.raw(side, link.parent)
+            parent = parent[~parent[link.parent_key].duplicated() & parent[link.parent_key].notna()]
+            child = child[valid_foreign_keys(child[link.child_key], parent[link.parent_key])]
+            columns = [link.child_key, *self.table(link.child).columns]
+            index = link.order if link.order in child.columns else None
+            if index is not None:
+                columns.append(index)
+            sequences[side] = SequenceDataset(
+                child.loc[:, list(dict.fromkeys(columns))], link.child_key, index, sort=True
+            )
+            contexts[side] = parent.loc[:, [link.parent_key, *renamed]].rename(
+                columns={link.parent_key: link.child_key}
+            )
+        try:
+            return SequenceEvaluationData(
+                sequences["real"],
+                sequences["synthetic"],
+                context=contexts,
+                metadata=self.metadata[link.child],
+                random_state=self.random_state,
+                max_rows=self.max_rows,
+            )
+        except EvaluationError as error:
+            raise EvaluationError(f"Relationship {relationship_label(link)}: {error}") from error
+
+    def _root_entities(self) -> EvaluationData:
+        """One feature vector per root entity: root columns and aggregates of each descendant."""
+        root_data = self.table(self.root)
+        descendants = _descendant_paths(self.relationships, self.root)
+        frames = {}
+        for side in self._tables:
+            key = self.primary_keys.get(self.root)
+            root_rows = self.raw(side, self.root)
+            prepared = _prepared(self, side, self.root)
+            entities = (
+                pd.Index(root_rows[key]) if key is not None else pd.RangeIndex(len(root_rows))
+            )
+            parts = [prepared.set_axis(entities)]
+            for table, path in descendants.items():
+                data = self.table(table)
+                owners = self._root_keys(side, path)
+                known = ~pd.isna(owners)
+                shares = {
+                    c: data.real[c].value_counts().index[:_SHARE_LEVELS].tolist()
+                    for c in data.discrete_columns
+                }
+                features = entity_features(
+                    _prepared(self, side, table)[known],
+                    owners[known],
+                    entities.drop_duplicates(),
+                    data.numeric_columns,
+                    shares,
+                ).reindex(entities)
+                features = features.rename(columns={"events:count": "count"})
+                features["count"] = features["count"].fillna(0)
+                parts.append(features.add_prefix(f"{table}."))
+            frames[side] = pd.concat(parts, axis=1)
+        columns = {name: {"kind": "numerical"} for name in frames["real"].columns}
+        columns.update({c: root_data.metadata.column(c) for c in root_data.columns})
+        try:
+            return EvaluationData(
+                frames["real"],
+                frames["synthetic"],
+                holdout=frames.get("holdout"),
+                metadata=Metadata(columns),
+                random_state=self.random_state,
+                max_rows=self.max_rows,
+            )
+        except EvaluationError as error:
+            raise EvaluationError(f"Per-root-entity feature vectors: {error}") from error
+
+    def _root_keys(self, side: str, path: Sequence[Relationship]) -> np.ndarray:
+        """For each row of the path's bottom table, the key of the root entity it hangs off."""
+        values = self.raw(side, path[-1].child)[path[-1].child_key].to_numpy(dtype=object)
+        for link in reversed(path[:-1]):
+            parent = self.raw(side, link.child)
+            parent = parent[~parent[path_key(path, link)].duplicated()]
+            mapping = pd.Series(
+                parent[link.child_key].to_numpy(), index=parent[path_key(path, link)]
+            )
+            values = mapping.reindex(values).to_numpy(dtype=object)
+        return values
+
+
+def _per_table_worst(metric: Metric) -> bool:
+    """Privacy checks that read tables themselves (identifier leaks) score each table."""
+    return (
+        metric.category == "privacy"
+        and metric.sequence_view is None
+        and "records" not in metric.shapes
+        and "table" in metric.shapes
+        and "sequences" in metric.shapes
+    )
+
+
+def path_key(path: Sequence[Relationship], link: Relationship) -> str:
+    """The key column of ``link``'s child that the next relationship down the path points at."""
+    position = list(path).index(link)
+    return path[position + 1].parent_key
+
+
+def _prepared(data: RecordEvaluationData, side: str, table: str) -> pd.DataFrame:
+    """Scored columns of ``table`` for ``side``, parsed as the table view parses them."""
+    view = data.table(table)
+    if side != "holdout":
+        return getattr(view, side)
+    frame = data.raw("holdout", table).loc[:, view.columns].reset_index(drop=True)
+    for column in view.columns:
+        if pd.api.types.is_datetime64_any_dtype(view.real[column]):
+            frame[column] = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    return frame
+
+
+def _descendant_paths(
+    relationships: Sequence[Relationship], root: str
+) -> dict[str, list[Relationship]]:
+    """For each table below ``root``, the first foreign-key path down to it (breadth first)."""
+    paths: dict[str, list[Relationship]] = {}
+    frontier: list[list[Relationship]] = [[]]
+    while frontier:
+        following = []
+        for path in frontier:
+            table = path[-1].child if path else root
+            for link in relationships:
+                if link.parent == table and link.child not in paths and link.child != root:
+                    paths[link.child] = [*path, link]
+                    following.append(paths[link.child])
+        frontier = following
+    return paths
+
+
+def _root(real: RecordDataset) -> tuple[str, str]:
+    """The table whose rows are the privacy unit, and how it was chosen."""
+    root = getattr(real, "root", None)
+    if root is not None:
+        return root, f"the database's root table {root!r}"
+    children = {link.child for link in real.relationships}
+    candidates = [name for name in real.tables if name not in children]
+    if not candidates:
+        raise EvaluationError(
+            "Every table of the real database is a child of another; records need a root "
+            "table (one without a parent) to define the unit of privacy."
+        )
+    reach = {name: len(_descendant_paths(real.relationships, name)) for name in candidates}
+    chosen = max(candidates, key=lambda name: reach[name])
+    return chosen, (
+        f"{chosen!r}, the table without a parent that most tables hang off "
+        f"(candidates: {candidates})"
+    )
+
+
+def _key_columns(real: RecordDataset) -> dict[str, set[str]]:
+    """Primary and foreign keys and synthkit's own columns, per table: never scored."""
+    keys: dict[str, set[str]] = {name: set() for name in real.tables}
+    for table, key in real.primary_keys.items():
+        keys.setdefault(table, set()).add(key)
+    for link in real.relationships:
+        keys[link.parent].add(link.parent_key)
+        keys[link.child].add(link.child_key)
+    for table, columns in getattr(real, "generated", {}).items():
+        keys.setdefault(table, set()).update(columns)
+    return keys
+
+
+def _table_metadata(real: RecordDataset, name: str, keys: Mapping[str, set[str]]) -> Metadata:
+    frame = real.tables[name]
+    found = real.metadata[name]
+    entries = {c: found.column(c) for c in frame.columns}
+    for column in keys.get(name, ()):
+        if column in entries:
+            entries[column] = {"kind": "id"}
+    if not any(entry["kind"] in SCORED_KINDS for entry in entries.values()):
+        raise EvaluationError(
+            f"Table {name!r} has no column besides its keys to score ({sorted(entries)}); "
+            "records evaluation scores each table's own columns."
+        )
+    return Metadata(entries)
+
+
+def _checked_tables(side: str, value: Any, real: RecordDataset) -> dict[str, pd.DataFrame]:
+    if isinstance(value, RecordDataset):
+        ours = {_link_tuple(link) for link in real.relationships}
+        theirs = {_link_tuple(link) for link in value.relationships}
+        if ours != theirs:
+            raise EvaluationError(
+                f"The {side} database's relationships differ from the real one's: missing "
+                f"{sorted(ours - theirs)}, unexpected {sorted(theirs - ours)} (as parent, "
+                "child, parent key, child key). Pass databases with the same schema."
+            )
+        tables = dict(value.tables)
+    elif isinstance(value, Mapping):
+        tables = dict(value)
+    else:
+        raise EvaluationError(
+            f"{side} must be a RecordDataset or a dict of table name to DataFrame, like the real "
+            f"database; got {type(value).__name__}."
+        )
+    missing = [name for name in real.tables if name not in tables]
+    extra = [name for name in tables if name not in real.tables]
+    if missing or extra:
+        raise EvaluationError(
+            f"The {side} database's tables differ from the real one's: missing {missing}, "
+            f"unexpected {extra}. Pass databases with the same tables."
+        )
+    for name, frame in tables.items():
+        if not isinstance(frame, pd.DataFrame):
+            raise EvaluationError(
+                f"Table {name!r} of the {side} database must be a DataFrame; "
+                f"got {type(frame).__name__}."
+            )
+        wanted = list(real.tables[name].columns)
+        absent = [c for c in wanted if c not in frame.columns]
+        unexpected = [c for c in frame.columns if c not in wanted]
+        if absent or unexpected:
+            raise EvaluationError(
+                f"Table {name!r} of the {side} database has columns that differ from the real "
+                f"one's: missing {absent}, unexpected {unexpected}. Pass the same columns."
+            )
+    return {name: tables[name] for name in real.tables}
+
+
+def _link_tuple(link: Relationship) -> tuple[str, str, str, str]:
+    return (link.parent, link.child, link.parent_key, link.child_key)
+
+
+def _check_split_by_root(real: RecordDataset, holdout: Tables, root: str, key: str | None) -> None:
+    # Keys synthkit generated (nested records without an id) number every database
+    # from 0, so they say nothing about overlap; the feature-vector check covers them.
+    if key is None or key in getattr(real, "generated", {}).get(root, ()):
+        return
+    shared = pd.Index(holdout[root][key].dropna().unique()).intersection(
+        pd.Index(real.tables[root][key].dropna().unique())
+    )
+    if len(shared):
+        example = shared[0].item() if hasattr(shared[0], "item") else shared[0]
+        raise EvaluationError(
+            f"The holdout shares {len(shared)} of its {holdout[root][key].nunique()} root "
+            f"entities with the real database (for example {root}.{key}={example!r}): it was "
+            f"split by row, not by root entity. Split the {root!r} rows in two and give each "
+            "side every row hanging off its own rows."
+        )
+
+
+# ----------------------------------------------------------------- evaluate
+def evaluate_records(
+    real: RecordDataset,
+    synthetic: RecordDataset | Tables,
+    holdout: RecordDataset | Tables | None = None,
+    metrics: Sequence[str | Metric] | None = None,
+    *,
+    random_state: int = 0,
+    max_rows: int = 10_000,
+) -> Report:
+    """Score a synthetic database of related tables against the real one.
+
+    ``synthkit.evaluate`` calls this for :class:`~synthkit.RecordDataset` inputs.
+    Every table is scored as a table (per-column shapes and pair trends, keys
+    left out); every relationship as sequences (children per parent, coherence
+    of each parent's children); across tables: referential integrity,
+    primary-key uniqueness, cardinality, inter-table, aggregate and k-hop trends;
+    detection and privacy on one feature vector per root entity (the unit of
+    privacy: one root row with every row hanging off it).
+
+    Args:
+        real: The real database the generator was fitted on.
+        synthetic: The synthetic database, or a dict of its tables (read with
+            ``real``'s keys and relationships).
+        holdout: Real root entities the generator never saw, with every row
+            hanging off them (split by root entity); privacy metrics need it.
+        metrics: Names or :class:`Metric` instances; default every record metric
+            and every registered metric that applies, skipping (with the reason)
+            those that need a missing input.
+        random_state: Seed for every subsample and model.
+        max_rows: Cap on the rows a join, a nearest-neighbour side or a classifier
+            uses; sizes actually used are in ``report.meta["sampling"]``.
+
+    Returns:
+        The :class:`Report`; :meth:`Report.by_table` and
+        :meth:`Report.by_relationship` give the per-table and per-relationship
+        scores.
+
+    Raises:
+        EvaluationError: For databases whose tables, columns or relationships
+            differ, a holdout that shares root entities with ``real``, or a named
+            metric that does not apply.
+
+    Example:
+        >>> import synthkit
+        >>> patients = pd.DataFrame({"id": [1, 2, 3, 4], "age": [40, 61, 57, 33]})
+        >>> labs = pd.DataFrame({"id": [1, 1, 3, 4], "value": [4.5, 5.0, 7.5, 6.0]})
+        >>> db = synthkit.RecordDataset({"patients": patients, "labs": labs},
+        ...                             [synthkit.Relationship("patients", "labs", "id", "id")])
+        >>> broken = {"patients": patients, "labs": labs.assign(id=[1, 1, 3, 9])}
+        >>> report = evaluate_records(db, broken, metrics=["referential_integrity"])
+        >>> report.to_dict(), report.by_relationship()["referential_integrity"].tolist()
+        ({'referential_integrity': 0.75}, [0.75])
+    """
+    data = RecordEvaluationData(
+        real, synthetic, holdout=holdout, random_state=random_state, max_rows=max_rows
+    )
+    chosen = _resolve(metrics)
+    explicit = metrics is not None
+    results: dict[str, MetricResult] = {}
+    info: dict[str, dict[str, object]] = {}
+    skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for metric in chosen:
+        name = _REPORTED_AS.get(metric.name, metric.name)
+        if name != metric.name and not explicit:
+            continue
+        reason = data.not_applicable(metric)
+        if reason:
+            if explicit:
+                raise EvaluationError(f"Metric {metric.name!r} {reason}.")
+            skipped[metric.name] = reason
+            continue
+        start = time.perf_counter()
+        results[metric.name] = data.score(metric)
+        seconds[metric.name] = round(time.perf_counter() - start, 3)
+        info[metric.name] = {
+            "category": metric.category,
+            "direction": metric.direction,
+            "explanation": metric.explanation,
+            "requires": list(metric.requires),
+            "params": metric.get_params(),
+            "unit": _unit(metric),
+        }
+    return Report(results, info, skipped, _meta(data, seconds))
+
+
+def _unit(metric: Metric) -> str:
+    if "records" in metric.shapes:
+        return "relationship or table (see details)"
+    if metric.sequence_view == "tables" or _per_table_worst(metric):
+        return "row of each table"
+    if metric.sequence_view == "entities":
+        return "root entity"
+    return "parent with its children, per relationship"
+
+
+def _resolve(metrics: Sequence[str | Metric] | None) -> list[Metric]:
+    if metrics is None:
+        names = list(RECORD_METRICS) + metric_names()
+        return [RECORD_METRICS[n]() if n in RECORD_METRICS else METRICS.get(n)() for n in names]
+    if isinstance(metrics, (str, Metric)):
+        metrics = [metrics]
+    resolved: list[Metric] = []
+    for entry in metrics:
+        if isinstance(entry, Metric):
+            resolved.append(entry)
+        elif isinstance(entry, str) and entry in RECORD_METRICS:
+            resolved.append(RECORD_METRICS[entry]())
+        elif isinstance(entry, str):
+            resolved.append(METRICS.get(entry)())
+        else:
+            raise EvaluationError(
+                f"metrics must hold metric names or Metric instances; got {entry!r}."
+            )
+    names = [m.name for m in resolved]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise EvaluationError(f"metrics names {repeated} more than once; list each metric once.")
+    return resolved
+
+
+def _meta(data: RecordEvaluationData, seconds: dict[str, float]) -> dict[str, Any]:
+    sides = [s for s in SIDES if s in data._tables]
+    return {
+        "shape": "records",
+        "unit": data.unit,
+        "root": data.root,
+        "privacy_unit": (
+            f"one {data.root!r} row with every row hanging off it "
+            f"({', '.join(_descendant_paths(data.relationships, data.root)) or 'no other table'}), "
+            f"as one feature vector; root chosen as {data.root_note}"
+        ),
+        "tables": {
+            name: {
+                "rows": {s: len(data.raw(s, name)) for s in sides},
+                "primary_key": data.primary_keys.get(name),
+                "scored_columns": data.table(name).columns,
+                "excluded_columns": data.table(name).excluded,
+            }
+            for name in data.tables
+        },
+        "relationships": [
+            {**link.to_dict(), "label": relationship_label(link)} for link in data.relationships
+        ],
+        "rows": {
+            s: sum(len(data.raw(s, t)) for t in data.tables) if s in sides else None for s in SIDES
+        },
+        "entities": {s: len(getattr(data.entities, s)) if s in sides else None for s in SIDES},
+        "entity_features": data.entities.columns,
+        "scored_columns": [f"{t}.{c}" for t in data.tables for c in data.table(t).columns],
+        "sampling": {
+            **data.sampling,
+            **{f"root entities: {k}": v for k, v in data.entities.sampling.items()},
+        },
+        "seconds": seconds,
+        "random_state": data.random_state,
+        "max_rows": data.max_rows,
+    }
