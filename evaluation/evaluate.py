@@ -15,15 +15,16 @@ from synthkit.evaluation.data import EvaluationData
 from synthkit.evaluation.report import Report
 from synthkit.evaluation.sequences import SequenceEvaluationData
 from synthkit.metadata import Metadata
+from synthkit.schema.records import RecordDataset
 from synthkit.schema.sequences import SequenceDataset
 
 __all__ = ["evaluate"]
 
 
 def evaluate(
-    real: pd.DataFrame | SequenceDataset,
-    synthetic: pd.DataFrame | SequenceDataset,
-    holdout: pd.DataFrame | SequenceDataset | None = None,
+    real: pd.DataFrame | SequenceDataset | RecordDataset,
+    synthetic: pd.DataFrame | SequenceDataset | RecordDataset | Mapping[str, pd.DataFrame],
+    holdout: pd.DataFrame | SequenceDataset | RecordDataset | None = None,
     target: str | None = None,
     metadata: Metadata | None = None,
     metrics: Sequence[str | Metric] | None = None,
@@ -39,7 +40,11 @@ def evaluate(
     inputs: entities with event histories) are scored by entity: per-column
     shapes of event and context columns, lengths, gaps and coherence of the
     histories, and detection and privacy on one feature vector per entity, so
-    the unit of privacy is an entity with all its events. Metrics that do not
+    the unit of privacy is an entity with all its events. Related tables
+    (:class:`~synthkit.RecordDataset` inputs) are scored per table, per
+    relationship and across tables (keys, children per parent, inter-table and
+    k-hop trends), privacy on one feature vector per root entity (see
+    :func:`~synthkit.evaluation.records.evaluate_records`). Metrics that do not
     apply to the data's shape are skipped with the reason.
 
     Args:
@@ -96,8 +101,26 @@ def evaluate(
         >>> report.to_dict(), report.info["exact_match_rate"]["unit"]
         ({'length_similarity': 1.0, 'exact_match_rate': 1.0}, 'entity')
     """
+    if isinstance(real, RecordDataset):
+        return _records(
+            real,
+            synthetic,
+            holdout,
+            target,
+            metadata,
+            metrics,
+            model,
+            context,
+            random_state=random_state,
+            max_rows=max_rows,
+        )
     sequences = isinstance(real, SequenceDataset)
     if not sequences:
+        if isinstance(synthetic, (RecordDataset, Mapping)) or isinstance(holdout, RecordDataset):
+            raise EvaluationError(
+                "synthetic (or holdout) is a database of related tables but real is not; pass "
+                "the real database as a RecordDataset too."
+            )
         for name, value in (("synthetic", synthetic), ("holdout", holdout)):
             if isinstance(value, SequenceDataset):
                 raise EvaluationError(
@@ -148,6 +171,29 @@ def evaluate(
         "max_rows": max_rows,
     }
     return _run(data, metrics, meta)
+
+
+def _records(
+    real: RecordDataset,
+    synthetic: Any,
+    holdout: Any,
+    target: str | None,
+    metadata: Metadata | None,
+    metrics: Sequence[str | Metric] | None,
+    model: Any | None,
+    context: Any,
+    **settings: int,
+) -> Report:
+    from synthkit.evaluation.records import evaluate_records
+
+    given = {"target": target, "metadata": metadata, "model": model, "context": context}
+    unused = [name for name, value in given.items() if value is not None]
+    if unused:
+        raise EvaluationError(
+            f"{', '.join(unused)} do not apply to databases of related tables (each table's "
+            "kinds come from the RecordDataset's metadata); drop them."
+        )
+    return evaluate_records(real, synthetic, holdout, metrics, **settings)
 
 
 def _run(
