@@ -134,6 +134,36 @@ class Report:
             columns=["metric", "category", "value", "low", "high", "direction", "explanation"],
         ).set_index("metric")
 
+    def by_table(self) -> pd.DataFrame:
+        """Databases of related tables: one row per table, one column per metric scored per table.
+
+        Example:
+            >>> Report({"column_shapes": MetricResult(0.9, details={"per_table": {"a": 0.9}})},
+            ...        {}).by_table()
+                   column_shapes
+            table
+            a                0.9
+        """
+        return self._breakdown("per_table", "table")
+
+    def by_relationship(self) -> pd.DataFrame:
+        """Databases of related tables: one row per relationship (``child.key -> parent``).
+
+        Columns are the metrics scored per relationship (integrity, cardinality,
+        trends, coherence); :meth:`to_dict` holds their worst or mean value.
+        """
+        return self._breakdown("per_relationship", "relationship")
+
+    def _breakdown(self, key: str, label: str) -> pd.DataFrame:
+        columns = {
+            name: result.details[key]
+            for name, result in self.results.items()
+            if isinstance(result.details.get(key), Mapping)
+        }
+        frame = pd.DataFrame(columns, dtype=float)
+        frame.index.name = label
+        return frame
+
     # ------------------------------------------------------------------ gates
     def check(self, thresholds: Mapping[str, float | tuple[float, float]]) -> GateResults:
         """Check scores against thresholds, for pipelines.
