@@ -234,6 +234,8 @@ class SinglingOutRisk(Metric):
     """
 
     name = "singling_out_risk"
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
     category = "privacy"
     direction = "lower"
     requires = ("holdout",)
@@ -377,6 +379,8 @@ class LinkabilityRisk(Metric):
     """
 
     name = "linkability_risk"
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
     category = "privacy"
     direction = "lower"
     requires = ("holdout",)
@@ -449,6 +453,8 @@ class InferenceRisk(Metric):
     """
 
     name = "inference_risk"
+    shapes = ("table", "sequences")
+    sequence_view = "entities"
     category = "privacy"
     direction = "lower"
     requires = ("holdout",)

@@ -49,8 +49,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthkit._release_subjects import (
+    ReleaseSubject,
+    never_learned,
+    release_sequences,
+    release_table,
+)
 from synthkit.errors import ParameterError, ReleaseGateError
 from synthkit.metadata import Metadata
+from synthkit.schema.sequences import SequenceDataset
 
 __all__ = ["DEFAULT_GATES", "ReleaseResult", "release"]
 
@@ -116,10 +123,10 @@ class ReleaseResult:
 
 
 def release(
-    real: pd.DataFrame,
+    real: pd.DataFrame | SequenceDataset,
     output: str | Path,
     *,
-    holdout: pd.DataFrame,
+    holdout: pd.DataFrame | SequenceDataset,
     model: str = "ar",
     epsilon: float | None = None,
     delta: float | None = None,
@@ -130,34 +137,45 @@ def release(
     save_model: bool = False,
     random_state: int = 0,
     model_params: Mapping[str, Any] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> ReleaseResult:
     """Fit, sample, evaluate and write a synthetic release only if every gate passes.
 
+    A table is released row by row (files ``synthetic.parquet`` and
+    ``synthetic.csv``). Sequences (a :class:`~synthkit.SequenceDataset`: entities
+    with event histories, optionally with one context row per entity) are released
+    by entity (``events.*`` and ``context.*``): the privacy metrics and gates then
+    compare whole entities, one patient with all their events being one unit.
+
     Args:
-        real: The real table to release a synthetic version of.
+        real: The real table, or the real sequences, to release a synthetic version of.
         output: A directory that must not exist yet; it appears only when every
             gate passes.
-        holdout: Real rows of the same table the model never sees (the privacy
-            metrics compare against them).
-        model: Registered table model name.
+        holdout: Real rows (or entities, split by entity) of the same data the model
+            never sees; the privacy metrics compare against them.
+        model: Registered model name (a table model, or a sequence model for sequences).
         epsilon: Train with differential privacy at this ε (models that support it);
             ``None`` trains without.
         delta: δ of the guarantee (the model's default when ``None``).
         gates: Overrides of :data:`DEFAULT_GATES` (metric name to the largest
             accepted value; ``None`` removes a gate).
-        n: Synthetic rows; as many as ``real`` by default.
-        metadata: Column kinds; detected when omitted.
+        n: Synthetic rows (entities for sequences); as many as ``real`` by default.
+        metadata: Column kinds of a table; detected when omitted.
         target: Label column for the utility figures in the report.
         save_model: Also write the model file, gated by the likelihood attack too.
         random_state: Seed of the fit, the sample and the evaluation.
         model_params: Further constructor parameters of the model.
+        context: Sequences only: one row per entity of ``real`` and ``holdout``
+            (keyed by the sequence key; split by the holdout's keys), unless the
+            datasets carry their own ``.context``.
 
     Returns:
         What was written.
 
     Raises:
         ReleaseGateError: When a gate fails; nothing is written then.
-        ParameterError: For an existing ``output`` or bad gates.
+        ParameterError: For an existing ``output``, bad gates, ``real`` and
+            ``holdout`` of different shapes, or options the data's shape lacks.
 
     Example:
         >>> import tempfile, pathlib, synthkit
@@ -173,8 +191,6 @@ def release(
         >>> out.exists()
         False
     """
-    import synthkit
-
     output = Path(output)
     if output.exists():
         raise ParameterError(
@@ -187,33 +203,33 @@ def release(
         params["epsilon"] = epsilon
         if delta is not None:
             params["delta"] = delta
-    fitted = synthkit.Synthesizer(model, **params).fit(real, metadata)
-    metadata = fitted.metadata_
-    synthetic = fitted.sample(len(real) if n is None else n, random_state=random_state)
-    synthetic = _redraw_real_identifiers(synthetic, real, metadata, random_state)
-    report = synthkit.evaluate(
-        real,
-        synthetic,
-        holdout=holdout,
-        target=target,
-        metadata=metadata,
-        random_state=random_state,
-        model=fitted if save_model else None,
-    )
+    if isinstance(real, SequenceDataset):
+        subject = release_sequences(
+            real, holdout, model, params, n, target, context, random_state, save_model
+        )
+    else:
+        if context is not None:
+            raise ParameterError(
+                "context=... belongs to sequences; a table release takes the table alone."
+            )
+        subject = release_table(
+            real, holdout, model, params, n, metadata, target, random_state, save_model
+        )
+    report = subject.report
     checks = [
         _check(report, name, limit) for name, limit in thresholds.items() if name != "pii_leak"
     ]
     if not all(check.passed for check in checks):
         raise ReleaseGateError(_failure_text(checks))
 
-    card = _model_card(fitted, real, synthetic, report, checks, random_state, epsilon)
+    card = _model_card(subject, checks, random_state, epsilon)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         staging.chmod(0o755)  # mkdtemp's private mode would outlive the rename
-        _write(staging, synthetic, report, card, fitted if save_model else None)
+        _write(staging, subject, card, save_model)
         if "pii_leak" in thresholds:
-            leaks = _scan_for_real_values(staging, real, metadata)
+            leaks = _scan_for_real_values(staging, subject)
             check = GateCheck(
                 "pii_leak",
                 float(sum(leaks.values())),
@@ -288,76 +304,44 @@ def _failure_text(checks: list[GateCheck]) -> str:
 
 
 # ---------------------------------------------------------------- identifiers
-def _never_learned(metadata: Metadata) -> list[str]:
-    return [c for c in metadata.columns_of_kind("id", "pii") if c in metadata.columns]
-
-
-def _redraw_real_identifiers(
-    synthetic: pd.DataFrame, real: pd.DataFrame, metadata: Metadata, seed: int
-) -> pd.DataFrame:
-    """Redraw regenerated values that happen to equal a real value of their column.
-
-    Name columns built together from filtered parts cannot collide; emails, phones,
-    codes and other standalone values may by chance, and are redrawn clear of the
-    real values.
-    """
-    from synthkit.pii import regenerate
-
-    out = synthetic.copy()
-    for offset, column in enumerate(_never_learned(metadata)):
-        if column not in out.columns:
-            continue
-        entry = metadata.column(column)
-        if entry.get("pii_type") in ("name", "first_name", "last_name", "middle_name"):
-            continue  # composed from pools that hold no real word
-        real_values = real[column].dropna()
-        clash = out[column].isin(set(real_values)).to_numpy() & out[column].notna().to_numpy()
-        if clash.any():
-            taken = pd.concat([real_values, out[column][~clash].dropna()])
-            fresh = regenerate(entry, int(clash.sum()), seed + 7919 + offset, exclude=taken)
-            values = out[column].astype(object).to_numpy()
-            values[clash] = fresh
-            out[column] = pd.Series(values, index=out.index).astype(synthetic[column].dtype)
-    return out
-
-
-def _scan_for_real_values(
-    directory: Path, real: pd.DataFrame, metadata: Metadata
-) -> dict[str, int]:
+def _scan_for_real_values(directory: Path, subject: ReleaseSubject) -> dict[str, int]:
     """Count real id/PII values found in the written data cells and report words."""
-    columns = _never_learned(metadata)
     found = {"data": 0, "reports": 0}
-    if not columns:
-        return found
-    written = [pd.read_parquet(directory / "synthetic.parquet")]
-    written.append(pd.read_csv(directory / "synthetic.csv", dtype=str, keep_default_na=False))
-    real_texts = {column: set(real[column].dropna().astype(str)) for column in columns}
-    for frame in written:
-        for column in columns:
-            if column in frame.columns:
-                cells = frame[column].dropna().astype(str)
-                found["data"] += int(cells[cells != ""].isin(real_texts[column]).sum())
+    for stem, real in subject.real.items():
+        columns = never_learned(subject.metadata[stem])
+        if not columns:
+            continue
+        written = [pd.read_parquet(directory / f"{stem}.parquet")]
+        written.append(pd.read_csv(directory / f"{stem}.csv", dtype=str, keep_default_na=False))
+        real_texts = {column: set(real[column].dropna().astype(str)) for column in columns}
+        for frame in written:
+            for column in columns:
+                if column in frame.columns and column in real_texts:
+                    cells = frame[column].dropna().astype(str)
+                    found["data"] += int(cells[cells != ""].isin(real_texts[column]).sum())
     texts = [(directory / name).read_text(encoding="utf-8") for name in _SCANNED_REPORTS]
     words = {word for text in texts for word in _WORD.findall(text)}
-    for column in columns:
-        for value in real[column].dropna().astype(str).unique():
-            # The word set rules most values out at once; the rest are matched whole.
-            if len(value) >= _MIN_SCANNED_LENGTH and words.issuperset(_WORD.findall(value)):
-                pattern = re.compile(rf"(?<![\w@.+'-]){re.escape(value)}(?![\w@+'-])")
-                found["reports"] += int(any(pattern.search(text) for text in texts))
+    for stem, real in subject.real.items():
+        for column in never_learned(subject.metadata[stem]):
+            if column not in real.columns:
+                continue
+            for value in real[column].dropna().astype(str).unique():
+                # The word set rules most values out at once; the rest are matched whole.
+                if len(value) >= _MIN_SCANNED_LENGTH and words.issuperset(_WORD.findall(value)):
+                    pattern = re.compile(rf"(?<![\w@.+'-]){re.escape(value)}(?![\w@+'-])")
+                    found["reports"] += int(any(pattern.search(text) for text in texts))
     return found
 
 
 # -------------------------------------------------------------------- writing
-def _write(
-    directory: Path, synthetic: pd.DataFrame, report: Any, card: dict[str, Any], model: Any
-) -> None:
-    synthetic.to_parquet(directory / "synthetic.parquet", index=False)
-    synthetic.to_csv(directory / "synthetic.csv", index=False)
-    report.to_json(directory / "report.json")
-    report.to_html(directory / "report.html")
-    if model is not None:
-        model.save(directory / "model.synthkit")
+def _write(directory: Path, subject: ReleaseSubject, card: dict[str, Any], model: bool) -> None:
+    for stem, frame in subject.files.items():
+        frame.to_parquet(directory / f"{stem}.parquet", index=False)
+        frame.to_csv(directory / f"{stem}.csv", index=False)
+    subject.report.to_json(directory / "report.json")
+    subject.report.to_html(directory / "report.html")
+    if model:
+        subject.fitted.save(directory / "model.synthkit")
     _write_card(directory, card)
 
 
@@ -369,18 +353,12 @@ def _write_card(directory: Path, card: dict[str, Any]) -> None:
 
 
 def _model_card(
-    fitted: Any,
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    report: Any,
-    checks: list[GateCheck],
-    seed: int,
-    epsilon: float | None,
+    subject: ReleaseSubject, checks: list[GateCheck], seed: int, epsilon: float | None
 ) -> dict[str, Any]:
     import synthkit
 
-    kinds = {name: entry["kind"] for name, entry in fitted.metadata_.columns.items()}
-    privacy: dict[str, Any] = {"unit": "row", "differential_privacy": epsilon is not None}
+    fitted = subject.fitted
+    privacy: dict[str, Any] = {"unit": subject.unit, "differential_privacy": epsilon is not None}
     if epsilon is not None:
         privacy["epsilon_target"] = epsilon
         privacy["epsilon_spent"] = getattr(fitted, "epsilon_spent_", None)
@@ -388,16 +366,11 @@ def _model_card(
     return {
         "synthkit_version": synthkit.__version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "data": {
-            "real_rows": len(real),
-            "synthetic_rows": len(synthetic),
-            "columns": kinds,
-            "never_learned": _never_learned(fitted.metadata_),
-        },
+        "data": subject.data,
         "model": {"name": fitted.name, "parameters": _plain(fitted.get_params())},
         "privacy": privacy,
         "seed": seed,
-        "metrics": {name: _jsonable(value) for name, value in report.to_dict().items()},
+        "metrics": {name: _jsonable(value) for name, value in subject.report.to_dict().items()},
         "gates": [vars(check) for check in checks],
         "versions": _versions(),
     }
@@ -421,8 +394,7 @@ def _card_markdown(card: dict[str, Any]) -> str:
         f"synthkit {card['synthkit_version']}, {card['created']}.",
         "",
         "## Data",
-        f"- real rows: {card['data']['real_rows']}; synthetic rows: "
-        f"{card['data']['synthetic_rows']}",
+        *_data_lines(card["data"]),
         f"- never learned (regenerated): {', '.join(card['data']['never_learned']) or 'none'}",
         "",
         "## Model",
@@ -448,6 +420,16 @@ def _card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Versions", ""]
     lines += [f"- {name} {version}" for name, version in card["versions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    if data["shape"] == "sequences":
+        return [
+            f"- sequences keyed by `{data['sequence_key']}`: real entities "
+            f"{data['real_entities']} ({data['real_rows']} events); synthetic entities "
+            f"{data['synthetic_entities']} ({data['synthetic_rows']} events)"
+        ]
+    return [f"- real rows: {data['real_rows']}; synthetic rows: {data['synthetic_rows']}"]
 
 
 def _versions() -> dict[str, str]:

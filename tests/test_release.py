@@ -11,7 +11,8 @@ from faker import Faker
 from typer.testing import CliRunner
 
 import synthkit
-from synthkit._release import _redraw_real_identifiers, _scan_for_real_values
+from synthkit._release import _scan_for_real_values
+from synthkit._release_subjects import ReleaseSubject, redraw_real_identifiers
 from synthkit.cli import app
 from synthkit.datasets import load_adult
 from synthkit.errors import ParameterError, ReleaseGateError
@@ -112,7 +113,7 @@ def test_identifiers_equal_to_real_ones_are_redrawn(people) -> None:
     real, _ = people
     metadata = synthkit.Metadata.detect(real)
     synthetic = real.sample(300, random_state=3).reset_index(drop=True)  # real values
-    redrawn = _redraw_real_identifiers(synthetic, real, metadata, seed=0)
+    redrawn = redraw_real_identifiers(synthetic, real, metadata, seed=0)
     for column in ("email", "phone"):
         assert not redrawn[column].isin(set(real[column])).any(), column
         assert redrawn[column].notna().all()
@@ -123,7 +124,8 @@ def test_identifiers_equal_to_real_ones_are_redrawn(people) -> None:
 def test_the_scan_finds_a_real_value_in_data_and_reports(released, people, tmp_path) -> None:
     real, _ = people
     metadata = synthkit.Metadata.detect(real)
-    assert _scan_for_real_values(released.path, real, metadata) == {"data": 0, "reports": 0}
+    subject = ReleaseSubject(None, {}, {"synthetic": real}, {"synthetic": metadata}, None, "row")
+    assert _scan_for_real_values(released.path, subject) == {"data": 0, "reports": 0}
     copy = tmp_path / "copy"
     copy.mkdir()
     for path in released.path.iterdir():
@@ -133,7 +135,7 @@ def test_the_scan_finds_a_real_value_in_data_and_reports(released, people, tmp_p
     data.to_parquet(copy / "synthetic.parquet", index=False)
     card = copy / "MODEL_CARD.md"
     card.write_text(card.read_text() + f"\nContact: {real.loc[7, 'email']}\n")
-    assert _scan_for_real_values(copy, real, metadata) == {"data": 1, "reports": 1}
+    assert _scan_for_real_values(copy, subject) == {"data": 1, "reports": 1}
 
 
 @pytest.mark.slow
