@@ -152,7 +152,7 @@ def test_options_a_sequence_release_cannot_honour_are_refused(cohort, tmp_path: 
         _release(cohort, tmp_path / "a", save_model=True)
     with pytest.raises(ParameterError, match="differential privacy"):
         _release(cohort, tmp_path / "b", epsilon=4.0)
-    with pytest.raises(ParameterError, match="same shape|SequenceDataset"):
+    with pytest.raises(ParameterError, match="SequenceDataset"):
         synthkit.release(real, tmp_path / "c", holdout=holdout.data)
     with pytest.raises(ParameterError, match="every entity"):
         synthkit.release(real, tmp_path / "d", holdout=holdout, context=patients.iloc[:20])
