@@ -287,12 +287,16 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self,
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         entities, positions, drawn = [], [], []
         with _one_cpu_thread(self.device_):
             for start in range(0, len(context), _CHUNK):
                 chunk = context[start : start + _CHUNK]
-                e, p, t = self._sample_chunk(chunk, masks)
+                part = None
+                if prefix is not None:
+                    part = (prefix[0][start : start + _CHUNK], prefix[1][start : start + _CHUNK])
+                e, p, t = self._sample_chunk(chunk, masks, part)
                 entities.append(e + start)
                 positions.append(p)
                 drawn.append(t)
@@ -305,30 +309,44 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self,
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draw one chunk of entities' histories, one GRU step per event position.
+
+        Entities with ``prefix`` events read them as their own first events: at
+        those positions the drawn columns are replaced by the given ones (which
+        the next step reads) and the stop flag is ignored, so a history never
+        ends before its prefix; only the events after it are returned.
+        """
         network = self.network_
         device = self.device_
         n_columns = network.n_event_columns
         n_heads = network.n_heads
         min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
-        sampler = network.sampler(masks, max_length + 1)
+        seeded_tokens, seeded_lengths = prefix if prefix is not None else (None, None)
+        longest = 0 if prefix is None or not len(seeded_lengths) else int(seeded_lengths.max())
+        sampler = network.sampler(masks, max(max_length, longest) + 1)
         vectors = network.encode_context(context)
         state = network.initial_state(vectors)[0]
         context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
         entities, positions, drawn = [], [], []
-        for position in range(max_length + 1):
+        for position in range(max(max_length, longest) + 1):
             state = sampler.step(previous, position, state)
             projected = sampler.projected(state, context_part)
             # One uniform per head and entity, drawn before the stopped ones leave.
             uniform = torch.rand(len(alive), n_heads, device=device)
             tokens = torch.zeros((len(alive), n_heads), dtype=torch.long, device=device)
             first = position == 0
+            seeded = None if position >= longest else seeded_lengths[alive] > position
             if position >= min_length:  # every real entity had at least min_length events
-                if position == max_length:
-                    break
-                going = sampler.draw(0, projected, tokens, uniform[:, 0], first) == 0
+                if position >= max_length:  # no real history was longer
+                    going = torch.zeros(len(alive), dtype=torch.bool, device=device)
+                else:
+                    going = sampler.draw(0, projected, tokens, uniform[:, 0], first) == 0
+                if seeded is not None:
+                    going = going | seeded
                 if not bool(going.all()):
                     # Stopped entities leave the batch: later positions compute only the rest.
                     keep = going.nonzero().squeeze(1)
@@ -336,12 +354,25 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                         break
                     alive, state, context_part = alive[keep], state[keep], context_part[keep]
                     projected, tokens, uniform = projected[keep], tokens[keep], uniform[keep]
+                    seeded = None if seeded is None else seeded[keep]
             for head in range(1, n_heads):
                 tokens[:, head] = sampler.draw(head, projected, tokens, uniform[:, head], first)
+            if seeded is not None and bool(seeded.any()):
+                # Given events replace the drawn ones; the next step reads them.
+                rows = seeded.nonzero().squeeze(1)
+                tokens[rows, 1:] = seeded_tokens[alive[rows], position]
+                new = (~seeded).nonzero().squeeze(1)
+            else:
+                new = None
             previous = tokens[:, 1:]
-            entities.append(alive)
-            positions.append(torch.full_like(alive, position))
-            drawn.append(previous)
+            if new is None:
+                entities.append(alive)
+                positions.append(torch.full_like(alive, position))
+                drawn.append(previous)
+            elif len(new):
+                entities.append(alive[new])
+                positions.append(torch.full_like(alive[new], position))
+                drawn.append(previous[new])
         if not entities:
             empty = torch.zeros(0, dtype=torch.long, device=device)
             return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)

@@ -22,6 +22,7 @@ loop and persistence come from :class:`~synthkit.generators.base.BaseSynthesizer
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +33,7 @@ from synthkit._params import Constraint, Interval
 from synthkit._runtime import seed_from, torch_seeded
 from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.base import BaseSynthesizer
+from synthkit.generators.conditions import parse_conditions
 from synthkit.generators.registry import GENERATORS
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.metadata import Metadata
@@ -49,6 +51,10 @@ _GAP = "__sequence_gap__"
 # A column moves to the entity table only if this many entities show it constant
 # over several events (one or two multi-event entities prove nothing).
 _MIN_REPEATED_ENTITIES = 3
+# Event conditions: rounds of drawing (each redraws the entities still missing) and
+# the most entities drawn per entity asked for, before giving up with the rate seen.
+_MAX_EVENT_ROUNDS = 20
+_MAX_EVENT_FACTOR = 200
 
 
 class _Text(Constraint):
@@ -93,6 +99,45 @@ class SyntheticSequences(SequenceDataset):
     ) -> None:
         super().__init__(data, sequence_key, sequence_index, metadata=metadata)
         self.context = context
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    """Seed events of given entities, checked and encoded, grouped by entity in row order.
+
+    Attributes:
+        events: The seed events with the fitted columns and dtypes.
+        entity: The entity (context row) of each seed event.
+        tokens: ``[entities, longest prefix, columns]`` tokens, zero-padded.
+        lengths: Seed events per entity.
+        origin: Each entity's last seed time on the index's numeric scale (0 if none).
+        constants: Constant event columns per entity from its first seed event
+            (missing for entities without seed events).
+    """
+
+    events: pd.DataFrame
+    entity: np.ndarray
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    origin: np.ndarray
+    constants: pd.DataFrame
+
+    def subset(self, rows: np.ndarray) -> _Prefix:
+        """The prefix of entities ``rows`` only, renumbered in that order."""
+        lookup = np.full(len(self.origin), -1)
+        lookup[rows] = np.arange(len(rows))
+        keep = lookup[self.entity] >= 0
+        entity = lookup[self.entity[keep]]
+        order = np.argsort(entity, kind="stable")
+        index = torch.as_tensor(rows)
+        return _Prefix(
+            self.events[keep].iloc[order].reset_index(drop=True),
+            entity[order],
+            self.tokens[index],
+            self.lengths[index],
+            self.origin[rows],
+            self.constants.iloc[rows].reset_index(drop=True),
+        )
 
 
 class _SequenceDispatch(type):
@@ -206,25 +251,19 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             context, key, events, constant, lengths, offsets, sequences.metadata
         )
         learned = [c for c in event_columns if c not in constant]
-        frame = events[learned].copy()
         event_meta = {c: sequences.metadata.column(c) for c in learned}
         index_transform = None
         if index is not None:
             index_transform = _index_transform(events, index, sequences.metadata)
-            x = index_transform.values(events[index])
-            previous = np.concatenate([[np.nan], x[:-1]])
-            frame[_START] = np.where(positions == 0, x, np.nan)
-            frame[_GAP] = np.where(positions == 0, np.nan, x - previous)
             event_meta[_START] = event_meta[_GAP] = {"kind": "numerical"}
         # Rules within events: those reading the index (``tstop > tstart``) are kept
         # here, since the index is learned as start and gaps; the others by the encoder.
         index_rules = _index_rules(events, index, learned, sequences.metadata)
         if index_rules is not None:
-            rewritten = index_rules.forward(events[[*learned, index]])
             model_metadata = index_rules.model_metadata(sequences.metadata)
             for column in index_rules.columns:
-                frame[column] = rewritten[column]
                 event_meta[column] = model_metadata.column(column)
+        frame = _learned_frame(events, positions, learned, index, index_transform, index_rules)
         event_rules = [
             rule.to_dict()
             for rule in getattr(sequences.metadata, "rules", [])
@@ -311,12 +350,18 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         raise NotImplementedError
 
     def _sample_events(
-        self, context: torch.Tensor, masks: tuple[dict[int, torch.Tensor], ...]
+        self,
+        context: torch.Tensor,
+        masks: tuple[dict[int, torch.Tensor], ...],
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw histories for ``[entities, columns]`` context tokens (models implement).
 
         ``masks`` holds, for the first event and for later ones, the tokens each
         restricted event column may take (the index's start and gap columns).
+        ``prefix``, when given, is ``([entities, positions, columns] tokens,
+        [entities] lengths)``: each entity's first events, which the model reads
+        as its own (it never stops before they end) and does not return.
 
         Returns:
             The entity and position of every drawn event, grouped by entity in
@@ -331,6 +376,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         *,
         context: pd.DataFrame | None = None,
         conditions: Mapping[str, Any] | None = None,
+        event_conditions: Mapping[str, Any] | None = None,
+        seed_events: pd.DataFrame | None = None,
         random_state: int | np.random.Generator | None = None,
     ) -> SyntheticSequences:
         """Draw synthetic entities with their histories.
@@ -345,6 +392,19 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 are drawn given the rows.
             conditions: ``{context column: value | [values] | (low, high)}`` met
                 exactly in every drawn context row.
+            event_conditions: ``{event column: value | [values] | (low, high)}``:
+                every entity gets at least one event meeting all of them at once
+                (for example ``{"fraud": 1}``). Entities are drawn in batches and
+                those without such an event are drawn again (with ``context``
+                given, only their histories; otherwise context and history
+                together, so the context follows the condition too); conditions
+                on event columns constant within entities are met exactly.
+            seed_events: With ``context`` (and its key column): events (key,
+                index and every event column) that begin some or all of the
+                given entities' histories. Each history continues after its
+                seed events, from the last one's time, and the output holds them
+                unchanged followed by the new events; entities without seed
+                events get whole new histories.
             random_state: Seed for reproducible samples.
 
         Returns:
@@ -353,15 +413,35 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
 
         Raises:
             NotFittedError: Before :meth:`fit`.
-            ParameterError: For a bad ``n_entities`` or both ``n_entities`` and ``context``.
-            ConditionError: For conditions on unknown columns or that cannot be met.
+            ParameterError: For a bad ``n_entities``, both ``n_entities`` and
+                ``context``, or ``seed_events`` without ``context``.
+            ConditionError: For conditions on unknown columns or that cannot be
+                met, stating the share of entities that met them.
             DataError: For a context without the fitted context columns or with
-                null or duplicate keys.
+                null or duplicate keys, and for seed events of entities the
+                context lacks, with missing or extra columns, values of the wrong
+                type or an index that decreases within an entity.
+
+        Example:
+            >>> events = pd.DataFrame({"card": np.repeat(np.arange(40), 3),
+            ...                        "month": np.tile([1, 2, 3], 40),
+            ...                        "late": np.tile([0, 0, 1], 40)})
+            >>> cards = pd.DataFrame({"card": np.arange(40), "limit": np.arange(40) % 4})
+            >>> model = SequenceSynthesizer("ar", epochs=1, verbose=False, random_state=0,
+            ...                             context_params={"epochs": 1})
+            >>> model = model.fit(events, cards, sequence_key="card", sequence_index="month")
+            >>> out = model.sample(context=cards.head(2), seed_events=events.head(2))
+            >>> out.data.head(2).equals(events.head(2))
+            True
+            >>> late = model.sample(5, event_conditions={"late": 1}, random_state=0)
+            >>> bool(late.data.groupby("card")["late"].max().eq(1).all())
+            True
         """
         self._check_fitted()
         layout = self.layout_
         key = layout["sequence_key"]
         seed = seed_from(random_state)
+        wanted = self._event_conditions(event_conditions)
         if context is not None:
             if n_entities is not None and n_entities != len(context):
                 raise ParameterError(
@@ -373,8 +453,25 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     "conditions apply to drawn context rows; with context=... given, select "
                     "the rows you want instead."
                 )
-            entity_table, keys = self._given_context(context, seed)
+            prefix = None
+            if seed_events is not None:
+                if not isinstance(context, pd.DataFrame) or key not in context.columns:
+                    raise DataError(
+                        f"seed_events continue the histories of given entities: pass context "
+                        f"rows with the key column {key!r} naming those entities."
+                    )
+                _check_keys(context, key)
+                prefix = self._seed_prefix(seed_events, context[key].to_numpy(), seed)
+            entity_table, keys = self._given_context(
+                context, seed, None if prefix is None else prefix.constants
+            )
+            events = self._histories_meeting(entity_table, keys, prefix, wanted, seed)
         else:
+            if seed_events is not None:
+                raise ParameterError(
+                    "seed_events continue the histories of given entities; pass them with "
+                    f"context=... rows keyed by {key!r} (one per entity), not n_entities."
+                )
             if (
                 isinstance(n_entities, bool)
                 or not isinstance(n_entities, (int, np.integer))
@@ -384,16 +481,13 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     f"n_entities={n_entities!r}: the number of entities must be a positive "
                     "integer (or pass context=... rows)."
                 )
-            entity_table = self._draw_context(int(n_entities), conditions, seed)
-            keys = self._new_keys(int(n_entities), seed)
-        with torch_seeded(seed, self.device_):
-            self._eval_mode()
-            with torch.no_grad():
-                tokens = self._context_tokens(entity_table, seed)
-                entity, position, event_tokens = self._sample_events(tokens, self._step_masks())
-        events = self._decode_events(
-            entity.cpu().numpy(), position.cpu().numpy(), event_tokens, keys, entity_table, seed
-        )
+            n = int(n_entities)
+            if wanted:
+                events, entity_table, keys = self._entities_meeting(n, conditions, wanted, seed)
+            else:
+                entity_table = self._draw_context(n, conditions, seed)
+                keys = self._new_keys(n, seed)
+                events = self._histories(entity_table, keys, seed)
         out_context = None
         if layout["context_columns"] is not None:
             out_context = entity_table.reset_index(drop=True).copy()
@@ -403,6 +497,246 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         return SyntheticSequences(
             events, key, layout["sequence_index"], metadata=metadata, context=out_context
         )
+
+    def _histories(
+        self,
+        entity_table: pd.DataFrame,
+        keys: np.ndarray,
+        seed: int,
+        prefix: _Prefix | None = None,
+    ) -> pd.DataFrame:
+        """One decoded history per entity row (after its seed events, which lead it)."""
+        tensors = None
+        with torch_seeded(seed, self.device_):
+            self._eval_mode()
+            with torch.no_grad():
+                tokens = self._context_tokens(entity_table, seed)
+                if prefix is not None:
+                    tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
+                entity, position, event_tokens = self._sample_events(
+                    tokens, self._step_masks(), tensors
+                )
+        entity = entity.cpu().numpy()
+        events = self._decode_events(
+            entity,
+            position.cpu().numpy(),
+            event_tokens,
+            keys,
+            entity_table,
+            seed,
+            None if prefix is None else prefix.origin,
+        )
+        if prefix is None or not len(prefix.events):
+            return events
+        seeds = prefix.events.assign(**{self.layout_["sequence_key"]: keys[prefix.entity]})
+        combined = pd.concat([seeds, events], ignore_index=True)
+        # Each entity's seed events first, then its new ones, entities in row order.
+        owner = np.concatenate([prefix.entity, entity])
+        order = np.lexsort((np.arange(len(combined)), owner))
+        return combined.iloc[order].reset_index(drop=True)
+
+    def _event_conditions(self, event_conditions: Mapping[str, Any] | None) -> list[Any]:
+        """Parsed event conditions, each checked against the column it names."""
+        if not event_conditions:
+            return []
+        if not isinstance(event_conditions, Mapping):
+            raise ConditionError(
+                "event_conditions must be a dict such as {'fraud': 1} or {'amount': (100, None)}, "
+                f"got {type(event_conditions).__name__}."
+            )
+        layout = self.layout_
+        parsed: list[Any] = []
+        for column, value in event_conditions.items():
+            if column in (layout["sequence_key"], layout["sequence_index"]):
+                raise ConditionError(
+                    f"event_conditions cannot name {column!r}, the sequence key or index; "
+                    "condition on event columns."
+                )
+            if column in layout["constant_columns"] and self.context_model_ is not None:
+                encoder = self.context_model_.encoder_
+            elif self.event_encoder_ is not None and column in self.event_encoder_.columns_:
+                encoder = self.event_encoder_
+            else:
+                columns = [
+                    c
+                    for c in layout["event_columns"]
+                    if c not in (layout["sequence_key"], layout["sequence_index"])
+                ]
+                raise ConditionError(
+                    f"Unknown event condition column {column!r}: event_conditions apply to "
+                    f"event columns, which are {columns}; context columns take conditions=..."
+                )
+            parsed.extend(parse_conditions({column: value}, encoder))
+        return parsed
+
+    def _histories_meeting(
+        self,
+        entity_table: pd.DataFrame,
+        keys: np.ndarray,
+        prefix: _Prefix | None,
+        wanted: list[Any],
+        seed: int,
+    ) -> pd.DataFrame:
+        """Histories of given entities, each redrawn until it has an event meeting ``wanted``."""
+        if not wanted:
+            return self._histories(entity_table, keys, seed, prefix)
+        key = self.layout_["sequence_key"]
+        pending = np.arange(len(keys))
+        kept: list[pd.DataFrame] = []
+        drawn = met_count = 0
+        for attempt in range(_MAX_EVENT_ROUNDS):
+            sub = None if prefix is None else prefix.subset(pending)
+            table = entity_table.iloc[pending].reset_index(drop=True)
+            events = self._histories(table, keys[pending], seed + attempt, sub)
+            drawn += len(pending)
+            accepted = np.isin(keys[pending], _meeting_keys(events, key, wanted))
+            met_count += int(accepted.sum())
+            kept.append(events[events[key].isin(keys[pending][accepted])])
+            pending = pending[~accepted]
+            if not len(pending):
+                events = pd.concat(kept, ignore_index=True)
+                owner = pd.Index(keys).get_indexer(events[key])
+                order = np.lexsort((np.arange(len(events)), owner))
+                return events.iloc[order].reset_index(drop=True)
+        rate = met_count / max(drawn, 1)
+        raise ConditionError(
+            f"{len(pending)} of {len(keys)} given entities still had no event meeting "
+            f"{_described(wanted)} after {_MAX_EVENT_ROUNDS} draws each ({drawn:,} histories "
+            f"drawn; about {rate:.1%} of draws met it). The model rarely generates such "
+            "events for these entities: loosen the event conditions or give other context rows."
+        )
+
+    def _entities_meeting(
+        self, n: int, conditions: Mapping[str, Any] | None, wanted: list[Any], seed: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """``n`` new entities whose histories have an event meeting ``wanted``.
+
+        Context and history are drawn together in batches sized by the acceptance
+        rate seen so far, and the entities that meet the conditions are kept, so
+        their context follows the conditions too.
+        """
+        key = self.layout_["sequence_key"]
+        tables: list[pd.DataFrame] = []
+        frames: list[pd.DataFrame] = []
+        have = drawn = met_count = 0
+        rate = None
+        for attempt in range(_MAX_EVENT_ROUNDS):
+            need = n - have
+            if rate is None:
+                batch = need + need // 4 + 16
+            else:
+                batch = int(min(max(need / max(rate, 1e-4) * 1.2, need + 16), 20 * n + 1_000))
+            round_seed = seed + attempt
+            table = self._draw_context(batch, conditions, round_seed).reset_index(drop=True)
+            events = self._histories(table, np.arange(batch), round_seed)
+            met = np.zeros(batch, dtype=bool)
+            met[_meeting_keys(events, key, wanted).astype(np.int64)] = True
+            drawn += batch
+            met_count += int(met.sum())
+            rate = met_count / drawn
+            taken = np.flatnonzero(met)[:need]
+            lookup = np.full(batch, -1)
+            lookup[taken] = np.arange(len(taken)) + have
+            events = events[np.isin(events[key].to_numpy(), taken)]
+            frames.append(events.assign(**{key: lookup[events[key].to_numpy()]}))
+            tables.append(table.iloc[taken])
+            have += len(taken)
+            if have >= n:
+                break
+            if drawn > _MAX_EVENT_FACTOR * n + 5_000:
+                break
+        if have < n:
+            raise ConditionError(
+                f"Only {have} of {n} entities had an event meeting {_described(wanted)} after "
+                f"drawing {drawn:,} entities (acceptance rate {rate:.2%}); the model rarely "
+                "generates such histories. Loosen the event conditions, add context conditions "
+                "that make such events likely, or ask for fewer entities."
+            )
+        keys = self._new_keys(n, seed)
+        events = pd.concat(frames, ignore_index=True)
+        codes = events[key].to_numpy(dtype=np.int64)
+        order = np.lexsort((np.arange(len(events)), codes))
+        events = events.iloc[order].reset_index(drop=True)
+        events[key] = keys[codes[order]]
+        return events, pd.concat(tables, ignore_index=True), keys
+
+    def _seed_prefix(self, seed_events: Any, context_keys: np.ndarray, seed: int) -> _Prefix:
+        """Check, order and encode seed events of the given entities."""
+        layout = self.layout_
+        key, index = layout["sequence_key"], layout["sequence_index"]
+        columns = layout["event_columns"]
+        if not isinstance(seed_events, pd.DataFrame):
+            raise DataError(
+                f"seed_events must be a DataFrame of events; got {type(seed_events).__name__}."
+            )
+        missing = [c for c in columns if c not in seed_events.columns]
+        extra = [c for c in seed_events.columns if c not in columns]
+        if missing or extra:
+            raise DataError(
+                f"seed_events must have the fitted event columns {columns}; "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"unknown {extra}" if extra else "")
+                + ". Pass events with exactly those columns."
+            )
+        seeds = seed_events.loc[:, columns].reset_index(drop=True)
+        if seeds[key].isna().any():
+            raise DataError(
+                f"seed_events has {int(seeds[key].isna().sum())} event(s) without a key in "
+                f"{key!r}; every seed event needs the key of its entity."
+            )
+        entity = pd.Index(context_keys).get_indexer(seeds[key])
+        if (entity < 0).any():
+            value = seeds[key][entity < 0].iloc[0]
+            value = value.item() if hasattr(value, "item") else value
+            raise DataError(
+                f"seed_events has events of {int(seeds[key][entity < 0].nunique())} entities "
+                f"missing from the context rows (first {key}={value!r}); give each seeded "
+                "entity a context row, or drop its seed events."
+            )
+        dtypes = layout["event_dtypes"]
+        for column in columns:
+            if column != key:
+                seeds[column] = _conformed(seeds[column], dtypes[column])
+        order = np.argsort(entity, kind="stable")  # entities in context order, events kept
+        seeds, entity = seeds.iloc[order].reset_index(drop=True), entity[order]
+        n = len(context_keys)
+        lengths = np.bincount(entity, minlength=n)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        positions = np.arange(len(seeds)) - offsets[entity]
+        origin = np.zeros(n)
+        if index is not None:
+            if seeds[index].isna().any():
+                raise DataError(
+                    f"seed_events has missing values in the index {index!r}; give every seed "
+                    "event its time."
+                )
+            x = self._index_transform.values(seeds[index])
+            backwards = (positions > 0) & (np.diff(x, prepend=np.nan) < 0)
+            if backwards.any():
+                value = seeds[key][backwards].iloc[0]
+                value = value.item() if hasattr(value, "item") else value
+                raise DataError(
+                    f"The index {index!r} of seed_events decreases within entity "
+                    f"{key}={value!r}; order each entity's seed events by {index!r}."
+                )
+            last = offsets + lengths - 1
+            has = lengths > 0
+            origin[has] = x[last[has]]
+        constant = layout["constant_columns"]
+        learned = [c for c in columns if c not in (key, index) and c not in constant]
+        n_columns = 0 if self.event_encoder_ is None else len(self.event_encoder_.vocab_sizes)
+        tokens = torch.zeros((len(seeds), n_columns), dtype=torch.long)
+        if self.event_encoder_ is not None and len(seeds):
+            frame = _learned_frame(
+                seeds, positions, learned, index, self._index_transform, self._index_rules
+            )
+            tokens = self.event_encoder_.encode(frame, random_state=seed)
+        padded = torch.zeros((n, int(lengths.max(initial=0)), n_columns), dtype=torch.long)
+        padded[torch.as_tensor(entity), torch.as_tensor(positions)] = tokens.cpu()
+        # Constant columns of seeded entities come from their first seed event.
+        constants = seeds[constant].groupby(entity).first().reindex(range(n))
+        return _Prefix(seeds, entity, padded, torch.as_tensor(lengths), origin, constants)
 
     def _new_keys(self, n: int, seed: int) -> np.ndarray:
         # Integer keys continue above the real maximum and patterned string keys use
@@ -436,7 +770,14 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             return pd.DataFrame(index=range(n))
         return self.context_model_.sample(n, conditions=conditions, random_state=seed)
 
-    def _given_context(self, context: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    def _given_context(
+        self, context: pd.DataFrame, seed: int, known: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The entity table of given context rows, and their keys (new ones if absent).
+
+        Entity columns the rows lack are drawn given the rows, except the cells
+        ``known`` holds (constant columns read from seed events), which are kept.
+        """
         layout = self.layout_
         key = layout["sequence_key"]
         if not isinstance(context, pd.DataFrame) or len(context) == 0:
@@ -461,14 +802,21 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         columns = layout["entity_columns"]
         table = context.reindex(columns=columns).reset_index(drop=True)
         absent = [c for c in columns if c not in context.columns]
-        if absent:
+        known = known if known is not None else pd.DataFrame(index=table.index)
+        for column in absent:
+            if column in known.columns:
+                table[column] = known[column].to_numpy()
+        if absent and table[absent].isna().any().any():
             model = self.context_model_
             if "impute" in model.capabilities:
                 filled = model.impute(table, random_state=seed)
             else:  # drawn without regard to the given rows
                 filled = model.sample(len(table), random_state=seed)
             for column in absent:
-                table[column] = filled[column].to_numpy()
+                values = filled[column].reset_index(drop=True)
+                if column in known.columns:
+                    values = values.where(known[column].isna().to_numpy(), known[column])
+                table[column] = values.to_numpy()
         return table, keys
 
     def _step_masks(self) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
@@ -505,7 +853,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         keys: np.ndarray,
         entity_table: pd.DataFrame,
         seed: int,
+        origin: np.ndarray | None = None,
     ) -> pd.DataFrame:
+        """Decode drawn events; ``origin`` holds each entity's last seed event time, if any."""
         layout = self.layout_
         key, index = layout["sequence_key"], layout["sequence_index"]
         n = len(entity)
@@ -520,6 +870,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             step = np.where(position == 0, start, np.nan_to_num(np.maximum(gap, 0.0)))
             # Cumulative sums per entity: the first event's time plus the gaps so far.
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
+            if origin is not None:  # continued histories count on from their seed events
+                x = x + origin[entity]
             columns[index] = self._index_transform.decode_values(x).reset_index(drop=True)
         if self._index_rules is not None and n:
             # Columns kept relative to the index are computed back from the drawn index.
@@ -627,6 +979,84 @@ def _check_context(context: Any, key: str, events: pd.DataFrame) -> pd.DataFrame
             f"the context (first {key}={value!r}); add their context rows or drop their events."
         )
     return context.reset_index(drop=True)
+
+
+def _learned_frame(
+    events: pd.DataFrame,
+    positions: np.ndarray,
+    learned: list[str],
+    index: str | None,
+    index_transform: NumericTransform | None,
+    index_rules: RuleTransform | None,
+) -> pd.DataFrame:
+    """The event columns the model learns: the index as start and gaps, rule columns rewritten.
+
+    ``events`` are grouped by entity in order and ``positions`` number each
+    entity's events from 0.
+    """
+    frame = events[learned].copy()
+    if index is not None and index_transform is not None:
+        x = index_transform.values(events[index])
+        previous = np.concatenate([[np.nan], x[:-1]])
+        frame[_START] = np.where(positions == 0, x, np.nan)
+        frame[_GAP] = np.where(positions == 0, np.nan, x - previous)
+    if index_rules is not None:
+        rewritten = index_rules.forward(events[[*learned, index]])
+        for column in index_rules.columns:
+            frame[column] = rewritten[column]
+    return frame
+
+
+def _meeting_keys(events: pd.DataFrame, key: str, wanted: list[Any]) -> np.ndarray:
+    """Keys of the entities with at least one event meeting every condition at once."""
+    mask = np.ones(len(events), dtype=bool)
+    for condition in wanted:
+        mask &= condition.mask(events)
+    return pd.unique(events[key].to_numpy()[mask])
+
+
+def _described(wanted: list[Any]) -> str:
+    """The event conditions in words, for error messages."""
+    parts = []
+    for condition in wanted:
+        column = condition.column
+        if hasattr(condition, "values"):
+            values = list(condition.values)
+            parts.append(f"{column}={values[0]!r}" if len(values) == 1 else f"{column} in {values}")
+        elif condition.low is None or condition.high is None:
+            sign, bound = (
+                (">=", condition.low) if condition.high is None else ("<=", condition.high)
+            )
+            parts.append(f"{column} {sign} {bound}")
+        else:
+            parts.append(f"{condition.low} <= {column} <= {condition.high}")
+    return " and ".join(parts)
+
+
+def _conformed(values: pd.Series, dtype: str) -> pd.Series:
+    """A seed event column in the fitted dtype, or a DataError naming a value that is not."""
+    if str(values.dtype) == dtype or dtype == "object":
+        return values
+    target = np.dtype(dtype) if not dtype.startswith(("datetime64", "category")) else None
+    try:
+        if dtype.startswith("datetime64"):
+            return pd.to_datetime(values).astype(dtype)
+        if (
+            target is not None
+            and target.kind in "iufb"
+            and not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
+        ):
+            raise ValueError(dtype)
+        if target is not None and target.kind in "iub" and values.isna().any():
+            return values.astype(float)  # missing numbers stay missing
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+        example = bad.iloc[0] if len(bad) else values.dropna().iloc[0]
+        raise DataError(
+            f"seed_events column {values.name!r} holds {values.dtype} values such as "
+            f"{example!r}, but the model was fitted on {dtype}; convert the column to {dtype}."
+        ) from None
 
 
 def _constant_columns(
