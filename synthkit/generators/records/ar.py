@@ -1,0 +1,63 @@
+"""The default record model: autoregressive table models for roots, sequence models for children."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
+from synthkit.generators.records.base import RecordSynthesizer
+
+__all__ = ["RecordARSynthesizer"]
+
+
+class RecordARSynthesizer(RecordSynthesizer):
+    """Related tables from a registered table model and the autoregressive sequence model.
+
+    Each root table is fitted by ``table_model`` (the autoregressive table model
+    by default); each child table by ``SequenceSynthesizer("ar")`` over its owner
+    parent's rows, with the parent's (and up to ``context_depth - 1`` further
+    owners') columns as context. See :class:`RecordSynthesizer`.
+
+    Args:
+        epochs: Training passes of every table and sequence model (unless their
+            own parameters set it).
+        table_model: Registered table model of root tables.
+        table_params: Parameters of the root tables' model.
+        sequence_params: Parameters of the child tables' sequence models.
+        context_depth: Levels of ancestors whose columns a child's model sees:
+            1 the parent only, 2 also the grandparent, and so on.
+        rare_category_threshold: Categories seen in fewer rows than this are
+            pooled and never generated (privacy); keys into kept tables are
+            never pooled.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        random_state: Seed for reproducible fits.
+        verbose: Show progress bars while fitting.
+
+    Example:
+        >>> RecordARSynthesizer(epochs=5).get_params()["context_depth"]
+        2
+    """
+
+    name = "ar"
+
+    def __init__(
+        self,
+        epochs: int = 20,
+        table_model: str = "ar",
+        table_params: dict[str, Any] | None = None,
+        sequence_params: dict[str, Any] | None = None,
+        context_depth: int = 2,
+        rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.epochs = epochs
+        self.table_model = table_model
+        self.table_params = table_params
+        self.sequence_params = sequence_params
+        self.context_depth = context_depth
+        self.rare_category_threshold = rare_category_threshold
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose

@@ -1,0 +1,504 @@
+"""The record template: a whole database of related tables as a tree of table and sequence models.
+
+:class:`RecordSynthesizer` walks the tables of a
+:class:`~synthkit.schema.RecordDataset` parents first:
+
+* a table without a parent (a **root**; there may be several) is modelled by a
+  registered table model (``table_model``);
+* every other table is a :class:`~synthkit.generators.sequential.SequenceSynthesizer`
+  whose entities are the rows of its **owner** parent (the only parent, else the
+  first relationship listed, unless ``owners`` names another), keyed by the
+  foreign key, with the parent row (and its own owners' rows up to
+  ``context_depth`` levels, under ``<table>.<column>`` names) as context. Parents
+  without children are entities with no events, so the model learns how many
+  children a parent has as a function of the parent;
+* a foreign key that is not the owner's is learned as a categorical column when
+  it points at a kept (public) table, so a flight's destination is plausible for
+  its origin; otherwise it is filled by drawing existing synthetic parents, each
+  with a popularity drawn from the real numbers of children per parent;
+* kept tables are copied unchanged and children point at their real keys.
+
+Key columns are never learned as values: primary keys are drawn anew (shaped
+like the real ones, never a real one) and foreign keys come from the synthetic
+parents, so referential integrity holds by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from synthkit._params import Constraint, Interval
+from synthkit._runtime import seed_from
+from synthkit.errors import ConditionError, ParameterError, SynthkitError
+from synthkit.generators.base import BaseSynthesizer
+from synthkit.generators.records._frames import (
+    conform,
+    frame_from_text,
+    frame_to_text,
+    schema_from_text,
+    schema_to_text,
+)
+from synthkit.generators.records._plan import checked_options, fitting_order, owner_of
+from synthkit.generators.records.registry import RECORD_GENERATORS
+from synthkit.generators.registry import GENERATORS
+from synthkit.generators.sequential.base import SequenceSynthesizer, _key_entry
+from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
+from synthkit.pii.common import seed_for
+from synthkit.pii.ids import generate_ids
+from synthkit.schema.multitable import MultiTableMetadata
+from synthkit.schema.records import RecordDataset, Relationship
+from synthkit.schema.sequences import SequenceDataset
+
+__all__ = ["RecordSynthesizer"]
+
+
+class _Name(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value)
+
+    def __str__(self) -> str:
+        return "a registered table model name such as 'ar'"
+
+
+class _Params(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+
+    def __str__(self) -> str:
+        return "a dict of parameters"
+
+
+class _RecordDispatch(type):
+    """``RecordSynthesizer("ar", **params)`` builds the registered class for that name."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is RecordSynthesizer:
+            if args:
+                model, args = args[0], args[1:]
+            elif "model" in kwargs:
+                model = kwargs.pop("model")
+            else:
+                raise ParameterError(
+                    "Name a record model, e.g. RecordSynthesizer('ar'); known: "
+                    f"{RECORD_GENERATORS.names()}."
+                )
+            return RECORD_GENERATORS.get(model)(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
+    """A generative model of related tables (a database) that keeps every key valid.
+
+    ``RecordSynthesizer(model, **params)`` builds the record model registered
+    under ``model`` (``"ar"``). ``fit`` takes a
+    :class:`~synthkit.schema.RecordDataset`; ``sample`` returns one with the
+    same tables, columns, dtypes, relationships and root, so ``to_records()``
+    gives the same nested shape.
+
+    Example:
+        >>> import numpy as np, pandas as pd, synthkit
+        >>> rng = np.random.default_rng(0)
+        >>> patients = pd.DataFrame({"id": np.arange(40), "age": rng.integers(20, 80, 40)})
+        >>> labs = pd.DataFrame({"id": np.repeat(np.arange(40), 2),
+        ...                      "value": rng.normal(5, 1, 80).round(1)})
+        >>> db = synthkit.RecordDataset({"patients": patients, "labs": labs},
+        ...                             [synthkit.Relationship("patients", "labs", "id", "id")])
+        >>> model = synthkit.RecordSynthesizer("ar", epochs=1, verbose=False, random_state=0)
+        >>> synthetic = model.fit(db).sample(scale=0.5)
+        >>> len(synthetic.tables["patients"]), list(synthetic.tables["labs"].columns)
+        (20, ['id', 'value'])
+        >>> bool(synthetic.tables["labs"]["id"].isin(synthetic.tables["patients"]["id"]).all())
+        True
+    """
+
+    #: The data shape, which names this registry in model files.
+    data_shape: ClassVar[str] = "records"
+    #: Registered name of the sequence model of child tables.
+    sequence_model: ClassVar[str] = "ar"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "table_model": [_Name()],
+        "table_params": [_Params(), None],
+        "sequence_params": [_Params(), None],
+        "context_depth": [Interval(int, 1, None)],
+    }
+
+    def _check_param_relations(self) -> None:
+        try:
+            GENERATORS.get(self.table_model)
+        except SynthkitError as error:
+            raise ParameterError(f"table_model={self.table_model!r}: {error}") from None
+
+    # ------------------------------------------------------------------- fit
+    def fit(
+        self,
+        dataset: RecordDataset,
+        *,
+        owners: Mapping[str, str] | None = None,
+        sequence_index: Mapping[str, str] | None = None,
+        keep: Sequence[str] = (),
+    ) -> RecordSynthesizer:
+        """Learn every table of ``dataset``, parents first.
+
+        Args:
+            dataset: The related tables.
+            owners: Child table to the parent table whose rows are its entities
+                (its context), for tables with several parents; by default the
+                parent of the first relationship listed for that table (logged
+                on the ``synthkit`` logger).
+            sequence_index: Child table to the column that orders its rows
+                within a parent (a number or datetime); by default the
+                relationship's ``order`` column, else the row order.
+            keep: Public reference tables to copy unchanged (airports,
+                airlines); their children point at their real keys, and keys
+                into them are learned as categories.
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            RecordError: For a dataset that is not a RecordDataset, unknown
+                tables or columns in the options, an owner that is not a parent
+                of its table, a kept table with synthesized parents, or a cycle.
+            ParameterError: For invalid parameters.
+        """
+        owners, indexes, keep = checked_options(dataset, owners, sequence_index, keep)
+        _, seed = self._start_fit()
+        order = fitting_order(dataset)
+        plans: dict[str, dict[str, Any]] = {}
+        for name in order:
+            owner = None if name in keep else owner_of(dataset, name, owners)
+            plans[name] = _table_plan(dataset, name, owner, keep, indexes.get(name))
+        self.models_: dict[str, BaseSynthesizer] = {}
+        for name in order:
+            plan = plans[name]
+            frame = dataset.tables[name]
+            sub_seed = _sub_seed(seed, f"fit:{name}")
+            if plan["role"] == "root":
+                values = frame[plan["values"]]
+                if values.shape[1] and (values.nunique(dropna=False) > 1).any():
+                    self.models_[name] = self._table_model(sub_seed).fit(values)
+                else:  # nothing varies: every synthetic row repeats the constant values
+                    plan["role"] = "constant"
+                    plan["constant"] = frame_to_text(values.head(1))
+            elif plan["role"] == "child":
+                if len(frame) == 0:
+                    plan["role"] = "empty"
+                    continue
+                context = _context(plans, plan, dataset.tables, self.context_depth)
+                sequences = _events(frame, plan)
+                self.models_[name] = self._sequence(sub_seed).fit(sequences, context=context)
+        self.layout_ = {
+            "order": order,
+            "tables": plans,
+            "dataset": _dataset_state(dataset),
+        }
+        self._kept = {n: dataset.tables[n] for n in order if plans[n]["role"] == "kept"}
+        self.loss_history_ = pd.DataFrame()
+        self.n_rows_fitted_ = int(sum(len(frame) for frame in dataset.tables.values()))
+        return self
+
+    def _table_model(self, seed: int) -> BaseSynthesizer:
+        cls = GENERATORS.get(self.table_model)
+        return cls(**self._sub_params(cls, seed, self.table_params))
+
+    def _sequence(self, seed: int) -> SequenceSynthesizer:
+        # Parents are synthesized before their children, so the sequence model
+        # needs no context model of its own: contexts are always given.
+        params = {"context_model": None, **(self.sequence_params or {})}
+        cls = SEQUENCE_GENERATORS.get(self.sequence_model)
+        return cls(**self._sub_params(cls, seed, params))
+
+    def _sub_params(
+        self, cls: type[BaseSynthesizer], seed: int, given: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """This model's shared parameters that ``cls`` takes, then the given ones."""
+        shared = {
+            "epochs": self.epochs,
+            "rare_category_threshold": self.rare_category_threshold,
+            "device": self.device,
+            "verbose": self.verbose,
+            "random_state": seed,
+        }
+        names = set(cls._param_names())
+        return {**{k: v for k, v in shared.items() if k in names}, **dict(given or {})}
+
+    # ---------------------------------------------------------------- sample
+    def sample(
+        self,
+        scale: float = 1.0,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> RecordDataset:
+        """Draw a synthetic database with the training data's tables, keys and nesting.
+
+        Args:
+            scale: Root tables get ``round(scale * real rows)`` rows (at least
+                one); child tables follow from the model; kept tables are copied.
+            conditions: ``{column: value | [values] | (low, high)}`` met exactly
+                by every row of the dataset's root table, or
+                ``{root table: {column: ...}}`` for several roots.
+            random_state: Seed for reproducible samples.
+
+        Returns:
+            A :class:`~synthkit.schema.RecordDataset` whose primary keys are new
+            (never real ones, except in kept tables) and whose foreign keys all
+            point at existing rows.
+
+        Raises:
+            NotFittedError: Before :meth:`fit`.
+            ParameterError: For a scale that is not a positive number.
+            ConditionError: For conditions on unknown tables or columns, or that
+                cannot be met.
+        """
+        self._check_fitted()
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+            raise ParameterError(f"scale={scale!r}: pass a positive number such as 1.0 or 0.5.")
+        layout = self.layout_
+        wanted = _root_conditions(conditions, layout)
+        seed = seed_from(random_state)
+        out: dict[str, pd.DataFrame] = {}
+        for name in layout["order"]:
+            plan = layout["tables"][name]
+            template = frame_from_text(plan["template"])
+            role = plan["role"]
+            sub_seed = _sub_seed(seed, f"sample:{name}")
+            if role == "kept":
+                out[name] = self._kept[name].copy()
+                continue
+            if role in ("root", "constant"):
+                n = max(1, round(scale * plan["n_rows"]))
+                if role == "root":
+                    drawn = self.models_[name].sample(
+                        n, conditions=wanted.get(name), random_state=sub_seed
+                    )
+                else:
+                    drawn = frame_from_text(plan["constant"]).iloc[[0] * n]
+                columns = {c: drawn[c].to_numpy() for c in drawn.columns}
+            else:
+                context = _context(layout["tables"], plan, out, self.context_depth)
+                if role == "empty" or len(context) == 0:
+                    out[name] = template
+                    continue
+                events = self.models_[name].sample(context=context, random_state=sub_seed).data
+                n = len(events)
+                columns = {c: events[c].to_numpy() for c in events.columns}
+                if plan["position"] is not None:
+                    columns[plan["position"]] = events.groupby(
+                        plan["owner"]["child_key"], sort=False
+                    ).cumcount()
+                for link in plan["links"]:
+                    if link["mode"] == "sampled":
+                        parents = out[link["parent"]][link["parent_key"]].to_numpy()
+                        columns[link["child_key"]] = _draw_parents(
+                            link, n, parents, _sub_seed(sub_seed, link["child_key"])
+                        )
+            key = plan["primary_key"]
+            if key is not None:
+                columns[key] = generate_ids(plan["key_entry"], n, _sub_seed(sub_seed, "key"))
+            out[name] = conform(columns, template)
+        return _dataset_from_state(layout["dataset"], out)
+
+    # ----------------------------------------------------------------- state
+    def _encoder_states(self) -> dict[str, dict[str, Any]]:
+        kept = {name: frame_to_text(frame) for name, frame in self._kept.items()}
+        return {"records": {**self.layout_, "kept": kept}}
+
+    def _restore_encoders(self, states: Mapping[str, dict[str, Any]]) -> None:
+        layout = dict(states["records"])
+        self._kept = {name: frame_from_text(text) for name, text in layout.pop("kept").items()}
+        self.layout_ = layout
+
+    def _submodels(self) -> dict[str, BaseSynthesizer]:
+        return dict(self.models_)
+
+    def _set_submodels(self, submodels: dict[str, BaseSynthesizer]) -> None:
+        self.models_ = dict(submodels)
+
+
+# --------------------------------------------------------------------- helpers
+def _sub_seed(seed: int, purpose: str) -> int:
+    """An independent seed per table and purpose, so tables never share draws."""
+    return int(seed_for(seed, purpose).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _table_plan(
+    dataset: RecordDataset,
+    name: str,
+    owner: Relationship | None,
+    keep: list[str],
+    index: str | None,
+) -> dict[str, Any]:
+    """How one table is modelled, as JSON: its role, keys, learned columns and links."""
+    frame = dataset.tables[name]
+    key = dataset.primary_keys.get(name)
+    incoming = [r for r in dataset.relationships if r.child == name]
+    foreign = {r.child_key for r in incoming}
+    plan: dict[str, Any] = {
+        "template": frame_to_text(frame.iloc[:0]),
+        "primary_key": key if name not in keep else None,
+        "owner": None if owner is None else owner.to_dict(),
+        "position": None,
+        "index": None,
+        "links": [],
+    }
+    if key is not None and name not in keep:
+        plan["key_entry"] = _key_entry(frame[key])
+    if name in keep:
+        plan["role"] = "kept"
+    elif owner is None:
+        plan["role"] = "root"
+        plan["n_rows"] = len(frame)
+    else:
+        plan["role"] = "child"
+        generated = dataset.generated.get(name, ())
+        if owner.order is not None and owner.order in generated and index is None:
+            plan["position"] = owner.order  # list positions are renumbered, not learned
+        else:
+            plan["index"] = index or owner.order
+        for link in incoming:
+            if link == owner or link.child_key == owner.child_key:
+                continue
+            entry = {**link.to_dict(), "mode": "learned" if link.parent in keep else "sampled"}
+            if entry["mode"] == "sampled":
+                entry.update(_popularity(dataset, link))
+            plan["links"].append(entry)
+    hidden = {key, *foreign, plan["position"], plan["index"]}
+    learned_links = [link["child_key"] for link in plan["links"] if link["mode"] == "learned"]
+    plan["values"] = [c for c in frame.columns if c not in hidden or c in learned_links]
+    plan["learned_links"] = learned_links
+    return plan
+
+
+def _popularity(dataset: RecordDataset, link: Relationship) -> dict[str, Any]:
+    """The real distribution of children per parent along ``link``, and its missing share."""
+    keys = dataset.tables[link.child][link.child_key]
+    parents = dataset.tables[link.parent][link.parent_key]
+    counts = keys.value_counts().reindex(parents, fill_value=0)
+    histogram = counts.value_counts().sort_index()
+    return {
+        "counts": [int(c) for c in histogram.index],
+        "parents": [int(n) for n in histogram.to_numpy()],
+        "missing": float(keys.isna().mean()) if len(keys) else 0.0,
+    }
+
+
+def _draw_parents(link: Mapping[str, Any], n: int, parents: np.ndarray, seed: int) -> pd.Series:
+    """``n`` foreign keys into ``parents``, each parent as popular as a real one drawn at random."""
+    rng = np.random.default_rng(seed)
+    if len(parents) == 0:
+        return pd.Series([None] * n, dtype=object)
+    counts = np.asarray(link["counts"], dtype=float)
+    shares = np.asarray(link["parents"], dtype=float)
+    weights = rng.choice(counts, len(parents), p=shares / shares.sum())
+    if weights.sum() == 0:
+        weights = np.ones(len(parents))
+    values = pd.Series(parents[rng.choice(len(parents), n, p=weights / weights.sum())])
+    missing = rng.random(n) < link["missing"]
+    return values.where(~missing) if missing.any() else values
+
+
+def _context(
+    plans: Mapping[str, Mapping[str, Any]],
+    plan: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    depth: int,
+) -> pd.DataFrame:
+    """One row per owner-parent row: its key (named as the child's foreign key) and values.
+
+    The owner's own owners' values follow, up to ``depth`` levels, each column
+    named ``<table>.<column>``; the same function builds the real context at fit
+    and the synthetic one at sampling.
+    """
+    owner = plan["owner"]
+    parent = tables[owner["parent"]]
+    context = {owner["child_key"]: parent[owner["parent_key"]].to_numpy()}
+    rows, name = parent.reset_index(drop=True), owner["parent"]
+    for level in range(depth):
+        for column in plans[name]["values"]:
+            context[f"{name}.{column}"] = rows[column].to_numpy()
+        up = plans[name]["owner"]
+        if up is None or level + 1 == depth:
+            break
+        above = tables[up["parent"]]
+        position = pd.Index(above[up["parent_key"]]).get_indexer(rows[up["child_key"]])
+        rows = above.iloc[position].reset_index(drop=True)
+        name = up["parent"]
+    return pd.DataFrame(context)
+
+
+def _events(frame: pd.DataFrame, plan: Mapping[str, Any]) -> SequenceDataset:
+    """The child table as sequences keyed by the owner's foreign key, keys left out."""
+    key = plan["owner"]["child_key"]
+    index = plan["index"]
+    columns = [key, *([index] if index else []), *plan["values"]]
+    events = frame
+    if plan["position"] is not None:
+        events = frame.sort_values([key, plan["position"]], kind="stable")
+    sequences = SequenceDataset(
+        events[columns].reset_index(drop=True), key, index, sort=index is not None
+    )
+    for column in plan["learned_links"]:
+        # Keys of a kept (public) table: every one may be generated, so none is pooled.
+        sequences.metadata.update_column(column, kind="categorical", rare_category_threshold=0)
+    return sequences
+
+
+def _root_conditions(
+    conditions: Mapping[str, Any] | None, layout: Mapping[str, Any]
+) -> dict[str, Mapping[str, Any]]:
+    """Conditions per root table, from ``{column: ...}`` or ``{table: {column: ...}}``."""
+    if not conditions:
+        return {}
+    if not isinstance(conditions, Mapping):
+        raise ConditionError(
+            "conditions must be a dict such as {'age': (30, 40)} (on the root table) or "
+            f"{{'patients': {{'age': (30, 40)}}}}; got {type(conditions).__name__}."
+        )
+    roots = [n for n in layout["order"] if layout["tables"][n]["role"] in ("root", "constant")]
+    if all(k in roots and isinstance(v, Mapping) for k, v in conditions.items()):
+        by_table = dict(conditions)
+    else:
+        root = layout["dataset"]["root"]
+        if root not in roots:
+            raise ConditionError(
+                f"Conditions {sorted(conditions)} name no root table; the synthesized root "
+                f"tables are {roots}. Pass {{<root table>: {{<column>: <value>}}}}."
+            )
+        by_table = {root: conditions}
+    for table in by_table:
+        if layout["tables"][table]["role"] == "constant":
+            raise ConditionError(
+                f"Root table {table!r} has no varying columns to condition on; drop its conditions."
+            )
+    return by_table
+
+
+def _dataset_state(dataset: RecordDataset) -> dict[str, Any]:
+    """What rebuilding the dataset's shape over synthetic tables needs, as JSON."""
+    metadata = getattr(dataset, "_metadata", None)
+    return {
+        "relationships": [r.to_dict() for r in dataset.relationships],
+        "root": dataset.root,
+        "primary_keys": dict(dataset.primary_keys),
+        "generated": {k: list(v) for k, v in dataset.generated.items()},
+        "schemas": {k: schema_to_text(v) for k, v in dataset.schemas.items()},
+        "metadata": None if metadata is None else metadata.to_dict(),
+    }
+
+
+def _dataset_from_state(state: Mapping[str, Any], tables: dict[str, pd.DataFrame]) -> RecordDataset:
+    metadata = state.get("metadata")
+    return RecordDataset(
+        tables,
+        [Relationship.from_dict(r) for r in state["relationships"]],
+        root=state["root"],
+        primary_keys=state["primary_keys"],
+        generated=state["generated"],
+        schemas={k: schema_from_text(v) for k, v in state["schemas"].items()},
+        metadata=None if metadata is None else MultiTableMetadata.from_dict(metadata),
+    )
