@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from synthkit.connectors import load, save
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
+    from synthkit.generators.records import RecordSynthesizer
     from synthkit.generators.sequential import SequenceSynthesizer
     from synthkit.schema import MultiTableMetadata, RecordDataset, Relationship, SequenceDataset
 
@@ -31,6 +32,7 @@ __all__ = [
     "Metadata",
     "MultiTableMetadata",
     "RecordDataset",
+    "RecordSynthesizer",
     "Relationship",
     "SequenceDataset",
     "SequenceSynthesizer",
@@ -51,6 +53,7 @@ _LAZY = {
     "Synthesizer": "synthkit.generators",
     "load_model": "synthkit.generators",
     "SequenceSynthesizer": "synthkit.generators.sequential",
+    "RecordSynthesizer": "synthkit.generators.records",
     "load": "synthkit.connectors",
     "save": "synthkit.connectors",
     "evaluate": "synthkit.evaluation",
