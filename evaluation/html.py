@@ -7,6 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from synthkit.evaluation import svg
+from synthkit.evaluation.record_html import schema_section
 
 if TYPE_CHECKING:
     from synthkit.evaluation.report import Report
@@ -144,7 +145,8 @@ def _histories(report: Report) -> str:
         )
     coherence = report.results.get("coherence")
     table = ""
-    if coherence is not None:
+    # Records report coherence per relationship (the schema section shows it).
+    if coherence is not None and "transitions" in coherence.details:
         d = coherence.details
         rows = "".join(
             f"<tr><td>{escape(str(column))}</td><td class='num'>{_number(score)}</td>"
@@ -311,6 +313,7 @@ def render(report: Report) -> str:
         "<h1>Synthetic data evaluation</h1>"
         + _setup(report)
         + _scorecard(report)
+        + schema_section(report)
         + _distributions(report)
         + _histories(report)
         + _pairs(report)
