@@ -14,16 +14,19 @@ Example:
     [2, 1]
 """
 
+from synthkit.schema.key_detection import KeyProposal, detect_keys
 from synthkit.schema.multitable import MultiTableMetadata
 from synthkit.schema.records import RecordDataset, RecordError
 from synthkit.schema.relationship import Relationship
 from synthkit.schema.sequences import SequenceDataset, SequenceError
 
 __all__ = [
+    "KeyProposal",
     "MultiTableMetadata",
     "RecordDataset",
     "RecordError",
     "Relationship",
     "SequenceDataset",
     "SequenceError",
+    "detect_keys",
 ]

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthkit.errors import DataError
 from synthkit.schema._arrow import to_arrow, to_pandas
+from synthkit.schema._record_checks import (
+    RecordError,
+    check_orphans,
+    check_structure,
+    check_unique_keys,
+    fix_orphans,
+    parents_first,
+)
 from synthkit.schema.multitable import MultiTableMetadata
 from synthkit.schema.relationship import Relationship
+
+if TYPE_CHECKING:
+    from synthkit.schema.key_detection import KeyProposal
 
 __all__ = ["RecordDataset", "RecordError", "Relationship"]
 
 _SCALAR_VALUES = "value"
-
-
-class RecordError(DataError):
-    """Related tables break a key: a duplicate primary key, an orphan row, a cycle."""
 
 
 class RecordDataset:
@@ -30,14 +37,28 @@ class RecordDataset:
     Nested records (a patient with a list of visits) become a parent table of
     scalar fields (nested objects flattened to ``object.field`` columns) and one
     child table per list, linked by keys; :meth:`to_records` rebuilds the same
-    records. Tables read from a database come with its own foreign keys.
+    records. Tables read from a database come with its own foreign keys;
+    :meth:`detect` proposes keys for tables that come without them.
+
+    The tables must form a tree of parents and children, possibly with several
+    tables at the top (flights point at planes, airlines and airports) and a child
+    with several parents. Construction refuses, with a :class:`RecordError`
+    naming the table, column and an example row: a relationship naming an unknown
+    table or column, a duplicate or missing primary key, a foreign key whose
+    values are of another kind than the key it points at (numbers against text),
+    a table that is its own ancestor, a table no relationship reaches (unless
+    declared ``independent``) and orphan rows (a foreign key naming no parent),
+    unless ``orphans`` says how to repair them. A missing foreign key (null) means
+    the row has no parent, as in SQL; it is not an orphan.
 
     Args:
         tables: Table name to DataFrame.
-        relationships: The links between them.
+        relationships: The links between them. The first one listed for a child
+            with several parents is the one it nests under.
         root: The table at the top of the nesting; found when only one table has
-            no parent.
-        primary_keys: Table name to primary key column.
+            no parent, else None (then :meth:`to_records` asks for it).
+        primary_keys: Table name to primary key column (a relationship's parent key
+            is its parent's primary key unless given here).
         generated: Table name to columns synthkit added (keys, positions), dropped
             when nesting back.
         schemas: Table name to the nested Arrow schema it came from, to rebuild
@@ -45,6 +66,15 @@ class RecordDataset:
         metadata: Kinds and keys of every table (for example read from SDV with
             ``MultiTableMetadata.from_sdv``); detected when omitted. When given,
             its relationships and primary keys are used unless passed as well.
+        orphans: What to do with child rows whose foreign key names no parent:
+            ``"raise"`` (default), ``"drop"`` the rows (and, in turn, their own
+            children) or ``"null"`` their foreign key. A warning on the
+            ``synthkit.records`` logger says how many rows changed.
+        independent: Tables that stand on their own, linked to no other, when
+            the others are related.
+
+    Raises:
+        RecordError: For any of the broken keys above.
 
     Example:
         >>> records = [
@@ -58,6 +88,23 @@ class RecordDataset:
         {'card': ['A', 'A'], 'amount': [20.0, 5.5]}
         >>> dataset.to_records() == records
         True
+
+        Several tables at the top, and a repair asked for explicitly:
+
+        >>> import pandas as pd
+        >>> tables = {
+        ...     "airlines": pd.DataFrame({"carrier": ["AA", "UA"]}),
+        ...     "airports": pd.DataFrame({"faa": ["EWR", "JFK"]}),
+        ...     "flights": pd.DataFrame({"carrier": ["AA", "UA", "UA"],
+        ...                              "dest": ["JFK", "EWR", "SJU"]}),
+        ... }
+        >>> links = [Relationship("airlines", "flights", "carrier", "carrier"),
+        ...          Relationship("airports", "flights", "faa", "dest")]
+        >>> flights = RecordDataset(tables, links, orphans="null")
+        >>> flights.roots, flights.root, flights.parents_first
+        (['airlines', 'airports'], None, ['airlines', 'airports', 'flights'])
+        >>> flights.tables["flights"]["dest"].tolist()
+        ['JFK', 'EWR', None]
     """
 
     def __init__(
@@ -70,7 +117,13 @@ class RecordDataset:
         generated: Mapping[str, Sequence[str]] | None = None,
         schemas: Mapping[str, pa.Schema] | None = None,
         metadata: MultiTableMetadata | None = None,
+        orphans: str = "raise",
+        independent: Sequence[str] = (),
     ) -> None:
+        if not isinstance(tables, Mapping):
+            raise RecordError(
+                f"tables must map table names to DataFrames, got {type(tables).__name__}."
+            )
         self.tables = {name: _frame(name, table) for name, table in tables.items()}
         if metadata is not None and not isinstance(metadata, MultiTableMetadata):
             raise RecordError(
@@ -87,13 +140,56 @@ class RecordDataset:
         self.relationships = list(relationships)
         self.primary_keys = dict(primary_keys or {})
         for relationship in self.relationships:
-            self.primary_keys.setdefault(relationship.parent, relationship.parent_key)
+            if isinstance(relationship, Relationship):
+                self.primary_keys.setdefault(relationship.parent, relationship.parent_key)
+        self.independent = [str(name) for name in independent]
         self.generated = {name: list(columns) for name, columns in (generated or {}).items()}
         self.schemas = dict(schemas or {})
-        self.root = root if root is not None else self._find_root()
-        self.validate()
+        check_structure(self.tables, self.relationships, self.primary_keys, self.independent)
+        self.parents_first = parents_first(list(self.tables), self.relationships)
+        check_unique_keys(self.tables, self.primary_keys)
+        self.tables = fix_orphans(self.tables, self.relationships, self.parents_first, orphans)
+        self.root = self._find_root(root)
+        check_orphans(self.tables, self.relationships)
 
     # ------------------------------------------------------------- construction
+    @classmethod
+    def detect(
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        orphans: str = "raise",
+        independent: Sequence[str] | None = None,
+    ) -> RecordDataset:
+        """Build a dataset from tables that come without keys, detecting them.
+
+        :meth:`propose_keys` finds the primary and foreign keys; look at (print)
+        the proposal to confirm or override it before building. Tables no
+        detected relationship links are made ``independent`` unless a list is
+        given.
+
+        Example:
+            >>> import pandas as pd
+            >>> patients = pd.DataFrame({"id": [1, 2, 3], "age": [57, 67, 41]})
+            >>> labs = pd.DataFrame({"id": [1, 1, 3], "hdl": [75.0, 51.0, 40.0]})
+            >>> dataset = RecordDataset.detect({"patients": patients, "labs": labs})
+            >>> dataset.relationships
+            [Relationship(parent='patients', child='labs', parent_key='id', child_key='id', field=None, order=None)]
+        """  # noqa: E501
+        return cls.propose_keys(tables).build(tables, orphans=orphans, independent=independent)
+
+    @staticmethod
+    def propose_keys(tables: Mapping[str, pd.DataFrame]) -> KeyProposal:
+        """Propose primary and foreign keys from names, uniqueness and value containment.
+
+        Returns a :class:`~synthkit.schema.KeyProposal` whose ``primary_keys`` and
+        ``relationships`` can be edited before ``build(tables)``; printing it shows
+        each foreign key's containment share and orphans.
+        """
+        from synthkit.schema.key_detection import detect_keys
+
+        return detect_keys(tables)
+
     @classmethod
     def from_records(
         cls,
@@ -127,6 +223,50 @@ class RecordDataset:
             schemas=builder.schemas,
         )
 
+    @classmethod
+    def from_files(
+        cls,
+        source: str | Path | Mapping[str, str | Path],
+        relationships: Sequence[Relationship] | str | None = None,
+        **options: Any,
+    ) -> RecordDataset:
+        """Read one file per table (CSV, Parquet, Feather, JSON Lines) into related tables.
+
+        Same as ``synthkit.load(source, shape="records", ...)``.
+
+        Args:
+            source: A directory (each ``<table>.<suffix>`` file is a table; a
+                ``_relationships.json`` that :meth:`to_files` wrote gives the keys)
+                or a mapping of table name to file path.
+            relationships: The links; ``"detect"`` (or None without a
+                ``_relationships.json``) proposes them with :meth:`propose_keys`.
+            **options: ``primary_keys``, ``root``, ``orphans``, ``independent``,
+                ``format`` and ``dtypes`` (table name to pandas dtypes).
+
+        Example:
+            >>> import tempfile, pandas as pd
+            >>> folder = tempfile.mkdtemp()
+            >>> pd.DataFrame({"id": [1, 2]}).to_csv(f"{folder}/patients.csv", index=False)
+            >>> pd.DataFrame({"id": [2, 2], "hdl": [40, 51]}).to_csv(
+            ...     f"{folder}/labs.csv", index=False)
+            >>> RecordDataset.from_files(folder).relationships[0].child
+            'labs'
+        """
+        from synthkit.connectors.related_files import read_related_files
+
+        return read_related_files(source, relationships=relationships, **options)
+
+    def to_files(self, directory: str | Path, *, format: str = "csv") -> None:
+        """Write one file per table into ``directory`` plus ``_relationships.json`` (the keys).
+
+        ``format`` is a file suffix a connector writes: ``csv``, ``csv.gz``,
+        ``parquet``, ``feather``, ``jsonl``. Same as ``synthkit.save(dataset,
+        directory, format=...)``; :meth:`from_files` reads it back with its keys.
+        """
+        from synthkit.connectors.related_files import write_related_files
+
+        write_related_files(self, directory, format=format)
+
     def with_tables(self, tables: Mapping[str, pd.DataFrame]) -> RecordDataset:
         """Return a dataset with the same keys and nesting over new tables (synthetic ones)."""
         return RecordDataset(
@@ -137,32 +277,35 @@ class RecordDataset:
             generated=self.generated,
             schemas=self.schemas,
             metadata=self._metadata,
+            independent=self.independent,
         )
 
     # ---------------------------------------------------------------- checks
     def validate(self) -> None:
-        """Check that keys are unique and every child row has its parent."""
-        for table, key in self.primary_keys.items():
-            frame = self._table(table)
-            _require_column(frame, key, table)
-            repeated = frame[key].duplicated() | frame[key].isna()
-            if repeated.any():
-                value = _plain(frame.loc[repeated, key].iloc[0])
-                raise RecordError(
-                    f"Primary key {table}.{key} must be unique and present; "
-                    f"{int(repeated.sum())} row(s) break it, for example {value!r}."
-                )
-        for link in self.relationships:
-            parent, child = self._table(link.parent), self._table(link.child)
-            _require_column(parent, link.parent_key, link.parent)
-            _require_column(child, link.child_key, link.child)
-            orphans = ~child[link.child_key].isin(parent[link.parent_key])
-            if orphans.any():
-                value = _plain(child.loc[orphans, link.child_key].iloc[0])
-                raise RecordError(
-                    f"{int(orphans.sum())} row(s) of {link.child!r} point to no {link.parent!r} "
-                    f"row, for example {link.child_key}={value!r}."
-                )
+        """Check every key again (for example after editing ``tables`` in place).
+
+        Raises:
+            RecordError: Naming the table, column and an example row at fault.
+        """
+        check_structure(self.tables, self.relationships, self.primary_keys, self.independent)
+        check_unique_keys(self.tables, self.primary_keys)
+        check_orphans(self.tables, self.relationships)
+
+    @property
+    def roots(self) -> list[str]:
+        """The tables without a parent, in table order (independent ones included)."""
+        children = {link.child for link in self.relationships}
+        return [name for name in self.tables if name not in children]
+
+    def parents_of(self, table: str) -> list[Relationship]:
+        """The relationships in which ``table`` is the child, in the order listed."""
+        self._table(table)
+        return [link for link in self.relationships if link.child == table]
+
+    def children_of(self, table: str) -> list[Relationship]:
+        """The relationships in which ``table`` is the parent, in the order listed."""
+        self._table(table)
+        return [link for link in self.relationships if link.parent == table]
 
     @property
     def metadata(self) -> MultiTableMetadata:
@@ -178,42 +321,65 @@ class RecordDataset:
         return self._metadata
 
     # --------------------------------------------------------------- nesting
-    def to_arrow(self) -> pa.Table:
-        """Return the root table with every child nested as a list column."""
-        return self._nest(self.root, ())
+    def to_arrow(self, root: str | None = None) -> pa.Table:
+        """Return the ``root`` table with every table under it nested as a list column.
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """Return the nested records as Python dicts (the shape JSON holds)."""
-        return self.to_arrow().to_pylist()
+        A child with several parents nests under the first one listed that is
+        under ``root``; its other foreign keys stay plain columns. Tables not under
+        ``root`` are left out (write them with :meth:`to_files` or to SQL).
 
-    def _nest(self, name: str, path: tuple[str, ...]) -> pa.Table:
-        if name in path:
-            raise RecordError(f"Tables {[*path, name]} form a cycle; records cannot nest them.")
+        Raises:
+            RecordError: If ``root`` is not given and the dataset has several tables
+                without a parent.
+        """
+        root = root or self.root
+        if root is None:
+            raise RecordError(
+                f"Nested records need one table at the top; this dataset has several "
+                f"({', '.join(self.roots)}). Pass root=... (for example "
+                f"to_records(root={self.roots[0]!r}), or save(dataset, path, "
+                f"root={self.roots[0]!r})); tables not under it are left out, so write "
+                "all tables with save(dataset, directory) or to SQL instead."
+            )
+        self._table(root)
+        return self._nest(root, self._nesting(root), None)
+
+    def to_records(self, root: str | None = None) -> list[dict[str, Any]]:
+        """Return the nested records as dicts (the shape JSON holds); see :meth:`to_arrow`."""
+        return self.to_arrow(root).to_pylist()
+
+    def _nesting(self, root: str) -> dict[str, list[Relationship]]:
+        """Parent name to the links nested under it: each table under ``root`` once."""
+        under = {root}
+        nested: dict[str, list[Relationship]] = {}
+        for name in self.parents_first:
+            link = next((r for r in self.parents_of(name) if r.parent in under), None)
+            if name not in under and link is not None:
+                under.add(name)
+                nested.setdefault(link.parent, []).append(link)
+        # Lists are appended to their parent in the order the relationships are listed.
+        return {name: sorted(links, key=self.relationships.index) for name, links in nested.items()}
+
+    def _nest(
+        self, name: str, nested: Mapping[str, list[Relationship]], via: Relationship | None
+    ) -> pa.Table:
         table = to_arrow(self.tables[name]).replace_schema_metadata(None)
-        for link in (r for r in self.relationships if r.parent == name):
-            child = self._nest(link.child, (*path, name))
+        for link in nested.get(name, []):
+            child = self._nest(link.child, nested, link)
             lists = _as_lists(table, child, link, self)
             table = table.append_column(link.field or link.child, lists)
         # As a child, a table keeps its foreign key and position until its parent groups it.
-        as_child = [
-            column
-            for r in self.relationships
-            if r.child == name
-            for column in (r.child_key, r.order)
-            if column
-        ]
+        as_child = [column for column in (via.child_key, via.order) if column] if via else []
         return _restore(table, self.schemas.get(name), self.generated.get(name, ()), as_child)
 
     # ---------------------------------------------------------------- helpers
-    def _find_root(self) -> str:
-        children = {link.child for link in self.relationships}
-        roots = [name for name in self.tables if name not in children]
-        if len(roots) != 1:
-            raise RecordError(
-                f"Cannot tell which table is the root among {roots or list(self.tables)}; "
-                "pass root=..."
-            )
-        return roots[0]
+    def _find_root(self, root: str | None) -> str | None:
+        if root is not None:
+            self._table(root)
+            return root
+        related = [name for name in self.roots if name not in self.independent]
+        roots = related or self.roots
+        return roots[0] if len(roots) == 1 else None
 
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self.tables:
@@ -231,13 +397,6 @@ def _frame(name: str, table: pd.DataFrame | pa.Table) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise RecordError(f"Table {name!r} must be a DataFrame; got {type(table).__name__}.")
     return table
-
-
-def _require_column(frame: pd.DataFrame, column: str, table: str) -> None:
-    if column not in frame.columns:
-        raise RecordError(
-            f"Key column {column!r} is not in table {table!r}; columns: {list(frame.columns)}."
-        )
 
 
 def _as_lists(
@@ -395,8 +554,3 @@ def _free_name(wanted: str, taken: Sequence[str]) -> str:
     while name in taken:
         name = f"_{name}"
     return name
-
-
-def _plain(value: object) -> object:
-    # numpy scalars print as np.int64(3); show the plain Python value in messages.
-    return value.item() if hasattr(value, "item") else value

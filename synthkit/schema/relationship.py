@@ -23,6 +23,12 @@ class Relationship:
         field: Name of the list in the nested parent record (default: the child's name).
         order: Child column giving each row's position in that list, if any.
 
+    Keys are single columns. A table keyed by several columns together (weather
+    by ``origin`` and ``time_hour``) needs one key column built in parent and
+    child alike, for example ``weather["weather_id"] = weather["origin"] + " " +
+    weather["time_hour"]`` and the same in ``flights``; a list of columns raises
+    :class:`MetadataError` saying so.
+
     Example:
         >>> link = Relationship("patients", "labs", "id", "patient_id")
         >>> link.to_sdv_dict()["child_foreign_key"]
@@ -37,6 +43,24 @@ class Relationship:
     child_key: str
     field: str | None = None
     order: str | None = None
+
+    def __post_init__(self) -> None:
+        for role in ("parent_key", "child_key"):
+            value = getattr(self, role)
+            if isinstance(value, (list, tuple)):
+                raise MetadataError(
+                    f"{role}={list(value)!r} of {self.parent} -> {self.child} is a composite "
+                    "key; relationships link one column to one column. Build a single key "
+                    "column in both tables (for example frame['key'] = frame['a'].astype(str) "
+                    "+ ' ' + frame['b'].astype(str)) and relate those."
+                )
+        for role in ("parent", "child", "parent_key", "child_key", "field", "order"):
+            value = getattr(self, role)
+            optional = role in ("field", "order")
+            if not (isinstance(value, str) and value) and not (optional and value is None):
+                raise MetadataError(
+                    f"Relationship {role} must be a non-empty name (str); got {value!r}."
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict; unset nesting details are left out."""
