@@ -281,8 +281,23 @@ def release(
         bool, typer.Option(help="Also write the model file (gated by the likelihood attack).")
     ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    sequence_key: Annotated[
+        str | None,
+        typer.Option(help="Release sequences: the entity column of DATA and the holdout."),
+    ] = None,
+    sequence_index: Annotated[
+        str | None, typer.Option(help="Sequences: the column ordering each entity's events.")
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(help="Sequences: one row per entity (training and holdout), by key."),
+    ] = None,
 ) -> None:
-    """Fit, sample and evaluate; write the release only if every privacy gate passes."""
+    """Fit, sample and evaluate; write the release only if every privacy gate passes.
+
+    With --sequence-key, DATA and the holdout are events of entities (a patient's
+    visits), released and gated by entity.
+    """
     import synthkit
     from synthkit.errors import ReleaseGateError
 
@@ -294,11 +309,18 @@ def release(
         gates[name] = value if value in ("holdout", "none") else float(value)
         if value == "none":
             gates[name] = None
+    real, held = synthkit.load(data), synthkit.load(holdout)
+    if sequence_key is not None:
+        real = synthkit.SequenceDataset(real, sequence_key, sequence_index)
+        held = synthkit.SequenceDataset(held, sequence_key, sequence_index)
+    elif sequence_index is not None or context is not None:
+        raise typer.BadParameter("--sequence-index and --context need --sequence-key")
     try:
         result = synthkit.release(
-            synthkit.load(data),
+            real,
             output,
-            holdout=synthkit.load(holdout),
+            holdout=held,
+            context=synthkit.load(context) if context is not None else None,
             model=model,
             epsilon=epsilon,
             gates=gates,

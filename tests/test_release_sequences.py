@@ -157,3 +157,42 @@ def test_options_a_sequence_release_cannot_honour_are_refused(cohort, tmp_path: 
     with pytest.raises(ParameterError, match="every entity"):
         synthkit.release(real, tmp_path / "d", holdout=holdout, context=patients.iloc[:20])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_releases_sequences_by_entity(cohort, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthkit.cli import app
+
+    real, holdout, patients = cohort
+    real.data.to_csv(tmp_path / "labs.csv", index=False)
+    holdout.data.to_csv(tmp_path / "held.csv", index=False)
+    patients.to_csv(tmp_path / "patients.csv", index=False)
+    arguments = [
+        "release",
+        str(tmp_path / "labs.csv"),
+        "--holdout",
+        str(tmp_path / "held.csv"),
+        "--sequence-key",
+        "id",
+        "--sequence-index",
+        "days",
+        "--context",
+        str(tmp_path / "patients.csv"),
+        "--epochs",
+        "1",
+    ]
+    runner = CliRunner()
+    failed = runner.invoke(
+        app, [*arguments, "--output", str(tmp_path / "no"), "--gate", "dcr_share=0"]
+    )
+    assert failed.exit_code == 1, failed.output
+    assert "dcr_share" in failed.output and not (tmp_path / "no").exists()
+    gates = [
+        f"--gate={name}=none"
+        for name in ("inference_risk", "linkability_risk", "dcr_share", "mia_auc")
+    ]
+    passed = runner.invoke(app, [*arguments, "--output", str(tmp_path / "yes"), *gates])
+    assert passed.exit_code == 0, passed.output
+    assert (tmp_path / "yes" / "events.parquet").exists()
+    assert (tmp_path / "yes" / "context.csv").exists()
