@@ -1,0 +1,243 @@
+"""Evaluation of related tables on NAFLD patients with their lab tests and clinical events."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import synthkit
+from synthkit.errors import EvaluationError
+from synthkit.evaluation.record_fidelity import foreign_key_paths, valid_foreign_keys
+from synthkit.evaluation.records import evaluate_records
+from synthkit.evaluation.report import Report
+from synthkit.schema import RecordDataset, Relationship
+
+from .conftest import DATA
+
+LINKS = [
+    Relationship("patients", "labs", "id", "id"),
+    Relationship("patients", "events", "id", "id"),
+]
+PRIVACY = ["dcr_share", "exact_match_rate", "mia_auc"]
+
+
+@pytest.fixture(scope="module")
+def nafld() -> dict[str, pd.DataFrame]:
+    return {
+        "patients": pd.read_csv(DATA / "nafld1_sample.csv.gz"),
+        "labs": pd.read_csv(DATA / "nafld2_sample.csv.gz"),
+        "events": pd.read_csv(DATA / "nafld3_sample.csv.gz"),
+    }
+
+
+@pytest.fixture(scope="module")
+def split(nafld) -> dict[str, RecordDataset]:
+    """Patients split in three with all their rows: training, holdout and fresh."""
+    order = np.random.default_rng(0).permutation(nafld["patients"]["id"].to_numpy())
+    parts = {}
+    for name, ids in zip(("train", "holdout", "fresh"), np.array_split(order, 3), strict=True):
+        tables = {t: f[f["id"].isin(ids)].reset_index(drop=True) for t, f in nafld.items()}
+        parts[name] = RecordDataset(tables, LINKS)
+    return parts
+
+
+def tables_of(db: RecordDataset) -> dict[str, pd.DataFrame]:
+    return {name: frame.copy() for name, frame in db.tables.items()}
+
+
+def three_levels(tables: dict[str, pd.DataFrame]) -> RecordDataset:
+    """Patients -> visits (a patient's lab tests of one day) -> lab results."""
+    labs = tables["labs"]
+    visits = labs[["id", "days"]].drop_duplicates().reset_index(drop=True)
+    visits.insert(0, "visit", np.arange(len(visits)) + 10 * int(labs["id"].max()))
+    results = labs.merge(visits, on=["id", "days"])[["visit", "test", "value"]]
+    return RecordDataset(
+        {"patients": tables["patients"], "visits": visits, "results": results},
+        [
+            Relationship("patients", "visits", "id", "id"),
+            Relationship("visits", "results", "visit", "visit"),
+        ],
+    )
+
+
+def test_copy_of_training_database_is_caught_per_root_entity(split):
+    copy = evaluate_records(split["train"], tables_of(split["train"]), split["holdout"], PRIVACY)
+    fresh = evaluate_records(split["train"], split["fresh"], split["holdout"], PRIVACY)
+    assert copy["exact_match_rate"] == 1.0
+    assert copy["dcr_share"] > 0.95
+    assert copy["mia_auc"] > 0.9
+    assert fresh["exact_match_rate"] == 0.0
+    assert fresh["dcr_share"] < 0.8
+    assert copy["dcr_share"] - fresh["dcr_share"] > 0.2
+    assert copy.info["dcr_share"]["unit"] == "root entity"
+    unit = copy.meta["privacy_unit"]
+    assert "'patients'" in unit and "labs" in unit and "events" in unit
+    assert copy.meta["entities"] == {
+        "real": split["train"].tables["patients"].shape[0],
+        "synthetic": split["train"].tables["patients"].shape[0],
+        "holdout": split["holdout"].tables["patients"].shape[0],
+    }
+
+
+def test_broken_foreign_keys_lower_integrity_by_their_share(split):
+    tables = tables_of(split["train"])
+    labs = tables["labs"]
+    broken = np.random.default_rng(1).choice(len(labs), size=len(labs) // 8, replace=False)
+    labs.loc[broken, "id"] = labs["id"].max() + 1000
+    report = evaluate_records(split["train"], tables, metrics=["referential_integrity"])
+    per_link = report.by_relationship()["referential_integrity"]
+    assert per_link["labs.id -> patients"] == pytest.approx(1 - len(broken) / len(labs))
+    assert per_link["events.id -> patients"] == 1.0
+    assert report["referential_integrity"] == per_link.min()
+    example = report.details["referential_integrity"]["broken"]["labs.id -> patients"]
+    assert example["invalid_rows"] == len(broken)
+
+
+def test_repeated_primary_keys_lower_uniqueness(split):
+    tables = tables_of(split["train"])
+    patients = tables["patients"]
+    patients.loc[:3, "id"] = patients.loc[0, "id"]  # rows 0-3 share one key
+    report = evaluate_records(split["train"], tables, metrics=["primary_key_uniqueness"])
+    assert report["primary_key_uniqueness"] == pytest.approx(1 - 4 / len(patients))
+
+
+def test_children_dealt_to_other_parents_keep_cardinality_but_lose_trends(split):
+    metrics = ["cardinality_similarity", "inter_table_trends", "aggregate_trends"]
+    copy = evaluate_records(split["train"], tables_of(split["train"]), metrics=metrics)
+    tables = tables_of(split["train"])
+    rng = np.random.default_rng(2)
+    for name in ("labs", "events"):
+        # Permuting the foreign key keeps every parent's number of children.
+        tables[name]["id"] = rng.permutation(tables[name]["id"].to_numpy())
+    shuffled = evaluate_records(split["train"], tables, metrics=metrics)
+    assert copy.to_dict() == {name: 1.0 for name in metrics}
+    assert shuffled["cardinality_similarity"] == 1.0
+    assert shuffled["inter_table_trends"] < 0.97
+    assert shuffled["aggregate_trends"] < 0.97
+    relationships = shuffled.by_relationship()
+    assert (relationships["inter_table_trends"] < 1.0).all()
+
+
+def test_cardinality_of_a_known_case():
+    parents = pd.DataFrame({"card": list("abcd"), "limit": [1.0, 2.0, 3.0, 4.0]})
+    real = RecordDataset(
+        {"cards": parents, "payments": pd.DataFrame({"card": list("bccddd"), "amount": 1.0})},
+        [Relationship("cards", "payments", "card", "card")],
+    )
+    # Children per parent: real 0, 1, 2, 3; synthetic 1, 1, 2, 3 (no parent without children).
+    synthetic = {
+        "cards": parents,
+        "payments": pd.DataFrame({"card": list("abccddd"), "amount": 1.0}),
+    }
+    report = evaluate_records(real, synthetic, metrics=["cardinality_similarity"])
+    # Largest gap of the two CDFs: at 0 children, 1/4 against 0.
+    assert report["cardinality_similarity"] == pytest.approx(0.75)
+    details = report.details["cardinality_similarity"]
+    assert details["mean_children"]["payments.card -> cards"] == {"real": 1.5, "synthetic": 1.75}
+
+
+def test_three_levels_score_k_hop_trends_per_hop(nafld, split):
+    real = three_levels(tables_of(split["train"]))
+    copy = evaluate_records(real, tables_of(real), metrics=["k_hop_trends", "inter_table_trends"])
+    assert copy.details["k_hop_trends"]["per_hop"] == {"2": 1.0}
+    assert copy["k_hop_trends"] == 1.0
+    pairs = copy.details["k_hop_trends"]["pairs"]
+    assert {(p["parent_table"], p["child_table"], p["hops"]) for p in pairs} == {
+        ("patients", "results", 2)
+    }
+    # Visits dealt to other patients keep each visit's results: 1-hop trends between
+    # visits and results hold, the 2-hop ones between patients and results break.
+    tables = tables_of(real)
+    tables["visits"]["id"] = np.random.default_rng(3).permutation(tables["visits"]["id"])
+    moved = evaluate_records(real, tables, metrics=["k_hop_trends", "inter_table_trends"])
+    assert moved["k_hop_trends"] < 0.97
+    links = moved.by_relationship()["inter_table_trends"]
+    assert links["results.visit -> visits"] == 1.0
+    assert links["visits.id -> patients"] < 1.0
+
+
+def test_two_level_database_skips_k_hop_with_the_reason(split):
+    report = evaluate_records(
+        split["train"], split["fresh"], metrics=None, max_rows=2000, random_state=0
+    )
+    assert "grandparent" in report.skipped["k_hop_trends"]
+    assert report["referential_integrity"] == 1.0
+    assert set(report.by_table().index) == {"patients", "labs", "events"}
+    assert report.by_table()["column_shapes"].between(0, 1).all()
+    assert "holdout" in report.skipped["dcr_share"]
+
+
+def test_html_page_shows_the_schema_with_scores(split, tmp_path):
+    report = synthkit.evaluate(
+        split["train"],
+        split["fresh"],
+        holdout=split["holdout"],
+        metrics=["column_shapes", "cardinality_similarity", "inter_table_trends", "dcr_share"],
+    )
+    page = report.to_html(tmp_path / "report.html")
+    assert 'data-plot="schema"' in page
+    for text in ("patients", "labs.id -&gt; patients", "events.id -&gt; patients", "Privacy unit"):
+        assert text in page
+    again = Report.from_json(report.to_json())
+    pd.testing.assert_frame_equal(again.by_relationship(), report.by_relationship())
+    assert json.loads(report.to_json())["meta"]["shape"] == "records"
+
+
+def test_schemas_that_differ_are_refused(split):
+    tables = tables_of(split["fresh"])
+    with pytest.raises(EvaluationError, match=r"missing \['events'\]"):
+        evaluate_records(split["train"], {k: v for k, v in tables.items() if k != "events"})
+    with pytest.raises(EvaluationError, match=r"Table 'labs'.*missing \['value'\]"):
+        evaluate_records(split["train"], {**tables, "labs": tables["labs"].drop(columns="value")})
+    events = tables["events"].assign(patient=tables["events"]["id"])
+    other = RecordDataset(
+        {**tables, "events": events},
+        [LINKS[0], Relationship("patients", "events", "id", "patient")],
+    )
+    with pytest.raises(EvaluationError, match="relationships differ"):
+        evaluate_records(split["train"], other)
+    with pytest.raises(EvaluationError, match="DataFrame"):
+        evaluate_records(split["train"], {**tables, "labs": "labs.csv"})
+
+
+def test_holdout_split_by_row_is_refused(split, nafld):
+    overlapping = RecordDataset(
+        {t: f[f["id"].isin(nafld["patients"]["id"][:40])] for t, f in nafld.items()}, LINKS
+    )
+    with pytest.raises(EvaluationError, match=r"patients\.id=.*split by row, not by root entity"):
+        synthkit.evaluate(split["train"], split["fresh"], holdout=overlapping)
+
+
+def test_settings_that_apply_to_tables_only_are_refused(split):
+    with pytest.raises(EvaluationError, match="target"):
+        synthkit.evaluate(split["train"], split["fresh"], target="status")
+    with pytest.raises(EvaluationError, match="RecordDataset too"):
+        synthkit.evaluate(split["train"].tables["patients"], split["fresh"])
+
+
+def test_foreign_key_paths_follow_the_tree():
+    links = [
+        Relationship("a", "b", "id", "a_id"),
+        Relationship("b", "c", "id", "b_id"),
+        Relationship("c", "d", "id", "c_id"),
+        Relationship("a", "e", "id", "a_id"),
+    ]
+    ends = {(p[0].parent, p[-1].child) for p in foreign_key_paths(links, 2)}
+    assert ends == {("a", "c"), ("b", "d")}
+    assert [(p[0].parent, p[-1].child) for p in foreign_key_paths(links, 3)] == [("a", "d")]
+    assert foreign_key_paths(links, 4) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    parents=st.lists(st.integers(0, 50), min_size=1, max_size=20, unique=True),
+    children=st.lists(st.integers(-5, 60), max_size=40),
+)
+def test_valid_foreign_keys_are_exactly_those_among_the_parents(parents, children):
+    valid = valid_foreign_keys(pd.Series(children, dtype=float), pd.Series(parents))
+    assert valid.tolist() == [c in set(parents) for c in children]
