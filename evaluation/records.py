@@ -95,8 +95,8 @@ class RecordEvaluationData:
         >>> db = synthkit.RecordDataset({"patients": patients, "labs": labs},
         ...                             [synthkit.Relationship("patients", "labs", "id", "id")])
         >>> data = RecordEvaluationData(db, db)
-        >>> data.root, data.entities.columns
-        ('patients', ['age', 'labs.count', 'labs.value:mean', 'labs.value:std'])
+        >>> data.root, data.entities.columns[:3]
+        ('patients', ['age', 'labs.count', 'labs.value:mean'])
     """
 
     shape = "records"
