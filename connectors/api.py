@@ -5,18 +5,23 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from synthkit.connectors._base import ConnectorError, password_of, redact
+from synthkit.connectors._base import ConnectorError, UnknownFormatError, password_of, redact
 from synthkit.connectors.registry import connector_for
+from synthkit.connectors.related_files import (
+    is_table_directory,
+    read_related_files,
+    write_related_files,
+)
 from synthkit.errors import DataError, ParameterError, SynthkitError
 from synthkit.metadata import Metadata
-from synthkit.schema import RecordDataset, SequenceDataset
+from synthkit.schema import RecordDataset, Relationship, SequenceDataset, detect_keys
 from synthkit.schema._arrow import to_arrow, to_pandas
 
 __all__ = ["iter_batches", "load", "save"]
@@ -25,7 +30,7 @@ _SHAPES = ("table", "sequences", "records")
 
 
 def load(
-    uri: str | os.PathLike[str],
+    uri: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
     *,
     format: str | None = None,
     as_arrow: bool = False,
@@ -36,6 +41,10 @@ def load(
     metadata: Metadata | None = None,
     name: str | None = None,
     primary_key: str | None = None,
+    relationships: Sequence[Relationship] | str | None = None,
+    primary_keys: Mapping[str, str] | None = None,
+    orphans: str = "raise",
+    independent: Sequence[str] | None = None,
     **options: Any,
 ) -> pd.DataFrame | pa.Table | SequenceDataset | RecordDataset:
     """Read a file, directory or database into a DataFrame (or a dataset object).
@@ -43,6 +52,13 @@ def load(
     The connector is chosen by the URI's scheme (``sqlite://``, ``postgresql://``,
     ``duckdb://``) or file suffix (``.csv``, ``.parquet``, ``.feather``,
     ``.jsonl``...); ``format=`` overrides the choice.
+
+    Related tables (a :class:`RecordDataset`) come from three sources: several
+    tables of a database (``tables=[...]`` or ``"all"``; keys from its declared
+    primary and foreign keys), a mapping of table name to file or a directory of
+    table files (one ``<table>.<suffix>`` each; keys from the ``_relationships.json``
+    that ``save`` writes, else given or detected), or one file of nested records
+    (``shape="records"``).
 
     Args:
         uri: Local path, fsspec URL (``memory://``, ``s3://``...) or SQLAlchemy URL.
@@ -57,6 +73,15 @@ def load(
         metadata: Column kinds and keys for a sequence dataset.
         name: Name of the root table of a record dataset (default: the file stem).
         primary_key: Key column of the root records (default: a generated one).
+        relationships: For related tables: the links, ``"detect"`` to propose them
+            from names and values (:meth:`RecordDataset.propose_keys`), or None for
+            the source's own (a database's foreign keys, a directory's keys file),
+            detected when it declares none.
+        primary_keys: For related tables: table name to primary key, overriding
+            the source's.
+        orphans: For related tables: ``"raise"`` on child rows whose parent is
+            missing, or repair them: ``"drop"`` the rows or ``"null"`` their key.
+        independent: For related tables: tables linked to no other.
         **options: Passed to the connector, for example ``columns=``, ``delimiter=``,
             ``parse_dates=`` (CSV), ``filters=`` (Parquet), ``table=``, ``query=``,
             ``params=`` (SQL).
@@ -76,15 +101,61 @@ def load(
         >>> save(pd.DataFrame({"id": ["007", "042"], "age": [31, 45]}), path)
         >>> load(path).dtypes.astype(str).tolist()
         ['object', 'int64']
-    """
+
+        Related tables from files, keys detected, and back from the database they
+        were saved to:
+
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> save(pd.DataFrame({"id": [1, 2]}), folder / "patients.csv")
+        >>> save(pd.DataFrame({"id": [2, 2, 1], "hdl": [40, 51, 62]}), folder / "labs.csv")
+        >>> db = load({"patients": folder / "patients.csv", "labs": folder / "labs.csv"})
+        >>> save(db, f"sqlite:///{folder / 'hospital.db'}")
+        >>> load(f"sqlite:///{folder / 'hospital.db'}", tables="all").relationships
+        [Relationship(parent='patients', child='labs', parent_key='id', child_key='id', field=None, order=None)]
+    """  # noqa: E501
+    related = {
+        "relationships": relationships,
+        "primary_keys": primary_keys,
+        "orphans": orphans,
+        "independent": independent,
+    }
+    if isinstance(uri, Mapping) or (
+        shape in (None, "records") and "tables" not in options and is_table_directory(uri)
+    ):
+        if options or dtypes:
+            raise ParameterError(
+                f"Option(s) {sorted(options) + (['dtypes'] if dtypes else [])} do not apply "
+                "to a directory or mapping of table files; read such files one by one."
+            )
+        return read_related_files(uri, root=name, format=format, **related)
+    given = {key: value for key, value in related.items() if value not in (None, "raise")}
     with _secrets_hidden(uri):
         shape = _shape_of(shape, sequence_key, sequence_index, options)
         connector = connector_for(uri, format)
         text = os.fspath(uri)
         if shape == "records" and "tables" in options:
-            tables, relationships = _call(connector.read_related, text, options)
+            tables, links, keys = _call(connector.read_related, text, options)
+            frames = {key: to_pandas(value) for key, value in tables.items()}
+            if relationships == "detect" or (relationships is None and not links):
+                proposal = detect_keys(frames) if len(frames) > 1 else None
+                links = proposal.relationships if proposal else []
+                keys = {**(proposal.primary_keys if proposal else {}), **keys}
+                if independent is None and proposal is not None:
+                    independent = proposal.unlinked
+            elif relationships is not None:
+                links = list(relationships)
             return RecordDataset(
-                {key: to_pandas(value) for key, value in tables.items()}, relationships, root=name
+                frames,
+                links,
+                root=name,
+                primary_keys={**keys, **(primary_keys or {})},
+                orphans=orphans,
+                independent=independent or (),
+            )
+        if given:
+            raise ParameterError(
+                f"{sorted(given)} apply to related tables: a mapping or directory of table "
+                "files, or tables=[...] of a database."
             )
         table = _call(connector.read, text, options)
         if shape == "records":
@@ -120,7 +191,14 @@ def save(
         uri: Target path, fsspec URL or SQLAlchemy URL.
         format: Connector name, for targets whose suffix says nothing.
         **options: Passed to the connector, for example ``partition_cols=``
-            (Parquet), ``table=`` and ``if_exists=`` (SQL), ``delimiter=`` (CSV).
+            (Parquet), ``table=`` and ``if_exists=`` (SQL), ``delimiter=`` (CSV);
+            ``root=`` names the top table of a record dataset written nested.
+
+    A record dataset goes to a database as its tables with primary and foreign
+    keys declared (one transaction), to a path without a file suffix as a
+    directory of one file per table (``format=`` gives their suffix: ``csv``
+    by default, ``csv.gz``, ``parquet``, ``feather``, ``jsonl``) with its keys in
+    ``_relationships.json``, or to a JSON, Parquet or Arrow file as nested records.
 
     Example:
         >>> import tempfile, pathlib, pandas as pd
@@ -130,9 +208,17 @@ def save(
         >>> load(path).dtypes["city"]
         CategoricalDtype(categories=['Oslo', 'Rome'], ordered=False, categories_dtype=object)
     """
+    if isinstance(data, RecordDataset) and _is_directory_target(uri):
+        if options:
+            raise ParameterError(
+                f"Option(s) {sorted(options)} do not apply when writing one file per table."
+            )
+        write_related_files(data, uri, format=format or "csv")
+        return
     with _secrets_hidden(uri):
         connector = connector_for(uri, format)
         text = os.fspath(uri)
+        root = options.pop("root", None) if isinstance(data, RecordDataset) else None
         if isinstance(data, RecordDataset) and hasattr(connector, "write_related"):
             tables = {key: to_arrow(value) for key, value in data.tables.items()}
             _call(
@@ -144,7 +230,9 @@ def save(
                 data.primary_keys,
             )
             return
-        if isinstance(data, (SequenceDataset, RecordDataset)):
+        if isinstance(data, RecordDataset):
+            table = data.to_arrow(root)
+        elif isinstance(data, SequenceDataset):
             table = data.to_arrow()
         elif isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
             table = to_arrow(data)
@@ -181,6 +269,15 @@ def iter_batches(
             raise ParameterError(f"batch_size={batch_size!r}: use a positive integer.")
         options = {**options, "batch_size": batch_size}
         yield from _call(connector.iter_batches, os.fspath(uri), options)
+
+
+def _is_directory_target(uri: str | os.PathLike[str]) -> bool:
+    """A target no connector claims by scheme or suffix: a directory of table files."""
+    try:
+        connector_for(uri)
+    except UnknownFormatError:
+        return True
+    return False
 
 
 @contextlib.contextmanager

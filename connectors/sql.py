@@ -21,7 +21,7 @@ from synthkit.connectors._base import (
     redact,
 )
 from synthkit.errors import MissingDependencyError, ParameterError
-from synthkit.schema import Relationship
+from synthkit.schema import RecordError, Relationship
 
 __all__ = ["SqlConnector"]
 
@@ -145,8 +145,8 @@ class SqlConnector(Connector):
 
     def read_related(
         self, uri: str, *, tables: Sequence[str] | str = "all", schema: str | None = None
-    ) -> tuple[dict[str, pa.Table], list[Relationship]]:
-        """Read several tables and the foreign keys that relate them.
+    ) -> tuple[dict[str, pa.Table], list[Relationship], dict[str, str]]:
+        """Read several tables, the foreign keys that relate them and their primary keys.
 
         Args:
             uri: SQLAlchemy URL.
@@ -154,7 +154,12 @@ class SqlConnector(Connector):
             schema: Database schema (PostgreSQL).
 
         Returns:
-            Tables by name and the relationships taken from the database's foreign keys.
+            Tables by name, the relationships taken from the database's foreign keys
+            (among the tables read) and each table's single-column primary key.
+
+        Raises:
+            RecordError: A composite (several-column) foreign key among the tables
+                read, which relationships do not take.
         """
         database = _Database(uri, must_exist=True)
         with database.errors(None), database.engine.connect() as connection:
@@ -173,9 +178,21 @@ class SqlConnector(Connector):
                     "duckdb-engine does not support with this DuckDB version; read each table "
                     "with table=... and build a RecordDataset with its relationships."
                 )
+            primary_keys = {}
             for name in names:
+                declared = inspector.get_pk_constraint(name, schema=schema)
+                if len(declared.get("constrained_columns") or []) == 1:
+                    primary_keys[name] = declared["constrained_columns"][0]
                 for key in inspector.get_foreign_keys(name, schema=schema):
-                    if key["referred_table"] in names and len(key["constrained_columns"]) == 1:
+                    if key["referred_table"] in names and len(key["constrained_columns"]) > 1:
+                        raise RecordError(
+                            f"Table {name!r} of {database.display} has a composite foreign key "
+                            f"{key['constrained_columns']} -> {key['referred_table']}"
+                            f"{key['referred_columns']}; relationships link one column. Read "
+                            f"the tables without it (tables=[...]) and relate them by one key "
+                            "column built in both (see synthkit.Relationship)."
+                        )
+                    if key["referred_table"] in names:
                         relationships.append(
                             Relationship(
                                 parent=key["referred_table"],
@@ -185,7 +202,7 @@ class SqlConnector(Connector):
                             )
                         )
         out = {name: self.read(uri, table=name, schema=schema) for name in names}
-        return out, relationships
+        return out, relationships, primary_keys
 
     def write_related(
         self,
