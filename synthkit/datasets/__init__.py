@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_adult"]
+__all__ = ["load_adult", "load_card_statements", "load_nafld_labs"]
 
 
 def load_adult(split: str = "train") -> pd.DataFrame:
@@ -35,3 +35,62 @@ def load_adult(split: str = "train") -> pd.DataFrame:
     with resources.as_file(source) as path:
         frame = pd.read_csv(path, na_values=["?"], skipinitialspace=True)
     return frame
+
+
+def _read(name: str, **kwargs: object) -> pd.DataFrame:
+    source = resources.files(__package__).joinpath("data", name)
+    with resources.as_file(source) as path:
+        return pd.read_csv(path, **kwargs)
+
+
+def load_card_statements() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load monthly statements of 6,000 credit cards with each card's context.
+
+    A sample (seed 0) of the UCI "default of credit card clients" data (Taiwan,
+    2005; CC BY 4.0; see ``data/README.md``), reshaped from one row per card to
+    one event per card and month. ``month`` runs from 1 (April 2005) to 6
+    (September 2005, the latest statement); ``pay_status`` is the repayment
+    status that month (-2: no consumption, -1: paid in full, 0: revolving
+    credit, 1..8: months of delay), ``bill_amt`` the statement balance and
+    ``pay_amt`` the amount paid, in NT dollars. The context holds the card's
+    credit limit (``limit_bal``), the holder's ``sex``, ``education``,
+    ``marriage`` and ``age``, and ``has_default`` (1 for the 22 % of cards whose
+    holder defaulted on the next payment).
+
+    Returns:
+        ``(events, context)``: 36,000 statements keyed by ``card`` and ordered
+        by ``month``, and one row per card keyed by ``card``.
+
+    Example:
+        >>> events, cards = load_card_statements()
+        >>> events.shape, cards.shape
+        ((36000, 5), (6000, 7))
+        >>> list(events.columns)
+        ['card', 'month', 'pay_status', 'bill_amt', 'pay_amt']
+    """
+    return _read("card_statements.csv.gz"), _read("card_holders.csv.gz")
+
+
+def load_nafld_labs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load 1,500 NAFLD cohort patients with their lab tests and vitals over time.
+
+    A sample (seed 0) of the non-alcoholic fatty liver disease cohort of
+    Olmsted County (Allen et al. 2018, from the R ``survival`` package; LGPL;
+    see ``data/README.md``). Events are long-format measurements: ``id``,
+    ``days`` (since the patient's index date; many tests share a day),
+    ``test`` (``hdl``, ``chol``, ``sbp``, ``dbp``, ``smoke``, ``fib4``) and
+    ``value``; 167 patients have none. The context holds one row per patient:
+    ``age``, ``male``, ``weight``, ``height``, ``bmi``, ``case.id`` (the id of
+    the matched case, an identifier), ``futime`` (days of follow-up) and
+    ``status`` (1 if the patient died).
+
+    Returns:
+        ``(events, context)``: 33,713 lab events keyed by ``id`` and ordered by
+        ``days``, and 1,500 patients keyed by ``id``.
+
+    Example:
+        >>> labs, patients = load_nafld_labs()
+        >>> labs.shape, patients.shape
+        ((33713, 4), (1500, 9))
+    """
+    return _read("nafld_labs.csv.gz"), _read("nafld_patients.csv.gz")
