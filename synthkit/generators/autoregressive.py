@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,7 +20,7 @@ from synthkit.generators.ar_network import (
 )
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Condition, Context, RangeCondition
-from synthkit.privacy.accounting import epsilon_of_rdp, noise_for_epsilon, rdp_of_step
+from synthkit.privacy.plan import DPSGDPlan
 from synthkit.privacy.preprocessing import PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
 
@@ -270,7 +269,15 @@ class ARSynthesizer(Synthesizer):
         network.train()
         n_rows, n_columns = encoded.shape
         spent = self.encoder_.privacy_
-        plan = _DPPlan.make(self, spent, n_rows)
+        plan = DPSGDPlan.make(
+            float(self.epsilon),
+            spent,
+            sample_rate=min(self.batch_size / n_rows, 1.0),
+            epochs=self.epochs,
+            noise_multiplier=self.noise_multiplier,
+            preprocessing_share=self.preprocessing_share,
+            unit="row",
+        )
         # fit() logs nothing else; this line states the guarantee being bought.
         if self.verbose:
             print(plan.describe())
@@ -496,103 +503,6 @@ class ARSynthesizer(Synthesizer):
                 merged[gaps] = values[gaps]
                 out[column] = pd.Series(merged, index=out.index).astype(decoded[column].dtype)
         return out
-
-
-@dataclass
-class _DPPlan:
-    """The noise, the steps and the spending of one DP fit."""
-
-    epsilon: float
-    delta: float
-    delta_accounted: float
-    sample_rate: float
-    steps_per_epoch: int
-    steps: int
-    planned: int
-    noise_multiplier: float
-    preprocessing: np.ndarray
-    per_step: np.ndarray
-    histograms: dict[str, Any]
-    preprocessing_share: float
-
-    @classmethod
-    def make(cls, model: ARSynthesizer, spent: dict[str, Any], n_rows: int) -> _DPPlan:
-        epsilon = float(model.epsilon)
-        accounted = spent["delta_accounted"]
-        rate = min(model.batch_size / n_rows, 1.0)
-        per_epoch = max(round(1.0 / rate), 1)
-        planned = per_epoch * model.epochs
-        before = [(spent["preprocessing_noise_multiplier"], 1.0, 1)]
-        multiplier = model.noise_multiplier
-        if multiplier is None:
-            multiplier = noise_for_epsilon(epsilon, accounted, rate, planned, before)
-        preprocessing = rdp_of_step(spent["preprocessing_noise_multiplier"], 1.0)
-        per_step = rdp_of_step(float(multiplier), rate)
-        # The most steps within budget (spending only grows with the steps).
-        low, high = 0, planned
-        while low < high:
-            middle = (low + high + 1) // 2
-            if epsilon_of_rdp(preprocessing + middle * per_step, accounted) <= epsilon:
-                low = middle
-            else:
-                high = middle - 1
-        return cls(
-            epsilon=epsilon,
-            delta=spent["delta"],
-            delta_accounted=accounted,
-            sample_rate=rate,
-            steps_per_epoch=per_epoch,
-            steps=low,
-            planned=planned,
-            noise_multiplier=float(multiplier),
-            preprocessing=preprocessing,
-            per_step=per_step,
-            histograms=spent,
-            preprocessing_share=model.preprocessing_share,
-        )
-
-    def schedule(self) -> tuple[int, int]:
-        """Epochs and steps per epoch that stay within the affordable steps."""
-        if self.steps >= self.steps_per_epoch:
-            return self.steps // self.steps_per_epoch, self.steps_per_epoch
-        return (1, self.steps) if self.steps else (0, 0)
-
-    @property
-    def steps_run(self) -> int:
-        epochs, per_epoch = self.schedule()
-        return epochs * per_epoch
-
-    @property
-    def spent(self) -> float:
-        total = self.preprocessing + self.steps_run * self.per_step
-        return epsilon_of_rdp(total, self.delta_accounted)
-
-    def describe(self) -> str:
-        return (
-            f"DP fit: epsilon={self.epsilon:g} at delta={self.delta:.3g} per row "
-            f"(default delta 1/n**1.1), {self.preprocessing_share:.0%} of it for the "
-            f"preprocessing histograms; DP-SGD noise multiplier {self.noise_multiplier:.3f}, "
-            f"sample rate {self.sample_rate:.4g}, {self.steps} steps."
-        )
-
-    def report(self) -> dict[str, Any]:
-        return {
-            "unit": "row",
-            "epsilon": self.epsilon,
-            "epsilon_spent": self.spent,
-            "delta": self.delta,
-            "epsilon_preprocessing": epsilon_of_rdp(self.preprocessing, self.delta_accounted),
-            "epsilon_training": epsilon_of_rdp(
-                self.steps_run * self.per_step, self.delta_accounted
-            ),
-            "delta_category_threshold": self.histograms["delta_threshold"],
-            "noise_multiplier": self.noise_multiplier,
-            "preprocessing_noise_multiplier": self.histograms["preprocessing_noise_multiplier"],
-            "histograms": self.histograms["histograms"],
-            "sample_rate": self.sample_rate,
-            "steps": self.steps_run,
-            "steps_planned": self.planned,
-        }
 
 
 def _draw(logits: torch.Tensor) -> torch.Tensor:
