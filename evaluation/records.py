@@ -111,6 +111,7 @@ class RecordEvaluationData:
         holdout: RecordDataset | Tables | None = None,
         random_state: int = 0,
         max_rows: int = 10_000,
+        root: str | None = None,
     ) -> None:
         if not isinstance(real, RecordDataset):
             raise EvaluationError(
@@ -124,7 +125,7 @@ class RecordEvaluationData:
             if value is not None:
                 self._tables[side] = _checked_tables(side, value, real)
         self.holdout = self._tables.get("holdout")
-        self.root, self.root_note = _root(real)
+        self.root, self.root_note = _root(real, root)
         self.key_columns = _key_columns(real)
         if self.holdout is not None:
             _check_split_by_root(real, self.holdout, self.root, self.primary_keys.get(self.root))
@@ -302,7 +303,7 @@ class RecordEvaluationData:
                 sequences["real"],
                 sequences["synthetic"],
                 context=contexts,
-                metadata=self.metadata[link.child],
+                metadata=_subset(self.metadata[link.child], sequences["real"].data.columns),
                 random_state=self.random_state,
                 max_rows=self.max_rows,
             )
@@ -379,6 +380,11 @@ def _per_table_worst(metric: Metric) -> bool:
     )
 
 
+def _subset(metadata: Metadata, columns: Sequence[str]) -> Metadata:
+    """The entries of ``columns`` only (a child's other foreign keys are left out of its view)."""
+    return Metadata({c: metadata.column(c) for c in columns})
+
+
 def path_key(path: Sequence[Relationship], link: Relationship) -> str:
     """The key column of ``link``'s child that the next relationship down the path points at."""
     position = list(path).index(link)
@@ -415,8 +421,14 @@ def _descendant_paths(
     return paths
 
 
-def _root(real: RecordDataset) -> tuple[str, str]:
+def _root(real: RecordDataset, chosen: str | None = None) -> tuple[str, str]:
     """The table whose rows are the privacy unit, and how it was chosen."""
+    if chosen is not None:
+        if chosen not in real.tables:
+            raise EvaluationError(
+                f"root={chosen!r} is not a table of the real database; tables: {list(real.tables)}."
+            )
+        return chosen, f"{chosen!r}, as given"
     root = getattr(real, "root", None)
     if root is not None:
         return root, f"the database's root table {root!r}"
@@ -425,13 +437,16 @@ def _root(real: RecordDataset) -> tuple[str, str]:
     if not candidates:
         raise EvaluationError(
             "Every table of the real database is a child of another; records need a root "
-            "table (one without a parent) to define the unit of privacy."
+            "table (one without a parent) to define the unit of privacy: pass root=..."
         )
-    reach = {name: len(_descendant_paths(real.relationships, name)) for name in candidates}
-    chosen = max(candidates, key=lambda name: reach[name])
-    return chosen, (
-        f"{chosen!r}, the table without a parent that most tables hang off "
-        f"(candidates: {candidates})"
+
+    def reach(name: str) -> tuple[int, int]:
+        return len(_descendant_paths(real.relationships, name)), len(real.tables[name])
+
+    best = max(candidates, key=reach)
+    return best, (
+        f"{best!r}, the table without a parent that most tables hang off, then the largest "
+        f"(candidates: {candidates}); pass root=... to choose another"
     )
 
 
@@ -536,6 +551,7 @@ def evaluate_records(
     *,
     random_state: int = 0,
     max_rows: int = 10_000,
+    root: str | None = None,
 ) -> Report:
     """Score a synthetic database of related tables against the real one.
 
@@ -559,6 +575,9 @@ def evaluate_records(
         random_state: Seed for every subsample and model.
         max_rows: Cap on the rows a join, a nearest-neighbour side or a classifier
             uses; sizes actually used are in ``report.meta["sampling"]``.
+        root: The table whose rows are the unit of privacy; default the
+            database's root, or else the table without a parent that most tables
+            hang off (then the largest). The report states it.
 
     Returns:
         The :class:`Report`; :meth:`Report.by_table` and
@@ -582,7 +601,7 @@ def evaluate_records(
         ({'referential_integrity': 0.75}, [0.75])
     """
     data = RecordEvaluationData(
-        real, synthetic, holdout=holdout, random_state=random_state, max_rows=max_rows
+        real, synthetic, holdout=holdout, random_state=random_state, max_rows=max_rows, root=root
     )
     chosen = _resolve(metrics)
     explicit = metrics is not None
@@ -601,7 +620,14 @@ def evaluate_records(
             skipped[metric.name] = reason
             continue
         start = time.perf_counter()
-        results[metric.name] = data.score(metric)
+        try:
+            results[metric.name] = data.score(metric)
+        except EvaluationError as error:
+            # A default run keeps the other scores; the report says why this one is missing.
+            if explicit:
+                raise
+            skipped[metric.name] = str(error)
+            continue
         seconds[metric.name] = round(time.perf_counter() - start, 3)
         info[metric.name] = {
             "category": metric.category,

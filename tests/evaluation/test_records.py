@@ -241,3 +241,29 @@ def test_foreign_key_paths_follow_the_tree():
 def test_valid_foreign_keys_are_exactly_those_among_the_parents(parents, children):
     valid = valid_foreign_keys(pd.Series(children, dtype=float), pd.Series(parents))
     assert valid.tolist() == [c in set(parents) for c in children]
+
+
+def test_a_lookup_table_is_a_second_parent_scored_on_its_own(split):
+    def with_lookup(db: RecordDataset) -> RecordDataset:
+        tables = tables_of(db)
+        names = sorted(split["train"].tables["labs"]["test"].unique())
+        tables["lab_tests"] = pd.DataFrame(
+            {"test": names, "vital": [n in ("dbp", "sbp") for n in names]}
+        )
+        links = [*LINKS, Relationship("lab_tests", "labs", "test", "test")]
+        return RecordDataset(tables, links, root="patients")
+
+    real, fresh = with_lookup(split["train"]), with_lookup(split["fresh"])
+    report = evaluate_records(
+        real, fresh, metrics=["referential_integrity", "cardinality_similarity"]
+    )
+    assert set(report.by_relationship().index) == {
+        "labs.id -> patients",
+        "events.id -> patients",
+        "labs.test -> lab_tests",
+    }
+    assert report["referential_integrity"] == 1.0
+    assert report.meta["root"] == "patients"
+    moved = evaluate_records(real, fresh, metrics=["cardinality_similarity"], root="lab_tests")
+    assert moved.meta["root"] == "lab_tests"
+    assert "'lab_tests', as given" in moved.meta["privacy_unit"]
