@@ -17,6 +17,7 @@ from synthkit.generators import sharding
 from synthkit.generators.persistence import model_bytes
 
 distributed = pytest.importorskip("dask.distributed")
+DATA = Path(__file__).parent / "data"
 
 N, SHARD = 2_500, 1_000  # three parts: 1000, 1000, 500
 
@@ -264,7 +265,8 @@ def test_a_failing_shard_is_retried_then_reported_and_a_rerun_finishes(
         return put(fs, target, payload)
 
     monkeypatch.setattr(sharding, "_atomic_put", flaky)
-    model.sample_to(tmp_path / "a", N, shard_rows=SHARD, client=one_worker, retries=1)
+    manifest = model.sample_to(tmp_path / "a", N, shard_rows=SHARD, client=one_worker, retries=1)
+    assert manifest["run"]["retried"] == {"1": 2}
     assert _files(tmp_path / "a") == _files(reference)  # retried: the same bytes
     failures["left"] = 1
     with pytest.raises(ShardedOutputError, match=r"Shard 1 failed after 0 retries.*rerun"):
@@ -286,3 +288,155 @@ def test_a_part_changed_since_it_was_written_is_drawn_again(
     pq.write_table(pq.read_table(second).slice(0, 10), second)
     model.sample_to(tmp_path, N, shard_rows=SHARD, random_state=0, client=one_worker)
     assert _files(tmp_path) == _files(reference)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_write_is_replaced_and_the_bytes_are_the_same(
+    model, reference, tmp_path
+) -> None:
+    marker = str(tmp_path / "killed")
+
+    def die_writing_part_one() -> None:
+        # Runs in each worker process: the first worker to write part 1 writes half of
+        # it to a temporary file and dies, as a process killed by the OS would.
+        import os
+        import signal
+
+        from synthkit.generators import sharding as on_worker
+
+        put = on_worker._atomic_put
+
+        def dying(fs, target, payload):
+            if target.endswith("part-000001.parquet"):
+                try:
+                    os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    pass
+                else:
+                    directory, name = target.rsplit("/", 1)
+                    fs.pipe_file(f"{directory}/.{name}.dead.tmp", payload[: len(payload) // 2])
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return put(fs, target, payload)
+
+        on_worker._atomic_put = dying
+
+    out = tmp_path / "out"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        client.run(die_writing_part_one)
+        manifest = model.sample_to(out, N, shard_rows=SHARD, random_state=0, client=client)
+    assert Path(marker).exists()  # a worker did die
+    assert manifest["run"]["retried"] == {"1": 2}  # shard 1 took a second attempt
+    assert _files(out) == _files(reference)  # no temporary file left, the same bytes
+
+
+# --------------------------------------------------------------- sequence models
+ENTITIES, SHARD_ENTITIES = 250, 100  # three parts: 100, 100, 50 entities
+
+
+@pytest.fixture(scope="module")
+def patients() -> pd.DataFrame:
+    return pd.read_csv(DATA / "nafld1_sample.csv.gz")
+
+
+@pytest.fixture(scope="module")
+def sequence_model(patients):
+    labs = pd.read_csv(DATA / "nafld2_sample.csv.gz")
+    small = {"epochs": 1, "batch_size": 32, "state_dim": 16, "hidden_dim": 16}
+    return synthkit.SequenceSynthesizer(
+        "ar", random_state=0, verbose=False, context_params={"epochs": 1, "hidden_dim": 16}, **small
+    ).fit(synthkit.SequenceDataset(labs, sequence_key="id", sequence_index="days"), patients)
+
+
+@pytest.fixture(scope="module")
+def sequence_reference(sequence_model, one_worker, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sequences")
+    sequence_model.sample_to(
+        path, n_entities=ENTITIES, shard_entities=SHARD_ENTITIES, client=one_worker
+    )
+    return path
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(p.relative_to(path)): p.read_bytes() for p in files}
+
+
+def test_sequence_shards_are_whole_entities_with_keys_unique_across_shards(
+    sequence_model, sequence_reference, patients, two_workers, tmp_path
+) -> None:
+    manifest = sequence_model.sample_to(
+        tmp_path, n_entities=ENTITIES, shard_entities=SHARD_ENTITIES, client=two_workers
+    )
+    assert _tree(tmp_path) == _tree(sequence_reference)  # 1 and 2 workers: the same bytes
+    assert sorted(_tree(tmp_path)) == [
+        "_manifest.json",
+        *[f"{table}/part-00000{i}.parquet" for table in ("context", "events") for i in range(3)],
+    ]
+    assert manifest["n_entities"] == ENTITIES and manifest["shard_entities"] == SHARD_ENTITIES
+    contexts, events = [], []
+    for part in manifest["parts"]:
+        context = pd.read_parquet(tmp_path / part["context"]["file"])
+        frame = pd.read_parquet(tmp_path / part["events"]["file"])
+        assert len(context) == part["entities"] == part["context"]["rows"]
+        assert len(frame) == part["events"]["rows"]
+        # Whole entities: every event's entity is in the same part's context.
+        assert frame["id"].isin(context["id"]).all()
+        contexts.append(context)
+        events.append(frame)
+    assert [p["entities"] for p in manifest["parts"]] == [100, 100, 50]
+    assert manifest["rows"]["events"] == sum(len(f) for f in events)
+    keys = pd.concat(contexts)["id"]
+    assert keys.is_unique and len(keys) == ENTITIES  # across shards
+    assert not keys.isin(patients["id"]).any()  # never a real key
+    assert keys.dtype == patients["id"].dtype
+    assert list(pd.concat(events).columns) == ["id", "days", "test", "value"]
+
+
+def test_a_sequence_run_resumes_only_the_missing_shard(
+    sequence_model, sequence_reference, one_worker, tmp_path
+) -> None:
+    sequence_model.sample_to(
+        tmp_path, n_entities=ENTITIES, shard_entities=SHARD_ENTITIES, client=one_worker
+    )
+    # A crash after shard 1 wrote its context but before its events, manifest unwritten.
+    (tmp_path / "events" / "part-000001.parquet").unlink()
+    (tmp_path / "_manifest.json").unlink()
+    manifest = sequence_model.sample_to(
+        tmp_path, n_entities=ENTITIES, shard_entities=SHARD_ENTITIES, client=one_worker
+    )
+    assert manifest["run"]["drawn"] == [1] and manifest["run"]["kept"] == 2
+    assert _tree(tmp_path) == _tree(sequence_reference)
+    with pytest.raises(ShardedOutputError, match=r"differs in \['n_entities'\]"):
+        sequence_model.sample_to(tmp_path, n_entities=300, shard_entities=100, client=one_worker)
+    with pytest.raises(synthkit.errors.ParameterError, match="shard_entities"):
+        sequence_model.sample_to(tmp_path, n_entities=300, shard_rows=10)
+
+
+def test_sequence_conditions_hold_in_every_part(sequence_model, one_worker, tmp_path) -> None:
+    manifest = sequence_model.sample_to(
+        tmp_path, n_entities=60, shard_entities=40, conditions={"male": 1}, client=one_worker
+    )
+    for part in manifest["parts"]:
+        assert (pd.read_parquet(tmp_path / part["context"]["file"])["male"] == 1).all()
+
+
+@pytest.mark.slow
+def test_cli_samples_a_sequence_model_by_entity(
+    sequence_model, sequence_reference, tmp_path
+) -> None:
+    from typer.testing import CliRunner
+
+    from synthkit.cli import app
+
+    path = sequence_model.save(tmp_path / "model.synthkit")
+    out = tmp_path / "out"
+    arguments = ["sample", str(path), "--output", str(out), "--entities", str(ENTITIES)]
+    result = CliRunner().invoke(app, [*arguments, "--shard-entities", str(SHARD_ENTITIES)])
+    assert result.exit_code == 0, result.output
+    assert f"{ENTITIES} entities" in result.output
+    assert _tree(out) == _tree(sequence_reference)

@@ -64,6 +64,8 @@ def shard_keys(
         ...                seed=0)[0])[:4]
         'C-07'
     """
+    # The index joins the seed, so UUIDs of two shards differ even from equal seeds.
+    seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
     if entry.get("id_type", "integer") == "integer":
         keys = _integer_keys(entry, n, index, shard_entities, seed)
         return keys.astype(dtype) if dtype != "object" else keys

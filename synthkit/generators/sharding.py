@@ -169,6 +169,8 @@ def sample_to(
             data, spec, str(path), counts, todo, client, workers, retries
         )
         done.update(written)
+    if todo:
+        _remove_temporary(fs, root, tables)  # left by workers that died mid-write
     manifest = _manifest(spec, tables, counts, done)
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     _atomic_put(fs, f"{root}/{MANIFEST_NAME}", text.encode("utf-8"))
@@ -321,6 +323,7 @@ def _existing_parts(
     it was written with (and a table shard's row count) and, where a manifest lists
     it, the listed hash. A shard counts as written only when all its tables are.
     """
+    _remove_temporary(fs, root, tables)
     names = _listing(fs, root)
     if not names:
         return {}
@@ -340,10 +343,6 @@ def _existing_parts(
     for table in tables:
         directory = f"{root}/{table}" if table else root
         entries = names if not table else _listing(fs, directory)
-        # A worker killed mid-write leaves only a temporary file: never a part.
-        for name in entries:
-            if name.startswith(".part-") and name.endswith(".tmp"):
-                fs.rm(f"{directory}/{name}")
         for name in sorted(e for e in entries if _PART.match(e)):
             paths.append(f"{directory}/{name}")
             if problem is not None:
@@ -367,6 +366,15 @@ def _existing_parts(
     for target in paths + ([f"{root}/{MANIFEST_NAME}"] if MANIFEST_NAME in names else []):
         fs.rm(target)
     return {}
+
+
+def _remove_temporary(fs: Any, root: str, tables: tuple[str, ...]) -> None:
+    """Delete temporary files: a worker killed mid-write leaves one, never a part."""
+    for table in tables:
+        directory = f"{root}/{table}" if table else root
+        for name in _listing(fs, directory):
+            if name.startswith(".part-") and name.endswith(".tmp"):
+                fs.rm(f"{directory}/{name}")
 
 
 def _kept_part(
@@ -468,9 +476,10 @@ def _attempts(client: Any, futures: Mapping[Any, int]) -> dict[int, int]:
     except Exception:  # the count is a report, never a reason to fail the run
         return {}
     attempts = dict.fromkeys(keys.values(), 0)
+    # Scheduler entries are ("scheduler", key, from state, to state, ...).
     for entry in story:
-        if entry[0] in keys and entry[2] == "processing":
-            attempts[keys[entry[0]]] += 1
+        if entry[0] == "scheduler" and entry[1] in keys and entry[3] == "processing":
+            attempts[keys[entry[1]]] += 1
     return attempts
 
 
