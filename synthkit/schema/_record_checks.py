@@ -210,7 +210,8 @@ def fix_orphans(
                 if pd.api.types.is_integer_dtype(child[link.child_key].dtype):
                     # Integer columns hold no missing value; float ones do (as CSV reads them).
                     child[link.child_key] = child[link.child_key].astype("float64")
-                child.loc[orphans.to_numpy(), link.child_key] = None
+                # NaN, as pandas reads a missing value from CSV, so missing keys look alike.
+                child.loc[orphans.to_numpy(), link.child_key] = np.nan
                 out[name] = child
                 did = f"set {link.child_key} to missing in"
             LOG.warning(

@@ -99,7 +99,7 @@ class KeyProposal:
         Left out (under 90% found): flights.dest -> airports.faa: 66.7%
         >>> proposal.relationships.append(Relationship("airports", "flights", "faa", "dest"))
         >>> proposal.build(tables, orphans="null").tables["flights"]["dest"].tolist()
-        ['LGA', 'JFK', None]
+        ['LGA', 'JFK', nan]
     """
 
     primary_keys: dict[str, str]

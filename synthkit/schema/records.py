@@ -104,7 +104,7 @@ class RecordDataset:
         >>> flights.roots, flights.root, flights.parents_first
         (['airlines', 'airports'], None, ['airlines', 'airports', 'flights'])
         >>> flights.tables["flights"]["dest"].tolist()
-        ['JFK', 'EWR', None]
+        ['JFK', 'EWR', nan]
     """
 
     def __init__(
