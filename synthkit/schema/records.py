@@ -146,7 +146,6 @@ class RecordDataset:
         self.generated = {name: list(columns) for name, columns in (generated or {}).items()}
         self.schemas = dict(schemas or {})
         check_structure(self.tables, self.relationships, self.primary_keys, self.independent)
-        self.parents_first = parents_first(list(self.tables), self.relationships)
         check_unique_keys(self.tables, self.primary_keys)
         self.tables = fix_orphans(self.tables, self.relationships, self.parents_first, orphans)
         self.root = self._find_root(root)
@@ -290,6 +289,11 @@ class RecordDataset:
         check_structure(self.tables, self.relationships, self.primary_keys, self.independent)
         check_unique_keys(self.tables, self.primary_keys)
         check_orphans(self.tables, self.relationships)
+
+    @property
+    def parents_first(self) -> list[str]:
+        """The table names ordered so that every parent comes before its children."""
+        return parents_first(list(self.tables), self.relationships)
 
     @property
     def roots(self) -> list[str]:
