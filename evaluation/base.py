@@ -248,6 +248,12 @@ _BUILTIN = {
         ("tstr_rmse", "TSTRRMSE"),
         ("trtr_rmse", "TRTRRMSE"),
     ],
+    "sequence_utility": [
+        ("entity_tstr_auc", "EntityTSTRAUC"),
+        ("entity_trtr_auc", "EntityTRTRAUC"),
+        ("entity_tstr_r2", "EntityTSTRR2"),
+        ("entity_trtr_r2", "EntityTRTRR2"),
+    ],
 }
 for _module, _entries in _BUILTIN.items():
     for _name, _cls in _entries:

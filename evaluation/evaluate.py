@@ -53,6 +53,8 @@ def evaluate(
         holdout: Real rows the generator never saw; privacy metrics and utility need
             it. For sequences, other entities than ``real``'s (split by entity).
         target: The label column for utility (train on synthetic, test on real).
+            For sequences, a context column (one label per entity), predicted
+            from per-entity features by the ``entity_*`` utility metrics.
         metadata: Column kinds; detected from ``real`` when omitted. Columns of
             kind id, pii and text are not scored (the report lists them).
         metrics: Names or :class:`Metric` instances; default every registered
@@ -131,10 +133,6 @@ def evaluate(
             raise EvaluationError(
                 "context applies to sequences only; pass SequenceDatasets, or drop context."
             )
-    elif target is not None:
-        raise EvaluationError(
-            f"target={target!r}: utility metrics score tables only; for sequences pass target=None."
-        )
     if sequences:
         data: EvaluationData | SequenceEvaluationData = SequenceEvaluationData(
             real,
@@ -145,6 +143,7 @@ def evaluate(
             random_state=random_state,
             max_rows=max_rows,
             model=model,
+            target=target,
         )
         return _run(data, metrics, _sequence_meta(data, random_state, max_rows))
     data = EvaluationData(
@@ -267,7 +266,7 @@ def _sequence_meta(
         "entity_features": data.entities.columns,
         "excluded_columns": data.events.excluded,
         "kinds": data.events.kinds,
-        "target": None,
+        "target": data.target,
         "random_state": random_state,
         "max_rows": max_rows,
     }

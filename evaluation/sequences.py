@@ -193,6 +193,7 @@ class SequenceEvaluationData:
         random_state: int = 0,
         max_rows: int = 10_000,
         model: Any | None = None,
+        target: str | None = None,
     ) -> None:
         inputs = {"real": real, "synthetic": synthetic, "holdout": holdout}
         for side, value in inputs.items():
@@ -221,6 +222,7 @@ class SequenceEvaluationData:
             _check_split_by_entity(real, holdout)
         contexts = _contexts(inputs, context, self.key)
         self.contexts = contexts
+        self.target = _context_target(target, contexts["real"], self.key)
         self._entities = {
             side: _entity_list(inputs[side], contexts[side], self.key)
             for side in SIDES
@@ -359,12 +361,31 @@ class SequenceEvaluationData:
                 frames["real"],
                 frames["synthetic"],
                 holdout=frames.get("holdout"),
+                target=self.target,
                 metadata=metadata,
                 random_state=self.random_state,
                 max_rows=self.max_rows,
             )
         except EvaluationError as error:
             raise EvaluationError(f"Per-entity feature vectors: {error}") from error
+
+
+def _context_target(target: str | None, context: pd.DataFrame | None, key: str) -> str | None:
+    """A utility target of sequences: a context column, one label per entity."""
+    if target is None:
+        return None
+    columns = [] if context is None else [c for c in context.columns if c != key]
+    if target not in columns:
+        where = (
+            f"the context columns are {columns}"
+            if columns
+            else "these sequences have no context table; pass context=..."
+        )
+        raise EvaluationError(
+            f"target={target!r}: a sequence target must be a context column (one value per "
+            f"entity, such as a card's default flag); {where}."
+        )
+    return target
 
 
 def _parsed_like(events: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:

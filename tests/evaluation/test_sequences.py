@@ -167,7 +167,7 @@ def test_mixed_and_malformed_inputs_are_refused(nafld):
         synthkit.evaluate(train, train, context={"real": context, "synthetic": context.iloc[5:]})
     with pytest.raises(EvaluationError, match="not for \\['synthetic'\\]"):
         synthkit.evaluate(train, sequences(events), context={"real": context})
-    with pytest.raises(EvaluationError, match="utility metrics score tables only"):
+    with pytest.raises(EvaluationError, match="sequence target must be a context column"):
         synthkit.evaluate(train, train, target="value")
 
 
