@@ -22,6 +22,7 @@ from synthkit.connectors._base import (
 )
 from synthkit.errors import MissingDependencyError, ParameterError
 from synthkit.schema import RecordError, Relationship
+from synthkit.schema._record_checks import parents_first
 
 __all__ = ["SqlConnector"]
 
@@ -217,7 +218,7 @@ class SqlConnector(Connector):
         """Write several tables with primary and foreign keys, parents first, in one transaction."""
         if if_exists not in _IF_EXISTS:
             raise ParameterError(f"if_exists={if_exists!r}: use one of {', '.join(_IF_EXISTS)}.")
-        order = _parents_first(list(tables), relationships)
+        order = parents_first(list(tables), relationships)
         database = _Database(uri, must_exist=False)
         metadata = sa.MetaData(schema=schema)
         definitions = {
@@ -397,24 +398,6 @@ def _with_driver(url: URL) -> URL:
     if backend == "postgresql" and no_psycopg3 and importlib.util.find_spec("psycopg2"):
         url = url.set(drivername="postgresql+psycopg2")
     return url
-
-
-def _parents_first(names: list[str], relationships: Sequence[Relationship]) -> list[str]:
-    order: list[str] = []
-    pending = list(names)
-    while pending:
-        ready = [
-            n
-            for n in pending
-            if all(
-                r.parent in order or r.parent not in names for r in relationships if r.child == n
-            )
-        ]
-        if not ready:
-            raise DatabaseError(f"Tables {pending} reference each other in a cycle.")
-        order += ready
-        pending = [n for n in pending if n not in ready]
-    return order
 
 
 def _definition(

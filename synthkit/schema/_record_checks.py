@@ -236,7 +236,11 @@ def parents_first(names: Sequence[str], relationships: Sequence[Relationship]) -
         ready = [
             name
             for name in pending
-            if all(r.parent in order or r.parent == name for r in relationships if r.child == name)
+            if all(
+                r.parent in order or r.parent == name or r.parent not in names
+                for r in relationships
+                if r.child == name
+            )
         ]
         if not ready:  # check_structure refuses cycles first; this guards direct calls
             raise RecordError(f"Tables {pending} reference each other in a cycle.")
