@@ -28,8 +28,8 @@ from synthkit.evaluation.fidelity import (
     _numbers_and_bins,
     contingency_similarity,
     correlation_similarity,
+    ks_complement,
 )
-from synthkit.evaluation.sequence_fidelity import LengthSimilarity
 from synthkit.evaluation.sequences import entity_features
 from synthkit.schema.relationship import Relationship
 
@@ -43,6 +43,7 @@ __all__ = [
     "KHopTrends",
     "PrimaryKeyUniqueness",
     "ReferentialIntegrity",
+    "children_per_parent",
     "foreign_key_paths",
     "pair_trends",
     "valid_foreign_keys",
@@ -199,13 +200,27 @@ class PrimaryKeyUniqueness(Metric):
         return MetricResult(value, details={"per_table": per_table, "unit": "row"})
 
 
+def children_per_parent(child_keys: pd.Series, parent_keys: pd.Series) -> np.ndarray:
+    """Number of children of each parent, in the parents' order (0 for parents without any).
+
+    Children pointing at no parent are not counted.
+
+    Example:
+        >>> children_per_parent(pd.Series(["b", "c", "c", "x"]), pd.Series(list("abc"))).tolist()
+        [0, 1, 2]
+    """
+    counts = child_keys.value_counts()
+    return counts.reindex(parent_keys.to_numpy(), fill_value=0).to_numpy()
+
+
 class CardinalitySimilarity(Metric):
     """One minus the KS statistic of children per parent, averaged over relationships.
 
-    Each relationship is scored as a sequence evaluation scores lengths: the
-    children of one parent are its history, and parents without children count
-    0. Children whose foreign key is broken are left out (referential integrity
-    counts them).
+    Each relationship is compared as a sequence evaluation compares lengths:
+    the children of one parent are its history, and parents without children
+    count 0. Children whose foreign key is broken are left out (referential
+    integrity counts them). Details give each relationship's score and the
+    worst one.
     """
 
     name = "cardinality_similarity"
@@ -215,20 +230,31 @@ class CardinalitySimilarity(Metric):
     shapes = ("records",)
 
     def score(self, data: RecordEvaluationData) -> MetricResult:
-        """Score the lengths of every relationship's histories."""
+        """Compare children per parent of every relationship."""
         per_link: dict[str, float] = {}
         mean_children: dict[str, dict[str, float]] = {}
+        no_children: dict[str, dict[str, float]] = {}
         for link in data.relationships:
-            result = LengthSimilarity().score(data.relationship_view(link))
             label = relationship_label(link)
-            per_link[label] = result.value
-            mean_children[label] = result.details["mean_length"]
+            counts = {
+                side: children_per_parent(
+                    data.raw(side, link.child)[link.child_key],
+                    data.raw(side, link.parent)[link.parent_key].drop_duplicates(),
+                )
+                for side in ("real", "synthetic")
+            }
+            per_link[label] = ks_complement(
+                pd.Series(counts["real"]), pd.Series(counts["synthetic"])
+            )
+            mean_children[label] = {s: float(c.mean()) for s, c in counts.items()}
+            no_children[label] = {s: float((c == 0).mean()) for s, c in counts.items()}
         return MetricResult(
             _mean(list(per_link.values())),
             details={
                 "per_relationship": per_link,
                 "worst": min(per_link.values(), default=float("nan")),
                 "mean_children": mean_children,
+                "no_children_share": no_children,
                 "unit": "parent row",
             },
         )
@@ -338,10 +364,12 @@ def _aggregates(
     data: RecordEvaluationData, side: str, link: Relationship, shares: Mapping[str, list[Any]]
 ) -> pd.DataFrame:
     """The parent rows' scored columns beside their children's count, means and shares."""
+    from synthkit.evaluation.records import utc_naive
+
     parent = data.table(link.parent)
     child = data.table(link.child)
     parents = getattr(parent, side)
-    children = getattr(child, side)
+    children = utc_naive(getattr(child, side))
     keys = data.raw(side, link.child)[link.child_key].to_numpy()
     parent_keys = pd.Index(data.raw(side, link.parent)[link.parent_key])
     features = entity_features(

@@ -151,6 +151,11 @@ class RecordEvaluationData:
         """``name``'s real and synthetic rows, scored columns only, in the given row order."""
         return self._table_data[name]
 
+    @property
+    def histories(self) -> list[Relationship]:
+        """Relationships whose child has columns to score as each parent's history."""
+        return [r for r in self.relationships if self.table(r.child).columns]
+
     def relationship_view(self, link: Relationship) -> SequenceEvaluationData:
         """The relationship as sequences: each parent's children are its history.
 
@@ -205,15 +210,19 @@ class RecordEvaluationData:
         if "records" in metric.shapes:
             return metric.not_applicable(self)
         if metric.sequence_view == "tables" or _per_table_worst(metric):
-            reasons = {metric.not_applicable(self.table(name)) for name in self.tables}
+            scored = [t for t in self.tables if not isinstance(self.table(t), _KeysOnly)]
+            reasons = {metric.not_applicable(self.table(name)) for name in scored}
             return None if None in reasons else reasons.pop()
         if metric.sequence_view == "entities":
             return metric.not_applicable(self.entities)
-        if "sequences" in metric.shapes and self.relationships:
-            reasons = {metric.not_applicable(self.relationship_view(r)) for r in self.relationships}
+        if "sequences" in metric.shapes and self.histories:
+            reasons = {metric.not_applicable(self.relationship_view(r)) for r in self.histories}
             return None if None in reasons else reasons.pop()
         if "sequences" in metric.shapes:
-            return "needs a relationship: it scores each parent's children as a history"
+            return (
+                "needs a relationship whose child has columns besides its keys: it scores "
+                "each parent's children as a history"
+            )
         return f"scores {' and '.join(metric.shapes)} data only, not records"
 
     # -------------------------------------------------------------- scoring
@@ -221,7 +230,7 @@ class RecordEvaluationData:
         per_table, tables, weights = {}, {}, {}
         for name in self.tables:
             data = self.table(name)
-            if metric.not_applicable(data):
+            if isinstance(data, _KeysOnly) or metric.not_applicable(data):
                 continue
             result = metric.score(data)
             per_table[name], tables[name] = result.value, result.details
@@ -245,7 +254,7 @@ class RecordEvaluationData:
 
     def _score_relationships(self, metric: Metric) -> MetricResult:
         per_link, links = {}, {}
-        for link in self.relationships:
+        for link in self.histories:
             view = self.relationship_view(link)
             if metric.not_applicable(view):
                 continue
@@ -268,6 +277,10 @@ class RecordEvaluationData:
 
     def _build_table(self, name: str) -> EvaluationData:
         real, synthetic = self.raw("real", name), self.raw("synthetic", name)
+        metadata = self.metadata[name]
+        kinds = {c: metadata.kind(c) for c in real.columns}
+        if not any(kind in SCORED_KINDS for kind in kinds.values()):
+            return _KeysOnly(real, synthetic, kinds)  # type: ignore[return-value]
         try:
             return EvaluationData(
                 real,
@@ -285,15 +298,21 @@ class RecordEvaluationData:
         # The parent's key becomes the sequence key, named as the child's foreign key.
         renamed = [c for c in parent_columns if c != link.child_key]
         for side in ("real", "synthetic"):
-            child, parent = self.raw(side, link.child), self.raw(side, link.parent)
+            child, parent = self._keyed(side, link.child), self._keyed(side, link.parent)
             parent = parent[~parent[link.parent_key].duplicated() & parent[link.parent_key].notna()]
             child = child[valid_foreign_keys(child[link.child_key], parent[link.parent_key])]
-            columns = [link.child_key, *self.table(link.child).columns]
             index = link.order if link.order in child.columns else None
-            if index is not None:
-                columns.append(index)
             sequences[side] = SequenceDataset(
-                child.loc[:, list(dict.fromkeys(columns))], link.child_key, index, sort=True
+                child.drop(
+                    columns=[
+                        c
+                        for c in self.key_columns[link.child]
+                        if c != link.child_key and c != index and c in child.columns
+                    ]
+                ),
+                link.child_key,
+                index,
+                sort=True,
             )
             contexts[side] = parent.loc[:, [link.parent_key, *renamed]].rename(
                 columns={link.parent_key: link.child_key}
@@ -309,6 +328,13 @@ class RecordEvaluationData:
             )
         except EvaluationError as error:
             raise EvaluationError(f"Relationship {relationship_label(link)}: {error}") from error
+
+    def _keyed(self, side: str, table: str) -> pd.DataFrame:
+        """Scored columns as the table view parsed them (zones dropped), beside every key."""
+        raw = self.raw(side, table)
+        keys = [c for c in raw.columns if c in self.key_columns[table]]
+        frame = _prepared(self, side, table)
+        return pd.concat([raw.loc[:, keys].reset_index(drop=True), frame], axis=1)
 
     def _root_entities(self) -> EvaluationData:
         """One feature vector per root entity: root columns and aggregates of each descendant."""
@@ -392,15 +418,36 @@ def path_key(path: Sequence[Relationship], link: Relationship) -> str:
 
 
 def _prepared(data: RecordEvaluationData, side: str, table: str) -> pd.DataFrame:
-    """Scored columns of ``table`` for ``side``, parsed as the table view parses them."""
+    """Scored columns of ``table`` for ``side``, parsed as the table view parses them.
+
+    Datetimes with a time zone become UTC without one, so aggregates count them
+    in seconds like any other datetime.
+    """
     view = data.table(table)
     if side != "holdout":
-        return getattr(view, side)
+        return utc_naive(getattr(view, side))
     frame = data.raw("holdout", table).loc[:, view.columns].reset_index(drop=True)
     for column in view.columns:
         if pd.api.types.is_datetime64_any_dtype(view.real[column]):
             frame[column] = pd.to_datetime(frame[column], errors="coerce", format="mixed")
-    return frame
+    return utc_naive(frame)
+
+
+def utc_naive(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every time-zone-aware datetime column converted to UTC, zone dropped.
+
+    Example:
+        >>> frame = pd.DataFrame({"t": pd.to_datetime(["2013-01-01T10:00:00Z"])})
+        >>> str(utc_naive(frame)["t"].dtype)
+        'datetime64[ns]'
+    """
+    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return frame
+    out = frame.copy()
+    for column in aware:
+        out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
 
 
 def _descendant_paths(
@@ -470,12 +517,24 @@ def _table_metadata(real: RecordDataset, name: str, keys: Mapping[str, set[str]]
     for column in keys.get(name, ()):
         if column in entries:
             entries[column] = {"kind": "id"}
-    if not any(entry["kind"] in SCORED_KINDS for entry in entries.values()):
-        raise EvaluationError(
-            f"Table {name!r} has no column besides its keys to score ({sorted(entries)}); "
-            "records evaluation scores each table's own columns."
-        )
     return Metadata(entries)
+
+
+class _KeysOnly:
+    """Stands for a table with nothing to score but its keys (a lookup of codes and names).
+
+    It still counts for keys, cardinality and as one end of a join; per-table
+    metrics leave it out and the report lists its columns as not scored.
+    """
+
+    columns: list[str] = []
+    numeric_columns: list[str] = []
+    discrete_columns: list[str] = []
+
+    def __init__(self, real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, str]):
+        self.real = pd.DataFrame(index=pd.RangeIndex(len(real)))
+        self.synthetic = pd.DataFrame(index=pd.RangeIndex(len(synthetic)))
+        self.excluded = dict(kinds)
 
 
 def _checked_tables(side: str, value: Any, real: RecordDataset) -> dict[str, pd.DataFrame]:
