@@ -267,3 +267,34 @@ def test_a_lookup_table_is_a_second_parent_scored_on_its_own(split):
     moved = evaluate_records(real, fresh, metrics=["cardinality_similarity"], root="lab_tests")
     assert moved.meta["root"] == "lab_tests"
     assert "'lab_tests', as given" in moved.meta["privacy_unit"]
+
+
+def test_keys_only_lookup_and_zoned_dates_are_scored(split):
+    def variant(db: RecordDataset) -> RecordDataset:
+        tables = tables_of(db)
+        # A lookup of codes only, and event dates as ISO text with a zone (as CSV files hold them).
+        tables["lab_tests"] = pd.DataFrame(
+            {"test": sorted(split["train"].tables["labs"]["test"].unique())}
+        )
+        days = pd.to_timedelta(tables["events"]["days"], unit="D")
+        tables["events"]["when"] = (pd.Timestamp("2010-01-01", tz="UTC") + days).astype(str)
+        links = [*LINKS, Relationship("lab_tests", "labs", "test", "test")]
+        return RecordDataset(tables, links, root="patients")
+
+    metrics = [
+        "column_shapes",
+        "cardinality_similarity",
+        "aggregate_trends",
+        "coherence",
+        "dcr_share",
+    ]
+    report = evaluate_records(
+        variant(split["train"]), variant(split["fresh"]), variant(split["holdout"]), metrics
+    )
+    assert "lab_tests" not in report.details["column_shapes"]["per_table"]
+    assert report.meta["tables"]["lab_tests"]["scored_columns"] == []
+    assert (
+        report.details["cardinality_similarity"]["per_relationship"]["labs.test -> lab_tests"] > 0.5
+    )
+    assert "events.when:mean" in report.meta["entity_features"]
+    assert all(0 < report[name] <= 1 for name in metrics)
