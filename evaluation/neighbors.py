@@ -3,22 +3,40 @@
 Numbers (and datetimes) are scaled by the range of the training rows; a missing
 number gets its own indicator. Categories become one-hot vectors, so the number
 of mismatched categories between two rows is ``n_categorical - onehot_a @
-onehot_b.T``: a matrix product, which keeps the search on BLAS. Rows are
-processed in chunks so memory stays bounded; no Python loop runs over rows.
+onehot_b.T``: a matrix product, which keeps the search on BLAS (or the GPU).
+
+:func:`nearest_l1` and :func:`nearest_l2` are exact: both sides are cut into
+chunks (query chunk x reference chunk), each block keeps its ``k`` smallest
+distances, and a running top-``k`` per query row merges them, so memory is
+bounded by ``memory_budget`` whatever the number of rows, and no candidate is
+ever skipped (an approximate index would overstate distances and so understate
+privacy risk). The blocks run with torch on ``device`` (``"auto"``: CUDA when
+present). No Python loop runs over rows.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from synthkit.errors import EvaluationError
+from synthkit._runtime import resolve_device
+from synthkit.errors import EvaluationError, ParameterError
 
-__all__ = ["Encoded", "MixedEncoder", "iter_l1_blocks", "nearest_l1", "nearest_l2"]
+__all__ = [
+    "MEMORY_BUDGET",
+    "Encoded",
+    "MixedEncoder",
+    "chunk_sizes",
+    "iter_l1_blocks",
+    "nearest_l1",
+    "nearest_l2",
+]
 
 #: Most one-hot levels per categorical column; rarer levels share one "other" level.
 MAX_LEVELS = 256
@@ -26,6 +44,12 @@ _OTHER = "\x00<other>"
 
 # Entries of one distance block (query chunk x reference rows): 32M floats = 128 MB.
 _BLOCK_ENTRIES = 32_000_000
+#: Default bytes the distance blocks of one search may hold at once (about 3 copies
+#: of a query-chunk x reference-chunk float32 block: the distances, cdist's and
+#: top-k's work space).
+MEMORY_BUDGET = 256 * 2**20
+# Reference rows per chunk: wide enough for BLAS, small enough that queries chunk well.
+_REFERENCE_CHUNK = 32_768
 
 
 @dataclass(frozen=True)
@@ -98,16 +122,17 @@ class MixedEncoder:
     def fit(self, train: pd.DataFrame, frames: Sequence[pd.DataFrame]) -> MixedEncoder:
         """Learn ranges from ``train`` and category levels from all ``frames``."""
         numbers = _as_float(train, self.numeric)
-        with np.errstate(all="ignore"):
+        # A column with only missing values has no range: it is 0 apart everywhere.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             low = np.nanmin(numbers, axis=0) if len(self.numeric) else np.zeros(0)
             high = np.nanmax(numbers, axis=0) if len(self.numeric) else np.zeros(0)
+            median = np.nanmedian(numbers, axis=0) if len(self.numeric) else low
         low = np.nan_to_num(low, nan=0.0)
         span = np.nan_to_num(high - low, nan=0.0)
         self.low_ = low
         self.span_ = np.where(span > 0, span, 1.0)
-        self.fill_ = np.nan_to_num(
-            (np.nanmedian(numbers, axis=0) - low) / self.span_ if len(self.numeric) else low
-        )
+        self.fill_ = np.nan_to_num((median - low) / self.span_ if len(self.numeric) else low)
         self.has_missing_ = np.array(
             [any(frame[c].isna().any() for frame in frames) for c in self.numeric], dtype=bool
         )
@@ -225,57 +250,139 @@ def iter_l1_blocks(
 
 
 def nearest_l1(
-    query: Encoded, reference: Encoded, k: int = 1, weights: torch.Tensor | None = None
+    query: Encoded,
+    reference: Encoded,
+    k: int = 1,
+    weights: torch.Tensor | None = None,
+    *,
+    device: str | torch.device = "auto",
+    memory_budget: int = MEMORY_BUDGET,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the distances and indices of the ``k`` nearest reference rows (Gower-like L1).
+
+    Exact, with both sides in chunks: memory stays within ``memory_budget`` bytes
+    of distance blocks plus the encoded rows, for any number of rows.
+
+    Args:
+        query: Encoded query rows.
+        reference: Encoded reference rows.
+        k: Neighbours per query row (at most the reference rows).
+        weights: Optional per-feature weights (see :func:`iter_l1_blocks`).
+        device: Where the blocks are computed: ``"auto"`` (CUDA when present),
+            ``"cpu"``, ``"cuda"``...
+        memory_budget: Bytes the distance blocks may hold at once.
+
+    Returns:
+        ``(distances, indices)``, each ``(len(query), k)``, nearest first.
+        Distances are rounded to 5 decimals so equal distances compare equal
+        (float32 sums differ in the last bits with the block shapes); among equal
+        distances, any of the tied rows may be returned.
 
     Example:
         >>> frame = pd.DataFrame({"x": [0.0, 1.0, 3.0], "c": ["a", "a", "b"]})
         >>> encoded = MixedEncoder(["x"], ["c"]).fit(frame, [frame]).transform(frame)
-        >>> dist, idx = nearest_l1(encoded, encoded, k=2)
-        >>> idx[:, 1].tolist()
-        [1, 0, 1]
+        >>> dist, idx = nearest_l1(encoded, encoded, k=2, memory_budget=64)
+        >>> idx[:, 1].tolist(), dist[:, 1].tolist()
+        ([1, 0, 1], [0.33333, 0.33333, 1.66667])
     """
-    return _top_k(iter_l1_blocks(query, reference, weights), len(query), len(reference), k)
+    q_num, r_num, q_hot, r_hot = query.numbers, reference.numbers, query.onehot, reference.onehot
+    if weights is not None:
+        p = q_num.shape[1]
+        q_num, r_num, q_hot = q_num * weights[:p], r_num * weights[:p], q_hot * weights[p:]
+    # Mismatches = the query row's own (weighted) levels - matches: one BLAS call.
+    offsets = q_hot.sum(dim=1)
+
+    def block(q_rows: slice, r_rows: slice, on: torch.device) -> torch.Tensor:
+        qn, rn = q_num[q_rows].to(on), r_num[r_rows].to(on)
+        out = torch.cdist(qn, rn, p=1) if qn.shape[1] else qn.new_zeros(len(qn), len(rn))
+        if q_hot.shape[1]:
+            out.addmm_(q_hot[q_rows].to(on), r_hot[r_rows].to(on).T, alpha=-1.0)
+        return out + offsets[q_rows].to(on)[:, None]
+
+    return _chunked_top_k(block, len(query), len(reference), k, device, memory_budget)
 
 
 def nearest_l2(
-    query: torch.Tensor, reference: torch.Tensor, k: int = 1
+    query: torch.Tensor,
+    reference: torch.Tensor,
+    k: int = 1,
+    *,
+    device: str | torch.device = "auto",
+    memory_budget: int = MEMORY_BUDGET,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return distances and indices of the ``k`` nearest rows by Euclidean distance.
+
+    Exact and chunked on both sides, as :func:`nearest_l1`.
 
     Example:
         >>> points = torch.tensor([[0.0], [1.0], [5.0]])
         >>> nearest_l2(points, points, k=2)[1][:, 1].tolist()
         [1, 0, 1]
     """
-    step = _chunk_rows(len(reference))
-    zero = torch.zeros(len(query))
-    blocks = (
-        (
-            start,
-            min(start + step, len(query)),
-            torch.cdist(query[start : start + step], reference),
-            zero[start : start + step],
+
+    def block(q_rows: slice, r_rows: slice, on: torch.device) -> torch.Tensor:
+        # Exact differences (no |a|^2 + |b|^2 - 2ab shortcut, which cancels badly).
+        return torch.cdist(
+            query[q_rows].to(on),
+            reference[r_rows].to(on),
+            compute_mode="donot_use_mm_for_euclid_dist",
         )
-        for start in range(0, len(query), step)
-    )
-    return _top_k(blocks, len(query), len(reference), k)
+
+    return _chunked_top_k(block, len(query), len(reference), k, device, memory_budget)
 
 
-def _top_k(
-    blocks: Iterator[tuple[int, int, torch.Tensor, torch.Tensor]],
+def chunk_sizes(n_query: int, n_reference: int, memory_budget: int) -> tuple[int, int]:
+    """Query and reference rows per block so that about 3 float32 blocks fit the budget.
+
+    Example:
+        >>> chunk_sizes(1_000_000, 1_000_000, 256 * 2**20)
+        (682, 32768)
+    """
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 1:
+        raise ParameterError(
+            f"memory_budget={memory_budget!r} must be a positive number of bytes, e.g. 2**28."
+        )
+    reference_rows = max(1, min(n_reference, _REFERENCE_CHUNK))
+    query_rows = max(1, min(n_query, memory_budget // (3 * 4 * reference_rows)))
+    return query_rows, reference_rows
+
+
+def _chunked_top_k(
+    block: Any,
     n_query: int,
     n_reference: int,
     k: int,
+    device: str | torch.device,
+    memory_budget: int,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Running top-``k`` over query chunks x reference chunks of ``block(q, r, device)``."""
+    on = resolve_device(device)
     k = min(k, n_reference)
     distances = np.empty((n_query, k), dtype=np.float64)
     indices = np.empty((n_query, k), dtype=np.int64)
-    for start, stop, block, offset in blocks:
-        values, positions = torch.topk(block, k, dim=1, largest=False, sorted=True)
-        values = values + offset[:, None]
-        # Rounding removes float32 noise so equal distances compare equal (ties).
-        distances[start:stop] = np.round(values.double().numpy(), 5)
-        indices[start:stop] = positions.numpy()
-    return distances.clip(min=0.0), indices
+    q_step, r_step = chunk_sizes(n_query, n_reference, memory_budget)
+    for q_start in range(0, n_query, q_step):
+        q_rows = slice(q_start, min(q_start + q_step, n_query))
+        best = best_index = None
+        for r_start in range(0, n_reference, r_step):
+            r_rows = slice(r_start, min(r_start + r_step, n_reference))
+            values = block(q_rows, r_rows, on)
+            kk = min(k, values.shape[1])
+            values, positions = torch.topk(values, kk, dim=1, largest=False, sorted=False)
+            positions = positions + r_start
+            if best is not None:
+                values, positions = (
+                    torch.cat([best, values], 1),
+                    torch.cat([best_index, positions], 1),
+                )
+                values, keep = torch.topk(values, k, dim=1, largest=False, sorted=False)
+                positions = torch.gather(positions, 1, keep)
+            best, best_index = values, positions
+        # Nearest first; among equal distances the lower index first.
+        by_index = torch.argsort(best_index, dim=1)
+        best, best_index = torch.gather(best, 1, by_index), torch.gather(best_index, 1, by_index)
+        order = torch.argsort(best, dim=1, stable=True)
+        distances[q_rows] = torch.gather(best, 1, order).double().cpu().numpy()
+        indices[q_rows] = torch.gather(best_index, 1, order).cpu().numpy()
+    # Rounding removes float32 noise so equal distances compare equal (ties).
+    return np.round(distances, 5).clip(min=0.0), indices

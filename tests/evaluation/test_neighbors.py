@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synthkit.errors import ParameterError
 from synthkit.evaluation import neighbors
-from synthkit.evaluation.neighbors import MixedEncoder, nearest_l1
+from synthkit.evaluation.neighbors import MixedEncoder, nearest_l1, nearest_l2
 
 
 def _gower(a: pd.DataFrame, b: pd.DataFrame, numeric, discrete, train) -> np.ndarray:
@@ -68,3 +71,62 @@ def test_high_cardinality_columns_keep_a_bounded_width():
     assert "top" in encoder.levels_["merchant"]
     distances, _ = nearest_l1(encoded.take(np.arange(10)), encoded, k=1)
     assert np.all(distances[:, 0] == 0.0)
+
+
+_rows = st.lists(
+    st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.0, np.nan]), st.sampled_from("abc")),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(query=_rows, reference=_rows, k=st.integers(1, 4), budget=st.integers(1, 4000))
+def test_chunked_search_is_exact_against_brute_force_with_ties(query, reference, k, budget):
+    # Few distinct values make many ties; tiny budgets cut both sides into many chunks.
+    query = pd.DataFrame(query, columns=["x", "c"])
+    reference = pd.DataFrame(reference, columns=["x", "c"])
+    encoder = MixedEncoder(["x"], ["c"]).fit(reference, [reference, query])
+    q, r = encoder.transform(query), encoder.transform(reference)
+    distances, indices = nearest_l1(q, r, k=k, memory_budget=budget, device="cpu")
+    full = (
+        torch.cdist(q.numbers.double(), r.numbers.double(), p=1)
+        + (q.codes[:, None, :] != r.codes[None, :, :]).sum(axis=2)
+    ).numpy()
+    kk = min(k, len(reference))
+    assert distances.shape == indices.shape == (len(query), kk)
+    assert np.allclose(distances, np.sort(full, axis=1)[:, :kk], atol=1e-5)
+    # Each returned row is at the returned distance, with no row twice.
+    assert np.allclose(np.take_along_axis(full, indices, axis=1), distances, atol=1e-5)
+    assert all(len(set(row)) == kk for row in indices.tolist())
+    # Among equal distances the lower index comes first.
+    ties = np.isclose(distances[:, 1:], distances[:, :-1])
+    assert (indices[:, 1:][ties] > indices[:, :-1][ties]).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n_query=st.integers(1, 30),
+    n_reference=st.integers(1, 30),
+    budget=st.integers(1, 3000),
+    seed=st.integers(0, 100),
+)
+def test_euclidean_search_is_exact_against_brute_force(n_query, n_reference, budget, seed):
+    generator = torch.Generator().manual_seed(seed)
+    query = torch.randn(n_query, 3, generator=generator)
+    reference = torch.randn(n_reference, 3, generator=generator)
+    distances, indices = nearest_l2(query, reference, k=2, memory_budget=budget)
+    full = torch.cdist(query.double(), reference.double()).numpy()
+    assert np.allclose(distances, np.sort(full, axis=1)[:, :2], atol=1e-5)
+    assert np.allclose(np.take_along_axis(full, indices, axis=1), distances, atol=1e-5)
+
+
+def test_blocks_stay_within_the_memory_budget_and_bad_budgets_are_refused():
+    for n_query, n_reference, budget in [(10**6, 10**6, 2**28), (5, 10**6, 2**20), (10**6, 7, 64)]:
+        query_rows, reference_rows = neighbors.chunk_sizes(n_query, n_reference, budget)
+        assert query_rows <= n_query and reference_rows <= n_reference
+        assert 3 * 4 * query_rows * reference_rows <= max(budget, 3 * 4 * reference_rows)
+    frame = pd.DataFrame({"x": [0.0, 1.0]})
+    encoded = MixedEncoder(["x"], []).fit(frame, [frame]).transform(frame)
+    with pytest.raises(ParameterError, match="memory_budget=0 must be a positive number"):
+        nearest_l1(encoded, encoded, memory_budget=0)
