@@ -279,7 +279,40 @@ def _path_pairs(data: RecordEvaluationData, path: Sequence[Relationship]) -> lis
     return scored
 
 
-class InterTableTrends(Metric):
+class _RelationshipTrends(Metric):
+    """Pairs scored per relationship, averaged over all pairs of all relationships."""
+
+    category = "fidelity"
+    direction = "higher"
+    shapes = ("records",)
+    unit = "row"
+
+    def not_applicable(self, data: RecordEvaluationData) -> str | None:
+        """Skip databases without a relationship."""
+        return super().not_applicable(data) or (
+            None if data.relationships else "needs at least one relationship"
+        )
+
+    def pairs(self, data: RecordEvaluationData, link: Relationship) -> list[dict[str, Any]]:
+        """The scored column pairs of one relationship."""
+        raise NotImplementedError
+
+    def score(self, data: RecordEvaluationData) -> MetricResult:
+        """Score the column pairs of every relationship."""
+        pairs: list[dict[str, Any]] = []
+        per_link: dict[str, float] = {}
+        for link in data.relationships:
+            label = relationship_label(link)
+            scored = self.pairs(data, link)
+            per_link[label] = _mean([p["score"] for p in scored])
+            pairs += [{**p, "relationship": label} for p in scored]
+        return MetricResult(
+            _mean([p["score"] for p in pairs]),
+            details={"per_relationship": per_link, "pairs": pairs, "unit": self.unit},
+        )
+
+
+class InterTableTrends(_RelationshipTrends):
     """Trends between a parent's columns and its children's columns, as sdmetrics measures them.
 
     For each relationship, every child row is joined with its parent row; each
@@ -290,29 +323,12 @@ class InterTableTrends(Metric):
     """
 
     name = "inter_table_trends"
-    category = "fidelity"
-    direction = "higher"
     explanation = "How alike parent-column / child-column trends are over child rows joined."
-    shapes = ("records",)
+    unit = "child row"
 
-    def not_applicable(self, data: RecordEvaluationData) -> str | None:
-        """Skip databases without a relationship."""
-        return super().not_applicable(data) or (
-            None if data.relationships else "needs at least one relationship"
-        )
-
-    def score(self, data: RecordEvaluationData) -> MetricResult:
-        """Score the parent/child column pairs of every relationship."""
-        pairs: list[dict[str, Any]] = []
-        per_link: dict[str, float] = {}
-        for link in data.relationships:
-            scored = _path_pairs(data, [link])
-            per_link[relationship_label(link)] = _mean([p["score"] for p in scored])
-            pairs += [{**p, "relationship": relationship_label(link)} for p in scored]
-        return MetricResult(
-            _mean([p["score"] for p in pairs]),
-            details={"per_relationship": per_link, "pairs": pairs, "unit": "child row"},
-        )
+    def pairs(self, data: RecordEvaluationData, link: Relationship) -> list[dict[str, Any]]:
+        """Parent-column / child-column pairs over the child rows joined with their parent."""
+        return _path_pairs(data, [link])
 
 
 class KHopTrends(Metric):
@@ -388,7 +404,7 @@ def _aggregates(
     return pd.concat([parents.add_prefix(f"{link.parent}."), features], axis=1)
 
 
-class AggregateTrends(Metric):
+class AggregateTrends(_RelationshipTrends):
     """Trends between a parent's columns and its children's aggregates.
 
     For each relationship and each parent row: the number of children, the mean
@@ -401,44 +417,23 @@ class AggregateTrends(Metric):
     """
 
     name = "aggregate_trends"
-    category = "fidelity"
-    direction = "higher"
     explanation = "How alike trends between a parent's columns and its children's aggregates are."
-    shapes = ("records",)
+    unit = "parent row"
 
-    def not_applicable(self, data: RecordEvaluationData) -> str | None:
-        """Skip databases without a relationship."""
-        return super().not_applicable(data) or (
-            None if data.relationships else "needs at least one relationship"
-        )
-
-    def score(self, data: RecordEvaluationData) -> MetricResult:
-        """Score parent-column / child-aggregate pairs of every relationship."""
-        pairs: list[dict[str, Any]] = []
-        per_link: dict[str, float] = {}
-        for link in data.relationships:
-            child = data.table(link.child)
-            shares = {
-                c: child.real[c].value_counts().index[:_SHARE_LEVELS].tolist()
-                for c in child.discrete_columns
-            }
-            real = _aggregates(data, "real", link, shares)
-            synthetic = _aggregates(data, "synthetic", link, shares)
-            parent_columns = [f"{link.parent}.{c}" for c in data.table(link.parent).columns]
-            aggregate_columns = [c for c in real.columns if c.startswith(f"{link.child}.")]
-            numeric = set(aggregate_columns) | {
-                f"{link.parent}.{c}" for c in data.table(link.parent).numeric_columns
-            }
-            scored = pair_trends(
-                real,
-                synthetic,
-                [(a, b) for a in parent_columns for b in aggregate_columns],
-                numeric,
-            )
-            label = relationship_label(link)
-            per_link[label] = _mean([p["score"] for p in scored])
-            pairs += [{**p, "relationship": label} for p in scored]
-        return MetricResult(
-            _mean([p["score"] for p in pairs]),
-            details={"per_relationship": per_link, "pairs": pairs, "unit": "parent row"},
+    def pairs(self, data: RecordEvaluationData, link: Relationship) -> list[dict[str, Any]]:
+        """Parent-column / child-aggregate pairs over the parent rows."""
+        child = data.table(link.child)
+        shares = {
+            c: child.real[c].value_counts().index[:_SHARE_LEVELS].tolist()
+            for c in child.discrete_columns
+        }
+        real = _aggregates(data, "real", link, shares)
+        synthetic = _aggregates(data, "synthetic", link, shares)
+        parent_columns = [f"{link.parent}.{c}" for c in data.table(link.parent).columns]
+        aggregate_columns = [c for c in real.columns if c.startswith(f"{link.child}.")]
+        numeric = set(aggregate_columns) | {
+            f"{link.parent}.{c}" for c in data.table(link.parent).numeric_columns
+        }
+        return pair_trends(
+            real, synthetic, [(a, b) for a in parent_columns for b in aggregate_columns], numeric
         )

@@ -26,6 +26,7 @@ import pandas as pd
 from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.data import SCORED_KINDS, EvaluationData
+from synthkit.evaluation.evaluate import _resolve as resolve_metrics
 from synthkit.evaluation.record_fidelity import (
     AggregateTrends,
     CardinalitySimilarity,
@@ -715,23 +716,13 @@ def _resolve(metrics: Sequence[str | Metric] | None) -> list[Metric]:
         return [RECORD_METRICS[n]() if n in RECORD_METRICS else METRICS.get(n)() for n in names]
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
-    resolved: list[Metric] = []
-    for entry in metrics:
-        if isinstance(entry, Metric):
-            resolved.append(entry)
-        elif isinstance(entry, str) and entry in RECORD_METRICS:
-            resolved.append(RECORD_METRICS[entry]())
-        elif isinstance(entry, str):
-            resolved.append(METRICS.get(entry)())
-        else:
-            raise EvaluationError(
-                f"metrics must hold metric names or Metric instances; got {entry!r}."
-            )
-    names = [m.name for m in resolved]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise EvaluationError(f"metrics names {repeated} more than once; list each metric once.")
-    return resolved
+    # Record metrics are not in the table/sequence registry: instantiate them here.
+    return resolve_metrics(
+        [
+            RECORD_METRICS[entry]() if isinstance(entry, str) and entry in RECORD_METRICS else entry
+            for entry in metrics
+        ]
+    )
 
 
 def _meta(data: RecordEvaluationData, seconds: dict[str, float]) -> dict[str, Any]:
