@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import torch
 
 from synthkit._params import Constraint, Interval
 from synthkit._runtime import seed_from
@@ -49,6 +50,7 @@ from synthkit.generators.sequential.base import SequenceSynthesizer, _key_entry
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.pii.common import seed_for
 from synthkit.pii.ids import generate_ids
+from synthkit.processing.table_encoder import TableEncoder
 from synthkit.schema.multitable import MultiTableMetadata
 from synthkit.schema.records import RecordDataset, Relationship
 from synthkit.schema.sequences import SequenceDataset
@@ -179,11 +181,12 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
             sub_seed = _sub_seed(seed, f"fit:{name}")
             if plan["role"] == "root":
                 values = frame[plan["values"]]
-                if values.shape[1] and (values.nunique(dropna=False) > 1).any():
+                encoder = _encoder_alone(values, self.rare_category_threshold)
+                if encoder is False:
                     self.models_[name] = self._table_model(sub_seed).fit(values)
-                else:  # nothing varies: every synthetic row repeats the constant values
-                    plan["role"] = "constant"
-                    plan["constant"] = frame_to_text(values.head(1))
+                else:  # only keys, constants and regenerated columns (names, ids): no model
+                    plan["role"] = "unlearned"
+                    plan["encoder"] = None if encoder is None else encoder.to_state()
             elif plan["role"] == "child":
                 if len(frame) == 0:
                     plan["role"] = "empty"
@@ -270,14 +273,17 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
             if role == "kept":
                 out[name] = self._kept[name].copy()
                 continue
-            if role in ("root", "constant"):
+            if role in ("root", "unlearned"):
                 n = max(1, round(scale * plan["n_rows"]))
                 if role == "root":
                     drawn = self.models_[name].sample(
                         n, conditions=wanted.get(name), random_state=sub_seed
                     )
+                elif plan["encoder"] is not None:
+                    encoder = TableEncoder.from_state(plan["encoder"])
+                    drawn = encoder.decode(torch.zeros((n, 0)), random_state=sub_seed)
                 else:
-                    drawn = frame_from_text(plan["constant"]).iloc[[0] * n]
+                    drawn = pd.DataFrame(index=range(n))
                 columns = {c: drawn[c].to_numpy() for c in drawn.columns}
             else:
                 context = _context(layout["tables"], plan, out, self.context_depth)
@@ -374,6 +380,19 @@ def _table_plan(
     return plan
 
 
+def _encoder_alone(values: pd.DataFrame, threshold: int) -> TableEncoder | bool | None:
+    """For a root table with nothing to learn, the encoder that draws its rows alone.
+
+    A table model refuses a table of constants and regenerated columns (names,
+    ids); its encoder decodes them from nothing. ``None`` for a table of keys
+    only; ``False`` when there is something to learn.
+    """
+    if values.shape[1] == 0:
+        return None
+    encoder = TableEncoder(rare_category_threshold=threshold).fit(values)
+    return encoder if encoder.output_dim_ == 0 else False
+
+
 def _popularity(dataset: RecordDataset, link: Relationship) -> dict[str, Any]:
     """The real distribution of children per parent along ``link``, and its missing share."""
     keys = dataset.tables[link.child][link.child_key]
@@ -459,7 +478,14 @@ def _root_conditions(
             "conditions must be a dict such as {'age': (30, 40)} (on the root table) or "
             f"{{'patients': {{'age': (30, 40)}}}}; got {type(conditions).__name__}."
         )
-    roots = [n for n in layout["order"] if layout["tables"][n]["role"] in ("root", "constant")]
+    roots = [n for n in layout["order"] if layout["tables"][n]["role"] in ("root", "unlearned")]
+    children = [k for k in conditions if k in layout["tables"] and k not in roots]
+    if children:
+        raise ConditionError(
+            f"Conditions name table(s) {children}, which are not synthesized root tables; "
+            f"conditions apply to the root tables {roots}. Condition on a root's columns; "
+            "the children follow from their parents."
+        )
     if all(k in roots and isinstance(v, Mapping) for k, v in conditions.items()):
         by_table = dict(conditions)
     else:
@@ -471,9 +497,9 @@ def _root_conditions(
             )
         by_table = {root: conditions}
     for table in by_table:
-        if layout["tables"][table]["role"] == "constant":
+        if layout["tables"][table]["role"] == "unlearned":
             raise ConditionError(
-                f"Root table {table!r} has no varying columns to condition on; drop its conditions."
+                f"Root table {table!r} has no learned columns to condition on; drop its conditions."
             )
     return by_table
 

@@ -1,0 +1,330 @@
+"""RecordSynthesizer: related tables with valid keys, learned cardinality, kept tables, files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.pandas import column, data_frames
+from scipy.stats import ks_2samp
+
+import synthkit
+from synthkit.errors import ConditionError, ParameterError
+from synthkit.generators.records._frames import frame_from_text, frame_to_text
+from synthkit.processing.discretizer import Discretizer
+from synthkit.schema.records import RecordError
+
+torch.set_num_threads(1)
+
+DATA = Path(__file__).parent / "data"
+FLIGHTS = DATA / "nycflights13_sample"
+FAST = {"epochs": 3, "verbose": False, "sequence_params": {"state_dim": 32, "hidden_dim": 32}}
+
+
+def _nafld(n_patients: int | None = None) -> synthkit.RecordDataset:
+    patients = pd.read_csv(DATA / "nafld1_sample.csv.gz")
+    labs = pd.read_csv(DATA / "nafld2_sample.csv.gz")
+    events = pd.read_csv(DATA / "nafld3_sample.csv.gz")
+    if n_patients is not None:
+        patients = patients.head(n_patients)
+        labs = labs[labs["id"].isin(patients["id"])]
+        events = events[events["id"].isin(patients["id"])]
+    return synthkit.RecordDataset(
+        {"patients": patients, "labs": labs, "events": events},
+        [
+            synthkit.Relationship("patients", "labs", "id", "id"),
+            synthkit.Relationship("patients", "events", "id", "id"),
+        ],
+        primary_keys={"patients": "id"},
+    )
+
+
+def _flights() -> synthkit.RecordDataset:
+    """Planes, airlines and airports with the flights pointing at them (origin and dest).
+
+    Flights whose plane or destination the sample lacks (real orphans) are left out.
+    """
+    tables = {
+        name: pd.read_csv(FLIGHTS / f"{name}.csv.gz")
+        for name in ("planes", "airlines", "airports", "flights")
+    }
+    flights = tables["flights"]
+    flights = flights[
+        flights["tailnum"].isin(tables["planes"]["tailnum"])
+        & flights["dest"].isin(tables["airports"]["faa"])
+    ]
+    columns = ["tailnum", "carrier", "origin", "dest", "month", "dep_delay", "distance"]
+    tables["flights"] = flights[columns].reset_index(drop=True)
+    tables["planes"] = tables["planes"][["tailnum", "year", "seats", "engine"]]
+    tables["airports"] = tables["airports"][["faa", "lat", "lon", "alt"]]
+    return synthkit.RecordDataset(
+        tables,
+        [
+            synthkit.Relationship("planes", "flights", "tailnum", "tailnum"),
+            synthkit.Relationship("airlines", "flights", "carrier", "carrier"),
+            synthkit.Relationship("airports", "flights", "faa", "origin"),
+            synthkit.Relationship("airports", "flights", "faa", "dest"),
+        ],
+        root="planes",
+    )
+
+
+def _assert_integrity(dataset: synthkit.RecordDataset) -> None:
+    for link in dataset.relationships:
+        keys = dataset.tables[link.child][link.child_key]
+        parents = dataset.tables[link.parent][link.parent_key]
+        assert keys.notna().all(), link
+        assert keys.isin(parents).all(), link
+
+
+def _children(dataset: synthkit.RecordDataset, link: synthkit.Relationship) -> np.ndarray:
+    """Children per parent row (zeros included)."""
+    counts = dataset.tables[link.child][link.child_key].value_counts()
+    return counts.reindex(dataset.tables[link.parent][link.parent_key], fill_value=0).to_numpy()
+
+
+@pytest.fixture(scope="module")
+def nafld() -> synthkit.RecordDataset:
+    return _nafld(120)
+
+
+@pytest.fixture(scope="module")
+def nafld_model(nafld: synthkit.RecordDataset) -> synthkit.RecordSynthesizer:
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **FAST)
+    return model.fit(nafld, sequence_index={"labs": "days", "events": "days"})
+
+
+@pytest.fixture(scope="module")
+def flights() -> synthkit.RecordDataset:
+    return _flights()
+
+
+# ------------------------------------------------------------------ structure
+def test_sample_keeps_tables_columns_dtypes_and_integrity(nafld, nafld_model):
+    synthetic = nafld_model.sample(random_state=1)
+    assert list(synthetic.tables) == list(nafld.tables)
+    for name, real in nafld.tables.items():
+        frame = synthetic.tables[name]
+        assert list(frame.columns) == list(real.columns)
+        assert frame.dtypes.to_dict() == real.dtypes.to_dict()
+    assert synthetic.relationships == nafld.relationships
+    assert synthetic.root == nafld.root
+    assert len(synthetic.tables["patients"]) == len(nafld.tables["patients"])
+    _assert_integrity(synthetic)
+    # Children are ordered by their index within each parent.
+    labs = synthetic.tables["labs"]
+    assert labs.groupby("id", sort=False)["days"].apply(lambda d: d.is_monotonic_increasing).all()
+
+
+def test_new_primary_keys_are_unique_and_never_real(nafld, nafld_model):
+    synthetic = nafld_model.sample(scale=2.0, random_state=2)
+    keys = synthetic.tables["patients"]["id"]
+    assert len(keys) == 2 * len(nafld.tables["patients"])
+    assert keys.is_unique
+    assert not keys.isin(nafld.tables["patients"]["id"]).any()
+
+
+def test_conditions_on_the_root_are_exact(nafld_model):
+    synthetic = nafld_model.sample(scale=0.5, conditions={"male": 1}, random_state=3)
+    assert (synthetic.tables["patients"]["male"] == 1).all()
+    by_table = nafld_model.sample(
+        scale=0.5, conditions={"patients": {"age": (40, 60)}}, random_state=3
+    )
+    assert by_table.tables["patients"]["age"].between(40, 60).all()
+    _assert_integrity(by_table)
+
+
+def test_samples_are_reproducible_and_survive_save_and_load(nafld_model, tmp_path):
+    first = nafld_model.sample(random_state=7)
+    second = nafld_model.sample(random_state=7)
+    other = nafld_model.sample(random_state=8)
+    for name in first.tables:
+        pd.testing.assert_frame_equal(first.tables[name], second.tables[name])
+    assert not first.tables["labs"].equals(other.tables["labs"])
+    path = nafld_model.save(tmp_path / "records.synthkit")
+    loaded = synthkit.load_model(path)
+    assert type(loaded) is type(nafld_model)
+    again = loaded.sample(random_state=7)
+    for name in first.tables:
+        pd.testing.assert_frame_equal(first.tables[name], again.tables[name])
+
+
+def test_fits_are_reproducible():
+    small = _nafld(40)
+    samples = [
+        synthkit.RecordSynthesizer("ar", random_state=5, **{**FAST, "epochs": 1})
+        .fit(small)
+        .sample(random_state=0)
+        for _ in range(2)
+    ]
+    for name in small.tables:
+        pd.testing.assert_frame_equal(samples[0].tables[name], samples[1].tables[name])
+
+
+# ---------------------------------------------------------------- cardinality
+@pytest.mark.slow
+def test_children_per_parent_learned_with_childless_parents():
+    real = _nafld()
+    events = synthkit.RecordDataset(
+        {"patients": real.tables["patients"], "events": real.tables["events"]},
+        [synthkit.Relationship("patients", "events", "id", "id")],
+    )
+    model = synthkit.RecordSynthesizer(
+        "ar",
+        epochs=25,
+        verbose=False,
+        random_state=0,
+        table_params={"batch_size": 64},
+        sequence_params={"state_dim": 32, "hidden_dim": 32},
+    )
+    synthetic = model.fit(events, sequence_index={"events": "days"}).sample(random_state=0)
+    link = events.relationships[0]
+    real_counts, synthetic_counts = _children(events, link), _children(synthetic, link)
+    assert ks_2samp(real_counts, synthetic_counts).statistic < 0.15
+    real_zero, synthetic_zero = np.mean(real_counts == 0), np.mean(synthetic_counts == 0)
+    assert real_zero > 0.1  # the real set has childless patients
+    assert abs(synthetic_zero - real_zero) < 0.1
+
+
+# ----------------------------------------------------------- several parents
+def test_two_foreign_keys_to_one_table_keep_integrity(flights, caplog):
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    with caplog.at_level(logging.INFO, logger="synthkit"):
+        model.fit(flights)
+    assert "owner 'planes'" in caplog.text  # the first relationship listed owns flights
+    synthetic = model.sample(scale=0.5, random_state=0)
+    _assert_integrity(synthetic)
+    airports = synthetic.tables["airports"]
+    assert not airports["faa"].isin(flights.tables["airports"]["faa"]).any()
+    assert synthetic.tables["flights"]["dest"].nunique() > 1
+    assert list(synthetic.tables["flights"].columns) == list(flights.tables["flights"].columns)
+
+
+def test_kept_tables_are_copied_and_keys_into_them_learned(flights):
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    model.fit(flights, keep=["airlines", "airports"])
+    synthetic = model.sample(random_state=0)
+    for name in ("airlines", "airports"):
+        pd.testing.assert_frame_equal(synthetic.tables[name], flights.tables[name])
+    _assert_integrity(synthetic)
+    flown = synthetic.tables["flights"]
+    assert flown["origin"].isin(flights.tables["flights"]["origin"]).all()
+    assert flown["dest"].nunique() > 1
+
+
+def test_owner_can_be_named(flights, caplog):
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    with caplog.at_level(logging.INFO, logger="synthkit"):
+        model.fit(flights, owners={"flights": "airlines"}, keep=["airlines", "airports"])
+    assert "owner 'airlines'" in caplog.text
+    synthetic = model.sample(scale=0.3, random_state=0)
+    _assert_integrity(synthetic)
+    tails = synthetic.tables["flights"]["tailnum"]
+    assert not tails.isin(flights.tables["planes"]["tailnum"]).any()
+
+
+# ---------------------------------------------------------------- nesting
+def test_three_level_nested_records_round_trip():
+    patients = pd.read_csv(DATA / "nafld1_sample.csv.gz").head(40)[["id", "age", "male", "bmi"]]
+    labs = pd.read_csv(DATA / "nafld2_sample.csv.gz")
+    labs = labs[labs["id"].isin(patients["id"])]
+    records = []
+    for row in patients.itertuples(index=False):
+        mine = labs[labs["id"] == row.id]
+        visits = [
+            {"days": int(day), "tests": group[["test", "value"]].to_dict("records")}
+            for day, group in mine.groupby("days", sort=True)
+        ]
+        records.append({**row._asdict(), "visits": visits})
+    nested = synthkit.RecordDataset.from_records(records, name="patients", primary_key="id")
+    assert len(nested.tables) == 3
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    synthetic = model.fit(nested).sample(random_state=0)
+    _assert_integrity(synthetic)
+    out = synthetic.to_records()
+    assert len(out) == len(records)
+    assert synthetic.to_arrow().schema == nested.to_arrow().schema
+    assert {key for record in out for key in record} == set(records[0])
+    for link in nested.relationships:  # list positions renumbered 0, 1, ... per parent
+        child = synthetic.tables[link.child]
+        positions = child.groupby(link.child_key, sort=False).cumcount()
+        assert (child[link.order] == positions).all()
+
+
+# ----------------------------------------------------------------- bad input
+def test_bad_input_raises_record_errors(nafld):
+    model = synthkit.RecordSynthesizer("ar", **FAST)
+    with pytest.raises(RecordError, match="RecordDataset"):
+        model.fit(nafld.tables["patients"])
+    with pytest.raises(RecordError, match="unknown table"):
+        model.fit(nafld, owners={"visits": "patients"})
+    with pytest.raises(RecordError, match="unknown table"):
+        model.fit(nafld, keep=["airports"])
+    with pytest.raises(RecordError, match="unknown table"):
+        model.fit(nafld, sequence_index={"vitals": "days"})
+    with pytest.raises(RecordError, match="no parent 'events'"):
+        model.fit(nafld, owners={"labs": "events"})
+    with pytest.raises(RecordError, match="column 'hour'"):
+        model.fit(nafld, sequence_index={"labs": "hour"})
+    with pytest.raises(RecordError, match="not its parent"):
+        model.fit(nafld, keep=["labs"])
+
+
+def test_bad_parameters_raise_parameter_errors(nafld, nafld_model):
+    with pytest.raises(ParameterError, match="context_depth"):
+        synthkit.RecordSynthesizer("ar", context_depth=0).fit(nafld)
+    with pytest.raises(ParameterError, match="table_model"):
+        synthkit.RecordSynthesizer("ar", table_model="nope").fit(nafld)
+    with pytest.raises(ParameterError, match="Name a record model"):
+        synthkit.RecordSynthesizer()
+    with pytest.raises(ParameterError, match="scale"):
+        nafld_model.sample(scale=0)
+    with pytest.raises(ConditionError, match="not synthesized root tables"):
+        nafld_model.sample(conditions={"labs": {"test": "hdl"}})
+
+
+# ----------------------------------------------------- supporting pieces
+def test_sequence_model_without_context_model():
+    events = pd.read_csv(DATA / "nafld3_sample.csv.gz")
+    patients = pd.read_csv(DATA / "nafld1_sample.csv.gz")[["id", "age", "male"]]
+    model = synthkit.SequenceSynthesizer(
+        "ar", context_model=None, epochs=1, verbose=False, random_state=0
+    )
+    model.fit(events, context=patients, sequence_key="id", sequence_index="days")
+    assert model.context_model_ is None
+    assert model.layout_["constant_columns"] == []
+    drawn = model.sample(context=patients.head(10), random_state=0)
+    assert drawn.data["id"].isin(patients["id"].head(10)).all()
+    with pytest.raises(ParameterError, match="context_model=None"):
+        model.sample(5)
+
+
+def test_a_column_can_switch_off_rare_category_pooling():
+    frame = pd.DataFrame({"dest": ["BOS"] * 20 + ["LAX"] * 20 + ["SJU"], "gate": ["a"] * 41})
+    frame.loc[40, "gate"] = "b"
+    metadata = synthkit.Metadata.detect(frame, rules=False)
+    metadata.update_column("dest", kind="categorical", rare_category_threshold=0)
+    encoder = Discretizer(rare_category_threshold=5).fit(frame, metadata)
+    assert "SJU" in encoder.transforms_["dest"].categories
+    assert "b" not in encoder.transforms_["gate"].categories
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    data_frames(
+        [
+            column("n", dtype=float),
+            column("k", elements=st.integers(-(2**40), 2**40)),
+            column("s", elements=st.one_of(st.none(), st.text(max_size=5))),
+        ]
+    )
+)
+def test_frames_round_trip_through_model_file_text(frame):
+    back = frame_from_text(frame_to_text(frame))
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))
