@@ -182,7 +182,10 @@ def detect_keys(tables: Mapping[str, pd.DataFrame]) -> KeyProposal:
         ({'patients': 'id'}, ['labs.id -> patients.id: 100.0% of set keys found'])
     """
     names = list(tables)
+    # Each column's kind once: inferring it scans the column.
+    kinds = {where: value_kind(tables[where[0]][where[1]]) for where in _all_columns(tables)}
     candidates = {name: _key_candidates(name, frame) for name, frame in tables.items()}
+    present: dict[tuple[str, str], pd.Series] = {}  # value counts per child column
     links: list[tuple[float, ForeignKeyFinding]] = []
     rejected: list[ForeignKeyFinding] = []
     for parent, keys in candidates.items():
@@ -191,7 +194,7 @@ def detect_keys(tables: Mapping[str, pd.DataFrame]) -> KeyProposal:
                 if child == parent:
                     continue
                 for column in tables[child].columns:
-                    finding = _match(tables, parent, key, child, column, candidates)
+                    finding = _match(tables, parent, key, child, column, candidates, kinds, present)
                     if finding is None:
                         continue
                     needed = NAMED_CONTAINMENT if finding.by_name else UNNAMED_CONTAINMENT
@@ -285,32 +288,39 @@ def _match(
     child: str,
     column: str,
     candidates: Mapping[str, list[str]],
+    kinds: Mapping[tuple[str, str], str],
+    present: dict[tuple[str, str], pd.Series],
 ) -> ForeignKeyFinding | None:
     values = tables[child][column]
-    kind = value_kind(values)
-    if kind != value_kind(tables[parent][key]) or kind not in ("number", "text"):
+    kind = kinds[(child, column)]
+    if kind != kinds[(parent, key)] or kind not in ("number", "text"):
         return None
     by_name = _name_matches(column, parent, key)
     if not by_name and kind != "text":
         return None  # numbers under unrelated names fall in any id range by chance
-    set_values = values.dropna()
-    if set_values.nunique() < 2 and not by_name:
+    if (child, column) not in present:
+        # One pass per column: its distinct values and how many rows hold each, in
+        # order of first appearance (so the example orphan is the first one met).
+        present[(child, column)] = values.value_counts(sort=False)
+    counts = present[(child, column)]
+    if len(counts) < 2 and not by_name:
         return None
-    found = set_values.isin(tables[parent][key])
-    if not len(found):
+    total = int(counts.sum())
+    if not total:
         return None
+    found = counts.index.isin(tables[parent][key])
     # A unique child column that also holds the parent's every key is a one-to-one
     # link; the table listed first is taken as the parent.
-    one_to_one = column in candidates[child] and tables[parent][key].isin(values).all()
+    one_to_one = column in candidates[child] and tables[parent][key].isin(counts.index).all()
     if one_to_one and list(tables).index(child) < list(tables).index(parent):
         return None
-    orphans = int((~found).sum())
-    example = set_values[~found.to_numpy()].iloc[0] if orphans else None
+    orphans = int(counts[~found].sum())
+    example = counts.index[~found][0] if orphans else None
     return ForeignKeyFinding(
         relationship=Relationship(parent, child, key, column),
-        containment=float(found.mean()),
+        containment=float(counts[found].sum() / total),
         orphans=orphans,
-        missing=int(values.isna().sum()),
+        missing=len(values) - total,
         example=example.item() if hasattr(example, "item") else example,
         by_name=by_name,
     )
@@ -401,9 +411,12 @@ def _composite_keys(
             for c in frame.columns
             if any(c in other.columns for o, other in tables.items() if o != name)
         ]
-        for pair in itertools.islice(itertools.combinations(shared, 2), _MAX_PAIRS):
+        distinct = {c: frame[c].nunique() for c in shared if not frame[c].hasnans}
+        for pair in itertools.islice(itertools.combinations(distinct, 2), _MAX_PAIRS):
             columns = list(pair)
-            if frame[columns].notna().all().all() and not frame.duplicated(columns).any():
+            # Fewer value combinations than rows cannot be unique; skip the scan.
+            possible = distinct[pair[0]] * distinct[pair[1]] >= len(frame)
+            if possible and not frame.duplicated(columns).any():
                 out[name] = pair
                 break
     return out
