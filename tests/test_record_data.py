@@ -252,6 +252,27 @@ def test_several_top_tables(flights_db, flights_tables):
     )
 
 
+def test_weather_joins_flights_through_a_built_key(flights_tables, flights_db):
+    weather = flights_tables["weather"].copy()
+    flights = flights_db.tables["flights"].copy()
+    for frame in (weather, flights):
+        frame["weather_id"] = frame["origin"] + " " + frame["time_hour"]
+    links = [
+        *flights_db.relationships,
+        Relationship("weather", "flights", "weather_id", "weather_id"),
+    ]
+    tables = {**flights_db.tables, "weather": weather, "flights": flights}
+    dataset = RecordDataset(tables, links, orphans="null")
+    # airports -> weather -> flights: three levels, weather before flights.
+    order = dataset.parents_first
+    assert order.index("airports") < order.index("weather") < order.index("flights")
+    hours = set(weather["weather_id"])
+    assert (
+        dataset.tables["flights"]["weather_id"].isna().sum()
+        == (~flights["weather_id"].isin(hours)).sum()
+    )
+
+
 # --------------------------------------------------------------- round trips
 def test_nafld_from_csv_files_to_sqlite_and_back(tmp_path, nafld):
     dataset = load(NAFLD_FILES, relationships=NAFLD_LINKS)
