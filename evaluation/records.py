@@ -9,8 +9,11 @@ events) is scored in four views, reusing the table and sequence evaluations:
 * the keys and the trends across tables
   (:mod:`synthkit.evaluation.record_fidelity`);
 * privacy and detection on one feature vector per root entity: the root row
-  (a patient) with aggregates of every table hanging off it. One root entity
-  with everything that hangs off it is the unit of privacy.
+  (a patient) with aggregates of every table hanging off it (row count, mean
+  and standard deviation of numbers, category shares: nothing that depends on
+  row order), and whole-entity copies
+  (:mod:`synthkit.evaluation.record_privacy`). One root entity with everything
+  that hangs off it is the unit of privacy.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 
 from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
-from synthkit.evaluation.data import SCORED_KINDS, EvaluationData
+from synthkit.evaluation.data import SCORED_KINDS, EvaluationData, row_hashes
 from synthkit.evaluation.evaluate import _resolve as resolve_metrics
 from synthkit.evaluation.record_fidelity import (
     AggregateTrends,
@@ -37,6 +40,7 @@ from synthkit.evaluation.record_fidelity import (
     relationship_label,
     valid_foreign_keys,
 )
+from synthkit.evaluation.record_privacy import EntityCopyRate
 from synthkit.evaluation.report import Report
 from synthkit.evaluation.sequences import SIDES, SequenceEvaluationData, entity_features
 from synthkit.metadata import Metadata
@@ -56,6 +60,7 @@ RECORD_METRICS: dict[str, type[Metric]] = {
         InterTableTrends,
         AggregateTrends,
         KHopTrends,
+        EntityCopyRate,
     )
 }
 
@@ -96,8 +101,8 @@ class RecordEvaluationData:
         >>> db = synthkit.RecordDataset({"patients": patients, "labs": labs},
         ...                             [synthkit.Relationship("patients", "labs", "id", "id")])
         >>> data = RecordEvaluationData(db, db)
-        >>> data.root, data.entities.columns[:3]
-        ('patients', ['age', 'labs.count', 'labs.value:mean'])
+        >>> data.root, data.entities.columns
+        ('patients', ['age', 'labs.count', 'labs.value:mean', 'labs.value:std'])
     """
 
     shape = "records"
@@ -330,6 +335,12 @@ class RecordEvaluationData:
         except EvaluationError as error:
             raise EvaluationError(f"Relationship {relationship_label(link)}: {error}") from error
 
+    def root_entities(self, side: str) -> pd.Index:
+        """The root key of each root row of ``side``, in row order (positions without a key)."""
+        rows = self.raw(side, self.root)
+        key = self.primary_keys.get(self.root)
+        return pd.Index(rows[key]) if key is not None else pd.RangeIndex(len(rows))
+
     def _keyed(self, side: str, table: str) -> pd.DataFrame:
         """Scored columns as the table view parsed them (zones dropped), beside every key."""
         raw = self.raw(side, table)
@@ -343,12 +354,8 @@ class RecordEvaluationData:
         descendants = _descendant_paths(self.relationships, self.root)
         frames = {}
         for side in self._tables:
-            key = self.primary_keys.get(self.root)
-            root_rows = self.raw(side, self.root)
             prepared = _prepared(self, side, self.root)
-            entities = (
-                pd.Index(root_rows[key]) if key is not None else pd.RangeIndex(len(root_rows))
-            )
+            entities = self.root_entities(side)
             parts = [prepared.set_axis(entities)]
             for table, path in descendants.items():
                 data = self.table(table)
@@ -358,15 +365,19 @@ class RecordEvaluationData:
                     c: data.real[c].value_counts().index[:_SHARE_LEVELS].tolist()
                     for c in data.discrete_columns
                 }
+                rows, owners = _canonical_order(_prepared(self, side, table)[known], owners[known])
                 features = entity_features(
-                    _prepared(self, side, table)[known],
-                    owners[known],
+                    rows,
+                    owners,
                     entities.drop_duplicates(),
                     data.numeric_columns,
                     shares,
                 ).reindex(entities)
                 features = features.rename(columns={"events:count": "count"})
                 features["count"] = features["count"].fillna(0)
+                # First and last values depend on row order, which related tables do not keep.
+                order_bound = features.columns.str.endswith((":first", ":last"))
+                features = features.loc[:, ~order_bound]
                 parts.append(features.add_prefix(f"{table}."))
             frames[side] = pd.concat(parts, axis=1)
         columns = {name: {"kind": "numerical"} for name in frames["real"].columns}
@@ -405,6 +416,19 @@ def _per_table_worst(metric: Metric) -> bool:
         and "table" in metric.shapes
         and "sequences" in metric.shapes
     )
+
+
+def _canonical_order(rows: pd.DataFrame, owners: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows sorted by owner, then by content, so equal entities sum their numbers alike.
+
+    Related tables keep no row order; sorting makes a copied entity's aggregates
+    equal to the last bit, whatever order its rows came in.
+    """
+    if not len(rows):
+        return rows, owners
+    content = row_hashes(rows) if rows.shape[1] else np.zeros(len(rows), np.uint64)
+    order = np.lexsort((content, pd.factorize(owners)[0]))
+    return rows.iloc[order], owners[order]
 
 
 def _subset(metadata: Metadata, columns: Sequence[str]) -> Metadata:

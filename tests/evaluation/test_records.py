@@ -298,3 +298,28 @@ def test_keys_only_lookup_and_zoned_dates_are_scored(split):
     )
     assert "events.when:mean" in report.meta["entity_features"]
     assert all(0 < report[name] <= 1 for name in metrics)
+
+
+def renumbered_and_reordered(db: RecordDataset) -> dict[str, pd.DataFrame]:
+    """The same entities under new keys, every table's rows in another order."""
+    new = {key: key + 100_000 for key in db.tables["patients"]["id"]}
+    tables = {}
+    for name, frame in db.tables.items():
+        tables[name] = frame.assign(id=frame["id"].map(new)).sample(frac=1.0, random_state=4)
+    return tables
+
+
+def test_whole_entity_copies_are_found_under_new_keys_and_row_order(split):
+    metrics = ["entity_copy_rate", "exact_match_rate"]
+    copy = renumbered_and_reordered(split["train"])
+    found = evaluate_records(split["train"], copy, split["holdout"], metrics)
+    assert found.to_dict() == {"entity_copy_rate": 1.0, "exact_match_rate": 1.0}
+    assert found.details["entity_copy_rate"]["holdout_rate"] == 0.0
+    # One lab value changed per patient: only patients without lab tests stay copies.
+    labs = copy["labs"].sort_values("id")
+    labs.loc[~labs["id"].duplicated(), "value"] += 0.5
+    changed = evaluate_records(split["train"], {**copy, "labs": labs}, metrics=metrics)
+    patients = split["train"].tables["patients"]["id"]
+    without_labs = float((~patients.isin(split["train"].tables["labs"]["id"])).mean())
+    assert changed["entity_copy_rate"] == pytest.approx(without_labs)
+    assert 0 < without_labs < 0.5
