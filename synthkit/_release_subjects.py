@@ -125,11 +125,6 @@ def release_sequences(
             "model's likelihood; sequence models have none, so their files cannot be "
             "released. Release the data alone."
         )
-    if "epsilon" in params:
-        raise ParameterError(
-            "Sequence models do not train with differential privacy yet; release without "
-            "epsilon (the gates still apply, by entity) or release a table."
-        )
     key = real.sequence_key
     real_context, holdout_context = _contexts(real, holdout, context)
     fitted = synthkit.SequenceSynthesizer(model, **params).fit(real, context=real_context)

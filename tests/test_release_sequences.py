@@ -150,13 +150,21 @@ def test_options_a_sequence_release_cannot_honour_are_refused(cohort, tmp_path: 
     real, holdout, patients = cohort
     with pytest.raises(ParameterError, match="likelihood"):
         _release(cohort, tmp_path / "a", save_model=True)
-    with pytest.raises(ParameterError, match="differential privacy"):
-        _release(cohort, tmp_path / "b", epsilon=4.0)
     with pytest.raises(ParameterError, match="SequenceDataset"):
         synthkit.release(real, tmp_path / "c", holdout=holdout.data)
     with pytest.raises(ParameterError, match="every entity"):
         synthkit.release(real, tmp_path / "d", holdout=holdout, context=patients.iloc[:20])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_private_release_states_epsilon_per_entity(cohort, tmp_path: Path) -> None:
+    pytest.importorskip("opacus")
+    result = _release(cohort, tmp_path / "private", epsilon=4.0)
+    privacy = result.card["privacy"]
+    assert privacy["unit"] == "entity" and privacy["differential_privacy"]
+    assert 0 < privacy["epsilon_spent"] <= 4.0
+    card = (result.path / "MODEL_CARD.md").read_text()
+    assert "per entity" in card and "ε = " in card
 
 
 def test_the_cli_releases_sequences_by_entity(cohort, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from synthkit._params import Interval
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
 from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.network import SequenceNetwork
+from synthkit.generators.sequential.private import fit_events_private
 
 __all__ = ["SequenceARSynthesizer"]
 
@@ -58,6 +59,22 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             ``device`` and ``verbose`` follow this model's unless given).
         rare_category_threshold: Categories seen in fewer rows than this are
             pooled and never generated (privacy); 0 keeps every category.
+        epsilon: Privacy budget of a differentially private fit, or None (the
+            default) for an ordinary fit. The privacy unit is the entity: the model,
+            and everything sampled from it, changes in distribution by at most a
+            factor ``e**epsilon`` (plus ``delta``) whether or not any one entity, with
+            all its events, was in the data. ``context_share`` of it trains the entity
+            table's model (``context_model="ar"``, private by rows, one per entity);
+            the rest describes the event columns from noisy histograms of one event
+            per entity (``preprocessing_share`` of it) and trains the history model
+            by DP-SGD with one clipped gradient per entity. Needs
+            ``pip install "synthkit[dp]"`` (Opacus).
+        delta: The DP delta; None means ``1 / n**1.1`` for ``n`` entities.
+        max_grad_norm: Each entity's gradient is clipped to this L2 norm (DP only).
+        noise_multiplier: Fixed DP-SGD noise; None calibrates it to the budget.
+        preprocessing_share: Share of the events' budget their histograms spend
+            alone (DP only).
+        context_share: Share of ``epsilon`` given to the entity table (DP only).
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -82,6 +99,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "dropout": [Interval(float, 0, 1, closed="left")],
         "learning_rate": [Interval(float, 0, None)],
         "weight_decay": [Interval(float, 0, None)],
+        "epsilon": [Interval(float, 0, None, closed="neither"), None],
+        "delta": [Interval(float, 0, 1, closed="neither"), None],
+        "max_grad_norm": [Interval(float, 0, None, closed="neither")],
+        "noise_multiplier": [Interval(float, 0, None, closed="neither"), None],
+        "preprocessing_share": [Interval(float, 0, 1, closed="neither")],
+        "context_share": [Interval(float, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -99,6 +122,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_model: str = "ar",
         context_params: dict[str, Any] | None = None,
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        noise_multiplier: float | None = None,
+        preprocessing_share: float = 0.1,
+        context_share: float = 0.25,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -117,6 +146,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.context_model = context_model
         self.context_params = context_params
         self.rare_category_threshold = rare_category_threshold
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+        self.noise_multiplier = noise_multiplier
+        self.preprocessing_share = preprocessing_share
+        self.context_share = context_share
         self.patience = patience
         self.device = device
         self.random_state = random_state
@@ -142,6 +177,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context: torch.Tensor,
     ) -> None:
         self._build_modules()
+        if self._entity_budget is not None:
+            fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
+            return
         network = self.network_
         network.train()
         n_events, n_columns = tokens.shape

@@ -35,6 +35,14 @@ from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.base import BaseSynthesizer
 from synthkit.generators.conditions import parse_conditions
 from synthkit.generators.registry import GENERATORS
+from synthkit.generators.sequential.private import (
+    EntityBudget,
+    context_encoder,
+    event_encoder,
+    private_budget,
+    private_context_params,
+    spent_privacy,
+)
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.metadata import Metadata
 from synthkit.pii.ids import describe_ids, generate_ids
@@ -168,6 +176,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
     entity; ``sample`` returns a :class:`SyntheticSequences` with new entity
     keys shaped like the real ones (never real ones).
 
+    Attributes:
+        metadata_: The events' :class:`~synthkit.metadata.Metadata` (column kinds
+            and rules of the key, index and event columns), set by ``fit`` and
+            kept in the model file.
+
     Example:
         >>> import synthkit
         >>> events = pd.DataFrame({"user": [1, 1, 2, 2, 2, 3] * 20,
@@ -178,6 +191,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         >>> synthetic = model.fit(events, sequence_key="user", sequence_index="day").sample(5)
         >>> list(synthetic.data.columns), synthetic.n_entities
         (['user', 'day', 'spent'], 5)
+        >>> model.metadata_.kind("spent")
+        'numerical'
     """
 
     #: The data shape, which names this registry in model files.
@@ -271,26 +286,36 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             and not (index_rules is not None and set(rule.columns) & index_rules.columns)
         ]
 
+        # A private fit (epsilon set) splits its budget between the entity table and
+        # the events; the unit is the entity (synthkit.generators.sequential.private).
+        budget = private_budget(self, n_entities, has_context=bool(entity_table.shape[1]))
         with torch_seeded(seed, device):
             self.device_ = device
             self.context_model_ = None
             self.context_encoder_ = None
             if entity_table.shape[1] and self.context_model is not None:
-                self.context_model_ = self._new_context_model(seed).fit(
+                self.context_model_ = self._new_context_model(seed, budget).fit(
                     entity_table, entity_metadata
                 )
             if entity_table.shape[1]:
-                self.context_encoder_ = Discretizer(
-                    self.n_bins, self.max_points, self.rare_category_threshold
-                ).fit(entity_table, entity_metadata)
+                self.context_encoder_ = context_encoder(
+                    self, entity_table, entity_metadata, budget, seed
+                )
             context_tokens = self._context_tokens(entity_table, seed)
             self.event_encoder_ = None
             tokens = torch.zeros((len(events), 0), dtype=torch.long, device=device)
             if frame.shape[1]:
-                self.event_encoder_ = Discretizer(
-                    self.n_bins, self.max_points, self.rare_category_threshold
-                ).fit(frame, Metadata.from_dict({"columns": event_meta, "rules": event_rules}))
+                event_metadata = Metadata.from_dict({"columns": event_meta, "rules": event_rules})
+                self.event_encoder_ = event_encoder(
+                    self, frame, event_metadata, lengths, budget, seed, _START, _GAP
+                )
                 tokens = self.event_encoder_.encode(frame, random_state=seed, device=device)
+            elif budget is not None:
+                raise ParameterError(
+                    "A private sequence fit learns event columns; these events have none "
+                    "besides the key (no index, no changing column). Fit without epsilon."
+                )
+            self._entity_budget = budget
             self.layout_ = {
                 "sequence_key": key,
                 "sequence_index": index,
@@ -318,14 +343,20 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 torch.as_tensor(lengths, device=device),
                 context_tokens,
             )
+            self.privacy_budget_ = None if budget is None else spent_privacy(self, budget)
+            self.epsilon_spent_ = None if budget is None else self.privacy_budget_["epsilon_spent"]
+            self.delta_ = None if budget is None else budget.delta
         self.n_entities_fitted_ = n_entities
         self.n_rows_fitted_ = len(events)
         return self
 
-    def _new_context_model(self, seed: int) -> BaseSynthesizer:
+    def _new_context_model(self, seed: int, budget: EntityBudget | None = None) -> BaseSynthesizer:
         params = {"random_state": seed, "device": self.device, "verbose": self.verbose}
         params.update(self.context_params or {})
-        return GENERATORS.get(self.context_model)(**params)
+        model_class = GENERATORS.get(self.context_model)
+        if budget is not None:
+            params.update(private_context_params(model_class, self.context_model, budget))
+        return model_class(**params)
 
     def _context_tokens(self, entity_table: pd.DataFrame, seed: int) -> torch.Tensor:
         if self.context_encoder_ is None:
@@ -687,8 +718,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             )
         entity = pd.Index(context_keys).get_indexer(seeds[key])
         if (entity < 0).any():
-            value = seeds[key][entity < 0].iloc[0]
-            value = value.item() if hasattr(value, "item") else value
+            value = _plain(seeds[key][entity < 0].iloc[0])
             raise DataError(
                 f"seed_events has events of {int(seeds[key][entity < 0].nunique())} entities "
                 f"missing from the context rows (first {key}={value!r}); give each seeded "
@@ -714,8 +744,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             x = self._index_transform.values(seeds[index])
             backwards = (positions > 0) & (np.diff(x, prepend=np.nan) < 0)
             if backwards.any():
-                value = seeds[key][backwards].iloc[0]
-                value = value.item() if hasattr(value, "item") else value
+                value = _plain(seeds[key][backwards].iloc[0])
                 raise DataError(
                     f"The index {index!r} of seed_events decreases within entity "
                     f"{key}={value!r}; order each entity's seed events by {index!r}."
@@ -919,9 +948,19 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
     def _set_submodels(self, submodels: dict[str, BaseSynthesizer]) -> None:
         self.context_model_ = submodels.get("context")
 
+    def _get_state(self) -> dict[str, Any]:
+        state = super()._get_state()
+        if getattr(self, "privacy_budget_", None) is not None:
+            state["fitted"]["privacy"] = self.privacy_budget_
+        return state
+
     def _set_state(self, state: Mapping[str, Any]) -> None:
         super()._set_state(state)
         self.n_entities_fitted_ = self.layout_["n_entities"]
+        privacy = state.get("fitted", {}).get("privacy")
+        self.privacy_budget_ = privacy
+        self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
+        self.delta_ = None if privacy is None else privacy["delta"]
 
 
 # --------------------------------------------------------------------- helpers
@@ -951,8 +990,7 @@ def _check_keys(frame: pd.DataFrame, key: str) -> None:
         )
     duplicated = frame[key].duplicated()
     if duplicated.any():
-        value = frame[key][duplicated].iloc[0]
-        value = value.item() if hasattr(value, "item") else value
+        value = _plain(frame[key][duplicated].iloc[0])
         raise SequenceError(
             f"The context has {int(duplicated.sum())} duplicate key(s) in {key!r} (first "
             f"{value!r}); the context needs one row per entity. Drop the duplicates."
@@ -972,8 +1010,7 @@ def _check_context(context: Any, key: str, events: pd.DataFrame) -> pd.DataFrame
     _check_keys(context, key)
     unknown = ~events[key].isin(context[key])
     if unknown.any():
-        value = events[key][unknown].iloc[0]
-        value = value.item() if hasattr(value, "item") else value
+        value = _plain(events[key][unknown].iloc[0])
         raise SequenceError(
             f"{int(events[key][unknown].nunique())} entities of the events are missing from "
             f"the context (first {key}={value!r}); add their context rows or drop their events."
@@ -1005,6 +1042,11 @@ def _learned_frame(
         for column in index_rules.columns:
             frame[column] = rewritten[column]
     return frame
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for messages."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _meeting_keys(events: pd.DataFrame, key: str, wanted: list[Any]) -> np.ndarray:
