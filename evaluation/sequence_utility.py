@@ -52,10 +52,7 @@ class _EntityUtility(Metric):
             "target": found["target"],
             "positive": found.get("positive"),
             "test_entities": found["test_rows"],
-            "grid": {
-                m: {r: s.get(self.key, s.get("error")) for r, s in v.items()}
-                for m, v in found["grid"].items()
-            },
+            "grid": found["grid"],  # every score of every model, trained on each side
             "features": [c for c in data.entities.columns if c != data.target],
             "unit": "entity",
         }

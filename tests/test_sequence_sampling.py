@@ -12,46 +12,41 @@ from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.sequential import SequenceSynthesizer
 
 DATA = Path(__file__).parent / "data"
-FAST = {"epochs": 3, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
-CONTEXT_FAST = {"epochs": 2, "hidden_dim": 32}
+# Small networks and few epochs: these tests check what sampling guarantees, not quality.
+SMALL = {"epochs": 3, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
+SMALL_CONTEXT = {"context_params": {"epochs": 2, "hidden_dim": 32}}
+
+
+def _model(**fit: object) -> SequenceSynthesizer:
+    return synthkit.SequenceSynthesizer("ar", random_state=0, **SMALL_CONTEXT, **SMALL).fit(**fit)
 
 
 @pytest.fixture(scope="module")
-def patients() -> pd.DataFrame:
-    return pd.read_csv(DATA / "nafld1_sample.csv.gz")
+def nafld() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lab events and patients of the NAFLD test sample."""
+    return pd.read_csv(DATA / "nafld2_sample.csv.gz"), pd.read_csv(DATA / "nafld1_sample.csv.gz")
 
 
 @pytest.fixture(scope="module")
-def labs() -> pd.DataFrame:
-    return pd.read_csv(DATA / "nafld2_sample.csv.gz")
-
-
-@pytest.fixture(scope="module")
-def model(labs: pd.DataFrame, patients: pd.DataFrame) -> SequenceSynthesizer:
-    sequences = synthkit.SequenceDataset(labs, sequence_key="id", sequence_index="days")
-    synthesizer = synthkit.SequenceSynthesizer(
-        "ar", random_state=0, context_params=CONTEXT_FAST, **FAST
-    )
-    return synthesizer.fit(sequences, context=patients)
-
-
-@pytest.fixture(scope="module")
-def infections() -> pd.DataFrame:
-    return pd.read_csv(DATA / "cgd.csv.gz")
+def model(nafld) -> SequenceSynthesizer:
+    labs, patients = nafld
+    return _model(data=synthkit.SequenceDataset(labs, "id", "days"), context=patients)
 
 
 def _seeds(labs: pd.DataFrame, keys: pd.Series, n: int) -> pd.DataFrame:
     return labs[labs["id"].isin(keys)].groupby("id").head(n).reset_index(drop=True)
 
 
-def test_metadata_after_fit_and_load(model, labs, tmp_path) -> None:
+def test_metadata_after_fit_and_load(model, tmp_path, nafld) -> None:
+    labs = nafld[0]
     assert model.metadata_.kind("test") == "categorical"
     assert list(model.metadata_.columns) == list(labs.columns)
     loaded = synthkit.load_model(model.save(tmp_path / "labs.synthkit"))
     assert loaded.metadata_.to_dict() == model.metadata_.to_dict()
 
 
-def test_seed_events_lead_each_history_unchanged(model, labs, patients) -> None:
+def test_seed_events_lead_each_history_unchanged(model, nafld) -> None:
+    labs, patients = nafld
     given = patients[patients["id"].isin(labs["id"])].head(24).reset_index(drop=True)
     seeded = given["id"].iloc[:16]  # the last 8 entities get whole new histories
     seeds = _seeds(labs, seeded, 5)
@@ -74,7 +69,8 @@ def test_seed_events_lead_each_history_unchanged(model, labs, patients) -> None:
     pd.testing.assert_frame_equal(events, again.data)
 
 
-def test_seed_events_longer_than_any_real_history(model, labs, patients) -> None:
+def test_seed_events_longer_than_any_real_history(model, nafld) -> None:
+    labs, patients = nafld
     key = labs["id"].value_counts().index[0]
     history = labs[labs["id"] == key].reset_index(drop=True)
     longer = pd.concat([history, history.assign(days=history["days"] + 10_000)])
@@ -86,9 +82,9 @@ def test_seed_events_longer_than_any_real_history(model, labs, patients) -> None
     )
 
 
-def test_constant_columns_follow_the_seed_events(infections) -> None:
-    model = synthkit.SequenceSynthesizer("ar", random_state=0, context_params=CONTEXT_FAST, **FAST)
-    model.fit(infections, sequence_key="id", sequence_index="tstart")
+def test_constant_columns_follow_the_seed_events() -> None:
+    infections = pd.read_csv(DATA / "cgd.csv.gz")
+    model = _model(data=infections, sequence_key="id", sequence_index="tstart")
     constant = model.layout_["constant_columns"]
     assert "sex" in constant and "treat" in constant
     seeds = infections.groupby("id").head(1).head(12).reset_index(drop=True)
@@ -104,7 +100,8 @@ def test_constant_columns_follow_the_seed_events(infections) -> None:
     assert (out.data["tstop"] > out.data["tstart"]).all()
 
 
-def test_bad_seed_events_are_named(model, labs, patients) -> None:
+def test_bad_seed_events_are_named(model, nafld) -> None:
+    labs, patients = nafld
     given = patients.head(5)
     seeds = _seeds(labs, given["id"], 3)
     with pytest.raises(DataError, match=r"missing from the context rows \(first id=999999"):
@@ -149,7 +146,8 @@ def test_event_conditions_are_met_by_every_entity(model, condition) -> None:
     assert events["id"].ne(events["id"].shift()).sum() == events["id"].nunique()
 
 
-def test_event_conditions_with_context_conditions_and_given_rows(model, patients) -> None:
+def test_event_conditions_with_context_conditions_and_given_rows(model, nafld) -> None:
+    patients = nafld[1]
     out = model.sample(
         n_entities=20, conditions={"male": 1}, event_conditions={"test": "fib4"}, random_state=5
     )
