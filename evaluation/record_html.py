@@ -7,13 +7,14 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from synthkit.evaluation import svg
+from synthkit.evaluation.base import MetricResult
 
 if TYPE_CHECKING:
     from synthkit.evaluation.report import Report
 
 __all__ = ["schema_diagram", "schema_section"]
 
-_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 190, 58, 90, 26, 24
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 200, 72, 110, 24, 24
 
 
 def _number(value: Any) -> str:
@@ -89,13 +90,15 @@ def schema_diagram(
         parts.append(
             f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#555" '
             'marker-end="url(#arrow)"/>'
-            f'<text x="{(x1 + x2) / 2:.0f}" y="{(y1 + y2) / 2 - 3:.0f}" text-anchor="middle" '
+            # Labels sit near the child's end, where arrows to different parents part.
+            f'<text x="{0.75 * x1 + 0.25 * x2:.0f}" y="{0.75 * y1 + 0.25 * y2 - 3:.0f}" '
+            'text-anchor="middle" '
             f'font-family="sans-serif" font-size="10">{escape(str(link["child_key"]))}</text>'
         )
     for name, (x, y) in place.items():
         rows = tables[name].get("rows", {})
-        counts = ", ".join(f"{side} {n}" for side, n in rows.items() if n is not None)
-        lines = [name, counts, (scores or {}).get(name, "")]
+        counts = [f"{side} {n:,}" for side, n in rows.items() if n is not None]
+        lines = [name, ", ".join(counts[:2]), ", ".join(counts[2:]), (scores or {}).get(name, "")]
         parts.append(
             f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_BOX_H}" rx="4" fill="#f3f7fb" '
             f'stroke="{svg.REAL}"/>'
@@ -103,7 +106,7 @@ def schema_diagram(
         for i, text in enumerate(lines):
             weight = ' font-weight="bold"' if i == 0 else ""
             parts.append(
-                f'<text x="{x + 8}" y="{y + 16 + 16 * i}" font-family="sans-serif" '
+                f'<text x="{x + 8}" y="{y + 15 + 15 * i}" font-family="sans-serif" '
                 f'font-size="11"{weight}>{escape(text)}</text>'
             )
     parts.append("</svg>")
@@ -132,6 +135,33 @@ def schema_section(report: Report) -> str:
     if meta.get("shape") != "records":
         return ""
     by_table = report.by_table()
+    return _section(meta, by_table, report) + _per_table_plots(report)
+
+
+def _per_table_plots(report: Report) -> str:
+    """Each table's column distributions and pair-trend heatmap, as a table report draws them."""
+    from synthkit.evaluation.html import _distributions, _pairs
+    from synthkit.evaluation.report import Report as _Report
+
+    parts = []
+    for name in report.meta.get("tables", {}):
+        results = {
+            metric: MetricResult(
+                result.details["per_table"][name], None, result.details["tables"][name]
+            )
+            for metric, result in report.results.items()
+            if metric in ("column_shapes", "column_pair_trends")
+            and name in result.details.get("tables", {})
+        }
+        if not results:
+            continue
+        single = _Report(results, {})
+        drawn = _distributions(single) + _pairs(single)
+        parts.append(drawn.replace("<h2>", f"<h2>Table {escape(name)}: ", 2))
+    return "".join(parts)
+
+
+def _section(meta: dict[str, Any], by_table: Any, report: Report) -> str:
     short = {}
     for name in meta.get("tables", {}):
         if name in by_table.index and "column_shapes" in by_table.columns:

@@ -18,6 +18,7 @@ events) is scored in four views, reusing the table and sequence evaluations:
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -716,12 +717,20 @@ def evaluate_records(
         info[metric.name] = {
             "category": metric.category,
             "direction": metric.direction,
-            "explanation": metric.explanation,
+            "explanation": _explanation(metric),
             "requires": list(metric.requires),
             "params": metric.get_params(),
             "unit": _unit(metric),
         }
     return Report(results, info, skipped, _meta(data, seconds))
+
+
+def _explanation(metric: Metric) -> str:
+    """Table metrics scored on root entities speak of entities, not rows."""
+    if metric.sequence_view != "entities":
+        return metric.explanation
+    words = re.sub(r"\brows\b", "root entities", metric.explanation)
+    return re.sub(r"\brow\b", "root entity", words)
 
 
 def _unit(metric: Metric) -> str:

@@ -183,6 +183,10 @@ def test_html_page_shows_the_schema_with_scores(split, tmp_path):
     assert 'data-plot="schema"' in page
     for text in ("patients", "labs.id -&gt; patients", "events.id -&gt; patients", "Privacy unit"):
         assert text in page
+    for table in ("patients", "labs", "events"):
+        assert f"Table {table}: Column distributions" in page
+    assert 'data-plot="distribution:test"' in page  # a lab table column, drawn
+    assert "nearer a training root entity than a holdout root entity" in page
     again = Report.from_json(report.to_json())
     pd.testing.assert_frame_equal(again.by_relationship(), report.by_relationship())
     assert json.loads(report.to_json())["meta"]["shape"] == "records"
