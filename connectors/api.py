@@ -65,7 +65,8 @@ def load(
         format: Connector name, for files whose suffix says nothing.
         as_arrow: Return the ``pyarrow.Table`` instead of pandas (tables only).
         dtypes: pandas dtypes to apply after reading (``{"zip": "category"}``), for
-            formats that store none (CSV, JSON, SQL).
+            formats that store none (CSV, JSON, SQL); for a mapping or directory of
+            table files, per table (``{"patients": {"zip": "category"}}``).
         shape: ``"table"`` (default), ``"sequences"`` (implied by ``sequence_key``) or
             ``"records"`` (nested records, or several SQL tables via ``tables=``).
         sequence_key: Column naming the entity of each row (sequences).
@@ -122,12 +123,13 @@ def load(
     if isinstance(uri, Mapping) or (
         shape in (None, "records") and "tables" not in options and is_table_directory(uri)
     ):
-        if options or dtypes:
+        if options:
             raise ParameterError(
-                f"Option(s) {sorted(options) + (['dtypes'] if dtypes else [])} do not apply "
-                "to a directory or mapping of table files; read such files one by one."
+                f"Option(s) {sorted(options)} do not apply to a directory or mapping of "
+                "table files; read such files one by one."
             )
-        return read_related_files(uri, root=name, format=format, **related)
+        # dtypes here maps each table to its columns' dtypes.
+        return read_related_files(uri, root=name, format=format, dtypes=dtypes, **related)
     given = {key: value for key, value in related.items() if value not in (None, "raise")}
     with _secrets_hidden(uri):
         shape = _shape_of(shape, sequence_key, sequence_index, options)

@@ -393,5 +393,40 @@ def test_repaired_orphans_leave_every_key_valid(parents, pointers, mode):
     assert items["owner_id"].isna().sum() == (orphans if mode == "null" else 0)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    parent=st.sampled_from(["accounts", "patients", "stores"]),
+    style=st.sampled_from(["{singular}_id", "id"]),
+    size=st.integers(2, 30),
+    picks=st.lists(st.integers(0, 10**6), min_size=1, max_size=40),
+)
+def test_detection_finds_a_key_named_after_its_table(parent, style, size, picks):
+    singular = parent[:-1]
+    key = style.format(singular=singular)
+    ids = [7 * i + 3 for i in range(size)]  # not 0..n, so values alone say little
+    tables = {
+        parent: pd.DataFrame({key: ids, "score": [i % 3 for i in range(size)]}),
+        "rows": pd.DataFrame({f"{singular}_id": [ids[p % size] for p in picks]}),
+    }
+    proposal = detect_keys(tables)
+    assert proposal.primary_keys == {parent: key}
+    assert proposal.relationships == [Relationship(parent, "rows", key, f"{singular}_id")]
+    assert proposal.build(tables).root == parent
+
+
+def test_detection_tells_pointers_from_tables_keyed_alike():
+    # Two tables keyed by the same plain "id" values: names decide which one a column
+    # points at, and neither key points at the other.
+    tables = {
+        "users": pd.DataFrame({"id": range(1, 11)}),
+        "products": pd.DataFrame({"id": range(1, 11), "name": list("abcdefghij")}),
+        "orders": pd.DataFrame({"user_id": [1, 2, 3, 4, 5], "product_id": [2, 2, 3, 9, 10]}),
+    }
+    assert set(detect_keys(tables).relationships) == {
+        Relationship("users", "orders", "id", "user_id"),
+        Relationship("products", "orders", "id", "product_id"),
+    }
+
+
 def _plain(value):
     return value.item() if hasattr(value, "item") else value

@@ -274,11 +274,19 @@ def _own_key_name(table: str, column: str) -> bool:
     return lowered == "id" or any(lowered in (f"{s}_id", f"{s}id") for s in _singulars(table))
 
 
-def _name_matches(column: str, parent: str, key: str) -> bool:
+def _name_score(column: str, parent: str, key: str) -> int:
+    """How well ``column`` is named for pointing at ``parent.key``.
+
+    2: after the parent table (``<singular>_<key>``, ``<singular>_id``); 1: the
+    key's own name (``id``, ``tailnum``) or ending in it (``origin_faa``); 0: unrelated.
+    """
     lowered, key = column.lower(), key.lower()
-    if lowered == key or lowered.endswith(f"_{key}"):
-        return True
-    return any(lowered in (f"{s}_{key}", f"{s}_id", f"{s}id") for s in _singulars(parent))
+    if any(lowered in (f"{s}_{key}", f"{s}_id", f"{s}id") for s in _singulars(parent)):
+        return 2
+    # Any "<x>_id" would match every table keyed by a plain "id"; only a specific key name counts.
+    if lowered == key or (key != "id" and lowered.endswith(f"_{key}")):
+        return 1
+    return 0
 
 
 def _match(
@@ -295,7 +303,10 @@ def _match(
     kind = kinds[(child, column)]
     if kind != kinds[(parent, key)] or kind not in ("number", "text"):
         return None
-    by_name = _name_matches(column, parent, key)
+    name_score = _name_score(column, parent, key)
+    if name_score < 2 and column in candidates[child] and _own_key_name(child, column):
+        return None  # the child's own key ("id" of two tables), not a pointer to the parent
+    by_name = name_score > 0
     if not by_name and kind != "text":
         return None  # numbers under unrelated names fall in any id range by chance
     if (child, column) not in present:
@@ -327,7 +338,8 @@ def _match(
 
 
 def _strength(finding: ForeignKeyFinding) -> float:
-    return finding.containment + (1.0 if finding.by_name else 0.0)
+    link = finding.relationship
+    return finding.containment + _name_score(link.child_key, link.parent, link.parent_key)
 
 
 def _choose_keys(
@@ -336,10 +348,13 @@ def _choose_keys(
     findings: list[ForeignKeyFinding],
 ) -> dict[str, str]:
     referenced = {(f.relationship.parent, f.relationship.parent_key) for f in findings}
+    referencing = {(f.relationship.child, f.relationship.child_key) for f in findings}
     out = {}
     for name, columns in candidates.items():
         scored = []
         for position, column in enumerate(columns):
+            if (name, column) in referencing and not _own_key_name(name, column):
+                continue  # another table's key, unique here by chance (one row per parent)
             score = 0
             if _own_key_name(name, column):
                 score += 4
