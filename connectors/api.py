@@ -120,8 +120,11 @@ def load(
         "orphans": orphans,
         "independent": independent,
     }
+    # A directory with no data suffix holds one file per table, unless format= says it
+    # is one partitioned table (a Parquet dataset directory).
+    as_tables = shape == "records" or (shape is None and format is None)
     if isinstance(uri, Mapping) or (
-        shape in (None, "records") and "tables" not in options and is_table_directory(uri)
+        as_tables and "tables" not in options and is_table_directory(uri)
     ):
         if options:
             raise ParameterError(
