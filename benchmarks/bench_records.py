@@ -1,0 +1,333 @@
+"""Record model benchmark: synthkit's RecordSynthesizer against SDV's HMASynthesizer.
+
+Two databases, each split by root entity into a training and a holdout part
+(the holdout is only the privacy reference and the fidelity floor):
+
+- NAFLD (``../shared/data/nafld1|2|3.csv.gz``): patients ``id`` -> lab tests
+  (``nafld2``, ordered by ``days``) and -> clinical events (``nafld3``, by
+  ``days``); a sample of patients with all their rows; split by patient.
+- nycflights13 (``../shared/data/nycflights13/``): planes, airlines, airports,
+  weather and a sample of flights; split by plane. Weather's key is composite
+  (``origin``, ``time_hour``): the benchmark gives it a surrogate single-column
+  key ``weather_id`` (its row number) and each flight the ``weather_id`` of its
+  origin and hour; flights without a plane, airport or weather row in the
+  tables are left out. synthkit keeps airlines, airports and weather as public
+  reference tables (``keep=``); HMA synthesizes every table. HMA refuses this
+  5-table schema of depth 3, so both models also run on the 4 tables without
+  weather.
+
+Printed per model: fit and sampling seconds; referential integrity (share of
+valid foreign keys) and cardinality similarity (1 - KS of children per parent)
+per relationship, computed here from the data; then, when
+``synthkit.evaluation.records`` is present, its record metrics (integrity,
+cardinality, inter-table and k-hop trends) and the root-entity DCR share
+against the holdout (0.5 is ideal; a fidelity figure is never read alone).
+
+Usage: python benchmarks/bench_records.py [--quick] [--epochs 10] [--no-sdv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import ks_2samp
+
+import synthkit
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RECORD_METRICS = [
+    "referential_integrity",
+    "cardinality_similarity",
+    "inter_table_trends",
+    "k_hop_trends",
+    "dcr_share",
+]
+
+
+# ------------------------------------------------------------------ datasets
+def nafld(n_patients: int, seed: int) -> tuple[synthkit.RecordDataset, synthkit.RecordDataset]:
+    """Training and holdout NAFLD databases, split by patient."""
+    patients = pd.read_csv(DATA / "nafld1.csv.gz")
+    labs = pd.read_csv(DATA / "nafld2.csv.gz")
+    events = pd.read_csv(DATA / "nafld3.csv.gz")
+    rng = np.random.default_rng(seed)
+    patients = patients.iloc[rng.permutation(len(patients))[:n_patients]].reset_index(drop=True)
+    in_train = rng.random(len(patients)) < 0.8
+
+    def part(rows: pd.DataFrame) -> synthkit.RecordDataset:
+        keys = rows["id"]
+        return synthkit.RecordDataset(
+            {
+                "patients": rows.reset_index(drop=True),
+                "labs": labs[labs["id"].isin(keys)].sort_values(["id", "days"], kind="stable"),
+                "events": events[events["id"].isin(keys)].sort_values(["id", "days"]),
+            },
+            [
+                synthkit.Relationship("patients", "labs", "id", "id", order="days"),
+                synthkit.Relationship("patients", "events", "id", "id", order="days"),
+            ],
+            primary_keys={"patients": "id"},
+        )
+
+    return part(patients[in_train]), part(patients[~in_train])
+
+
+def flights(
+    n_flights: int, seed: int, with_weather: bool = True
+) -> tuple[synthkit.RecordDataset, synthkit.RecordDataset]:
+    """Training and holdout nycflights13 databases, split by plane (weather optional)."""
+    folder = DATA / "nycflights13"
+    planes = pd.read_csv(folder / "planes.csv.gz")
+    airlines = pd.read_csv(folder / "airlines.csv.gz")
+    airports = pd.read_csv(folder / "airports.csv.gz")
+    weather = pd.read_csv(folder / "weather.csv.gz")
+    weather.insert(0, "weather_id", np.arange(len(weather)))
+    flown = pd.read_csv(folder / "flights.csv.gz")
+    flown = flown.merge(
+        weather[["weather_id", "origin", "time_hour"]], on=["origin", "time_hour"], how="inner"
+    )
+    flown = flown[
+        flown["tailnum"].isin(planes["tailnum"])
+        & flown["dest"].isin(airports["faa"])
+        & flown["origin"].isin(airports["faa"])
+    ]
+    flown = flown.sample(n=min(n_flights, len(flown)), random_state=seed)
+    columns = ["tailnum", "carrier", "origin", "dest", "weather_id", "month", "day", "hour"]
+    columns += ["dep_delay", "arr_delay", "air_time", "distance"]
+    flown = flown[columns].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    in_train = rng.random(len(planes)) < 0.8
+    weather = weather[weather["origin"].isin(airports["faa"])]
+    links = [
+        synthkit.Relationship("planes", "flights", "tailnum", "tailnum"),
+        synthkit.Relationship("airlines", "flights", "carrier", "carrier"),
+        synthkit.Relationship("airports", "flights", "faa", "origin"),
+        synthkit.Relationship("airports", "flights", "faa", "dest"),
+        synthkit.Relationship("weather", "flights", "weather_id", "weather_id"),
+        synthkit.Relationship("airports", "weather", "faa", "origin"),
+    ]
+
+    if not with_weather:
+        flown = flown.drop(columns="weather_id")
+        links = [link for link in links if "weather" not in (link.parent, link.child)]
+
+    def part(rows: pd.DataFrame) -> synthkit.RecordDataset:
+        tables = {
+            "planes": rows.reset_index(drop=True),
+            "airlines": airlines,
+            "airports": airports,
+            "weather": weather.reset_index(drop=True),
+            "flights": flown[flown["tailnum"].isin(rows["tailnum"])].reset_index(drop=True),
+        }
+        if not with_weather:
+            del tables["weather"]
+        return synthkit.RecordDataset(tables, links, root="planes")
+
+    return part(planes[in_train]), part(planes[~in_train])
+
+
+# ------------------------------------------------------------------- scoring
+def integrity(dataset: synthkit.RecordDataset | dict[str, pd.DataFrame], links: list) -> dict:
+    tables = dataset.tables if hasattr(dataset, "tables") else dataset
+    return {
+        label(link): float(
+            tables[link.child][link.child_key].isin(tables[link.parent][link.parent_key]).mean()
+        )
+        for link in links
+    }
+
+
+def children(tables: dict[str, pd.DataFrame], link: Any) -> np.ndarray:
+    counts = tables[link.child][link.child_key].value_counts()
+    return counts.reindex(tables[link.parent][link.parent_key], fill_value=0).to_numpy()
+
+
+def cardinality(real: synthkit.RecordDataset, tables: dict[str, pd.DataFrame]) -> dict:
+    return {
+        label(link): 1 - ks_2samp(children(real.tables, link), children(tables, link)).statistic
+        for link in real.relationships
+    }
+
+
+def label(link: Any) -> str:
+    return f"{link.parent}.{link.parent_key}->{link.child}.{link.child_key}"
+
+
+def record_metrics(
+    real: synthkit.RecordDataset, synthetic: Any, holdout: synthkit.RecordDataset, root: str
+) -> dict[str, float] | str:
+    """synthkit's record evaluation when the module is there, else why not."""
+    if importlib.util.find_spec("synthkit.evaluation.records") is None:
+        return "synthkit.evaluation.records not available"
+    from synthkit.evaluation.records import evaluate_records
+
+    scores: dict[str, Any] = {}
+    for metric in RECORD_METRICS:
+        try:
+            # Only the privacy metric reads the holdout: planes of one model are identical
+            # rows, so a plane split has a holdout that overlaps training rows.
+            report = evaluate_records(
+                real,
+                synthetic,
+                holdout=holdout if metric == "dcr_share" else None,
+                metrics=[metric],
+                root=root,
+                max_rows=5_000,
+            )
+            scores.update(report.to_dict())
+        except Exception as error:  # a benchmark reports what failed and goes on
+            scores[metric] = f"n/a ({type(error).__name__}: {str(error)[:90]})"
+    return scores
+
+
+# -------------------------------------------------------------------- models
+class _TimeoutError(Exception):
+    pass
+
+
+def within(seconds: int, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``, raising _TimeoutError after ``seconds`` (SIGALRM; main thread only)."""
+
+    def expire(*_: Any) -> None:
+        raise _TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_synthkit(
+    train: synthkit.RecordDataset, keep: list[str], epochs: int, seed: int
+) -> tuple[Any, float, float]:
+    model = synthkit.RecordSynthesizer(
+        "ar", epochs=epochs, random_state=seed, verbose=False, table_params={"batch_size": 128}
+    )
+    start = time.perf_counter()
+    model.fit(train, keep=keep)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    synthetic = model.sample(random_state=seed + 1)
+    return synthetic, fit_seconds, time.perf_counter() - start
+
+
+def run_hma(
+    train: synthkit.RecordDataset, root: str, seed: int, limit: int
+) -> tuple[dict[str, pd.DataFrame], float, float] | str:
+    """SDV's HMASynthesizer on the same tables, or the reason it gave none."""
+    try:
+        from sdv.multi_table import HMASynthesizer
+    except ImportError as error:
+        return f"SDV not installed ({error})"
+    warnings.filterwarnings("ignore")
+    try:
+        metadata = train.metadata.to_sdv()
+        model = HMASynthesizer(metadata, verbose=False)
+        np.random.seed(seed)  # SDV draws from numpy's global generator
+        start = time.perf_counter()
+        within(limit, lambda: model.fit({k: v.copy() for k, v in train.tables.items()}))
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        n_root = len(train.tables[root])
+        synthetic = within(limit, lambda: model.sample(n_root, main_table_name=root))
+        return synthetic, fit_seconds, time.perf_counter() - start
+    except _TimeoutError:
+        return f"HMA did not finish within {limit} s (fit or sample); stopped"
+    except Exception as error:  # SDV refusing the schema is a result to report
+        return f"SDV refused: {type(error).__name__}: {str(error)[:300]}"
+
+
+# ---------------------------------------------------------------------- main
+def report(
+    name: str,
+    train: synthkit.RecordDataset,
+    holdout: synthkit.RecordDataset,
+    keep: list[str],
+    root: str,
+    args: argparse.Namespace,
+) -> None:
+    sizes = ", ".join(f"{t}={len(f)}" for t, f in train.tables.items())
+    held = ", ".join(f"{t}={len(f)}" for t, f in holdout.tables.items() if t not in keep)
+    print(f"\n=== {name}: train {sizes}; holdout {held}")
+    rows: dict[str, dict[str, Any]] = {}
+    results = {"synthkit": run_synthkit(train, keep, args.epochs, args.seed)}
+    if not args.no_sdv:
+        results["sdv_hma"] = run_hma(train, root, args.seed, args.sdv_limit)
+    for model, result in results.items():
+        if isinstance(result, str):
+            print(f"{model}: {result}")
+            continue
+        synthetic, fit_seconds, sample_seconds = result
+        tables = synthetic.tables if hasattr(synthetic, "tables") else synthetic
+        row: dict[str, Any] = {"fit_s": fit_seconds, "sample_s": sample_seconds}
+        valid = integrity(tables, train.relationships)
+        row.update({f"integrity[{k}]": v for k, v in valid.items()})
+        row.update({f"cardinality[{k}]": v for k, v in cardinality(train, tables).items()})
+        if model == "synthkit":
+            syn_db = synthetic
+        else:  # HMA's tables in the training dtypes where they fit
+            try:
+                syn_db = train.with_tables(
+                    {t: tables[t][list(train.tables[t].columns)] for t in train.tables}
+                )
+            except Exception as error:
+                syn_db = None
+                row["evaluation"] = f"not a valid RecordDataset: {error}"
+        if syn_db is not None:
+            scores = record_metrics(train, syn_db, holdout, root)
+            if isinstance(scores, str):
+                row["evaluation"] = scores
+            else:
+                row.update({f"eval.{k}": v for k, v in scores.items()})
+        rows[model] = row
+    if rows:
+        table = pd.DataFrame(rows)
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        if {"synthkit", "sdv_hma"} <= set(rows):
+            ratio = rows["sdv_hma"]["fit_s"] / rows["synthkit"]["fit_s"]
+            print(f"fit speed-up over HMA: {ratio:.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller samples and fewer epochs")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--patients", type=int, default=None)
+    parser.add_argument("--flights", type=int, default=None)
+    parser.add_argument("--no-sdv", action="store_true", help="skip SDV's HMASynthesizer")
+    parser.add_argument("--sdv-limit", type=int, default=900, help="seconds per HMA step")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.epochs = args.epochs or (5 if args.quick else 15)
+    patients = args.patients or (600 if args.quick else 3000)
+    n_flights = args.flights or (2000 if args.quick else 5000)
+    torch.set_num_threads(1)
+    print(f"epochs={args.epochs}, patients={patients}, flights={n_flights}, seed={args.seed}")
+
+    train, holdout = nafld(patients, args.seed)
+    report("NAFLD", train, holdout, [], "patients", args)
+    train, holdout = flights(n_flights, args.seed)
+    keep = ["airlines", "airports", "weather"]
+    report("nycflights13, 5 tables", train, holdout, keep, "planes", args)
+    # HMA refuses the 5-table schema (depth 3: airports -> weather -> flights); both
+    # models on the 4 tables without weather give a like-for-like comparison.
+    train, holdout = flights(n_flights, args.seed, with_weather=False)
+    report("nycflights13 without weather, 4 tables", train, holdout, keep[:2], "planes", args)
+
+
+if __name__ == "__main__":
+    main()
