@@ -168,7 +168,8 @@ class RecordEvaluationData:
 
         The parent's scored columns are the context (parents without children
         are histories of length 0); children with a broken foreign key are left
-        out; the relationship's ``order`` column, when it has one, orders them.
+        out; the relationship's ``order`` column (a list position), when it has
+        one, orders them.
         """
         label = relationship_label(link)
         if label not in self._views:
@@ -308,18 +309,12 @@ class RecordEvaluationData:
             child, parent = self._keyed(side, link.child), self._keyed(side, link.parent)
             parent = parent[~parent[link.parent_key].duplicated() & parent[link.parent_key].notna()]
             child = child[valid_foreign_keys(child[link.child_key], parent[link.parent_key])]
-            index = link.order if link.order in child.columns else None
+            # A list position orders the children; as an index its gaps would all be 1.
+            order = [link.child_key] + ([link.order] if link.order in child.columns else [])
+            child = child.sort_values(order, kind="stable")
+            keys = [c for c in self.key_columns[link.child] if c != link.child_key]
             sequences[side] = SequenceDataset(
-                child.drop(
-                    columns=[
-                        c
-                        for c in self.key_columns[link.child]
-                        if c != link.child_key and c != index and c in child.columns
-                    ]
-                ),
-                link.child_key,
-                index,
-                sort=True,
+                child.drop(columns=[c for c in keys if c in child.columns]), link.child_key
             )
             contexts[side] = parent.loc[:, [link.parent_key, *renamed]].rename(
                 columns={link.parent_key: link.child_key}
