@@ -25,7 +25,7 @@ parents, so referential integrity holds by construction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,38 +58,39 @@ from synthkit.schema.sequences import SequenceDataset
 __all__ = ["RecordSynthesizer"]
 
 
-class _Name(Constraint):
+class _Check(Constraint):
+    """A parameter constraint from a predicate and its description."""
+
+    def __init__(self, check: Callable[[Any], bool], text: str) -> None:
+        self.check, self.text = check, text
+
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, str) and bool(value)
+        return self.check(value)
 
     def __str__(self) -> str:
-        return "a registered table model name such as 'ar'"
+        return self.text
 
 
-class _Params(Constraint):
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
-
-    def __str__(self) -> str:
-        return "a dict of parameters"
+_MODEL_NAME = _Check(lambda v: isinstance(v, str) and bool(v), "a registered model name")
+_PARAMS = _Check(
+    lambda v: isinstance(v, Mapping) and all(isinstance(k, str) for k in v),
+    "a dict of parameters by name",
+)
 
 
 class _RecordDispatch(type):
     """``RecordSynthesizer("ar", **params)`` builds the registered class for that name."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls is RecordSynthesizer:
-            if args:
-                model, args = args[0], args[1:]
-            elif "model" in kwargs:
-                model = kwargs.pop("model")
-            else:
-                raise ParameterError(
-                    "Name a record model, e.g. RecordSynthesizer('ar'); known: "
-                    f"{RECORD_GENERATORS.names()}."
-                )
-            return RECORD_GENERATORS.get(model)(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
+        if cls is not RecordSynthesizer:
+            return super().__call__(*args, **kwargs)
+        model = args[0] if args else kwargs.pop("model", None)
+        if model is None:
+            raise ParameterError(
+                "Name a record model, e.g. RecordSynthesizer('ar'); known: "
+                f"{RECORD_GENERATORS.names()}."
+            )
+        return RECORD_GENERATORS.get(model)(*args[1:], **kwargs)
 
 
 class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
@@ -122,9 +123,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
     #: Registered name of the sequence model of child tables.
     sequence_model: ClassVar[str] = "ar"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "table_model": [_Name()],
-        "table_params": [_Params(), None],
-        "sequence_params": [_Params(), None],
+        "table_model": [_MODEL_NAME],
+        "table_params": [_PARAMS, None],
+        "sequence_params": [_PARAMS, None],
         "context_depth": [Interval(int, 1, None)],
     }
 
