@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -24,6 +27,7 @@ LINKS = [
     Relationship("patients", "events", "id", "id"),
 ]
 PRIVACY = ["dcr_share", "exact_match_rate", "mia_auc"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +361,32 @@ def test_nested_records_are_scored_without_their_generated_keys(split):
     shuffled = {name: frame.sample(frac=1.0, random_state=5) for name, frame in real.tables.items()}
     copy = evaluate_records(real, shuffled, holdout, ["entity_copy_rate"])
     assert copy["entity_copy_rate"] == 1.0
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_schema_diagram_renders_in_chromium(split, tmp_path):
+    metrics = ["column_shapes", "cardinality_similarity", "inter_table_trends"]
+    page = tmp_path / "report.html"
+    evaluate_records(split["train"], split["fresh"], metrics=metrics).to_html(page)
+    result = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rendered = re.search(r'data-rendered-plots="(\d+)"', result.stdout)
+    plots = re.findall(r'<svg class="plot" data-plot="([^"]+)"', result.stdout)
+    assert rendered and int(rendered.group(1)) == len(plots)
+    assert "schema" in plots
