@@ -236,9 +236,11 @@ class RecordEvaluationData:
     # -------------------------------------------------------------- scoring
     def _score_tables(self, metric: Metric) -> MetricResult:
         per_table, tables, weights = {}, {}, {}
+        worst = _per_table_worst(metric)
+        kept = [name for name in self.tables if worst and self._kept(name)]
         for name in self.tables:
-            data = self.table(name)
-            if isinstance(data, _KeysOnly) or metric.not_applicable(data):
+            data = self._leak_view(name) if worst else self.table(name)
+            if name in kept or isinstance(data, _KeysOnly) or metric.not_applicable(data):
                 continue
             result = metric.score(data)
             per_table[name], tables[name] = result.value, result.details
@@ -255,10 +257,38 @@ class RecordEvaluationData:
             )
         else:
             value = float(np.average(values[known], weights=sizes[known]))
-        return MetricResult(
-            value,
-            details={"per_table": per_table, "tables": tables, "unit": "row of each table"},
+        details = {"per_table": per_table, "tables": tables, "unit": "row of each table"}
+        if kept:
+            details["kept_tables"] = kept
+        return MetricResult(value, details=details)
+
+    def _kept(self, name: str) -> bool:
+        """A reference table without parents, given back as it is (public lookups: airports)."""
+        if name == self.root or any(link.child == name for link in self.relationships):
+            return False
+        real, synthetic = self.raw("real", name), self.raw("synthetic", name)
+        return real.shape == synthetic.shape and real.reset_index(drop=True).equals(
+            synthetic.reset_index(drop=True)
         )
+
+    def _leak_view(self, name: str) -> EvaluationData:
+        """The table without its foreign keys: they copy their parents' keys by design."""
+        foreign = {link.child_key for link in self.relationships if link.child == name}
+        own = self.table(name)
+        if not foreign or isinstance(own, _KeysOnly):
+            return own
+        key = f"leak view {name}"
+        if key not in self._views:
+            real, synthetic = self.raw("real", name), self.raw("synthetic", name)
+            kept = [c for c in real.columns if c not in foreign]
+            self._views[key] = EvaluationData(
+                real.loc[:, kept],
+                synthetic.loc[:, kept],
+                metadata=_subset(self.metadata[name], kept),
+                random_state=self.random_state,
+                max_rows=self.max_rows,
+            )
+        return self._views[key]
 
     def _score_relationships(self, metric: Metric) -> MetricResult:
         per_link, links = {}, {}

@@ -272,6 +272,10 @@ def test_a_lookup_table_is_a_second_parent_scored_on_its_own(split):
     }
     assert report["referential_integrity"] == 1.0
     assert report.meta["root"] == "patients"
+    # The lookup is given back as it is: its codes are public, not leaks.
+    leaks = evaluate_records(real, fresh, metrics=["identifier_leak"])
+    assert leaks.details["identifier_leak"]["kept_tables"] == ["lab_tests"]
+    assert "lab_tests" not in leaks.details["identifier_leak"]["per_table"]
     moved = evaluate_records(real, fresh, metrics=["cardinality_similarity"], root="lab_tests")
     assert moved.meta["root"] == "lab_tests"
     assert "'lab_tests', as given" in moved.meta["privacy_unit"]
