@@ -119,6 +119,7 @@ class RecordEvaluationData:
         random_state: int = 0,
         max_rows: int = 10_000,
         root: str | None = None,
+        sequence_index: Mapping[str, str] | None = None,
     ) -> None:
         if not isinstance(real, RecordDataset):
             raise EvaluationError(
@@ -139,6 +140,7 @@ class RecordEvaluationData:
         self.metadata = {
             name: _table_metadata(real, name, self.key_columns) for name in real.tables
         }
+        self.sequence_index = _checked_index(real, sequence_index, self.metadata)
         self.sampling: dict[str, str] = {}
         self._views: dict[str, Any] = {}
         self._table_data = {name: self._build_table(name) for name in real.tables}
@@ -340,11 +342,14 @@ class RecordEvaluationData:
             parent = parent[~parent[link.parent_key].duplicated() & parent[link.parent_key].notna()]
             child = child[valid_foreign_keys(child[link.child_key], parent[link.parent_key])]
             # A list position orders the children; as an index its gaps would all be 1.
+            index = self.sequence_index.get(link.child)
             order = [link.child_key] + ([link.order] if link.order in child.columns else [])
-            child = child.sort_values(order, kind="stable")
+            child = child.sort_values(
+                order if index is None else [link.child_key, index], kind="stable"
+            )
             keys = [c for c in self.key_columns[link.child] if c != link.child_key]
             sequences[side] = SequenceDataset(
-                child.drop(columns=[c for c in keys if c in child.columns]), link.child_key
+                child.drop(columns=[c for c in keys if c in child.columns]), link.child_key, index
             )
             contexts[side] = parent.loc[:, [link.parent_key, *renamed]].rename(
                 columns={link.parent_key: link.child_key}
@@ -442,6 +447,27 @@ def _per_table_worst(metric: Metric) -> bool:
         and "table" in metric.shapes
         and "sequences" in metric.shapes
     )
+
+
+def _checked_index(
+    real: RecordDataset, sequence_index: Mapping[str, str] | None, metadata: Mapping[str, Metadata]
+) -> dict[str, str]:
+    """Child table to the scored column that orders its rows, checked against the tables."""
+    found = dict(sequence_index or {})
+    for table, column in found.items():
+        if table not in real.tables:
+            raise EvaluationError(
+                f"sequence_index names table {table!r}, which the database lacks; tables: "
+                f"{list(real.tables)}."
+            )
+        kinds = {c: metadata[table].kind(c) for c in real.tables[table].columns}
+        if kinds.get(column) not in ("numerical", "datetime"):
+            raise EvaluationError(
+                f"sequence_index[{table!r}]={column!r} must be a number or date column of "
+                f"{table!r}; its scored columns: "
+                f"{[c for c, k in kinds.items() if k in ('numerical', 'datetime')]}."
+            )
+    return found
 
 
 def _canonical_order(rows: pd.DataFrame, owners: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
@@ -662,6 +688,7 @@ def evaluate_records(
     random_state: int = 0,
     max_rows: int = 10_000,
     root: str | None = None,
+    sequence_index: Mapping[str, str] | None = None,
 ) -> Report:
     """Score a synthetic database of related tables against the real one.
 
@@ -688,6 +715,11 @@ def evaluate_records(
         root: The table whose rows are the unit of privacy; default the
             database's root, or else the table without a parent that most tables
             hang off (then the largest). The report states it.
+        sequence_index: Child table to the number or date column that orders
+            its rows within a parent (``{"labs": "days"}``, as
+            ``RecordSynthesizer.fit`` takes it): its children are then
+            histories with gaps (``gap_similarity``); otherwise a nested list's
+            position, or the row order, orders them.
 
     Returns:
         The :class:`Report`; :meth:`Report.by_table` and
@@ -711,7 +743,13 @@ def evaluate_records(
         ({'referential_integrity': 0.75}, [0.75])
     """
     data = RecordEvaluationData(
-        real, synthetic, holdout=holdout, random_state=random_state, max_rows=max_rows, root=root
+        real,
+        synthetic,
+        holdout=holdout,
+        random_state=random_state,
+        max_rows=max_rows,
+        root=root,
+        sequence_index=sequence_index,
     )
     chosen = _resolve(metrics)
     explicit = metrics is not None

@@ -394,3 +394,21 @@ def test_schema_diagram_renders_in_chromium(split, tmp_path):
     plots = re.findall(r'<svg class="plot" data-plot="([^"]+)"', result.stdout)
     assert rendered and int(rendered.group(1)) == len(plots)
     assert "schema" in plots
+
+
+def test_children_ordered_by_an_index_are_scored_for_gaps(split):
+    order = {"labs": "days", "events": "days"}
+    metrics = ["gap_similarity", "coherence"]
+    copy = evaluate_records(
+        split["train"], tables_of(split["train"]), metrics=metrics, sequence_index=order
+    )
+    assert copy.to_dict() == {"gap_similarity": 1.0, "coherence": 1.0}
+    fresh = evaluate_records(split["train"], split["fresh"], metrics=metrics, sequence_index=order)
+    assert set(fresh.by_relationship().index) == {"labs.id -> patients", "events.id -> patients"}
+    assert 0 < fresh["gap_similarity"] < 1
+    with pytest.raises(
+        EvaluationError, match=r"sequence_index\['labs'\]='test'.*\['days', 'value'\]"
+    ):
+        evaluate_records(split["train"], split["fresh"], sequence_index={"labs": "test"})
+    with pytest.raises(EvaluationError, match="table 'visits'"):
+        evaluate_records(split["train"], split["fresh"], sequence_index={"visits": "days"})
