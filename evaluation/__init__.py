@@ -12,6 +12,7 @@ Example:
 
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.evaluate import evaluate
+from synthkit.evaluation.records import evaluate_records
 from synthkit.evaluation.report import Gate, GateResults, Report
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "MetricResult",
     "Report",
     "evaluate",
+    "evaluate_records",
     "metric_names",
 ]
