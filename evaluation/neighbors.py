@@ -27,6 +27,7 @@ import torch
 
 from synthkit._runtime import resolve_device
 from synthkit.errors import EvaluationError, ParameterError
+from synthkit.evaluation.grouped_search import grouped_nearest_l1
 
 __all__ = [
     "MEMORY_BUDGET",
@@ -50,6 +51,8 @@ _BLOCK_ENTRIES = 32_000_000
 MEMORY_BUDGET = 256 * 2**20
 # Reference rows per chunk: wide enough for BLAS, small enough that queries chunk well.
 _REFERENCE_CHUNK = 32_768
+# Below this many row pairs the brute force is quick and "auto" keeps it.
+_GROUPED_FROM_PAIRS = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ def nearest_l1(
     *,
     device: str | torch.device = "auto",
     memory_budget: int = MEMORY_BUDGET,
+    method: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the distances and indices of the ``k`` nearest reference rows (Gower-like L1).
 
@@ -271,6 +275,11 @@ def nearest_l1(
         device: Where the blocks are computed: ``"auto"`` (CUDA when present),
             ``"cpu"``, ``"cuda"``...
         memory_budget: Bytes the distance blocks may hold at once.
+        method: ``"brute"`` computes every pair in blocks; ``"grouped"`` visits
+            rows by their number of mismatched categories and skips the pairs
+            that cannot be nearest (:mod:`synthkit.evaluation.grouped_search`),
+            with the same result; ``"auto"`` takes ``"grouped"`` on a CPU for
+            large unweighted searches with category columns, else ``"brute"``.
 
     Returns:
         ``(distances, indices)``, each ``(len(query), k)``, nearest first.
@@ -285,6 +294,15 @@ def nearest_l1(
         >>> idx[:, 1].tolist(), dist[:, 1].tolist()
         ([1, 0, 1], [0.33333, 0.33333, 1.66667])
     """
+    if method not in ("auto", "brute", "grouped"):
+        raise ParameterError(f"method={method!r} must be 'auto', 'brute' or 'grouped'.")
+    grouped = weights is None and query.codes.shape[1] > 0 and len(reference) > 0
+    if method == "auto":
+        large = len(query) * len(reference) >= _GROUPED_FROM_PAIRS
+        on_cpu = resolve_device(device).type == "cpu"
+        method = "grouped" if grouped and large and on_cpu else "brute"
+    if method == "grouped" and grouped:
+        return _grouped(query, reference, k, device, memory_budget)
     q_num, r_num, q_hot, r_hot = query.numbers, reference.numbers, query.onehot, reference.onehot
     if weights is not None:
         p = q_num.shape[1]
@@ -300,6 +318,26 @@ def nearest_l1(
         return out + offsets[q_rows].to(on)[:, None]
 
     return _chunked_top_k(block, len(query), len(reference), k, device, memory_budget)
+
+
+def _grouped(
+    query: Encoded, reference: Encoded, k: int, device: str | torch.device, memory_budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    best, best_index, open_rows = grouped_nearest_l1(
+        query, reference, min(k, len(reference)), memory_budget=memory_budget
+    )
+    distances, indices = _finish(best, best_index)
+    if len(open_rows):  # not proven by the groups: searched against every row
+        rest = nearest_l1(
+            query.take(open_rows),
+            reference,
+            k,
+            device=device,
+            memory_budget=memory_budget,
+            method="brute",
+        )
+        distances[open_rows], indices[open_rows] = rest
+    return distances, indices
 
 
 def nearest_l2(
@@ -378,11 +416,16 @@ def _chunked_top_k(
                 values, keep = torch.topk(values, k, dim=1, largest=False, sorted=False)
                 positions = torch.gather(positions, 1, keep)
             best, best_index = values, positions
-        # Nearest first; among equal distances the lower index first.
-        by_index = torch.argsort(best_index, dim=1)
-        best, best_index = torch.gather(best, 1, by_index), torch.gather(best_index, 1, by_index)
-        order = torch.argsort(best, dim=1, stable=True)
-        distances[q_rows] = torch.gather(best, 1, order).double().cpu().numpy()
-        indices[q_rows] = torch.gather(best_index, 1, order).cpu().numpy()
+        distances[q_rows], indices[q_rows] = _finish(best, best_index)
+    return distances, indices
+
+
+def _finish(best: torch.Tensor, best_index: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Rounded distances, nearest first and, among equal distances, the lower index first."""
     # Rounding removes float32 noise so equal distances compare equal (ties).
-    return np.round(distances, 5).clip(min=0.0), indices
+    rounded = torch.round(best.double(), decimals=5).clamp_(min=0.0)
+    by_index = torch.argsort(best_index, dim=1)
+    rounded, best_index = torch.gather(rounded, 1, by_index), torch.gather(best_index, 1, by_index)
+    order = torch.argsort(rounded, dim=1, stable=True)
+    distances = torch.gather(rounded, 1, order).cpu().numpy()
+    return distances, torch.gather(best_index, 1, order).cpu().numpy()

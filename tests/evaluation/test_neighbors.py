@@ -74,21 +74,34 @@ def test_high_cardinality_columns_keep_a_bounded_width():
 
 
 _rows = st.lists(
-    st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.0, np.nan]), st.sampled_from("abc")),
+    st.tuples(
+        st.sampled_from([0.0, 0.5, 1.0, 2.0, np.nan]),
+        st.sampled_from("abc"),
+        st.sampled_from("xy"),
+        st.sampled_from("pq"),
+    ),
     min_size=1,
     max_size=25,
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(query=_rows, reference=_rows, k=st.integers(1, 4), budget=st.integers(1, 4000))
-def test_chunked_search_is_exact_against_brute_force_with_ties(query, reference, k, budget):
-    # Few distinct values make many ties; tiny budgets cut both sides into many chunks.
-    query = pd.DataFrame(query, columns=["x", "c"])
-    reference = pd.DataFrame(reference, columns=["x", "c"])
-    encoder = MixedEncoder(["x"], ["c"]).fit(reference, [reference, query])
+@settings(max_examples=60, deadline=None)
+@given(
+    query=_rows,
+    reference=_rows,
+    k=st.integers(1, 4),
+    budget=st.integers(1, 4000),
+    method=st.sampled_from(["brute", "grouped"]),
+)
+def test_chunked_search_is_exact_against_brute_force_with_ties(query, reference, k, budget, method):
+    # Few distinct values make many ties; tiny budgets cut both sides into many chunks;
+    # three category columns make the grouped search go past its levels to the fallback.
+    columns = ["x", "c", "d", "e"]
+    query = pd.DataFrame(query, columns=columns)
+    reference = pd.DataFrame(reference, columns=columns)
+    encoder = MixedEncoder(["x"], ["c", "d", "e"]).fit(reference, [reference, query])
     q, r = encoder.transform(query), encoder.transform(reference)
-    distances, indices = nearest_l1(q, r, k=k, memory_budget=budget, device="cpu")
+    distances, indices = nearest_l1(q, r, k=k, memory_budget=budget, device="cpu", method=method)
     full = (
         torch.cdist(q.numbers.double(), r.numbers.double(), p=1)
         + (q.codes[:, None, :] != r.codes[None, :, :]).sum(axis=2)
