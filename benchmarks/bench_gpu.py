@@ -188,7 +188,7 @@ def main() -> None:
     print(
         f"\nAdult train ({len(train):,} rows) on {args.device} ({device}), torch "
         f"{torch.__version__}, epochs={args.epochs or 'model defaults'}; sampling "
-        f"{args.sample_rows:,} rows; copies per step from one profiled epoch on "
+        f"{args.sample_rows:,} rows; copies per step from profiled fits of 1 and 2 epochs on "
         f"{min(args.profile_rows, len(train)):,} rows"
     )
     print(table.to_string(float_format=lambda v: f"{v:,.3f}", na_rep="-"))

@@ -10,6 +10,8 @@ byte-identical, and the ratio of 2-worker to 1-worker rows/s.
 Target (issue 13): 2 workers >= 1.8x one worker's rows/s, identical bytes. On a
 machine whose two cores are shared with other work the ratio is lower.
 
+Part (b), exact DCR distances on a million rows, is ``benchmarks/bench_distances.py``.
+
 Run: python benchmarks/bench_scale.py [--rows 2000000] [--shard-rows 100000] [--epochs 2]
 """
 
