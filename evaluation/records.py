@@ -144,9 +144,16 @@ class RecordEvaluationData:
         self.sampling: dict[str, str] = {}
         self._views: dict[str, Any] = {}
         self._table_data = {name: self._build_table(name) for name in real.tables}
-        self.entities = self._root_entities()
+        self._entities: EvaluationData | None = None
 
     # -------------------------------------------------------------- access
+    @property
+    def entities(self) -> EvaluationData:
+        """One feature vector per root entity (built on first use: only privacy reads it)."""
+        if self._entities is None:
+            self._entities = self._root_entities()
+        return self._entities
+
     @property
     def tables(self) -> list[str]:
         """Table names, in the real database's order."""
@@ -847,12 +854,15 @@ def _meta(data: RecordEvaluationData, seconds: dict[str, float]) -> dict[str, An
         "rows": {
             s: sum(len(data.raw(s, t)) for t in data.tables) if s in sides else None for s in SIDES
         },
-        "entities": {s: len(getattr(data.entities, s)) if s in sides else None for s in SIDES},
-        "entity_features": data.entities.columns,
+        "entities": {s: len(data.root_entities(s)) if s in sides else None for s in SIDES},
+        "entity_features": [] if data._entities is None else data._entities.columns,
         "scored_columns": [f"{t}.{c}" for t in data.tables for c in data.table(t).columns],
         "sampling": {
             **data.sampling,
-            **{f"root entities: {k}": v for k, v in data.entities.sampling.items()},
+            **{
+                f"root entities: {k}": v
+                for k, v in ({} if data._entities is None else data._entities.sampling).items()
+            },
         },
         "seconds": seconds,
         "random_state": data.random_state,
