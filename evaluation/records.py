@@ -169,8 +169,17 @@ class RecordEvaluationData:
 
     @property
     def histories(self) -> list[Relationship]:
-        """Relationships whose child has columns to score as each parent's history."""
-        return [r for r in self.relationships if self.table(r.child).columns]
+        """Each child table's owner relationship, scored as each parent's history.
+
+        The owner is the child's only parent, or else its first relationship
+        listed (as ``RecordSynthesizer`` takes it by default); other references
+        (a flight's destination airport) are scored for keys, cardinality and
+        trends only. Children with nothing but keys have no history to score.
+        """
+        owners: dict[str, Relationship] = {}
+        for link in self.relationships:
+            owners.setdefault(link.child, link)
+        return [r for r in owners.values() if self.table(r.child).columns]
 
     def relationship_view(self, link: Relationship) -> SequenceEvaluationData:
         """The relationship as sequences: each parent's children are its history.
@@ -790,7 +799,7 @@ def evaluate_records(
             "explanation": _explanation(metric),
             "requires": list(metric.requires),
             "params": metric.get_params(),
-            "unit": _unit(metric),
+            "unit": results[metric.name].details.get("unit") or _unit(metric),
         }
     return Report(results, info, skipped, _meta(data, seconds))
 
