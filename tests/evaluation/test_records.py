@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 
 import synthkit
 from synthkit.errors import EvaluationError
-from synthkit.evaluation.record_fidelity import foreign_key_paths, valid_foreign_keys
+from synthkit.evaluation.record_fidelity import (
+    children_per_parent,
+    foreign_key_paths,
+    valid_foreign_keys,
+)
+from synthkit.evaluation.record_privacy import multiset_hashes
 from synthkit.evaluation.records import evaluate_records
 from synthkit.evaluation.report import Report
 from synthkit.schema import RecordDataset, Relationship
@@ -412,3 +417,24 @@ def test_children_ordered_by_an_index_are_scored_for_gaps(split):
         evaluate_records(split["train"], split["fresh"], sequence_index={"labs": "test"})
     with pytest.raises(EvaluationError, match="table 'visits'"):
         evaluate_records(split["train"], split["fresh"], sequence_index={"visits": "days"})
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    owners=st.lists(st.integers(0, 4), min_size=1, max_size=30),
+    values=st.data(),
+)
+def test_entity_hashes_ignore_row_order_and_see_any_change(owners, values):
+    hashes = np.array(
+        values.draw(st.lists(st.integers(0, 2**63), min_size=len(owners), max_size=len(owners))),
+        dtype=np.uint64,
+    )
+    owners = np.array(owners)
+    found = multiset_hashes(hashes, owners, 5)
+    order = np.random.default_rng(len(owners)).permutation(len(owners))
+    assert (multiset_hashes(hashes[order], owners[order], 5) == found).all()
+    changed = hashes.copy()
+    changed[0] += np.uint64(1)
+    moved = multiset_hashes(changed, owners, 5)
+    assert moved[owners[0]] != found[owners[0]]
+    assert children_per_parent(pd.Series(owners), pd.Series(range(5))).sum() == len(owners)
