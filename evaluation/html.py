@@ -247,7 +247,7 @@ def _privacy(report: Report) -> str:
             context = f"holdout baseline {_number(d['holdout_nndr'])}"
         elif name.startswith("mia_"):
             context = f"strongest attack: {d['strongest_attack']}"
-        elif name == "exact_match_rate" and "holdout_rate" in d:
+        elif name in ("exact_match_rate", "entity_copy_rate") and "holdout_rate" in d:
             context = f"holdout rows: {_number(d['holdout_rate'])}"
         elif "attack_rate" in d:
             context = (
