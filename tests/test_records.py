@@ -231,6 +231,21 @@ def test_owner_can_be_named(flights, caplog):
     assert not tails.isin(flights.tables["planes"]["tailnum"]).any()
 
 
+def test_one_to_one_child_keeps_its_parents_keys():
+    patients = pd.read_csv(DATA / "nafld1_sample.csv.gz").head(60)
+    # Half the patients have a measurements row keyed by the patient's own id.
+    body = patients[["id", "weight", "height"]].iloc[::2].reset_index(drop=True)
+    db = synthkit.RecordDataset(
+        {"patients": patients[["id", "age", "male"]], "body": body},
+        [synthkit.Relationship("patients", "body", "id", "id")],
+        primary_keys={"patients": "id", "body": "id"},
+    )
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    synthetic = model.fit(db).sample(random_state=0)
+    _assert_integrity(synthetic)
+    assert synthetic.tables["body"]["id"].is_unique
+
+
 # ---------------------------------------------------------------- nesting
 def test_three_level_nested_records_round_trip():
     patients = pd.read_csv(DATA / "nafld1_sample.csv.gz").head(40)[["id", "age", "male", "bmi"]]

@@ -345,15 +345,17 @@ def _table_plan(
     key = dataset.primary_keys.get(name)
     incoming = [r for r in dataset.relationships if r.child == name]
     foreign = {r.child_key for r in incoming}
+    # A primary key that is also a foreign key (one-to-one) comes from the parent.
+    drawn_key = key if name not in keep and key not in foreign else None
     plan: dict[str, Any] = {
         "template": frame_to_text(frame.iloc[:0]),
-        "primary_key": key if name not in keep else None,
+        "primary_key": drawn_key,
         "owner": None if owner is None else owner.to_dict(),
         "position": None,
         "index": None,
         "links": [],
     }
-    if key is not None and name not in keep:
+    if drawn_key is not None:
         plan["key_entry"] = _key_entry(frame[key])
     if name in keep:
         plan["role"] = "kept"
