@@ -17,6 +17,7 @@ from synthkit.generators.sequential.private import (
     clipped_sum,
     entity_gradients,
     entity_inputs,
+    gru_states,
     one_event_per_entity,
     private_event_frame,
 )
@@ -156,6 +157,34 @@ def test_an_entity_gradient_depends_on_that_entity_alone(private_model, cohort) 
     for name in params:
         torch.testing.assert_close(with_b[name], with_c[name], msg=name)
     assert any(g.abs().sum() > 0 for g in with_b.values())
+
+
+def test_the_entity_loss_computes_what_the_network_computes() -> None:
+    from synthkit.generators.sequential.network import SequenceNetwork
+
+    torch.manual_seed(0)
+    net = SequenceNetwork([3, 5, 4], [2, 6], state_dim=8, hidden_dim=8)
+    loss = EntityLoss(net)
+    context = torch.tensor([[1, 4], [0, 2]])
+    torch.testing.assert_close(
+        torch.stack([loss.context_vector(row) for row in context]), net.encode_context(context)
+    )
+    previous = torch.randint(0, 3, (6, 3))
+    positions = torch.arange(6)
+    torch.testing.assert_close(
+        loss.step_inputs(previous, positions), net.step_inputs(previous, positions)
+    )
+    state, vectors = torch.randn(6, 8), torch.randn(6, 8)
+    tokens = torch.cat([torch.randint(0, 2, (6, 1)), previous], dim=1)
+    torch.testing.assert_close(
+        loss.logits(state, vectors, tokens), net.heads_logits(state, vectors, tokens)
+    )
+    # One step of the GRU equations is the network's GRU.
+    expected, _ = net.history(net.encode_context(context[:1]), previous[None], positions[None])
+    initial = torch.tanh(net.initial(loss.context_vector(context[0])))
+    torch.testing.assert_close(
+        gru_states(net.gru, net.step_inputs(previous, positions), initial), expected[0]
+    )
 
 
 @settings(max_examples=30, deadline=None)

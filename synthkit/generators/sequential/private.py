@@ -11,7 +11,6 @@ and bins are chosen from noisy histograms of one randomly drawn event per entity
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from torch.func import functional_call, grad, vmap
 from torch.nn import functional
 
 from synthkit.errors import ParameterError
+from synthkit.generators.sequential.network import position_buckets
 from synthkit.privacy.accounting import default_delta, epsilon_of_rdp, rdp_of_step
 from synthkit.privacy.plan import DPSGDPlan
 from synthkit.privacy.preprocessing import PrivacyBudget
@@ -265,17 +265,62 @@ def gru_states(gru: nn.GRU, inputs: torch.Tensor, state: torch.Tensor) -> torch.
     return torch.stack(outputs)
 
 
+def _bag(
+    indices: torch.Tensor, table: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``embedding_bag(mode="sum")`` over the last axis, as plain ops ``vmap`` batches."""
+    rows = functional.embedding(indices, table)
+    if weights is not None:
+        rows = rows * weights[..., None]
+    return rows.sum(dim=-2)
+
+
 class EntityLoss(nn.Module):
     """The training loss of one entity: its first stop flag and one window of its history.
 
     Mirrors the ordinary fit's losses (the stop flag at position 0 from the
     context alone; then every position of the window: stop flags after the first,
     and the columns of real events), for one entity at a time under ``vmap``.
+    The network's embedding sums are written as gathers and sums here (``vmap``
+    has no batching rule for ``embedding_bag``); :meth:`context_vector`,
+    :meth:`step_inputs` and :meth:`logits` compute exactly what the network's
+    methods of the same purpose compute.
     """
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.network = network
+
+    def context_vector(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The ``[state_dim]`` context vector of one entity's ``[columns]`` tokens."""
+        net = self.network
+        if tokens.shape[-1] == 0:
+            return net.context_bias
+        return _bag(tokens + net.context_offsets, net.context_embedding) + net.context_bias
+
+    def step_inputs(self, previous: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """GRU inputs ``[steps, state_dim]`` from the previous events' tokens and positions."""
+        net = self.network
+        if net.n_event_columns:
+            embedded = _bag(previous + net.event_offsets, net.event_embedding)
+        else:
+            embedded = net.start.new_zeros(*previous.shape[:-1], net.start.shape[0])
+        first = (positions == 0)[..., None]
+        embedded = torch.where(first, net.start.expand_as(embedded), embedded)
+        return embedded + net.position(position_buckets(positions))
+
+    def logits(
+        self, state: torch.Tensor, context: torch.Tensor, tokens: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``[rows, heads, max_vocab]`` of every head given the tokens before it."""
+        net = self.network
+        rows = tokens.shape[0]
+        index = (tokens + net.head_offsets)[:, None, :] + net.head_tables[None, :, None]
+        summed = _bag(index, net.inputs, net.causal.expand(rows, -1, -1))
+        projected = net.state_proj(torch.cat([state, context], dim=-1))
+        hidden = (summed + projected.reshape(rows, net.n_heads, -1)).transpose(0, 1)
+        logits = net._rest(hidden, slice(None)).transpose(0, 1)
+        return logits.masked_fill(net.invalid[None], float("-inf"))
 
     def forward(
         self,
@@ -291,22 +336,22 @@ class EntityLoss(nn.Module):
         weight: torch.Tensor,
     ) -> torch.Tensor:
         net = self.network
-        vector = net.encode_context(context[None])
-        initial = net.initial_state(vector)[0, 0]
+        vector = self.context_vector(context)
+        initial = torch.tanh(net.initial(vector))
         # The stop flag at position 0 (a history with no event at all).
-        first_input = net.step_inputs(
+        first_input = self.step_inputs(
             torch.zeros_like(previous[:1]), torch.zeros_like(position[:1])
         )
         first_state = gru_states(net.gru, first_input, initial)
         flag = empty.long()[None]
         first_targets = torch.cat([flag, torch.zeros_like(current[0])])[None]
-        first_logits = net.heads_logits(first_state, vector, first_targets)[0, 0]
+        first_logits = self.logits(first_state, vector[None], first_targets)[0, 0]
         first = functional.cross_entropy(first_logits[None], flag)
         # The window: from the state carried past earlier events when it starts later.
         state = torch.where(starts_later, carried, initial)
-        states = gru_states(net.gru, net.step_inputs(previous, position), state)
+        states = gru_states(net.gru, self.step_inputs(previous, position), state)
         targets = torch.cat([(~is_event).long()[:, None], current * is_event[:, None]], dim=1)
-        logits = net.heads_logits(states, vector.expand(states.shape[0], -1), targets)
+        logits = self.logits(states, vector.expand(states.shape[0], -1), targets)
         losses = functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
         ).reshape(targets.shape)
@@ -367,11 +412,8 @@ def fit_events_private(
         summed = [torch.zeros_like(p) for p in parameters]
         if len(entities):
             params = {name: p.detach() for name, p in zip(names, parameters, strict=True)}
-            with warnings.catch_warnings():
-                # embedding_bag has no batching rule: vmap loops over it, correctly.
-                warnings.simplefilter("ignore", UserWarning)
-                inputs = entity_inputs(model, tokens, offsets, lengths, context, entities)
-                grads = per_entity(params, *inputs)
+            inputs = entity_inputs(model, tokens, offsets, lengths, context, entities)
+            grads = per_entity(params, *inputs)
             summed, factor = clipped_sum([grads[name] for name in names], clip)
             clipped = (factor < 1.0).float().mean()
         with torch.no_grad():
