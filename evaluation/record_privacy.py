@@ -50,12 +50,13 @@ def multiset_hashes(hashes: np.ndarray, owners: np.ndarray, size: int) -> np.nda
 
 def entity_hashes(data: RecordEvaluationData, side: str) -> np.ndarray:
     """One hash per root entity of ``side``: its root row and the rows hanging off it."""
-    from synthkit.evaluation.records import _descendant_paths, _prepared
+    from synthkit.evaluation.record_inputs import descendant_paths
+    from synthkit.evaluation.records import _prepared
 
     root = _prepared(data, side, data.root)
     parts = {"root": row_hashes(root) if root.shape[1] else np.zeros(len(root), np.uint64)}
     entities = data.root_entities(side)
-    for table, path in _descendant_paths(data.relationships, data.root).items():
+    for table, path in descendant_paths(data.relationships, data.root).items():
         rows = _prepared(data, side, table)
         hashes = row_hashes(rows) if rows.shape[1] else np.zeros(len(rows), np.uint64)
         owners = pd.Index(entities.drop_duplicates()).get_indexer(data._root_keys(side, path))

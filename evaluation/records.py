@@ -41,6 +41,16 @@ from synthkit.evaluation.record_fidelity import (
     relationship_label,
     valid_foreign_keys,
 )
+from synthkit.evaluation.record_inputs import (
+    Tables,
+    check_split_by_root,
+    checked_index,
+    checked_tables,
+    choose_root,
+    descendant_paths,
+    key_columns,
+    table_metadata,
+)
 from synthkit.evaluation.record_privacy import EntityCopyRate
 from synthkit.evaluation.report import Report
 from synthkit.evaluation.sequences import SIDES, SequenceEvaluationData, entity_features
@@ -69,8 +79,6 @@ RECORD_METRICS: dict[str, type[Metric]] = {
 _REPORTED_AS = {"length_similarity": "cardinality_similarity"}
 # Category shares per root entity are kept for this many most frequent real levels.
 _SHARE_LEVELS = 10
-
-Tables = Mapping[str, pd.DataFrame]
 
 
 class RecordEvaluationData:
@@ -131,16 +139,14 @@ class RecordEvaluationData:
         self._tables = {"real": dict(real.tables)}
         for side, value in (("synthetic", synthetic), ("holdout", holdout)):
             if value is not None:
-                self._tables[side] = _checked_tables(side, value, real)
+                self._tables[side] = checked_tables(side, value, real)
         self.holdout = self._tables.get("holdout")
-        self.root, self.root_note = _root(real, root)
-        self.key_columns = _key_columns(real)
+        self.root, self.root_note = choose_root(real, root)
+        self.key_columns = key_columns(real)
         if self.holdout is not None:
-            _check_split_by_root(real, self.holdout, self.root, self.primary_keys.get(self.root))
-        self.metadata = {
-            name: _table_metadata(real, name, self.key_columns) for name in real.tables
-        }
-        self.sequence_index = _checked_index(real, sequence_index, self.metadata)
+            check_split_by_root(real, self.holdout, self.root, self.primary_keys.get(self.root))
+        self.metadata = {name: table_metadata(real, name, self.key_columns) for name in real.tables}
+        self.sequence_index = checked_index(real, sequence_index, self.metadata)
         self.sampling: dict[str, str] = {}
         self._views: dict[str, Any] = {}
         self._table_data = {name: self._build_table(name) for name in real.tables}
@@ -398,7 +404,7 @@ class RecordEvaluationData:
     def _root_entities(self) -> EvaluationData:
         """One feature vector per root entity: root columns and aggregates of each descendant."""
         root_data = self.table(self.root)
-        descendants = _descendant_paths(self.relationships, self.root)
+        descendants = descendant_paths(self.relationships, self.root)
         frames = {}
         for side in self._tables:
             prepared = _prepared(self, side, self.root)
@@ -465,27 +471,6 @@ def _per_table_worst(metric: Metric) -> bool:
     )
 
 
-def _checked_index(
-    real: RecordDataset, sequence_index: Mapping[str, str] | None, metadata: Mapping[str, Metadata]
-) -> dict[str, str]:
-    """Child table to the scored column that orders its rows, checked against the tables."""
-    found = dict(sequence_index or {})
-    for table, column in found.items():
-        if table not in real.tables:
-            raise EvaluationError(
-                f"sequence_index names table {table!r}, which the database lacks; tables: "
-                f"{list(real.tables)}."
-            )
-        kinds = {c: metadata[table].kind(c) for c in real.tables[table].columns}
-        if kinds.get(column) not in ("numerical", "datetime"):
-            raise EvaluationError(
-                f"sequence_index[{table!r}]={column!r} must be a number or date column of "
-                f"{table!r}; its scored columns: "
-                f"{[c for c, k in kinds.items() if k in ('numerical', 'datetime')]}."
-            )
-    return found
-
-
 def _canonical_order(rows: pd.DataFrame, owners: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows sorted by owner, then by content, so equal entities sum their numbers alike.
 
@@ -543,76 +528,6 @@ def utc_naive(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _descendant_paths(
-    relationships: Sequence[Relationship], root: str
-) -> dict[str, list[Relationship]]:
-    """For each table below ``root``, the first foreign-key path down to it (breadth first)."""
-    paths: dict[str, list[Relationship]] = {}
-    frontier: list[list[Relationship]] = [[]]
-    while frontier:
-        following = []
-        for path in frontier:
-            table = path[-1].child if path else root
-            for link in relationships:
-                if link.parent == table and link.child not in paths and link.child != root:
-                    paths[link.child] = [*path, link]
-                    following.append(paths[link.child])
-        frontier = following
-    return paths
-
-
-def _root(real: RecordDataset, chosen: str | None = None) -> tuple[str, str]:
-    """The table whose rows are the privacy unit, and how it was chosen."""
-    if chosen is not None:
-        if chosen not in real.tables:
-            raise EvaluationError(
-                f"root={chosen!r} is not a table of the real database; tables: {list(real.tables)}."
-            )
-        return chosen, f"{chosen!r}, as given"
-    root = getattr(real, "root", None)
-    if root is not None:
-        return root, f"the database's root table {root!r}"
-    children = {link.child for link in real.relationships}
-    candidates = [name for name in real.tables if name not in children]
-    if not candidates:
-        raise EvaluationError(
-            "Every table of the real database is a child of another; records need a root "
-            "table (one without a parent) to define the unit of privacy: pass root=..."
-        )
-
-    def reach(name: str) -> tuple[int, int]:
-        return len(_descendant_paths(real.relationships, name)), len(real.tables[name])
-
-    best = max(candidates, key=reach)
-    return best, (
-        f"{best!r}, the table without a parent that most tables hang off, then the largest "
-        f"(candidates: {candidates}); pass root=... to choose another"
-    )
-
-
-def _key_columns(real: RecordDataset) -> dict[str, set[str]]:
-    """Primary and foreign keys and synthkit's own columns, per table: never scored."""
-    keys: dict[str, set[str]] = {name: set() for name in real.tables}
-    for table, key in real.primary_keys.items():
-        keys.setdefault(table, set()).add(key)
-    for link in real.relationships:
-        keys[link.parent].add(link.parent_key)
-        keys[link.child].add(link.child_key)
-    for table, columns in getattr(real, "generated", {}).items():
-        keys.setdefault(table, set()).update(columns)
-    return keys
-
-
-def _table_metadata(real: RecordDataset, name: str, keys: Mapping[str, set[str]]) -> Metadata:
-    frame = real.tables[name]
-    found = real.metadata[name]
-    entries = {c: found.column(c) for c in frame.columns}
-    for column in keys.get(name, ()):
-        if column in entries:
-            entries[column] = {"kind": "id"}
-    return Metadata(entries)
-
-
 class _KeysOnly:
     """Stands for a table with nothing to score but its keys (a lookup of codes and names).
 
@@ -628,70 +543,6 @@ class _KeysOnly:
         self.real = pd.DataFrame(index=pd.RangeIndex(len(real)))
         self.synthetic = pd.DataFrame(index=pd.RangeIndex(len(synthetic)))
         self.excluded = dict(kinds)
-
-
-def _checked_tables(side: str, value: Any, real: RecordDataset) -> dict[str, pd.DataFrame]:
-    if isinstance(value, RecordDataset):
-        ours = {_link_tuple(link) for link in real.relationships}
-        theirs = {_link_tuple(link) for link in value.relationships}
-        if ours != theirs:
-            raise EvaluationError(
-                f"The {side} database's relationships differ from the real one's: missing "
-                f"{sorted(ours - theirs)}, unexpected {sorted(theirs - ours)} (as parent, "
-                "child, parent key, child key). Pass databases with the same schema."
-            )
-        tables = dict(value.tables)
-    elif isinstance(value, Mapping):
-        tables = dict(value)
-    else:
-        raise EvaluationError(
-            f"{side} must be a RecordDataset or a dict of table name to DataFrame, like the real "
-            f"database; got {type(value).__name__}."
-        )
-    missing = [name for name in real.tables if name not in tables]
-    extra = [name for name in tables if name not in real.tables]
-    if missing or extra:
-        raise EvaluationError(
-            f"The {side} database's tables differ from the real one's: missing {missing}, "
-            f"unexpected {extra}. Pass databases with the same tables."
-        )
-    for name, frame in tables.items():
-        if not isinstance(frame, pd.DataFrame):
-            raise EvaluationError(
-                f"Table {name!r} of the {side} database must be a DataFrame; "
-                f"got {type(frame).__name__}."
-            )
-        wanted = list(real.tables[name].columns)
-        absent = [c for c in wanted if c not in frame.columns]
-        unexpected = [c for c in frame.columns if c not in wanted]
-        if absent or unexpected:
-            raise EvaluationError(
-                f"Table {name!r} of the {side} database has columns that differ from the real "
-                f"one's: missing {absent}, unexpected {unexpected}. Pass the same columns."
-            )
-    return {name: tables[name] for name in real.tables}
-
-
-def _link_tuple(link: Relationship) -> tuple[str, str, str, str]:
-    return (link.parent, link.child, link.parent_key, link.child_key)
-
-
-def _check_split_by_root(real: RecordDataset, holdout: Tables, root: str, key: str | None) -> None:
-    # Keys synthkit generated (nested records without an id) number every database
-    # from 0, so they say nothing about overlap; the feature-vector check covers them.
-    if key is None or key in getattr(real, "generated", {}).get(root, ()):
-        return
-    shared = pd.Index(holdout[root][key].dropna().unique()).intersection(
-        pd.Index(real.tables[root][key].dropna().unique())
-    )
-    if len(shared):
-        example = shared[0].item() if hasattr(shared[0], "item") else shared[0]
-        raise EvaluationError(
-            f"The holdout shares {len(shared)} of its {holdout[root][key].nunique()} root "
-            f"entities with the real database (for example {root}.{key}={example!r}): it was "
-            f"split by row, not by root entity. Split the {root!r} rows in two and give each "
-            "side every row hanging off its own rows."
-        )
 
 
 # ----------------------------------------------------------------- evaluate
@@ -845,7 +696,7 @@ def _meta(data: RecordEvaluationData, seconds: dict[str, float]) -> dict[str, An
         "root": data.root,
         "privacy_unit": (
             f"one {data.root!r} row with every row hanging off it "
-            f"({', '.join(_descendant_paths(data.relationships, data.root)) or 'no other table'}), "
+            f"({', '.join(descendant_paths(data.relationships, data.root)) or 'no other table'}), "
             f"as one feature vector; root chosen as {data.root_note}"
         ),
         "tables": {
