@@ -10,6 +10,7 @@ import pytest
 import synthkit
 from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.sequential import SequenceSynthesizer
+from synthkit.generators.sequential import base as sequence_base
 
 DATA = Path(__file__).parent / "data"
 # Small networks and few epochs: these tests check what sampling guarantees, not quality.
@@ -169,7 +170,7 @@ def test_event_conditions_change_which_entities_are_drawn(model) -> None:
     assert conditioned.data["id"].nunique() == 60
 
 
-def test_bad_event_conditions(model) -> None:
+def test_bad_event_conditions(model, monkeypatch) -> None:
     with pytest.raises(ConditionError, match=r"Unknown event condition column 'age'.*conditions="):
         model.sample(5, event_conditions={"age": 50})
     with pytest.raises(ConditionError, match="sequence key or index"):
@@ -178,7 +179,8 @@ def test_bad_event_conditions(model) -> None:
         model.sample(5, event_conditions={"test": "ast"})
     with pytest.raises(ConditionError, match="must be a dict"):
         model.sample(5, event_conditions=["test"])
-    # A smoking status (0 or 1) of 200 or more: the message states the rate seen.
-    never = {"test": "smoke", "value": (200, None)}
-    with pytest.raises(ConditionError, match=r"acceptance rate \d+\.\d+%"):
-        model.sample(5, event_conditions=never, random_state=0)
+    # With one round of drawing, a test few patients have cannot reach 50 entities:
+    # the message states the acceptance rate seen.
+    monkeypatch.setattr(sequence_base, "_MAX_EVENT_ROUNDS", 1)
+    with pytest.raises(ConditionError, match=r"Only \d+ of 50 .*acceptance rate \d+\.\d+%"):
+        model.sample(50, event_conditions={"test": "fib4"}, random_state=0)

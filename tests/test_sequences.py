@@ -270,7 +270,11 @@ def test_windows_inside_a_history_start_from_its_earlier_events(model) -> None:
         carried = model._carried_state(context, tokens, offsets, start, 4, len(tokens))
         position = torch.arange(13)[None]
         previous = tokens[(20 + position - 1).clamp_min(0)]
-        _, full = network.history(context[1:], previous, position)
+        # The time inputs of the same events, read as training computes them.
+        times, elapsed = model._event_times(tokens[20:33], torch.tensor([0]), torch.tensor([13]))
+        before = (position - 1).clamp_min(0)
+        clock = network.clock_tokens(times[before], elapsed[before], position)
+        _, full = network.history(context[1:], previous, position, None, clock)
     assert torch.allclose(carried[0, 1], full[0, 0], atol=1e-5)
     assert torch.allclose(carried[0, 0], network.initial_state(context)[0, 0])
 

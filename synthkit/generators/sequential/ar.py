@@ -6,18 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch.nn import functional
 
 from synthkit._params import Interval
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
-from synthkit.generators.sequential.base import SequenceSynthesizer
+from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer
 from synthkit.generators.sequential.network import SequenceNetwork
 from synthkit.generators.sequential.private import fit_events_private
 
 __all__ = ["SequenceARSynthesizer"]
 
 _CHUNK = 20_000  # entities per sampling pass: bounds memory, keeps matrix products large
+# Quantile buckets of the time inputs (the previous event's time, the time since the first).
+_CLOCK_BUCKETS = 32
 
 
 class SequenceARSynthesizer(SequenceSynthesizer):
@@ -30,7 +33,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
     values as tokens): first a stop flag, which ends the history and so learns
     how many events an entity has given its context (none included), then the
     time since the previous event (the first event's time at the start) and the
-    event columns. Training is teacher-forced over windows of at most
+    event columns. Besides the previous event's tokens, the GRU reads the time
+    of the previous event and the time since the first one (sums of the start
+    and gap tokens' values, cut at quantiles), so histories end and space their
+    events by where in time they stand, not by a count of gaps alone. Training
+    is teacher-forced over windows of at most
     ``max_window`` event positions per entity, all entities of a batch at once
     on the device. A long history is cut into window-sized tiles at a random
     offset and one tile is trained, weighted by the number of tiles, so every
@@ -162,7 +169,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         events = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         context = self.context_encoder_.vocab_sizes if self.context_encoder_ is not None else []
         self.network_ = SequenceNetwork(
-            events, context, self.state_dim, self.hidden_dim, self.dropout
+            events,
+            context,
+            self.state_dim,
+            self.hidden_dim,
+            self.dropout,
+            clock_buckets=self.layout_.get("clock_buckets", 0),
         ).to(self.device_)
 
     def _modules(self) -> dict[str, torch.nn.Module]:
@@ -176,11 +188,18 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         lengths: torch.Tensor,
         context: torch.Tensor,
     ) -> None:
+        # Time inputs need the index's start and gap tokens; the private fit has none.
+        timed = self._entity_budget is None and self._clock_tables() is not None
+        self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
         self._build_modules()
         if self._entity_budget is not None:
             fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             return
         network = self.network_
+        times = elapsed = None
+        if timed:
+            times, elapsed = self._event_times(tokens, offsets, lengths)
+            _set_clock_edges(network, times, elapsed)
         network.train()
         n_events, n_columns = tokens.shape
         device = self.device_
@@ -224,11 +243,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             row = offsets[entities][:, None] + position
             previous = tokens[(row - 1).clamp(0, n_events - 1)]
             current = tokens[row.clamp(0, n_events - 1)]
+            clock = None
+            if times is not None:
+                before = (row - 1).clamp(0, n_events - 1)
+                clock = network.clock_tokens(times[before], elapsed[before], position)
             context_vectors = network.encode_context(context[entities])
             state = self._carried_state(
                 context_vectors, tokens, offsets[entities], start, window, n_events
             )
-            states, _ = network.history(context_vectors, previous, position, state)
+            states, _ = network.history(context_vectors, previous, position, state, clock)
             keep = valid.reshape(-1)
             flat_state = states.reshape(-1, states.shape[-1])[keep]
             flat_context = context_vectors[:, None].expand(-1, window, -1)
@@ -284,20 +307,62 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         later = torch.nonzero(start > 0).squeeze(1)
         if len(later) == 0:
             return initial
+        tables = self._clock_tables() if network.clock_buckets else None
         with torch.no_grad():
             begin = start[later]
             state = initial[:, later]
             carried = torch.zeros_like(state[0])
             steps = torch.arange(window, device=start.device)
+            # Times of the events read so far (start plus gaps), as training computes them.
+            time = torch.zeros(len(later), dtype=torch.float64, device=start.device)
+            origin = torch.zeros_like(time)
             for first in range(0, int(begin.max()), window):
                 position = first + steps[: min(window, int(begin.max()) - first)]
                 position = position.expand(len(later), -1)
                 row = (offsets[later][:, None] + position - 1).clamp(0, n_events - 1)
-                out, state = network.history(None, tokens[row], position, state)
+                clock = None
+                if tables is not None:
+                    value = _token_values(tables, tokens[row], position - 1)
+                    value = value * (position > 0)
+                    if first == 0:
+                        origin = value[:, 1] if value.shape[1] > 1 else origin
+                    times = time[:, None] + value.cumsum(dim=1)
+                    time = times[:, -1]
+                    clock = network.clock_tokens(times, times - origin[:, None], position)
+                out, state = network.history(None, tokens[row], position, state, clock)
                 last = begin - 1 - first
                 inside = torch.nonzero((last >= 0) & (last < position.shape[1])).squeeze(1)
                 carried[inside] = out[inside, last[inside]]
         return initial.index_put((torch.zeros_like(later), later), carried)
+
+    def _clock_tables(self) -> tuple[int, torch.Tensor, int, torch.Tensor] | None:
+        """The start and gap columns' token positions and each token's value, if the index has them.
+
+        A token's value is its exact value or the median of its bin (0 for the
+        missing token), in the index's numeric units.
+        """
+        encoder = self.event_encoder_
+        if encoder is None or self.layout_["sequence_index"] is None:
+            return None
+        columns = encoder.learned_columns
+        if _START not in columns or _GAP not in columns:
+            return None
+        found: list[Any] = []
+        for column in (_START, _GAP):
+            found += [columns.index(column), _representative_values(encoder.tokens_[column])]
+        return (found[0], found[1].to(self.device_), found[2], found[3].to(self.device_))
+
+    def _event_times(
+        self, tokens: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each event's time and time since its entity's first event, from the tokens."""
+        entity = torch.repeat_interleave(torch.arange(len(lengths), device=tokens.device), lengths)
+        position = torch.arange(len(tokens), device=tokens.device) - offsets[entity]
+        value = _token_values(self._clock_tables(), tokens, position)
+        total = value.cumsum(dim=0)
+        before = torch.where(offsets > 0, total[(offsets - 1).clamp_min(0)], 0.0)
+        times = total - before[entity]
+        return times, times - times[offsets[entity]]
 
     def _length_batches(self, lengths: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
         """Steps per epoch, and entity batches of similar lengths in a random batch order.
@@ -369,9 +434,17 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
+        tables = self._clock_tables() if network.clock_buckets else None
+        # The previous event's time and the first event's time, as training computes them.
+        time = torch.zeros(len(context), dtype=torch.float64, device=device)
+        origin = torch.zeros_like(time)
         entities, positions, drawn = [], [], []
         for position in range(max(max_length, longest) + 1):
-            state = sampler.step(previous, position, state)
+            clock = None
+            if tables is not None and position:
+                where = torch.full_like(alive, position)
+                clock = network.clock_tokens(time, time - origin, where)
+            state = sampler.step(previous, position, state, clock)
             projected = sampler.projected(state, context_part)
             # One uniform per head and entity, drawn before the stopped ones leave.
             uniform = torch.rand(len(alive), n_heads, device=device)
@@ -393,6 +466,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     alive, state, context_part = alive[keep], state[keep], context_part[keep]
                     projected, tokens, uniform = projected[keep], tokens[keep], uniform[keep]
                     seeded = None if seeded is None else seeded[keep]
+                    time, origin = time[keep], origin[keep]
             for head in range(1, n_heads):
                 tokens[:, head] = sampler.draw(head, projected, tokens, uniform[:, head], first)
             if seeded is not None and bool(seeded.any()):
@@ -403,6 +477,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             else:
                 new = None
             previous = tokens[:, 1:]
+            if tables is not None:
+                step = _token_values(tables, previous, torch.full_like(alive, position))
+                time = step if position == 0 else time + step
+                origin = time if position == 0 else origin
             if new is None:
                 entities.append(alive)
                 positions.append(torch.full_like(alive, position))
@@ -415,6 +493,36 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             empty = torch.zeros(0, dtype=torch.long, device=device)
             return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)
         return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
+
+
+def _representative_values(tokens: Any) -> torch.Tensor:
+    """The value each token of a numeric column stands for (bins: their median)."""
+    values = list(tokens.points)
+    if tokens.n_bins:
+        middle = (np.arange(tokens.n_bins) + 0.5) / tokens.n_bins
+        values += list(tokens.quantiles.value(middle))
+    values += [0.0] * int(tokens.has_missing)
+    return torch.as_tensor(np.nan_to_num(np.asarray(values, dtype=np.float64)))
+
+
+def _token_values(
+    tables: tuple[int, torch.Tensor, int, torch.Tensor],
+    tokens: torch.Tensor,
+    position: torch.Tensor,
+) -> torch.Tensor:
+    """The time step each event's tokens stand for: its start at position 0, else its gap."""
+    start_column, start_values, gap_column, gap_values = tables
+    start = start_values[tokens[..., start_column]]
+    gap = gap_values[tokens[..., gap_column]].clamp_min(0.0)
+    return torch.where(position <= 0, start, gap)
+
+
+def _set_clock_edges(network: SequenceNetwork, times: torch.Tensor, elapsed: torch.Tensor) -> None:
+    """Cut the time inputs at the quantiles of the training events' times."""
+    levels = np.linspace(0, 1, network.clock_buckets + 1)[1:-1]
+    for i, values in enumerate((times, elapsed)):
+        found = np.quantile(values.cpu().numpy(), levels) if len(values) else levels
+        network.clock_edges[i] = torch.as_tensor(found, dtype=network.clock_edges.dtype)
 
 
 @contextmanager

@@ -46,12 +46,19 @@ class SequenceNetwork(nn.Module):
     output layer follow, stacked over heads so all heads run as batched
     matrix products in training.
 
+    With ``clock_buckets``, the GRU input also holds embeddings of the time
+    of the previous event and of the time since the first event, each cut at
+    quantiles (``clock_edges``, set by the model at fit) into that many buckets
+    (bucket 0 at the first position): the state then knows where in time the
+    history stands, which a sum of gap tokens carries only loosely.
+
     Args:
         event_vocab: Number of tokens of each event column.
         context_vocab: Number of tokens of each context column (may be empty).
         state_dim: Width of the GRU state and of the embeddings.
         hidden_dim: Width of each head's hidden layers.
         dropout: Dropout on hidden layers while training.
+        clock_buckets: Buckets of the time inputs (0: no time inputs).
 
     Example:
         >>> net = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
@@ -70,6 +77,7 @@ class SequenceNetwork(nn.Module):
         state_dim: int = 64,
         hidden_dim: int = 64,
         dropout: float = 0.0,
+        clock_buckets: int = 0,
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -95,6 +103,11 @@ class SequenceNetwork(nn.Module):
         )
         self.context_bias = nn.Parameter(torch.zeros(state_dim))
         self.initial = nn.Linear(state_dim, state_dim)
+        self.clock_buckets = int(clock_buckets)
+        if self.clock_buckets:
+            # Row 0 of each: the first position, which has no previous event.
+            self.clock = nn.Embedding(2 * (self.clock_buckets + 1), state_dim)
+            self.register_buffer("clock_edges", torch.zeros(2, self.clock_buckets - 1))
         self.gru = nn.GRU(state_dim, state_dim, batch_first=True)
         # Heads: the stop flag, then every event column.
         sizes = [2, *event_sizes]
@@ -125,8 +138,37 @@ class SequenceNetwork(nn.Module):
         )
         return summed + self.context_bias
 
-    def step_inputs(self, previous: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """GRU inputs from the previous events' tokens ``[..., columns]`` and positions."""
+    def clock_tokens(
+        self, time: torch.Tensor, elapsed: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
+        """Buckets ``[..., 2]`` of the previous event's time and of the time since the first.
+
+        Position 0 (no previous event) gets bucket 0 of both.
+        """
+        edges = self.clock_edges
+        found = [
+            torch.bucketize(values.to(edges.dtype).contiguous(), edges[i].contiguous()) + 1
+            for i, values in enumerate((time, elapsed))
+        ]
+        buckets = torch.stack(found, dim=-1) * (positions > 0)[..., None]
+        return buckets + torch.tensor([0, self.clock_buckets + 1], device=buckets.device)
+
+    def _clock_input(self, clock: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
+        if clock is None:  # the first position's buckets
+            clock = torch.tensor([0, self.clock_buckets + 1], device=self.start.device)
+            clock = clock.expand(*shape, 2)
+        return self.clock(clock).sum(dim=-2)
+
+    def step_inputs(
+        self,
+        previous: torch.Tensor,
+        positions: torch.Tensor,
+        clock: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """GRU inputs from the previous events' tokens ``[..., columns]`` and positions.
+
+        ``clock`` holds :meth:`clock_tokens` of the steps (networks with time inputs).
+        """
         shape = previous.shape[:-1]
         if self.n_event_columns:
             flat = (previous + self.event_offsets).reshape(-1, self.n_event_columns)
@@ -136,7 +178,10 @@ class SequenceNetwork(nn.Module):
             embedded = torch.zeros(*shape, self.start.shape[0], device=previous.device)
         first = (positions == 0)[..., None]
         embedded = torch.where(first, self.start.expand_as(embedded), embedded)
-        return embedded + self.position(position_buckets(positions))
+        embedded = embedded + self.position(position_buckets(positions))
+        if self.clock_buckets:
+            embedded = embedded + self._clock_input(clock, shape)
+        return embedded
 
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
         """The GRU's initial state ``[1, entities, state_dim]`` from context vectors."""
@@ -148,6 +193,7 @@ class SequenceNetwork(nn.Module):
         previous: torch.Tensor,
         positions: torch.Tensor,
         state: torch.Tensor | None = None,
+        clock: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the GRU over ``[entities, steps, columns]`` previous events.
 
@@ -156,7 +202,7 @@ class SequenceNetwork(nn.Module):
         """
         if state is None:
             state = self.initial_state(context)
-        return self.gru(self.step_inputs(previous, positions), state)
+        return self.gru(self.step_inputs(previous, positions, clock), state)
 
     # --------------------------------------------------------------- heads
     def _projected(self, state: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -250,8 +296,18 @@ class _Sampler:
         """Each entity's context share of every head's projection, with the bias."""
         return torch.addmm(self.net.state_proj.bias, context, self.context_weight)
 
-    def step(self, previous: torch.Tensor, position: int, state: torch.Tensor) -> torch.Tensor:
-        """The GRU state after reading the previous event (``[rows, state_dim]``)."""
+    def step(
+        self,
+        previous: torch.Tensor,
+        position: int,
+        state: torch.Tensor,
+        clock: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The GRU state after reading the previous event (``[rows, state_dim]``).
+
+        ``clock`` holds the rows' :meth:`SequenceNetwork.clock_tokens` (networks
+        with time inputs; ``None`` at the first position).
+        """
         net = self.net
         if position < len(self.positions):
             extra = self.positions[position]
@@ -263,6 +319,8 @@ class _Sampler:
         else:
             flat = previous + net.event_offsets
             x = functional.embedding_bag(flat, net.event_embedding, mode="sum") + extra
+        if net.clock_buckets:
+            x = x + net._clock_input(clock, x.shape[:-1])
         gru = self.gru
         return torch.gru_cell(
             x, state, gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
