@@ -180,12 +180,16 @@ def _link_tuple(link: Relationship) -> tuple[str, str, str, str]:
     return (link.parent, link.child, link.parent_key, link.child_key)
 
 
-def check_split_by_root(real: RecordDataset, holdout: Tables, root: str, key: str | None) -> None:
-    """Refuse a holdout that shares root keys with the real database (split by row)."""
-    # Keys synthkit generated (nested records without an id) number every database
-    # from 0, so they say nothing about overlap; the feature-vector check covers them.
+def check_split_by_root(real: RecordDataset, holdout: Tables, root: str, key: str | None) -> bool:
+    """Refuse a holdout that shares root keys with the real database (split by row).
+
+    Returns:
+        Whether the keys could tell: ``False`` for keys synthkit generated (nested
+        records without an id number every database from 0), where the content
+        of the root entities is compared instead.
+    """
     if key is None or key in getattr(real, "generated", {}).get(root, ()):
-        return
+        return False
     shared = pd.Index(holdout[root][key].dropna().unique()).intersection(
         pd.Index(real.tables[root][key].dropna().unique())
     )
@@ -197,3 +201,4 @@ def check_split_by_root(real: RecordDataset, holdout: Tables, root: str, key: st
             f"split by row, not by root entity. Split the {root!r} rows in two and give each "
             "side every row hanging off its own rows."
         )
+    return True

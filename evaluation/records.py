@@ -143,8 +143,9 @@ class RecordEvaluationData:
         self.holdout = self._tables.get("holdout")
         self.root, self.root_note = choose_root(real, root)
         self.key_columns = key_columns(real)
-        if self.holdout is not None:
-            check_split_by_root(real, self.holdout, self.root, self.primary_keys.get(self.root))
+        self._split_by_key = self.holdout is not None and check_split_by_root(
+            real, self.holdout, self.root, self.primary_keys.get(self.root)
+        )
         self.metadata = {name: table_metadata(real, name, self.key_columns) for name in real.tables}
         self.sequence_index = checked_index(real, sequence_index, self.metadata)
         self.sampling: dict[str, str] = {}
@@ -435,15 +436,18 @@ class RecordEvaluationData:
             frames[side] = pd.concat(parts, axis=1)
         columns = {name: {"kind": "numerical"} for name in frames["real"].columns}
         columns.update({c: root_data.metadata.column(c) for c in root_data.columns})
+        settings = {"metadata": Metadata(columns), "random_state": self.random_state}
+        settings["max_rows"] = self.max_rows
+        holdout = frames.get("holdout")
         try:
-            return EvaluationData(
-                frames["real"],
-                frames["synthetic"],
-                holdout=frames.get("holdout"),
-                metadata=Metadata(columns),
-                random_state=self.random_state,
-                max_rows=self.max_rows,
-            )
+            if holdout is None or not self._split_by_key:
+                return EvaluationData(frames["real"], frames["synthetic"], holdout, **settings)
+            # Disjoint root keys prove the split by entity; look-alike entities (planes of
+            # one model without flights) are natural, not a holdout taken from training.
+            data = EvaluationData(frames["real"], frames["synthetic"], **settings)
+            data.holdout = EvaluationData(frames["real"], holdout, **settings).synthetic
+            data.original["holdout"] = holdout
+            return data
         except EvaluationError as error:
             raise EvaluationError(f"Per-root-entity feature vectors: {error}") from error
 

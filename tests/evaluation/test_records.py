@@ -438,3 +438,18 @@ def test_entity_hashes_ignore_row_order_and_see_any_change(owners, values):
     moved = multiset_hashes(changed, owners, 5)
     assert moved[owners[0]] != found[owners[0]]
     assert children_per_parent(pd.Series(owners), pd.Series(range(5))).sum() == len(owners)
+
+
+def test_look_alike_root_entities_under_other_keys_are_a_valid_holdout(split):
+    # Other patients who happen to equal training ones (no labs or events, same
+    # values): disjoint keys prove the split, so privacy is scored, not refused.
+    patients = split["train"].tables["patients"]
+    twins = patients.assign(id=patients["id"] + 100_000)
+    empty = {name: frame.iloc[:0] for name, frame in split["train"].tables.items()}
+    holdout = RecordDataset({**empty, "patients": twins}, LINKS)
+    report = evaluate_records(split["train"], split["fresh"], holdout, ["dcr_share"])
+    assert 0 <= report["dcr_share"] <= 1
+    # Generated keys prove nothing: the same nested records as holdout are refused.
+    nested = nested_records(split["train"])
+    with pytest.raises(EvaluationError, match="feature vectors: The holdout overlaps"):
+        evaluate_records(nested, nested_records(split["fresh"]), nested, ["dcr_share"])
