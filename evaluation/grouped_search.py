@@ -58,6 +58,11 @@ def grouped_nearest_l1(
         ([[0, 1], [1, 0], [2, 3], [3, 2]], [])
     """
     n_columns = query.codes.shape[1]
+    # Small contiguous codes make the per-pair gathers cheap.
+    q_codes = np.ascontiguousarray(query.codes, dtype=np.int32)
+    r_codes = np.ascontiguousarray(reference.codes, dtype=np.int32)
+    radix = np.maximum(q_codes.max(axis=0, initial=0), r_codes.max(axis=0, initial=0)) + 1
+    codes = (q_codes, r_codes, radix.astype(np.int64))
     best = torch.full((len(query), k), float("inf"))
     best_index = torch.full((len(query), k), -1, dtype=torch.long)
     open_rows = np.arange(len(query))
@@ -65,7 +70,15 @@ def grouped_nearest_l1(
         for dropped in itertools.combinations(range(n_columns), level):
             kept = [j for j in range(n_columns) if j not in dropped]
             _search_level(
-                query, reference, open_rows, kept, list(dropped), best, best_index, memory_budget
+                query,
+                reference,
+                codes,
+                open_rows,
+                kept,
+                list(dropped),
+                best,
+                best_index,
+                memory_budget,
             )
         # An unseen row differs in at least level + 1 columns: at least that far.
         done = best[open_rows, k - 1] < level + 1
@@ -75,21 +88,28 @@ def grouped_nearest_l1(
     return best, best_index, open_rows
 
 
-def _keys(codes: np.ndarray, columns: list[int]) -> np.ndarray:
-    """One int64 key per row for the codes of ``columns`` (mixed radix, or ranks)."""
-    if not columns:
-        return np.zeros(len(codes), dtype=np.int64)
-    part = codes[:, columns]
-    radix = part.max(axis=0).astype(np.float64) + 1
-    if np.prod(radix) < 2.0**62:
-        weights = np.concatenate([[1], np.cumprod(radix[:-1])]).astype(np.int64)
-        return part @ weights
-    return np.unique(part, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+def _keys(
+    q_codes: np.ndarray, r_codes: np.ndarray, radix: np.ndarray, columns: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row for the codes of ``columns``: mixed radix, or joint ranks."""
+    if np.prod(radix[columns].astype(np.float64)) < 2.0**62:
+        keys = []
+        for codes in (q_codes, r_codes):
+            key = np.zeros(len(codes), dtype=np.int64)
+            for j in columns:  # over a few columns, not rows
+                key *= radix[j]
+                key += codes[:, j]
+            keys.append(key)
+        return keys[0], keys[1]
+    both = np.concatenate([q_codes[:, columns], r_codes[:, columns]])
+    ranks = np.unique(both, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return ranks[: len(q_codes)], ranks[len(q_codes) :]
 
 
 def _search_level(
     query: Encoded,
     reference: Encoded,
+    codes: tuple[np.ndarray, np.ndarray, np.ndarray],
     rows: np.ndarray,
     kept: list[int],
     dropped: list[int],
@@ -102,8 +122,8 @@ def _search_level(
     The (query, reference) pairs of all groups are laid out flat, in batches of
     queries whose pairs fit the budget, so no Python loop runs over groups or rows.
     """
-    keys = _keys(np.concatenate([query.codes[rows], reference.codes]), kept)
-    q_keys, r_keys = keys[: len(rows)], keys[len(rows) :]
+    q_codes, r_codes, radix = codes
+    q_keys, r_keys = _keys(q_codes[rows], r_codes, radix, kept)
     order = np.argsort(r_keys, kind="stable")
     sorted_keys = r_keys[order]
     low = np.searchsorted(sorted_keys, q_keys, side="left")
@@ -111,6 +131,7 @@ def _search_level(
     found = sizes > 0
     rows, low, sizes = rows[found], low[found], sizes[found]
     ends = np.cumsum(sizes)
+    q_dropped, r_dropped = q_codes[:, dropped], r_codes[:, dropped]
     # Bytes per pair: the gathered numbers of both rows, the distance, the indices.
     per_pair = 4 * (2 * query.numbers.shape[1] + 2 * len(dropped) + 8)
     budget_pairs = max(1, memory_budget // per_pair)
@@ -123,10 +144,12 @@ def _search_level(
         within = np.arange(int(batch.sum())) - np.repeat(ends[start:stop] - batch - base, batch)
         r_of_pair = order[np.repeat(low[start:stop], batch) + within]
         q_of_pair = rows[start:stop][segment]
-        distance = (query.numbers[q_of_pair] - reference.numbers[r_of_pair]).abs_().sum(dim=1)
+        q_pairs, r_pairs = torch.from_numpy(q_of_pair), torch.from_numpy(r_of_pair)
+        distance = query.numbers.index_select(0, q_pairs)
+        distance = distance.sub_(reference.numbers.index_select(0, r_pairs)).abs_().sum(dim=1)
         if dropped:
             # Keep pairs that differ on every dropped column: each row is met once.
-            same = query.codes[q_of_pair][:, dropped] == reference.codes[r_of_pair][:, dropped]
+            same = np.take(q_dropped, q_of_pair, axis=0) == np.take(r_dropped, r_of_pair, axis=0)
             distance.add_(float(len(dropped)))
             distance.masked_fill_(torch.from_numpy(same.any(axis=1)), float("inf"))
         values, indices = _segment_top_k(
