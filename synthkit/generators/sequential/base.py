@@ -62,6 +62,10 @@ _MIN_REPEATED_ENTITIES = 3
 # Event conditions: rounds of drawing (each redraws the entities still missing) and
 # the most entities drawn per entity asked for, before giving up with the rate seen.
 _MAX_EVENT_ROUNDS = 20
+# A context model given neither epochs nor batch size trains for at least this many
+# steps (and at most this many epochs): see _context_schedule.
+_CONTEXT_STEPS = 1_000
+_CONTEXT_MAX_EPOCHS = 300
 _MAX_EVENT_FACTOR = 200
 
 
@@ -294,9 +298,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             self.context_model_ = None
             self.context_encoder_ = None
             if entity_table.shape[1] and self.context_model is not None:
-                self.context_model_ = self._new_context_model(seed, budget).fit(
-                    entity_table, entity_metadata
-                )
+                self.context_model_ = self._new_context_model(
+                    seed, budget, n_rows=len(entity_table)
+                ).fit(entity_table, entity_metadata)
             if entity_table.shape[1]:
                 self.context_encoder_ = context_encoder(
                     self, entity_table, entity_metadata, budget, seed
@@ -350,10 +354,15 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         self.n_rows_fitted_ = len(events)
         return self
 
-    def _new_context_model(self, seed: int, budget: EntityBudget | None = None) -> BaseSynthesizer:
+    def _new_context_model(
+        self, seed: int, budget: EntityBudget | None = None, n_rows: int | None = None
+    ) -> BaseSynthesizer:
         params = {"random_state": seed, "device": self.device, "verbose": self.verbose}
-        params.update(self.context_params or {})
         model_class = GENERATORS.get(self.context_model)
+        given = self.context_params or {}
+        if budget is None and n_rows and not {"epochs", "batch_size"} & set(given):
+            params.update(_context_schedule(model_class, n_rows))
+        params.update(given)
         if budget is not None:
             params.update(private_context_params(model_class, self.context_model, budget))
         return model_class(**params)
@@ -1042,6 +1051,31 @@ def _learned_frame(
         for column in index_rules.columns:
             frame[column] = rewritten[column]
     return frame
+
+
+def _context_schedule(model_class: type[BaseSynthesizer], n_rows: int) -> dict[str, int]:
+    """Batch size and epochs of a context model given neither: enough steps for its rows.
+
+    The entity table has one row per entity, often a few thousand rows: a table
+    model's defaults (batches of hundreds, ten epochs) would take a few dozen
+    optimizer steps on it and underfit the context. Batches of about a tenth
+    of the rows and at least ``_CONTEXT_STEPS`` steps fit it as well as a
+    larger table gets.
+
+    Example:
+        >>> from synthkit.generators.registry import GENERATORS
+        >>> _context_schedule(GENERATORS.get("ar"), 1_000)
+        {'batch_size': 100, 'epochs': 100}
+        >>> _context_schedule(GENERATORS.get("ar"), 50_000)
+        {'batch_size': 512, 'epochs': 11}
+    """
+    names = set(model_class._param_names())
+    if not {"epochs", "batch_size"} <= names:
+        return {}
+    batch = int(min(512, max(64, n_rows // 10)))
+    per_epoch = max(-(-n_rows // batch), 1)
+    epochs = int(min(max(10, -(-_CONTEXT_STEPS // per_epoch)), _CONTEXT_MAX_EPOCHS))
+    return {"batch_size": batch, "epochs": epochs}
 
 
 def _plain(value: Any) -> Any:
