@@ -14,6 +14,7 @@ synthetic entities and for the holdout (the floor a perfect model reaches):
   entities closer to a training entity than to a holdout one (0.5 is ideal).
 
 Usage: python benchmarks/bench_sequences.py --entities 2000 --epochs 10
+       python benchmarks/bench_sequences.py --quick   # 3,000 patients, 15 epochs
 """
 
 from __future__ import annotations
@@ -87,9 +88,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=0, help="patients used (0: all)")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--context-epochs", type=int, default=10)
+    parser.add_argument(
+        "--context-epochs", type=int, default=None, help="context model epochs (default: its own)"
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="3,000 patients, 15 epochs")
     args = parser.parse_args()
+    if args.quick:
+        args.entities, args.epochs = args.entities or 3000, 15
 
     patients = pd.read_csv(DATA / "nafld1.csv.gz")
     labs = pd.read_csv(DATA / "nafld2.csv.gz")
@@ -112,7 +118,7 @@ def main() -> None:
         epochs=args.epochs,
         random_state=args.seed,
         verbose=False,
-        context_params={"epochs": args.context_epochs},
+        context_params=None if args.context_epochs is None else {"epochs": args.context_epochs},
     )
     start = time.perf_counter()
     model.fit(synthkit.SequenceDataset(train, KEY, INDEX), context=train_ctx)
