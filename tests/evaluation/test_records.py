@@ -35,13 +35,12 @@ PRIVACY = ["dcr_share", "exact_match_rate", "mia_auc"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+FILES = {"patients": "nafld1", "labs": "nafld2", "events": "nafld3"}
+
+
 @pytest.fixture(scope="module")
 def nafld() -> dict[str, pd.DataFrame]:
-    return {
-        "patients": pd.read_csv(DATA / "nafld1_sample.csv.gz"),
-        "labs": pd.read_csv(DATA / "nafld2_sample.csv.gz"),
-        "events": pd.read_csv(DATA / "nafld3_sample.csv.gz"),
-    }
+    return {name: pd.read_csv(DATA / f"{stem}_sample.csv.gz") for name, stem in FILES.items()}
 
 
 @pytest.fixture(scope="module")
