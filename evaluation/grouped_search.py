@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["grouped_nearest_l1"]
 
+# A group with this many (query, row) pairs is one dense block: cdist beats the flat layout.
+_DENSE_PAIRS = 20_000
+
 
 def grouped_nearest_l1(
     query: Encoded,
@@ -119,8 +122,10 @@ def _search_level(
 ) -> None:
     """Merge into ``best`` the rows that agree on ``kept`` and differ on every ``dropped``.
 
-    The (query, reference) pairs of all groups are laid out flat, in batches of
-    queries whose pairs fit the budget, so no Python loop runs over groups or rows.
+    Large groups (many queries x many rows) are computed as dense blocks, as the
+    brute force does; the pairs of all small groups are laid out flat, in batches
+    of queries whose pairs fit the budget, so no Python loop runs over rows or
+    small groups.
     """
     q_codes, r_codes, radix = codes
     q_keys, r_keys = _keys(q_codes[rows], r_codes, radix, kept)
@@ -129,9 +134,29 @@ def _search_level(
     low = np.searchsorted(sorted_keys, q_keys, side="left")
     sizes = np.searchsorted(sorted_keys, q_keys, side="right") - low
     found = sizes > 0
-    rows, low, sizes = rows[found], low[found], sizes[found]
-    ends = np.cumsum(sizes)
+    rows, low, sizes, q_keys = rows[found], low[found], sizes[found], q_keys[found]
     q_dropped, r_dropped = q_codes[:, dropped], r_codes[:, dropped]
+    # Queries of one key share their group: n_queries x n_rows pairs per key.
+    keys, first, counts = np.unique(q_keys, return_index=True, return_counts=True)
+    dense = counts * sizes[first] >= _DENSE_PAIRS
+    for key, at in zip(keys[dense], first[dense], strict=True):  # over a few large groups
+        members = rows[q_keys == key]
+        group = torch.from_numpy(order[low[at] : low[at] + sizes[at]])
+        step = max(1, memory_budget // (3 * 4 * len(group)))
+        for start in range(0, len(members), step):
+            q_rows = torch.from_numpy(members[start : start + step])
+            block = torch.cdist(query.numbers[q_rows], reference.numbers[group], p=1)
+            if dropped:
+                q_part = torch.from_numpy(q_dropped[q_rows.numpy()])
+                r_part = torch.from_numpy(r_dropped[group.numpy()])
+                same = (q_part[:, None, :] == r_part[None, :, :]).any(dim=2)
+                block = block.add_(float(len(dropped))).masked_fill_(same, float("inf"))
+            kk = min(best.shape[1], block.shape[1])
+            values, positions = torch.topk(block, kk, dim=1, largest=False)
+            _merge(best, best_index, q_rows, values, group[positions])
+    small = ~np.isin(q_keys, keys[dense])
+    rows, low, sizes = rows[small], low[small], sizes[small]
+    ends = np.cumsum(sizes)
     # Bytes per pair: the gathered numbers of both rows, the distance, the indices.
     per_pair = 4 * (2 * query.numbers.shape[1] + 2 * len(dropped) + 8)
     budget_pairs = max(1, memory_budget // per_pair)
@@ -159,13 +184,23 @@ def _search_level(
             stop - start,
             best.shape[1],
         )
-        q_rows = torch.from_numpy(rows[start:stop])
-        values = torch.cat([best[q_rows], values], dim=1)
-        indices = torch.cat([best_index[q_rows], indices], dim=1)
-        values, keep = torch.topk(values, best.shape[1], dim=1, largest=False)
-        best[q_rows] = values
-        best_index[q_rows] = torch.gather(indices, 1, keep).masked_fill_(torch.isinf(values), -1)
+        _merge(best, best_index, torch.from_numpy(rows[start:stop]), values, indices)
         start = stop
+
+
+def _merge(
+    best: torch.Tensor,
+    best_index: torch.Tensor,
+    q_rows: torch.Tensor,
+    values: torch.Tensor,
+    indices: torch.Tensor,
+) -> None:
+    """Keep, for ``q_rows``, the ``k`` smallest of their best so far and the new candidates."""
+    values = torch.cat([best[q_rows], values], dim=1)
+    indices = torch.cat([best_index[q_rows], indices], dim=1)
+    values, keep = torch.topk(values, best.shape[1], dim=1, largest=False)
+    best[q_rows] = values
+    best_index[q_rows] = torch.gather(indices, 1, keep).masked_fill_(torch.isinf(values), -1)
 
 
 def _segment_top_k(
