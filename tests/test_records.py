@@ -220,6 +220,20 @@ def test_kept_tables_are_copied_and_keys_into_them_learned(flights):
     assert flown["dest"].nunique() > 1
 
 
+def test_keys_into_kept_tables_with_many_values_are_drawn_by_popularity(flights, caplog):
+    model = synthkit.RecordSynthesizer(
+        "ar", random_state=0, max_key_categories=20, **{**FAST, "epochs": 1}
+    )
+    with caplog.at_level(logging.INFO, logger="synthkit"):
+        model.fit(flights, keep=["airlines", "airports"])
+    assert "distinct keys in 'dest'" in caplog.text
+    links = model.layout_["tables"]["flights"]["links"]
+    modes = {link["child_key"]: link["mode"] for link in links}
+    assert modes == {"carrier": "learned", "origin": "learned", "dest": "sampled"}
+    synthetic = model.sample(scale=0.5, random_state=0)
+    _assert_integrity(synthetic)
+
+
 def test_owner_can_be_named(flights, caplog):
     model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
     with caplog.at_level(logging.INFO, logger="synthkit"):
@@ -294,6 +308,8 @@ def test_bad_input_raises_record_errors(nafld):
 
 
 def test_bad_parameters_raise_parameter_errors(nafld, nafld_model):
+    with pytest.raises(ParameterError, match="max_key_categories"):
+        synthkit.RecordSynthesizer("ar", max_key_categories=0).fit(nafld)
     with pytest.raises(ParameterError, match="context_depth"):
         synthkit.RecordSynthesizer("ar", context_depth=0).fit(nafld)
     with pytest.raises(ParameterError, match="table_model"):

@@ -26,6 +26,9 @@ class RecordARSynthesizer(RecordSynthesizer):
         sequence_params: Parameters of the child tables' sequence models.
         context_depth: Levels of ancestors whose columns a child's model sees:
             1 the parent only, 2 also the grandparent, and so on.
+        max_key_categories: A key into a kept table is learned as a category
+            when it takes at most this many values; beyond, its values are
+            drawn by popularity like keys into synthesized tables.
         rare_category_threshold: Categories seen in fewer rows than this are
             pooled and never generated (privacy); keys into kept tables are
             never pooled.
@@ -47,6 +50,7 @@ class RecordARSynthesizer(RecordSynthesizer):
         table_params: dict[str, Any] | None = None,
         sequence_params: dict[str, Any] | None = None,
         context_depth: int = 2,
+        max_key_categories: int = 1000,
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         device: str = "auto",
         random_state: int | None = None,
@@ -57,6 +61,7 @@ class RecordARSynthesizer(RecordSynthesizer):
         self.table_params = table_params
         self.sequence_params = sequence_params
         self.context_depth = context_depth
+        self.max_key_categories = max_key_categories
         self.rare_category_threshold = rare_category_threshold
         self.device = device
         self.random_state = random_state

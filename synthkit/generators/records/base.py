@@ -25,6 +25,7 @@ parents, so referential integrity holds by construction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -56,6 +57,8 @@ from synthkit.schema.records import RecordDataset, Relationship
 from synthkit.schema.sequences import SequenceDataset
 
 __all__ = ["RecordSynthesizer"]
+
+logger = logging.getLogger("synthkit")
 
 
 class _Check(Constraint):
@@ -127,6 +130,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         "table_params": [_PARAMS, None],
         "sequence_params": [_PARAMS, None],
         "context_depth": [Interval(int, 1, None)],
+        "max_key_categories": [Interval(int, 1, None)],
     }
 
     def _check_param_relations(self) -> None:
@@ -174,7 +178,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         plans: dict[str, dict[str, Any]] = {}
         for name in order:
             owner = None if name in keep else owner_of(dataset, name, owners)
-            plans[name] = _table_plan(dataset, name, owner, keep, indexes.get(name))
+            plans[name] = _table_plan(
+                dataset, name, owner, keep, indexes.get(name), self.max_key_categories
+            )
         self.models_: dict[str, BaseSynthesizer] = {}
         for name in order:
             plan = plans[name]
@@ -339,6 +345,7 @@ def _table_plan(
     owner: Relationship | None,
     keep: list[str],
     index: str | None,
+    max_categories: int,
 ) -> dict[str, Any]:
     """How one table is modelled, as JSON: its role, keys, learned columns and links."""
     frame = dataset.tables[name]
@@ -372,7 +379,21 @@ def _table_plan(
         for link in incoming:
             if link == owner or link.child_key == owner.child_key:
                 continue
-            entry = {**link.to_dict(), "mode": "learned" if link.parent in keep else "sampled"}
+            learned = link.parent in keep
+            distinct = frame[link.child_key].nunique()
+            if learned and distinct > max_categories:
+                # A key of that many values (a weather row per hour) is nearly one per
+                # row: learning it would cost much and copy rows; popularity suffices.
+                learned = False
+                logger.info(
+                    "Table %r: %d distinct keys in %r (more than max_key_categories=%d) "
+                    "are drawn by popularity, not learned.",
+                    name,
+                    distinct,
+                    link.child_key,
+                    max_categories,
+                )
+            entry = {**link.to_dict(), "mode": "learned" if learned else "sampled"}
             if entry["mode"] == "sampled":
                 entry.update(_popularity(dataset, link))
             plan["links"].append(entry)
