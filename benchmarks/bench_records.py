@@ -311,7 +311,11 @@ def main() -> None:
     parser.add_argument("--no-sdv", action="store_true", help="skip SDV's HMASynthesizer")
     parser.add_argument("--sdv-limit", type=int, default=900, help="seconds per HMA step")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--datasets", default="nafld,flights", help="comma-separated: nafld, flights"
+    )
     args = parser.parse_args()
+    chosen = set(args.datasets.split(","))
     args.epochs = args.epochs or (5 if args.quick else 15)
     patients = args.patients or (600 if args.quick else 3000)
     n_flights = args.flights or (2000 if args.quick else 5000)
@@ -326,8 +330,11 @@ def main() -> None:
         f"torch optimizer import {warm:.1f} s (before timing)"
     )
 
-    train, holdout = nafld(patients, args.seed)
-    report("NAFLD", train, holdout, [], "patients", args)
+    if "nafld" in chosen:
+        train, holdout = nafld(patients, args.seed)
+        report("NAFLD", train, holdout, [], "patients", args)
+    if "flights" not in chosen:
+        return
     train, holdout = flights(n_flights, args.seed)
     keep = ["airlines", "airports", "weather"]
     report("nycflights13, 5 tables", train, holdout, keep, "planes", args)
