@@ -10,6 +10,7 @@ Example:
     {'column_shapes': 1.0, 'exact_match_rate': 1.0}
 """
 
+from synthkit.evaluation.audit import AuditResult, privacy_audit
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.evaluate import evaluate
 from synthkit.evaluation.records import evaluate_records
@@ -17,6 +18,7 @@ from synthkit.evaluation.report import Gate, GateResults, Report
 
 __all__ = [
     "METRICS",
+    "AuditResult",
     "Gate",
     "GateResults",
     "Metric",
@@ -25,4 +27,5 @@ __all__ = [
     "evaluate",
     "evaluate_records",
     "metric_names",
+    "privacy_audit",
 ]

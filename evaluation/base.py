@@ -77,6 +77,9 @@ class Metric:
         sequence_view: How a table metric scores sequences: on one feature
             vector per entity (``"entities"``) or on the event and context tables
             (``"tables"``); ``None`` for metrics that read sequences themselves.
+        worst_of_tables: With ``sequence_view="tables"``, report the worse of the
+            event and context tables' values rather than their column-weighted
+            mean (a worst-case check must not be diluted by a clean table).
 
     Example:
         >>> from synthkit.evaluation import METRICS
@@ -93,6 +96,7 @@ class Metric:
     params: ClassVar[dict[str, Any]] = {}
     shapes: ClassVar[tuple[str, ...]] = ("table",)
     sequence_view: ClassVar[str | None] = None
+    worst_of_tables: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params))

@@ -65,13 +65,13 @@ class IdentifierLeak(Metric):
     explanation = "Worst share, over string columns, of synthetic values copying a rare real value."
     params = {"k": 1, "worst": 5}
     shapes = ("table", "sequences")
+    sequence_view = "tables"
+    worst_of_tables = True
 
     def score(self, data: EvaluationData) -> MetricResult:
         """Look every string column's synthetic values up among its rare training values."""
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ParameterError(f"k={self.k!r} must be a whole number >= 1.")
-        if getattr(data, "shape", "table") == "sequences":
-            return self._score_sequences(data)
         real, synthetic = data.raw_real, data.raw_synthetic
         shares = {
             str(column): rare_value_leaks(real[column], synthetic[column], self.k)
@@ -85,17 +85,3 @@ class IdentifierLeak(Metric):
             "worst_columns": dict(ranked[: int(self.worst)]),
         }
         return MetricResult(max(shares.values(), default=0.0), details=details)
-
-    def _score_sequences(self, data: Any) -> MetricResult:
-        # A leak is a worst case: the larger of the event and context tables' values,
-        # never an average that a clean table would dilute.
-        parts = {"events": data.events, "context": data.context}
-        results = {side: self.score(part) for side, part in parts.items() if part is not None}
-        side, worst = max(results.items(), key=lambda item: item[1].value)
-        details = {
-            **worst.details,
-            "values": {name: result.value for name, result in results.items()},
-            "worst_table": side,
-            "unit": "value (event and context columns)",
-        }
-        return MetricResult(worst.value, details=details)

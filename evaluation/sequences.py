@@ -313,6 +313,8 @@ class SequenceEvaluationData:
         if self.context is None or metric.not_applicable(self.context):
             return MetricResult(events.value, events.interval, {**events.details, "unit": "event"})
         context = metric.score(self.context)
+        if metric.worst_of_tables:
+            return _worst_of(metric, {"events": events, "context": context})
         weights = np.array([len(self.events.columns), len(self.context.columns)], dtype=float)
         values = np.array([events.value, context.value], dtype=float)
         known = ~np.isnan(values)
@@ -386,6 +388,19 @@ def _context_target(target: str | None, context: pd.DataFrame | None, key: str) 
             f"entity, such as a card's default flag); {where}."
         )
     return target
+
+
+def _worst_of(metric: Metric, results: dict[str, MetricResult]) -> MetricResult:
+    """The worse of the event and context tables' results, by the metric's direction."""
+    sign = 1.0 if metric.direction == "lower" else -1.0
+    table, worst = max(results.items(), key=lambda item: sign * item[1].value)
+    details = {
+        **worst.details,
+        "values": {name: result.value for name, result in results.items()},
+        "worst_table": table,
+        "unit": "value (event and context columns)",
+    }
+    return MetricResult(worst.value, worst.interval, details)
 
 
 def _parsed_like(events: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:

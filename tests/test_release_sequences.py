@@ -15,8 +15,14 @@ from synthkit.schema import SequenceDataset
 from tests.conftest import DATA
 
 #: Gates this small cohort can be held to: 150 entities leave the attacks' intervals
-#: too wide for the 0.10 bounds, which the failing-gate test relies on instead.
-_SMALL_COHORT_GATES = {"inference_risk": None, "linkability_risk": None, "dcr_share": 0.8}
+#: too wide for the 0.10 bounds and the distance figures noisy; the failing-gate
+#: test checks refusal instead.
+_SMALL_COHORT_GATES = {
+    "inference_risk": None,
+    "linkability_risk": None,
+    "dcr_share": 0.8,
+    "mia_auc": 0.8,
+}
 
 
 @pytest.fixture(scope="module")

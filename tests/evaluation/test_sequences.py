@@ -95,7 +95,7 @@ def test_context_columns_join_the_column_shapes(fresh_report):
 
 def test_table_only_metrics_are_skipped_with_the_reason(fresh_report):
     assert "tstr_auc" not in fresh_report
-    assert fresh_report.skipped["singling_out_risk"] == "scores table data only, not sequences"
+    assert fresh_report.skipped["alpha_precision"] == "scores table data only, not sequences"
 
 
 def test_a_copy_of_the_training_histories_is_caught_per_entity(nafld):
@@ -149,8 +149,8 @@ def test_sequence_metrics_need_sequences_and_table_metrics_are_unchanged():
 
 def test_a_table_only_metric_named_for_sequences_is_refused(nafld):
     train = sequences(nafld["train"]["events"])
-    with pytest.raises(EvaluationError, match="'singling_out_risk' scores table data only"):
-        synthkit.evaluate(train, train, metrics=["singling_out_risk"])
+    with pytest.raises(EvaluationError, match="'alpha_precision' scores table data only"):
+        synthkit.evaluate(train, train, metrics=["alpha_precision"])
 
 
 def test_mixed_and_malformed_inputs_are_refused(nafld):
