@@ -17,6 +17,7 @@ from scipy.stats import ks_2samp
 import synthkit
 from synthkit.errors import ConditionError, ParameterError
 from synthkit.generators.records._frames import frame_from_text, frame_to_text
+from synthkit.generators.records.base import _dataset_from_state
 from synthkit.processing.discretizer import Discretizer
 from synthkit.schema.records import RecordError
 
@@ -165,6 +166,33 @@ def test_fits_are_reproducible():
     ]
     for name in small.tables:
         pd.testing.assert_frame_equal(samples[0].tables[name], samples[1].tables[name])
+
+
+def test_independent_tables_survive_fit_sample_and_model_files(tmp_path):
+    small = _nafld(40)
+    weather = pd.read_csv(FLIGHTS / "weather.csv.gz")[["origin", "temp", "humid"]]
+    db = synthkit.RecordDataset(
+        {"patients": small.tables["patients"], "labs": small.tables["labs"], "weather": weather},
+        [small.relationships[0]],
+        independent=["weather"],
+    )
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    synthetic = model.fit(db).sample(random_state=0)
+    assert synthetic.independent == ["weather"]
+    assert synthetic.root == "patients"
+    assert len(synthetic.tables["weather"]) == len(weather)
+    _assert_integrity(synthetic)
+    loaded = synthkit.load_model(model.save(tmp_path / "independent.synthkit"))
+    again = loaded.sample(random_state=0)
+    assert again.independent == ["weather"]
+    for name in synthetic.tables:
+        pd.testing.assert_frame_equal(synthetic.tables[name], again.tables[name])
+
+
+def test_model_files_without_independent_tables_still_load(nafld_model):
+    state = {k: v for k, v in nafld_model.layout_["dataset"].items() if k != "independent"}
+    tables = {name: frame.head(0) for name, frame in nafld_model.sample(0.1).tables.items()}
+    assert _dataset_from_state(state, tables).independent == []
 
 
 # ---------------------------------------------------------------- cardinality

@@ -536,6 +536,7 @@ def _dataset_state(dataset: RecordDataset) -> dict[str, Any]:
         "root": dataset.root,
         "primary_keys": dict(dataset.primary_keys),
         "generated": {k: list(v) for k, v in dataset.generated.items()},
+        "independent": list(dataset.independent),
         "schemas": {k: schema_to_text(v) for k, v in dataset.schemas.items()},
         "metadata": None if metadata is None else metadata.to_dict(),
     }
@@ -551,4 +552,5 @@ def _dataset_from_state(state: Mapping[str, Any], tables: dict[str, pd.DataFrame
         generated=state["generated"],
         schemas={k: schema_from_text(v) for k, v in state["schemas"].items()},
         metadata=None if metadata is None else MultiTableMetadata.from_dict(metadata),
+        independent=state.get("independent", []),  # model files before it was stored: none
     )
