@@ -137,7 +137,7 @@ def release(
     save_model: bool = False,
     random_state: int = 0,
     model_params: Mapping[str, Any] | None = None,
-    context: pd.DataFrame | None = None,
+    context: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
 ) -> ReleaseResult:
     """Fit, sample, evaluate and write a synthetic release only if every gate passes.
 
@@ -166,8 +166,10 @@ def release(
         random_state: Seed of the fit, the sample and the evaluation.
         model_params: Further constructor parameters of the model.
         context: Sequences only: one row per entity of ``real`` and ``holdout``
-            (keyed by the sequence key; split by the holdout's keys), unless the
-            datasets carry their own ``.context``.
+            (keyed by the sequence key), unless the datasets carry their own
+            ``.context``: a ``{"real": ..., "holdout": ...}`` dict, or one table split
+            by the holdout's keys (holdout entities without events then count as
+            real ones: pass the dict to keep them in the holdout).
 
     Returns:
         What was written.

@@ -177,17 +177,29 @@ def release_sequences(
 
 
 def _contexts(
-    real: SequenceDataset, holdout: SequenceDataset, context: pd.DataFrame | None
+    real: SequenceDataset,
+    holdout: SequenceDataset,
+    context: pd.DataFrame | Mapping[str, pd.DataFrame] | None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The real and holdout entities' context rows.
 
-    The datasets' own ``.context`` when they carry one; otherwise ``context`` split
-    by the holdout's keys (its rows of other keys are the real entities, including
-    those without events), as :func:`synthkit.evaluate` splits it.
+    The datasets' own ``.context`` when they carry one; a ``{"real": ...,
+    "holdout": ...}`` dict as given (the way to keep holdout entities without
+    events in the holdout); otherwise one table split by the holdout's keys (its
+    rows of other keys are the real entities, including those without events), as
+    :func:`synthkit.evaluate` splits it.
     """
     own = getattr(real, "context", None), getattr(holdout, "context", None)
     if context is None or all(side is not None for side in own):
         return own
+    if isinstance(context, Mapping):
+        unknown = sorted(set(context) - {"real", "holdout"})
+        if unknown or "real" not in context or "holdout" not in context:
+            raise ParameterError(
+                f"context as a dict needs the keys 'real' and 'holdout' only; got "
+                f"{sorted(context)}."
+            )
+        return context["real"], context["holdout"]
     key = real.sequence_key
     if key not in context.columns:
         raise ParameterError(

@@ -210,3 +210,21 @@ def test_the_cli_releases_sequences_by_entity(cohort, tmp_path: Path) -> None:
     assert passed.exit_code == 0, passed.output
     assert (tmp_path / "yes" / "events.parquet").exists()
     assert (tmp_path / "yes" / "context.csv").exists()
+
+
+def test_context_given_per_side_keeps_entities_without_events_in_the_holdout(cohort) -> None:
+    from synthkit._release_subjects import _contexts
+
+    real, holdout, patients = cohort
+    held = patients[~patients.id.isin(real.data.id)]  # holdout keys, with and without events
+    one_table = _contexts(real, holdout, patients)
+    per_side = _contexts(
+        real, holdout, {"real": patients[~patients.id.isin(held.id)], "holdout": held}
+    )
+    without_events = held[~held.id.isin(holdout.data.id)]
+    assert len(without_events) > 0
+    # One table can only split by the holdout's events: their entities count as real.
+    assert without_events.id.isin(one_table[0].id).all()
+    assert without_events.id.isin(per_side[1].id).all()
+    with pytest.raises(ParameterError, match="'real' and 'holdout'"):
+        _contexts(real, holdout, {"train": patients})
