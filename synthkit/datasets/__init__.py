@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_adult", "load_card_statements", "load_nafld_labs"]
+__all__ = ["load_adult", "load_card_statements", "load_nafld_events", "load_nafld_labs"]
 
 
 def load_adult(split: str = "train") -> pd.DataFrame:
@@ -94,3 +94,27 @@ def load_nafld_labs() -> tuple[pd.DataFrame, pd.DataFrame]:
         ((33713, 4), (1500, 9))
     """
     return _read("nafld_labs.csv.gz"), _read("nafld_patients.csv.gz")
+
+
+def load_nafld_events() -> pd.DataFrame:
+    """Load the clinical events of the 1,500 NAFLD patients of :func:`load_nafld_labs`.
+
+    The ``nafld3`` table of the same cohort (R ``survival`` package; LGPL; see
+    ``data/README.md``) restricted to those patients: ``id``, ``days`` (since
+    the patient's index date) and ``event`` (``nafld``, ``diabetes``, ``htn``,
+    ``dyslipidemia``, ``MI``, ``afib``, ``heart failure``, ``ang/isc``,
+    ``stroke`` or ``cardiac arrest``); 1,062 patients have some. With the
+    patients and labs it makes a three-table medical record keyed by ``id``.
+
+    Returns:
+        2,910 events keyed by ``id`` and ordered by ``id`` and ``days``.
+
+    Example:
+        >>> events = load_nafld_events()
+        >>> events.shape, list(events.columns)
+        ((2910, 3), ['id', 'days', 'event'])
+        >>> _, patients = load_nafld_labs()
+        >>> bool(events["id"].isin(patients["id"]).all())
+        True
+    """
+    return _read("nafld_events.csv.gz")
