@@ -52,7 +52,7 @@ MEMORY_BUDGET = 256 * 2**20
 # Reference rows per chunk: wide enough for BLAS, small enough that queries chunk well.
 _REFERENCE_CHUNK = 32_768
 # Below this many row pairs the brute force is quick and "auto" keeps it.
-_GROUPED_FROM_PAIRS = 200_000_000
+_GROUPED_FROM_PAIRS = 10_000_000
 
 
 @dataclass(frozen=True)
