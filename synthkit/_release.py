@@ -41,7 +41,7 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,13 @@ import pandas as pd
 from synthkit._release_subjects import (
     ReleaseSubject,
     never_learned,
+    release_records,
     release_sequences,
     release_table,
 )
 from synthkit.errors import ParameterError, ReleaseGateError
 from synthkit.metadata import Metadata
+from synthkit.schema.records import RecordDataset
 from synthkit.schema.sequences import SequenceDataset
 
 __all__ = ["DEFAULT_GATES", "ReleaseResult", "release"]
@@ -123,10 +125,10 @@ class ReleaseResult:
 
 
 def release(
-    real: pd.DataFrame | SequenceDataset,
+    real: pd.DataFrame | SequenceDataset | RecordDataset,
     output: str | Path,
     *,
-    holdout: pd.DataFrame | SequenceDataset,
+    holdout: pd.DataFrame | SequenceDataset | RecordDataset,
     model: str = "ar",
     epsilon: float | None = None,
     delta: float | None = None,
@@ -138,6 +140,7 @@ def release(
     random_state: int = 0,
     model_params: Mapping[str, Any] | None = None,
     context: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    keep: Sequence[str] = (),
 ) -> ReleaseResult:
     """Fit, sample, evaluate and write a synthetic release only if every gate passes.
 
@@ -145,7 +148,10 @@ def release(
     ``synthetic.csv``). Sequences (a :class:`~synthkit.SequenceDataset`: entities
     with event histories, optionally with one context row per entity) are released
     by entity (``events.*`` and ``context.*``): the privacy metrics and gates then
-    compare whole entities, one patient with all their events being one unit.
+    compare whole entities, one patient with all their events being one unit. A
+    database of related tables (a :class:`~synthkit.RecordDataset`) is released by root
+    entity, one file pair per table (``<table>.parquet``, ``<table>.csv``); a holdout
+    holds other root entities with everything hanging off them.
 
     Args:
         real: The real table, or the real sequences, to release a synthetic version of.
@@ -159,7 +165,8 @@ def release(
         delta: δ of the guarantee (the model's default when ``None``).
         gates: Overrides of :data:`DEFAULT_GATES` (metric name to the largest
             accepted value; ``None`` removes a gate).
-        n: Synthetic rows (entities for sequences); as many as ``real`` by default.
+        n: Synthetic rows (entities for sequences, the scale of the top tables for
+            databases); as many as ``real`` by default.
         metadata: Column kinds of a table; detected when omitted.
         target: Label column for the utility figures in the report.
         save_model: Also write the model file, gated by the likelihood attack too.
@@ -170,6 +177,7 @@ def release(
             ``.context``: a ``{"real": ..., "holdout": ...}`` dict, or one table split
             by the holdout's keys (holdout entities without events then count as
             real ones: pass the dict to keep them in the holdout).
+        keep: Databases only: public reference tables released unchanged.
 
     Returns:
         What was written.
@@ -208,6 +216,12 @@ def release(
     if isinstance(real, SequenceDataset):
         subject = release_sequences(
             real, holdout, model, params, n, target, context, random_state, save_model
+        )
+    elif isinstance(real, RecordDataset):
+        if context is not None:
+            raise ParameterError("context=... belongs to sequences; a database holds its own.")
+        subject = release_records(
+            real, holdout, model, params, n, target, random_state, save_model, list(keep)
         )
     else:
         if context is not None:
@@ -315,7 +329,11 @@ def _scan_for_real_values(directory: Path, subject: ReleaseSubject) -> dict[str,
             continue
         written = [pd.read_parquet(directory / f"{stem}.parquet")]
         written.append(pd.read_csv(directory / f"{stem}.csv", dtype=str, keep_default_na=False))
-        real_texts = {column: set(real[column].dropna().astype(str)) for column in columns}
+        real_texts = {
+            column: set(real[column].dropna().astype(str))
+            for column in columns
+            if column in real.columns
+        }
         for frame in written:
             for column in columns:
                 if column in frame.columns and column in real_texts:
@@ -425,6 +443,13 @@ def _card_markdown(card: dict[str, Any]) -> str:
 
 
 def _data_lines(data: dict[str, Any]) -> list[str]:
+    if data["shape"] == "records":
+        kept = set(data["kept"])
+        return [
+            f"- table `{name}`: real rows {rows['real_rows']}; synthetic rows "
+            f"{rows['synthetic_rows']}" + (" (public, kept as it is)" if name in kept else "")
+            for name, rows in data["tables"].items()
+        ]
     if data["shape"] == "sequences":
         return [
             f"- sequences keyed by `{data['sequence_key']}`: real entities "

@@ -17,9 +17,19 @@ import pandas as pd
 
 from synthkit.errors import ParameterError
 from synthkit.metadata import Metadata
+from synthkit.schema.records import RecordDataset
 from synthkit.schema.sequences import SequenceDataset
 
-__all__ = ["ReleaseSubject", "never_learned", "release_sequences", "release_table"]
+__all__ = [
+    "ReleaseSubject",
+    "never_learned",
+    "release_records",
+    "release_sequences",
+    "release_table",
+]
+
+# File stems a release writes besides the data; a table of these names would collide.
+_RESERVED_STEMS = frozenset({"report", "model_card", "MODEL_CARD", "model"})
 
 
 @dataclass
@@ -176,6 +186,92 @@ def release_sequences(
     return ReleaseSubject(fitted, files, reals, metadata, report, "entity", data)
 
 
+def release_records(
+    real: RecordDataset,
+    holdout: Any,
+    model: str,
+    params: Mapping[str, Any],
+    n: float | None,
+    target: str | None,
+    seed: int,
+    save_model: bool,
+    keep: list[str],
+) -> ReleaseSubject:
+    """Fit a record model, sample a database, redraw clashing identifiers, evaluate by root entity.
+
+    Tables kept as they are (``keep``, public reference tables) are released unchanged
+    and not scanned; key columns are never redrawn (primary keys are new by
+    construction and foreign keys point at released rows).
+    """
+    import synthkit
+
+    if not isinstance(holdout, RecordDataset):
+        raise ParameterError(
+            "real is a RecordDataset, so holdout must be one too: other root entities with "
+            "everything hanging off them."
+        )
+    if save_model:
+        raise ParameterError(
+            "save_model=True needs the model-level membership attack, which reads a "
+            "model's likelihood; record models have none. Release the data alone."
+        )
+    if "epsilon" in params:
+        raise ParameterError(
+            "Record models do not train with differential privacy yet; release a database "
+            "without epsilon (the gates still apply, by root entity), or release its "
+            "histories as sequences with epsilon."
+        )
+    if target is not None:
+        raise ParameterError("target= applies to tables and sequences, not to databases.")
+    reserved = sorted(set(real.tables) & _RESERVED_STEMS)
+    if reserved:
+        raise ParameterError(
+            f"Table name(s) {reserved} collide with the release's own files; rename them."
+        )
+    fitted = synthkit.RecordSynthesizer(model, **params).fit(real, keep=keep)
+    synthetic = fitted.sample(scale=1.0 if n is None else float(n), random_state=seed)
+    keys = _key_columns(real)
+    tables, reals, metadata = {}, {}, {}
+    for offset, (name, frame) in enumerate(synthetic.tables.items()):
+        table_metadata = real.metadata[name]
+        if name in keep:
+            tables[name] = frame
+            continue
+        clear = redraw_real_identifiers(
+            frame, real.tables[name], table_metadata, seed + offset, keep=keys[name]
+        )
+        tables[name] = clear
+        reals[name] = real.tables[name].drop(columns=list(keys[name]))
+        metadata[name] = table_metadata
+    synthetic = synthetic.with_tables(tables)
+    report = synthkit.evaluate(real, synthetic, holdout=holdout, random_state=seed)
+    data = {
+        "shape": "records",
+        "tables": {
+            name: {"real_rows": len(real.tables[name]), "synthetic_rows": len(frame)}
+            for name, frame in tables.items()
+        },
+        "relationships": [link.to_dict() for link in real.relationships],
+        "kept": list(keep),
+        "real_rows": sum(len(frame) for frame in real.tables.values()),
+        "synthetic_rows": sum(len(frame) for frame in tables.values()),
+        "never_learned": sorted(
+            {f"{t}.{c}" for t, m in metadata.items() for c in never_learned(m)}
+        ),
+    }
+    return ReleaseSubject(fitted, tables, reals, metadata, report, "root entity", data)
+
+
+def _key_columns(dataset: RecordDataset) -> dict[str, set[str]]:
+    """Each table's primary and foreign key columns."""
+    keys: dict[str, set[str]] = {name: set() for name in dataset.tables}
+    for name, key in dataset.primary_keys.items():
+        keys[name].add(key)
+    for link in dataset.relationships:
+        keys[link.child].add(link.child_key)
+    return keys
+
+
 def _contexts(
     real: SequenceDataset,
     holdout: SequenceDataset,
@@ -229,7 +325,7 @@ def redraw_real_identifiers(
     real: pd.DataFrame,
     metadata: Metadata,
     seed: int,
-    keep: str | None = None,
+    keep: str | set[str] | None = None,
 ) -> pd.DataFrame:
     """Redraw regenerated values that happen to equal a real value of their column.
 
@@ -243,7 +339,8 @@ def redraw_real_identifiers(
         real: The real frame of the same columns.
         metadata: The columns' kinds.
         seed: Seed of the new values.
-        keep: A column left as it is (a sequence key, new by construction).
+        keep: Columns left as they are (a sequence key or table keys, new by
+            construction).
 
     Returns:
         A copy of ``synthetic`` without any real value in its identifier columns.
@@ -260,8 +357,9 @@ def redraw_real_identifiers(
     from synthkit.pii import regenerate
 
     out = synthetic.copy()
+    kept = {keep} if isinstance(keep, str) else set(keep or ())
     for offset, column in enumerate(never_learned(metadata)):
-        if column not in out.columns or column not in real.columns or column == keep:
+        if column not in out.columns or column not in real.columns or column in kept:
             continue
         entry = metadata.column(column)
         if entry.get("pii_type") in ("name", "first_name", "last_name", "middle_name"):
