@@ -230,15 +230,8 @@ class ARSynthesizer(Synthesizer):
         n_rows, n_columns = encoded.shape
         if n_columns == 0:
             return
-        optimizer = torch.optim.AdamW(
-            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
         n_steps, batches = self._shuffled_batches(n_rows)
-        total = n_steps * self.epochs
-        # Linear decay to a tenth of the initial rate sharpens the final fit.
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
-        )
+        optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
 
         def step() -> dict[str, torch.Tensor]:
             rows = next(batches)
@@ -269,25 +262,11 @@ class ARSynthesizer(Synthesizer):
         network.train()
         n_rows, n_columns = encoded.shape
         spent = self.encoder_.privacy_
-        plan = DPSGDPlan.make(
-            float(self.epsilon),
-            spent,
-            sample_rate=min(self.batch_size / n_rows, 1.0),
-            epochs=self.epochs,
-            noise_multiplier=self.noise_multiplier,
-            preprocessing_share=self.preprocessing_share,
-            unit="row",
-        )
+        plan = DPSGDPlan.for_model(self, float(self.epsilon), spent, n_rows, unit="row")
         # fit() logs nothing else; this line states the guarantee being bought.
         if self.verbose:
             print(plan.describe())
-        optimizer = torch.optim.AdamW(
-            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        total = max(plan.steps, 1)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
-        )
+        optimizer, schedule = self._optimizer(network.parameters(), plan.steps)
         parameters = list(network.parameters())
         clip = float(self.max_grad_norm)
         expected = plan.sample_rate * n_rows

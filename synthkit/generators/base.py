@@ -172,6 +172,23 @@ class BaseSynthesizer:
 
         return max(-(-n_rows // self.batch_size), 1), batches()
 
+    def _optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """AdamW at ``learning_rate`` decayed linearly to a tenth over ``total_steps``.
+
+        The decay sharpens the final fit; every model that trains with ``learning_rate``
+        and ``weight_decay`` parameters uses it.
+        """
+        optimizer = torch.optim.AdamW(
+            parameters, lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        total = max(total_steps, 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
+        )
+        return optimizer, schedule
+
     def _run_epochs(
         self,
         n_steps: int,

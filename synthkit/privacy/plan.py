@@ -105,6 +105,25 @@ class DPSGDPlan:
             unit=unit,
         )
 
+    @classmethod
+    def for_model(
+        cls, model: Any, epsilon: float, spent: dict[str, Any], n_units: int, *, unit: str
+    ) -> DPSGDPlan:
+        """Plan a model's fit over ``n_units`` rows or entities from its parameters.
+
+        Reads ``batch_size``, ``epochs``, ``noise_multiplier`` and
+        ``preprocessing_share``.
+        """
+        return cls.make(
+            epsilon,
+            spent,
+            sample_rate=min(model.batch_size / n_units, 1.0),
+            epochs=model.epochs,
+            noise_multiplier=model.noise_multiplier,
+            preprocessing_share=model.preprocessing_share,
+            unit=unit,
+        )
+
     def schedule(self) -> tuple[int, int]:
         """Epochs and steps per epoch that stay within the affordable steps."""
         if self.steps >= self.steps_per_epoch:

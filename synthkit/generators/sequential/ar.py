@@ -204,9 +204,6 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_events, n_columns = tokens.shape
         device = self.device_
         steps = torch.arange(self.max_window, device=device)
-        optimizer = torch.optim.AdamW(
-            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
         # Windows cover entities with events; whether an entity has any is learned
         # from batches of all entities mixed, so it is never fitted from batches that
         # hold only empty histories (the length buckets would make such batches).
@@ -214,10 +211,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_steps, batches = self._length_batches(lengths[with_events])
         first_size = -(-len(lengths) // n_steps)
         firsts = _shuffled_batches(len(lengths), first_size, device)
-        total = n_steps * self.epochs
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
-        )
+        optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
 
         def first_loss() -> torch.Tensor:
             """Stop-flag loss at position 0 (an empty history) of a mixed batch."""

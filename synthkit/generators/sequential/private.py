@@ -379,24 +379,10 @@ def fit_events_private(
     device = model.device_
     n_entities = len(lengths)
     spent = model.event_encoder_.privacy_
-    plan = DPSGDPlan.make(
-        budget.events_epsilon,
-        spent,
-        sample_rate=min(model.batch_size / n_entities, 1.0),
-        epochs=model.epochs,
-        noise_multiplier=model.noise_multiplier,
-        preprocessing_share=model.preprocessing_share,
-        unit="entity",
-    )
+    plan = DPSGDPlan.for_model(model, budget.events_epsilon, spent, n_entities, unit="entity")
     if model.verbose:
         print(plan.describe())
-    optimizer = torch.optim.AdamW(
-        network.parameters(), lr=model.learning_rate, weight_decay=model.weight_decay
-    )
-    total = max(plan.steps, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 1.0 - 0.9 * min(step / total, 1.0)
-    )
+    optimizer, schedule = model._optimizer(network.parameters(), plan.steps)
     loss_module = EntityLoss(network)
     names = [name for name, _ in loss_module.named_parameters()]
     parameters = list(loss_module.parameters())
