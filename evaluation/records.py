@@ -465,14 +465,8 @@ class RecordEvaluationData:
 
 
 def _per_table_worst(metric: Metric) -> bool:
-    """Privacy checks that read tables themselves (identifier leaks) score each table."""
-    return (
-        metric.category == "privacy"
-        and metric.sequence_view is None
-        and "records" not in metric.shapes
-        and "table" in metric.shapes
-        and "sequences" in metric.shapes
-    )
+    """Worst-case checks (identifier leaks: ``worst_of_tables``) take the worst table."""
+    return metric.worst_of_tables
 
 
 def _canonical_order(rows: pd.DataFrame, owners: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
