@@ -16,8 +16,13 @@ from scipy.stats import ks_2samp
 
 import synthkit
 from synthkit.errors import ConditionError, ParameterError
+from synthkit.generators.autoregressive import ARSynthesizer
 from synthkit.generators.records._frames import frame_from_text, frame_to_text
-from synthkit.generators.records.base import _dataset_from_state
+from synthkit.generators.records.base import (
+    _dataset_from_state,
+    _sequence_schedule,
+    _table_schedule,
+)
 from synthkit.processing.discretizer import Discretizer
 from synthkit.schema.records import RecordError
 
@@ -193,6 +198,52 @@ def test_model_files_without_independent_tables_still_load(nafld_model):
     state = {k: v for k, v in nafld_model.layout_["dataset"].items() if k != "independent"}
     tables = {name: frame.head(0) for name, frame in nafld_model.sample(0.1).tables.items()}
     assert _dataset_from_state(state, tables).independent == []
+
+
+# ------------------------------------------------------------------- schedule
+def test_default_schedule_fits_each_table_by_its_size():
+    small = _nafld(40)
+    model = synthkit.RecordSynthesizer(
+        "ar", verbose=False, random_state=0, sequence_params={"state_dim": 16, "hidden_dim": 16}
+    )
+    assert model.epochs is None
+    model.fit(small)
+    for name in ("labs", "events"):
+        fitted = model.models_[name]
+        expected = _sequence_schedule(len(small.tables[name]), 40)
+        assert (fitted.epochs, fitted.batch_size) == (expected["epochs"], expected["batch_size"])
+        assert fitted.learning_rate == expected["learning_rate"]
+        assert len(fitted.loss_history_) == fitted.epochs
+    root = model.models_["patients"]
+    assert root.batch_size == _table_schedule(40)["batch_size"] < 512
+    _assert_integrity(model.sample(random_state=0))
+
+
+def test_given_epochs_and_parameters_override_the_schedule():
+    model = synthkit.RecordSynthesizer(
+        "ar", epochs=2, sequence_params={"batch_size": 16}, table_params={"epochs": 3}
+    )
+    schedule = _sequence_schedule(30_000, 1_000)
+    sequence = model._sequence(0, schedule)
+    default = synthkit.SequenceSynthesizer("ar")
+    assert (sequence.epochs, sequence.batch_size) == (2, 16)
+    assert sequence.learning_rate == default.learning_rate
+    table = model._table_model(0, _table_schedule(1_000))
+    assert (table.epochs, table.batch_size) == (3, ARSynthesizer().batch_size)
+    given = synthkit.RecordSynthesizer("ar", sequence_params={"epochs": 7})
+    scheduled = given._sequence(0, schedule)
+    assert (scheduled.epochs, scheduled.batch_size) == (7, schedule["batch_size"])
+
+
+def test_schedule_gives_large_tables_fewer_passes_and_short_histories_larger_batches():
+    labs, events = _sequence_schedule(30_000, 1_000), _sequence_schedule(2_000, 1_000)
+    assert labs["epochs"] < events["epochs"]
+    assert labs["batch_size"] < events["batch_size"]
+    for n_events, n_entities in [(0, 1), (10, 10), (10**7, 10**5), (10**5, 10)]:
+        schedule = _sequence_schedule(n_events, n_entities)
+        assert 3 <= schedule["epochs"] <= 10
+        assert 32 <= schedule["batch_size"] <= 256
+    assert [_table_schedule(n)["batch_size"] for n in (10, 1_000, 10**6)] == [32, 100, 512]
 
 
 # ---------------------------------------------------------------- cardinality

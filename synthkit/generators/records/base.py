@@ -126,6 +126,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
     #: Registered name of the sequence model of child tables.
     sequence_model: ClassVar[str] = "ar"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "epochs": [Interval(int, 1, None), None],
         "table_model": [_MODEL_NAME],
         "table_params": [_PARAMS, None],
         "sequence_params": [_PARAMS, None],
@@ -190,7 +191,8 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 values = frame[plan["values"]]
                 encoder = _encoder_alone(values, self.rare_category_threshold)
                 if encoder is False:
-                    self.models_[name] = self._table_model(sub_seed).fit(values)
+                    schedule = _table_schedule(len(values))
+                    self.models_[name] = self._table_model(sub_seed, schedule).fit(values)
                 else:  # only keys, constants and regenerated columns (names, ids): no model
                     plan["role"] = "unlearned"
                     plan["encoder"] = None if encoder is None else encoder.to_state()
@@ -200,7 +202,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                     continue
                 context = _context(plans, plan, dataset.tables, self.context_depth)
                 sequences = _events(frame, plan)
-                self.models_[name] = self._sequence(sub_seed).fit(sequences, context=context)
+                schedule = _sequence_schedule(len(frame), len(context))
+                model = self._sequence(sub_seed, schedule)
+                self.models_[name] = model.fit(sequences, context=context)
         self.layout_ = {
             "order": order,
             "tables": plans,
@@ -211,23 +215,33 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         self.n_rows_fitted_ = int(sum(len(frame) for frame in dataset.tables.values()))
         return self
 
-    def _table_model(self, seed: int) -> BaseSynthesizer:
+    def _table_model(self, seed: int, schedule: Mapping[str, float]) -> BaseSynthesizer:
         cls = GENERATORS.get(self.table_model)
-        return cls(**self._sub_params(cls, seed, self.table_params))
+        return cls(**self._sub_params(cls, seed, schedule, self.table_params))
 
-    def _sequence(self, seed: int) -> SequenceSynthesizer:
+    def _sequence(self, seed: int, schedule: Mapping[str, float]) -> SequenceSynthesizer:
         # Parents are synthesized before their children, so the sequence model
         # needs no context model of its own: contexts are always given.
         params = {"context_model": None, **(self.sequence_params or {})}
         cls = SEQUENCE_GENERATORS.get(self.sequence_model)
-        return cls(**self._sub_params(cls, seed, params))
+        return cls(**self._sub_params(cls, seed, schedule, params))
 
     def _sub_params(
-        self, cls: type[BaseSynthesizer], seed: int, given: Mapping[str, Any] | None
+        self,
+        cls: type[BaseSynthesizer],
+        seed: int,
+        schedule: Mapping[str, float],
+        given: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        """This model's shared parameters that ``cls`` takes, then the given ones."""
+        """This model's shared parameters that ``cls`` takes, then the given ones.
+
+        With ``epochs=None`` the table's ``schedule`` (epochs, batch size and,
+        for sequence models, learning rate by its size) applies; otherwise
+        every model trains ``epochs`` passes with its own batch size. Parameters
+        given for the model win over both.
+        """
         shared = {
-            "epochs": self.epochs,
+            **(dict(schedule) if self.epochs is None else {"epochs": self.epochs}),
             "rare_category_threshold": self.rare_category_threshold,
             "device": self.device,
             "verbose": self.verbose,
@@ -334,6 +348,62 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
 
 
 # --------------------------------------------------------------------- helpers
+#: A root table's batches hold one in this many of its rows (within the bounds below).
+_TABLE_BATCH_SHARE = 10
+_TABLE_BATCH = (32, 512)
+_TABLE_EPOCHS = 10
+#: A child table's sequence model sees about this many positions (events and the
+#: stop after each history) over its epochs, within the bounds below: large tables
+#: settle in a few passes, small ones get more.
+_SEQUENCE_POSITIONS = 120_000
+_SEQUENCE_EPOCHS = (3, 10)
+#: Positions per step a child table's batches aim at (within the bounds below):
+#: short histories get large batches, as their steps cost little each.
+_SEQUENCE_STEP_POSITIONS = 2_000
+_SEQUENCE_BATCH = (32, 256)
+#: Fewer passes than the sequence model's default take a larger step (its default: 3e-3).
+_SEQUENCE_LEARNING_RATE = 4.5e-3
+
+
+def _table_schedule(n_rows: int) -> dict[str, int]:
+    """Epochs and batch size of a root table's model, by its number of rows.
+
+    Batches of a tenth of the rows: a table model's default batch of hundreds
+    would take one or two steps per epoch on a root of a few hundred rows.
+
+    Example:
+        >>> _table_schedule(300), _table_schedule(1_200), _table_schedule(100_000)
+        ({'epochs': 10, 'batch_size': 32}, {'epochs': 10, 'batch_size': 120}, {'epochs': 10, 'batch_size': 512})
+    """  # noqa: E501
+    low, high = _TABLE_BATCH
+    batch = int(min(high, max(low, n_rows // _TABLE_BATCH_SHARE)))
+    return {"epochs": _TABLE_EPOCHS, "batch_size": batch}
+
+
+def _sequence_schedule(n_events: int, n_entities: int) -> dict[str, float]:
+    """Epochs, batch size and learning rate of a child table's sequence model, by its size.
+
+    A history of ``k`` events is ``k + 1`` positions (the stop). The epochs
+    give about ``_SEQUENCE_POSITIONS`` positions in all (so a table of 30,000
+    lab results trains 4 passes, one of 3,000 events 10); batches hold about
+    ``_SEQUENCE_STEP_POSITIONS`` positions.
+
+    Example:
+        >>> _sequence_schedule(29_394, 1_202)
+        {'epochs': 4, 'batch_size': 79, 'learning_rate': 0.0045}
+        >>> events = _sequence_schedule(2_437, 1_202)
+        >>> events["epochs"], events["batch_size"]
+        (10, 256)
+    """
+    positions = max(n_events + n_entities, 1)
+    low, high = _SEQUENCE_EPOCHS
+    epochs = int(min(high, max(low, round(_SEQUENCE_POSITIONS / positions))))
+    per_entity = positions / max(n_entities, 1)
+    low, high = _SEQUENCE_BATCH
+    batch = int(min(high, max(low, round(_SEQUENCE_STEP_POSITIONS / per_entity))))
+    return {"epochs": epochs, "batch_size": batch, "learning_rate": _SEQUENCE_LEARNING_RATE}
+
+
 def _sub_seed(seed: int, purpose: str) -> int:
     """An independent seed per table and purpose, so tables never share draws."""
     return int(seed_for(seed, purpose).generate_state(1, np.uint64)[0] >> np.uint64(1))
