@@ -7,9 +7,10 @@ with fixed Parquet options, so the bytes depend only on the model file,
 ``random_state``, ``n``, ``shard_rows`` and the conditions: never on how many
 workers run or in what order.
 
-The model reaches workers once, as its model file's bytes (scattered to every
-worker), never as a pickle of the Python object; each worker checks the bytes'
-SHA-256 hash and rebuilds the model with the safe model-file loader.
+The model reaches workers once, as its model file's bytes (one task's result,
+fetched by each worker that needs it, and recomputed by the scheduler if the worker
+holding it dies), never as a pickle of the Python object; each worker checks the
+bytes' SHA-256 hash and rebuilds the model with the safe model-file loader.
 
 Each part is written to a temporary name and renamed; its Parquet footer records
 the run's fingerprint, so a rerun keeps the parts of the same run and draws only
@@ -433,8 +434,15 @@ def _run_shards(
             ) from None
         client = distributed.Client(cluster)
     try:
-        # Once per worker, as bytes: workers rebuild the model with the safe loader.
-        model_future = client.scatter(data, broadcast=True, hash=False)
+        # Once per worker, as bytes: workers rebuild the model with the safe loader. A
+        # task's result rather than scattered data, so the scheduler can recompute it
+        # when the worker holding it dies (scattered data would be lost with it).
+        model_future = client.submit(
+            _model_file_bytes,
+            data,
+            key=f"synthkit-model-{spec['model']['sha256'][:16]}-{uuid.uuid4().hex}",
+            pure=False,
+        )
         futures = {
             client.submit(
                 write_shard,
@@ -466,6 +474,11 @@ def _run_shards(
         if cluster is not None:
             client.close()
             cluster.close()
+
+
+def _model_file_bytes(data: bytes) -> bytes:
+    """The model file's bytes, as a task result workers fetch (and the scheduler redoes)."""
+    return data
 
 
 def _attempts(client: Any, futures: Mapping[Any, int]) -> dict[int, int]:
