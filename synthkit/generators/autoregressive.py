@@ -227,20 +227,20 @@ class ARSynthesizer(Synthesizer):
         self._build_modules()
         network = self.network_
         network.train()
-        n_rows, n_columns = encoded.shape
+        n_columns = encoded.shape[1]
         if n_columns == 0:
             return
-        n_steps, batches = self._shuffled_batches(n_rows)
+        n_steps, batches = self._shuffled_batches(encoded)
         optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
+        trained = self._training_module(network)
 
         def step() -> dict[str, torch.Tensor]:
-            rows = next(batches)
-            tokens = encoded[rows]
-            visible = training_visibility(len(rows), n_columns, self.device_)
-            logits = network(tokens, visible)
+            tokens = next(batches)
+            visible = training_visibility(len(tokens), n_columns, self.device_)
+            logits = trained(tokens, visible)
             loss = functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="sum"
-            ) / len(rows)
+            ) / len(tokens)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -52,6 +52,7 @@ from synthkit.generators.conditions import (
     Context,
     parse_conditions,
 )
+from synthkit.generators.distributed import data_parallel, process_group
 from synthkit.generators.persistence import save_model
 from synthkit.generators.registry import GENERATORS
 from synthkit.metadata import Metadata
@@ -158,19 +159,37 @@ class BaseSynthesizer:
         self._validate_params()
         return resolve_device(self.device), seed_from(self.random_state)
 
-    def _shuffled_batches(self, n_rows: int) -> tuple[int, Iterator[torch.Tensor]]:
+    def _shuffled_rows(self, n_rows: int) -> tuple[int, Iterator[torch.Tensor]]:
         """Steps per epoch, and row-index batches reshuffled at the start of every epoch.
 
         The iterator never ends; the training loop decides how many epochs to run.
+        In a ``torch.distributed`` group every process draws the same permutation
+        (the fit's seed is shared) and keeps its own slice of each batch, so the
+        group's global batch is ``batch_size`` whatever the number of processes.
         """
+        rank, world = process_group()
 
         def batches() -> Iterator[torch.Tensor]:
             while True:
                 order = torch.randperm(n_rows, device=self.device_)
                 for start in range(0, n_rows, self.batch_size):
-                    yield order[start : start + self.batch_size]
+                    yield order[start : start + self.batch_size][rank::world]
 
         return max(-(-n_rows // self.batch_size), 1), batches()
+
+    def _shuffled_batches(self, encoded: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
+        """Steps per epoch, and batches of ``encoded``'s rows (see :meth:`_shuffled_rows`)."""
+        n_steps, rows = self._shuffled_rows(encoded.shape[0])
+        return n_steps, (encoded[batch] for batch in rows)
+
+    def _training_module(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` as the training loop should call it.
+
+        Inside a ``torch.distributed`` group this is the module wrapped for data
+        parallel training (gradients averaged across processes); otherwise the
+        module itself.
+        """
+        return data_parallel(module)
 
     def _optimizer(
         self, parameters: Any, total_steps: int

@@ -122,11 +122,10 @@ class FlowSynthesizer(Synthesizer):
         flow = self.flow_
         flow.train()
         optimizer = torch.optim.Adam(flow.parameters(), lr=self.learning_rate)
-        n_steps, batches = self._shuffled_batches(encoded.shape[0])
+        n_steps, batches = self._shuffled_batches(encoded)
 
         def step() -> dict[str, torch.Tensor]:
-            rows = next(batches)
-            loss = -flow().log_prob(encoded[rows]).mean()
+            loss = -flow().log_prob(next(batches)).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(flow.parameters(), 5.0)

@@ -146,7 +146,7 @@ class TVAE(Synthesizer):
             weight_decay=self.l2scale,
             fused=fused_adam(self.device_),
         )
-        n_steps, batches = self._shuffled_batches(encoded.shape[0])
+        n_steps, batches = self._shuffled_rows(encoded.shape[0])
         tanh_index = layout.tanh_index
         labels = layout.block_labels(encoded)
 
