@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,7 @@ from synthkit.metadata import Metadata
 from synthkit.schema.records import RecordDataset
 from synthkit.schema.sequences import SequenceDataset
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "run_metrics"]
 
 
 def evaluate(
@@ -201,23 +201,90 @@ def _run(
     meta: dict[str, Any],
 ) -> Report:
     sequences = isinstance(data, SequenceEvaluationData)
-    chosen = _resolve(metrics)
-    explicit = metrics is not None
+
+    def not_applicable(metric: Metric) -> str | None:
+        reason = metric.not_applicable(data)
+        if reason is None and sequences and metric.sequence_view == "entities":
+            reason = metric.not_applicable(data.entities)
+        return reason
+
+    def describe(metric: Metric, result: MetricResult) -> dict[str, object]:
+        if sequences:
+            return _sequence_info(metric)
+        return {"unit": "row"} if metric.category == "privacy" else {}
+
+    results, info, skipped, seconds = run_metrics(
+        _resolve(metrics),
+        explicit=metrics is not None,
+        not_applicable=not_applicable,
+        score=data.score if sequences else lambda metric: metric.score(data),
+        describe=describe,
+    )
+    meta["sampling"] = dict(data.sampling)
+    meta["seconds"] = seconds
+    return Report(results, info, skipped, meta)
+
+
+def run_metrics(
+    chosen: Sequence[Metric],
+    *,
+    explicit: bool,
+    not_applicable: Callable[[Metric], str | None],
+    score: Callable[[Metric], MetricResult],
+    describe: Callable[[Metric, MetricResult], Mapping[str, object]],
+    keep_going: bool = False,
+) -> tuple[dict[str, MetricResult], dict[str, dict[str, object]], dict[str, str], dict[str, float]]:
+    """Score each metric that applies; the loop every data shape's evaluation shares.
+
+    Args:
+        chosen: The metrics to run, in order.
+        explicit: Whether the user named them: then a metric that does not
+            apply raises instead of being skipped with its reason.
+        not_applicable: Why a metric cannot be scored on this data, or None.
+        score: Scores one metric.
+        describe: Entries added to (or replacing) a scored metric's info: its
+            unit, an explanation in the data's words.
+        keep_going: On a default run, a metric whose scoring raises
+            ``EvaluationError`` is skipped with the error as its reason, so the
+            other scores are kept.
+
+    Returns:
+        Results, info and skip reasons by metric name, and seconds per metric.
+
+    Raises:
+        EvaluationError: For a named metric that does not apply (or fails).
+
+    Example:
+        >>> from synthkit.evaluation.base import METRICS
+        >>> real = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+        >>> data = EvaluationData(real, real.copy())
+        >>> results, info, skipped, _ = run_metrics(
+        ...     [METRICS.get("column_shapes")()], explicit=True,
+        ...     not_applicable=lambda m: m.not_applicable(data),
+        ...     score=lambda m: m.score(data), describe=lambda m, r: {})
+        >>> round(results["column_shapes"].value, 3), info["column_shapes"]["direction"], skipped
+        (1.0, 'higher', {})
+    """
     results: dict[str, MetricResult] = {}
     info: dict[str, dict[str, object]] = {}
     skipped: dict[str, str] = {}
     seconds: dict[str, float] = {}
     for metric in chosen:
-        reason = metric.not_applicable(data)
-        if reason is None and sequences and metric.sequence_view == "entities":
-            reason = metric.not_applicable(data.entities)
+        reason = not_applicable(metric)
         if reason:
             if explicit:
                 raise EvaluationError(f"Metric {metric.name!r} {reason}.")
             skipped[metric.name] = reason
             continue
         start = time.perf_counter()
-        results[metric.name] = data.score(metric) if sequences else metric.score(data)
+        try:
+            result = score(metric)
+        except EvaluationError as error:
+            if explicit or not keep_going:
+                raise
+            skipped[metric.name] = str(error)
+            continue
+        results[metric.name] = result
         seconds[metric.name] = round(time.perf_counter() - start, 3)
         info[metric.name] = {
             "category": metric.category,
@@ -225,14 +292,9 @@ def _run(
             "explanation": metric.explanation,
             "requires": list(metric.requires),
             "params": metric.get_params(),
+            **describe(metric, result),
         }
-        if sequences:
-            info[metric.name].update(_sequence_info(metric))
-        elif metric.category == "privacy":
-            info[metric.name]["unit"] = "row"
-    meta["sampling"] = dict(data.sampling)
-    meta["seconds"] = seconds
-    return Report(results, info, skipped, meta)
+    return results, info, skipped, seconds
 
 
 def _sequence_info(metric: Metric) -> dict[str, str]:

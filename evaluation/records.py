@@ -19,7 +19,6 @@ events) is scored in four views, reusing the table and sequence evaluations:
 from __future__ import annotations
 
 import re
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +30,7 @@ from synthkit.errors import EvaluationError
 from synthkit.evaluation.base import METRICS, Metric, MetricResult, metric_names
 from synthkit.evaluation.data import SCORED_KINDS, EvaluationData, row_hashes
 from synthkit.evaluation.evaluate import _resolve as resolve_metrics
+from synthkit.evaluation.evaluate import run_metrics
 from synthkit.evaluation.record_fidelity import (
     AggregateTrends,
     CardinalitySimilarity,
@@ -616,40 +616,23 @@ def evaluate_records(
         root=root,
         sequence_index=sequence_index,
     )
-    chosen = _resolve(metrics)
     explicit = metrics is not None
-    results: dict[str, MetricResult] = {}
-    info: dict[str, dict[str, object]] = {}
-    skipped: dict[str, str] = {}
-    seconds: dict[str, float] = {}
-    for metric in chosen:
-        name = _REPORTED_AS.get(metric.name, metric.name)
-        if name != metric.name and not explicit:
-            continue
-        reason = data.not_applicable(metric)
-        if reason:
-            if explicit:
-                raise EvaluationError(f"Metric {metric.name!r} {reason}.")
-            skipped[metric.name] = reason
-            continue
-        start = time.perf_counter()
-        try:
-            results[metric.name] = data.score(metric)
-        except EvaluationError as error:
-            # A default run keeps the other scores; the report says why this one is missing.
-            if explicit:
-                raise
-            skipped[metric.name] = str(error)
-            continue
-        seconds[metric.name] = round(time.perf_counter() - start, 3)
-        info[metric.name] = {
-            "category": metric.category,
-            "direction": metric.direction,
+    # Parts of a record metric scored under another name are run only when named.
+    chosen = [
+        m for m in _resolve(metrics) if explicit or _REPORTED_AS.get(m.name, m.name) == m.name
+    ]
+    results, info, skipped, seconds = run_metrics(
+        chosen,
+        explicit=explicit,
+        not_applicable=data.not_applicable,
+        score=data.score,
+        describe=lambda metric, result: {
             "explanation": _explanation(metric),
-            "requires": list(metric.requires),
-            "params": metric.get_params(),
-            "unit": results[metric.name].details.get("unit") or _unit(metric),
-        }
+            "unit": result.details.get("unit") or _unit(metric),
+        },
+        # A default run keeps the other scores; the report says why one is missing.
+        keep_going=True,
+    )
     return Report(results, info, skipped, _meta(data, seconds))
 
 
