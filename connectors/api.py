@@ -7,7 +7,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -24,7 +24,10 @@ from synthkit.metadata import Metadata
 from synthkit.schema import RecordDataset, Relationship, SequenceDataset, detect_keys
 from synthkit.schema._arrow import to_arrow, to_pandas
 
-__all__ = ["iter_batches", "load", "save"]
+if TYPE_CHECKING:
+    from synthkit.generators.streamed_source import BatchSource
+
+__all__ = ["batch_source", "iter_batches", "load", "save"]
 
 _SHAPES = ("table", "sequences", "records")
 
@@ -274,6 +277,44 @@ def iter_batches(
             raise ParameterError(f"batch_size={batch_size!r}: use a positive integer.")
         options = {**options, "batch_size": batch_size}
         yield from _call(connector.iter_batches, os.fspath(uri), options)
+
+
+def batch_source(
+    uri: str | os.PathLike[str],
+    *,
+    batch_size: int | None = None,
+    format: str | None = None,
+    **options: Any,
+) -> BatchSource:
+    """A source a model can fit from without loading it: :func:`iter_batches`, re-opened per pass.
+
+    ``model.fit(batch_source(uri), memory_budget=...)`` streams any source that
+    :func:`iter_batches` reads (CSV, Arrow, Parquet, SQL), in order; Parquet
+    files passed to ``fit`` by path stream with their row groups shuffled too.
+
+    Args:
+        uri: As for :func:`iter_batches`.
+        batch_size: Rows per batch read from the source (the fit cuts them finer).
+        format: Connector name, for sources whose suffix says nothing.
+        **options: Passed to the connector, as for :func:`iter_batches`.
+
+    Example:
+        >>> import tempfile, pathlib, pandas as pd
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "n.csv"
+        >>> save(pd.DataFrame({"n": range(10)}), path)
+        >>> source = batch_source(path, batch_size=4)
+        >>> [len(frame) for frame in source.frames(rows=3)]
+        [3, 1, 3, 1, 2]
+    """
+    from synthkit.generators.streamed_source import BatchSource
+
+    # Fail now, not at the first pass, on a missing source or an unknown format.
+    with _secrets_hidden(uri):
+        connector_for(uri, format)
+    return BatchSource(
+        lambda: iter_batches(uri, batch_size=batch_size, format=format, **options),
+        name=redact(os.fspath(uri)),
+    )
 
 
 def _is_directory_target(uri: str | os.PathLike[str]) -> bool:

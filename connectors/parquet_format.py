@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -12,9 +13,9 @@ import pyarrow.parquet as pq
 
 from synthkit.connectors._base import DEFAULT_BATCH_SIZE, Connector, FormatError
 from synthkit.connectors._paths import arrow_filesystem, atomic_output_path, require_exists, resolve
-from synthkit.errors import ParameterError
+from synthkit.errors import DataError, ParameterError
 
-__all__ = ["ParquetConnector"]
+__all__ = ["ParquetConnector", "ParquetFiles"]
 
 _SCHEMA_FILE = "_common_metadata"
 _PARTITIONS_KEY = b"synthkit.partition_cols"
@@ -123,6 +124,106 @@ class ParquetConnector(Connector):
                 compression=compression,
                 row_group_size=row_group_size,
             )
+
+
+class ParquetFiles:
+    """Parquet files named by paths, globs or directories, read one row group at a time.
+
+    A streamed fit reads its source through this: the row groups of every file
+    (in any order, so that training can shuffle them) in record batches of a
+    bounded number of rows, never a whole file.
+
+    Args:
+        uris: A path, glob (``data/*.parquet``) or directory (every ``.parquet``
+            or ``.pq`` file under it), or a list of them; local or fsspec URLs.
+
+    Raises:
+        DataError: If nothing matches, or the files' schemas differ.
+
+    Example:
+        >>> import tempfile, pathlib, pyarrow as pa
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for i in range(2):
+        ...     pq.write_table(pa.table({"a": [i] * 5}), folder / f"part-{i}.parquet",
+        ...                    row_group_size=2)
+        >>> files = ParquetFiles(str(folder / "*.parquet"))
+        >>> files.n_rows, len(files.row_groups)
+        (10, 6)
+        >>> [batch.num_rows for batch in files.read(files.row_groups[0], rows=1)]
+        [1, 1]
+    """
+
+    def __init__(self, uris: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> None:
+        items = [uris] if isinstance(uris, (str, os.PathLike)) else list(uris)
+        if not items:
+            raise DataError("No Parquet files given; pass a path, a glob or a list of paths.")
+        self.files: list[tuple[Any, str]] = []
+        for item in items:
+            self.files.extend(_matching_files(os.fspath(item)))
+        first_fs, first_path = self.files[0]
+        with first_fs.open(first_path, "rb") as handle, _read_errors(first_path):
+            self.schema = pq.read_schema(handle)
+        #: ``(file index, row group index, rows)`` of every non-empty row group.
+        self.row_groups: list[tuple[int, int, int]] = []
+        for index, (fs, path) in enumerate(self.files):
+            with fs.open(path, "rb") as handle, _read_errors(path):
+                metadata = pq.ParquetFile(handle).metadata
+                schema = metadata.schema.to_arrow_schema()
+            if not schema.remove_metadata().equals(self.schema.remove_metadata()):
+                raise DataError(_schema_difference(self.schema, first_path, schema, path))
+            for group in range(metadata.num_row_groups):
+                rows = metadata.row_group(group).num_rows
+                if rows:
+                    self.row_groups.append((index, group, rows))
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in all files."""
+        return sum(rows for _, _, rows in self.row_groups)
+
+    def read(self, row_group: tuple[int, int, int], rows: int) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most ``rows`` rows of one row group, with the file's schema."""
+        fs, path = self.files[row_group[0]]
+        with fs.open(path, "rb") as handle, _read_errors(path):
+            # No pre-buffering: memory stays near one batch, not one row group.
+            reader = pq.ParquetFile(handle, pre_buffer=False)
+            for batch in reader.iter_batches(
+                batch_size=rows, row_groups=[row_group[1]], use_threads=False
+            ):
+                yield batch.replace_schema_metadata(self.schema.metadata)
+
+
+def _matching_files(uri: str) -> list[tuple[Any, str]]:
+    fs, path = resolve(uri)
+    if any(char in path for char in "*?["):
+        paths = sorted(fs.glob(path))
+    elif fs.isdir(path):
+        paths = sorted(p for p in fs.find(path) if p.endswith(ParquetConnector.suffixes))
+    else:
+        require_exists(fs, path, uri)
+        paths = [path]
+    paths = [p for p in paths if not fs.isdir(p)]
+    if not paths:
+        raise DataError(
+            f"No Parquet files match {uri!r}; check the path or glob (relative paths start "
+            f"at {os.getcwd()})."
+        )
+    return [(fs, p) for p in paths]
+
+
+def _schema_difference(first: pa.Schema, first_path: str, other: pa.Schema, path: str) -> str:
+    one = {field.name: str(field.type) for field in first}
+    two = {field.name: str(field.type) for field in other}
+    differ = sorted(
+        f"{name}: {one.get(name, 'absent')} vs {two.get(name, 'absent')}"
+        for name in set(one) | set(two)
+        if one.get(name) != two.get(name)
+    )
+    detail = "; ".join(differ) if differ else "the same columns in another order"
+    return (
+        f"The Parquet files do not share one schema: {path} differs from {first_path} "
+        f"({detail}). Fit on files with the same columns and types, or cast them first."
+    )
 
 
 def _open_dataset(uri: str) -> pads.Dataset:

@@ -24,7 +24,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ from synthkit.metadata import Metadata
 from synthkit.processing.encoder import TableEncoder
 from synthkit.processing.validation import check_frame
 from synthkit.rules._sampling import needs_rejection, sample_with_rules
+
+if TYPE_CHECKING:
+    from synthkit.generators.streamed_source import StreamSource
 
 __all__ = ["GENERATORS", "BaseSynthesizer", "Synthesizer"]
 
@@ -178,7 +181,14 @@ class BaseSynthesizer:
         return max(-(-n_rows // self.batch_size), 1), batches()
 
     def _shuffled_batches(self, encoded: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
-        """Steps per epoch, and batches of ``encoded``'s rows (see :meth:`_shuffled_rows`)."""
+        """Steps per epoch, and batches of ``encoded``'s rows (see :meth:`_shuffled_rows`).
+
+        ``encoded`` may also be a streamed table
+        (:class:`~synthkit.generators.streamed_rows.StreamedRows`), which reads,
+        encodes and shuffles its rows as training draws them.
+        """
+        if not isinstance(encoded, torch.Tensor):
+            return encoded.shuffled_batches(self.batch_size, self.device_)
         n_steps, rows = self._shuffled_rows(encoded.shape[0])
         return n_steps, (encoded[batch] for batch in rows)
 
@@ -484,21 +494,62 @@ class Synthesizer(BaseSynthesizer, metaclass=_Dispatch):
     native_conditions: ClassVar[bool] = False
 
     # --------------------------------------------------------------------- fit
-    def fit(self, data: pd.DataFrame, metadata: Metadata | None = None) -> Synthesizer:
-        """Learn the model from a real table.
+    def fit(
+        self,
+        data: pd.DataFrame | str | Path | list[str | Path] | StreamSource,
+        metadata: Metadata | None = None,
+        *,
+        memory_budget: int | str | None = None,
+    ) -> Synthesizer:
+        """Learn the model from a real table, in memory or streamed from files.
+
+        A DataFrame is fitted in memory. Parquet files (a path, a glob such as
+        ``"data/*.parquet"``, a directory or a list of paths) or a batch source
+        (``synthkit.batch_source(uri)`` over any format ``iter_batches`` reads)
+        are streamed: read in passes of record batches, never whole, holding at
+        most ``memory_budget`` of data (see :mod:`synthkit.generators.streamed`).
+        The autoregressive and flow models stream; others, and private fits
+        (``epsilon``), need a frame.
 
         Args:
-            data: The real table. Columns of kind ``id`` and ``pii`` are not learned.
-            metadata: Column kinds; detected with :meth:`Metadata.detect` when omitted.
+            data: The real table, or the files or source to stream it from.
+                Columns of kind ``id`` and ``pii`` are not learned.
+            metadata: Column kinds; detected with :meth:`Metadata.detect` when omitted
+                (for a streamed fit, from a uniform sample of rows).
+            memory_budget: For a streamed fit, the memory its data may take: bytes, or
+                text such as ``"256MB"`` or ``"1GiB"`` (default 256 MB).
 
         Returns:
             ``self``, fitted.
 
         Raises:
             DataError: For empty data, all-null columns, mixed-type or infinite values,
-                or sequence or multi-table data (those have their own model classes).
-            ParameterError: For invalid parameters or an unavailable device.
+                sequence or multi-table data (those have their own model classes), or
+                files that match nothing or differ in schema.
+            ParameterError: For invalid parameters or an unavailable device, a model
+                that cannot stream, or ``memory_budget`` with a DataFrame.
+
+        Example:
+            >>> import tempfile, pathlib, synthkit
+            >>> from synthkit.datasets import load_adult
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "adult.parquet"
+            >>> synthkit.save(load_adult().head(500), path, row_group_size=100)
+            >>> model = synthkit.Synthesizer("flow", epochs=1, verbose=False, random_state=0)
+            >>> model.fit(path, memory_budget="32MB").sample(3).shape
+            (3, 15)
         """
+        from synthkit.generators.streamed_source import is_streamed
+
+        if is_streamed(data):
+            from synthkit.generators.streamed import fit_streamed
+
+            return fit_streamed(self, data, metadata, memory_budget)
+        if memory_budget is not None:
+            raise ParameterError(
+                "memory_budget applies to streamed fits (Parquet paths, a glob or a batch "
+                "source); a DataFrame is fitted in memory. Drop memory_budget, or pass the "
+                "files instead of the frame."
+            )
         _refuse_other_shapes(data, metadata)
         device, seed = self._start_fit()
         check_frame(data)

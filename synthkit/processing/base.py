@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from synthkit.processing.columns import (
 )
 from synthkit.processing.regeneration import assemble, regeneration_entry
 from synthkit.processing.validation import check_frame
+
+if TYPE_CHECKING:
+    from synthkit.processing.statistics import TableStatistics
 
 __all__ = ["BaseEncoder", "Encoder"]
 
@@ -175,6 +178,94 @@ class BaseEncoder(ABC):
         self._fit_columns(data, device)
         self._build_layout()
         return self
+
+    def fit_statistics(
+        self, statistics: TableStatistics, device: str | torch.device = "cpu"
+    ) -> Self:
+        """Learn the encoder from a table's statistics gathered batch by batch (a streamed fit).
+
+        Categories, their counts and pooling, ranges, dtypes and constant columns
+        are described exactly as :meth:`fit` describes them from the whole frame;
+        the numerical representation is fitted from each column's sketch (exact
+        value counts, or a uniform sample of a column with many distinct values:
+        see :mod:`synthkit.processing.sketches`).
+
+        Args:
+            statistics: The statistics of every column
+                (:class:`~synthkit.processing.statistics.TableStatistics`).
+            device: Where the representation is fitted.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ParameterError: If the metadata declares rules between columns, or the
+                encoder cannot fit from statistics.
+
+        Example:
+            >>> from synthkit.processing import Discretizer
+            >>> from synthkit.processing.statistics import TableStatistics
+            >>> frame = pd.DataFrame({"x": [0.5, 1.5, 2.5, None] * 50, "c": ["a", "b"] * 100})
+            >>> stats = TableStatistics(Metadata.detect(frame), frame)
+            >>> for start in range(0, 200, 64):
+            ...     stats.update(frame.iloc[start : start + 64])
+            >>> streamed = Discretizer().fit_statistics(stats)
+            >>> streamed.vocab_sizes == Discretizer().fit(frame).vocab_sizes
+            True
+        """
+        from synthkit.errors import ParameterError
+
+        statistics.check()
+        metadata = statistics.metadata
+        if metadata.rules:
+            raise ParameterError(
+                "A streamed fit does not support rules between columns (a rule is fitted on "
+                "the whole frame); remove them from the metadata or fit a DataFrame in memory."
+            )
+        self.metadata_ = metadata
+        self.columns_ = list(metadata.columns)
+        self.transforms_ = {}
+        self.regenerated_ = {}
+        self.rules_ = None
+        for column in self.columns_:
+            entry = metadata.column(column)
+            if not Kind(entry["kind"]).learned:
+                self.regenerated_[column] = statistics.regeneration(column, entry)
+            else:
+                self.transforms_[column] = self._describe_statistics(column, statistics, entry)
+        self._fit_statistics_columns(statistics, resolve_device(device))
+        self._build_layout()
+        return self
+
+    def _describe_statistics(
+        self, column: str, statistics: TableStatistics, entry: dict[str, Any]
+    ) -> ColumnTransform:
+        """:meth:`_describe` of a column from its streamed statistics."""
+        if statistics.is_constant(column):
+            return ConstantTransform.describe(column, statistics.constant_example(column))
+        dtype = statistics.dtype(column)
+        if entry["kind"] in ("numerical", "datetime"):
+            transform = NumericTransform.from_sketch(
+                column,
+                dtype,
+                entry,
+                statistics.numeric[column],
+                statistics.datetime_details.get(column),
+            )
+            transform.info["clip"] = self.clip
+            return transform
+        threshold = entry.get("rare_category_threshold", self.rare_category_threshold)
+        counts = statistics.categories[column].value_counts()
+        return CategoricalTransform.from_counts(column, dtype, counts, threshold)
+
+    def _fit_statistics_columns(self, statistics: TableStatistics, device: torch.device) -> None:
+        """Fit the representation of the described columns from their sketches."""
+        from synthkit.errors import ParameterError
+
+        raise ParameterError(
+            f"{type(self).__name__} cannot be fitted from streamed statistics; the "
+            "Discretizer and CopulaEncoder can (the autoregressive and flow models)."
+        )
 
     def _describe(self, column: str, series: pd.Series, entry: dict[str, Any]) -> ColumnTransform:
         """The description of one learned column, the same for every encoder."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -11,12 +11,17 @@ import torch
 
 from synthkit.errors import DataError
 
+if TYPE_CHECKING:
+    from synthkit.processing.sketches import NumericSketch
+
 __all__ = [
     "CategoricalTransform",
     "ColumnTransform",
     "ConstantTransform",
     "NumericTransform",
     "Span",
+    "datetime_resolution",
+    "is_missing",
     "restore_dtype",
 ]
 
@@ -150,6 +155,36 @@ class NumericTransform(ColumnTransform):
         self.weights = torch.tensor(state.get("weights", []), dtype=torch.float64)
 
     @classmethod
+    def from_sketch(
+        cls,
+        column: str,
+        dtype: dict[str, Any],
+        entry: dict[str, Any],
+        sketch: NumericSketch,
+        datetime_details: dict[str, Any] | None = None,
+    ) -> NumericTransform:
+        """The description :meth:`describe` gives, from a streamed fit's sketch of the column.
+
+        Args:
+            column: The column.
+            dtype: :func:`dtype_state` of the whole column.
+            entry: Its metadata entry.
+            sketch: The column's float values (datetimes in nanoseconds), summarized.
+            datetime_details: For datetimes, ``timezone`` and ``unit_ns`` of the column.
+        """
+        state = dict(dtype)
+        state["datetime"] = entry["kind"] == "datetime"
+        if state["datetime"]:
+            state["format"] = entry.get("format")
+            state.update(datetime_details or {})
+        else:
+            state["integer"] = bool(entry.get("integer", False) or sketch.all_whole)
+            state["decimals"] = _decimals(sketch.first_observed) if not state["integer"] else 0
+        state["min"], state["max"] = sketch.minimum, sketch.maximum
+        state["has_missing"] = sketch.n_missing > 0
+        return cls(column, state)
+
+    @classmethod
     def describe(cls, column: str, series: pd.Series, entry: dict[str, Any]) -> NumericTransform:
         """Record the statistics decoding needs, before the mixture is fitted."""
         is_datetime = entry["kind"] == "datetime"
@@ -160,7 +195,7 @@ class NumericTransform(ColumnTransform):
             parsed = to_datetime(column, series, state["format"])
             state["timezone"] = str(parsed.dt.tz) if parsed.dt.tz is not None else None
             values = datetime_to_float(parsed)
-            state["unit_ns"] = _datetime_resolution(values)
+            state["unit_ns"] = datetime_resolution(values)
         else:
             values = to_float(column, series)
             whole = np.isfinite(values) & (values == np.round(values))
@@ -340,7 +375,7 @@ def datetime_to_float(stamps: pd.Series) -> np.ndarray:
     return nanos
 
 
-def _datetime_resolution(nanos: np.ndarray) -> float:
+def datetime_resolution(nanos: np.ndarray) -> float:
     """The coarsest unit (day, hour, minute, second, ms, us, ns) every value is a multiple of."""
     observed = nanos[~np.isnan(nanos)].astype(np.int64)
     for unit in (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3):
@@ -386,11 +421,22 @@ class CategoricalTransform(ColumnTransform):
     @classmethod
     def describe(cls, column: str, series: pd.Series, rare_threshold: int) -> CategoricalTransform:
         """Collect the categories and their counts (missing counted as a category)."""
-        state = dtype_state(series)
         counts = series.value_counts(dropna=False, sort=True)
+        return cls.from_counts(column, dtype_state(series), counts, rare_threshold)
+
+    @classmethod
+    def from_counts(
+        cls, column: str, dtype: dict[str, Any], counts: pd.Series, rare_threshold: int
+    ) -> CategoricalTransform:
+        """The transform of a column with value ``counts`` (most frequent first) and ``dtype``.
+
+        ``dtype`` is :func:`dtype_state` of the column; a streamed fit passes the
+        counts it merged over record batches.
+        """
+        state = dict(dtype)
         # Declared but unused categories of a category dtype are never generated.
         counts = counts[counts > 0]
-        values = [None if _is_missing(value) else _python(value) for value in counts.index]
+        values = [None if is_missing(value) else _python(value) for value in counts.index]
         numbers = counts.to_numpy()
         pooled = [(v, n) for v, n in zip(values, numbers, strict=True) if n < rare_threshold]
         kept = [(v, n) for v, n in zip(values, numbers, strict=True) if n >= rare_threshold]
@@ -416,7 +462,7 @@ class CategoricalTransform(ColumnTransform):
 
     def index_of(self, value: Any) -> int | None:
         """Encoded index of ``value``, or None if it is not a kept category."""
-        key = None if _is_missing(value) else _python(value)
+        key = None if is_missing(value) else _python(value)
         for i, category in enumerate(self.categories):
             # True == 1 in Python; a bool only matches a bool.
             if category == key and isinstance(category, bool) == isinstance(key, bool):
@@ -486,7 +532,8 @@ _LOOKUP_MISSING = _LookupMissing()
 _POOL_TOKEN = "\x00synthkit:pooled"
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is a missing value (None, NA, NaT or NaN)."""
     return (
         value is None
         or value is pd.NA

@@ -12,6 +12,8 @@ from synthkit._runtime import seed_from
 from synthkit.processing.base import BaseEncoder
 from synthkit.processing.columns import CategoricalTransform, NumericTransform, Span
 from synthkit.processing.quantiles import QuantileFunction
+from synthkit.processing.sketches import weighted_quantiles
+from synthkit.processing.statistics import TableStatistics
 
 __all__ = ["CopulaEncoder", "NumericMarginal"]
 
@@ -116,6 +118,23 @@ class CopulaEncoder(BaseEncoder):
             for column, transform in self.transforms_.items()
             if isinstance(transform, NumericTransform)
         }
+
+    def _fit_statistics_columns(self, statistics: TableStatistics, device: torch.device) -> None:
+        """Learn each numerical column's CDF from its streamed sketch.
+
+        Exact value counts give :meth:`fit`'s knots; a uniform sample gives its
+        quantiles with the column's exact minimum and maximum as the end knots.
+        """
+        self.quantiles_ = {}
+        for column, transform in self.transforms_.items():
+            if isinstance(transform, NumericTransform):
+                sketch = statistics.numeric[column]
+                values, counts, exact = sketch.distribution()
+                knots = weighted_quantiles(values, counts, np.linspace(0.0, 1.0, _N_KNOTS))
+                if not exact:
+                    knots[0], knots[-1] = sketch.minimum, sketch.maximum
+                share = sketch.n_missing / (sketch.n_missing + sketch.n_observed)
+                self.quantiles_[column] = NumericMarginal(knots, share)
 
     def _spans(self) -> list[Span]:
         return [

@@ -16,6 +16,8 @@ from synthkit.processing.base import BaseEncoder
 from synthkit.processing.columns import NumericTransform, Span
 from synthkit.processing.copula import CopulaEncoder
 from synthkit.processing.quantiles import QuantileFunction
+from synthkit.processing.sketches import NumericSketch, weighted_quantiles
+from synthkit.processing.statistics import TableStatistics
 
 # CopulaEncoder lived here; it stays importable from this module.
 __all__ = ["CopulaEncoder", "Discretizer", "NumericTokens"]
@@ -73,6 +75,43 @@ class NumericTokens:
         knots = np.quantile(rest, np.linspace(0.0, 1.0, n_levels + 1))
         n_bins = int(max(1, min(max_bins, len(np.unique(rest)) // 4)))
         return cls(frequent.tolist(), knots.tolist(), n_bins, bool(np.isnan(values).any()))
+
+    @classmethod
+    def from_distribution(
+        cls,
+        sketch: NumericSketch,
+        value_range: tuple[float, float],
+        max_bins: int,
+        max_points: int,
+    ) -> NumericTokens:
+        """:meth:`fit` from a streamed column's sketch, with values clipped to ``value_range``.
+
+        From exact value counts the tokens equal :meth:`fit`'s on the whole column.
+        From a uniform sample, frequent values are those frequent in the sample
+        and the knots are the sample's quantiles (rank error: see
+        :func:`~synthkit.processing.sketches.quantile_rank_error`), with the first
+        and last knot at the column's exact range.
+        """
+        values, counts, exact = sketch.distribution()
+        values, counts = _clipped(values, counts, *value_range)
+        has_missing = sketch.n_missing > 0
+        if exact and len(values) <= max_points:
+            return cls(values.tolist(), [], 0, has_missing)
+        frequent = counts >= counts.sum() / max_bins
+        rest, rest_counts = values[~frequent], counts[~frequent]
+        if not len(rest):  # a sample holding only spikes
+            return cls(values.tolist(), [], 0, has_missing)
+        # A sample stands for all observed rows: scale its count of non-spike rows.
+        n_rest = rest_counts.sum() * sketch.n_observed / counts.sum()
+        n_levels = int(min(1024, max(int(n_rest) // 4, 2)))
+        knots = weighted_quantiles(rest, rest_counts, np.linspace(0.0, 1.0, n_levels + 1))
+        distinct = len(rest) if exact else max(len(rest), sketch.max_distinct)
+        if not exact:
+            low, high = value_range
+            knots[0] = low if low not in values[frequent] else knots[0]
+            knots[-1] = high if high not in values[frequent] else knots[-1]
+        n_bins = int(max(1, min(max_bins, distinct // 4)))
+        return cls(values[frequent].tolist(), knots.tolist(), n_bins, has_missing)
 
     @property
     def n_tokens(self) -> int:
@@ -245,6 +284,28 @@ class Discretizer(BaseEncoder):
         if self.value_protection:
             self._scrub_metadata_ranges()
 
+    def _fit_statistics_columns(self, statistics: TableStatistics, device: torch.device) -> None:
+        """Choose each numerical column's points and bins from its streamed sketch."""
+        if self.privacy is not None:
+            raise ParameterError(
+                "A differentially private fit cannot stream: its histograms and Poisson "
+                "sampling need the whole table. Fit a DataFrame in memory, or drop epsilon."
+            )
+        self.privacy_ = None
+        self.tokens_ = {}
+        for column, transform in self.transforms_.items():
+            if isinstance(transform, NumericTransform):
+                sketch = statistics.numeric[column]
+                value_range = (sketch.minimum, sketch.maximum)
+                if self.value_protection:
+                    value_range = sketch.protected_range(max(self.rare_category_threshold, 5))
+                    transform.info.update(min=value_range[0], max=value_range[1])
+                self.tokens_[column] = NumericTokens.from_distribution(
+                    sketch, value_range, self.n_bins, self.max_points
+                )
+        if self.value_protection:
+            self._scrub_metadata_ranges()
+
     def _scrub_metadata_ranges(self) -> None:
         """Detected metadata records each column's real range: keep the learned one instead."""
         from synthkit.metadata import Metadata
@@ -395,6 +456,16 @@ class Discretizer(BaseEncoder):
 
     def _restore_extra(self, state: dict[str, Any]) -> None:
         self.tokens_ = {c: NumericTokens(**s) for c, s in state["discretizer"]["tokens"].items()}
+
+
+def _clipped(
+    values: np.ndarray, counts: np.ndarray, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values clipped to ``[low, high]`` and their merged counts."""
+    merged, inverse = np.unique(np.clip(values, low, high), return_inverse=True)
+    total = np.zeros(len(merged), dtype=np.int64)
+    np.add.at(total, inverse, counts)
+    return merged, total
 
 
 def _snap(x: np.ndarray, low: float | None, high: float | None, info: dict[str, Any]) -> np.ndarray:
