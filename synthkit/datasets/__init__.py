@@ -6,7 +6,13 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_adult", "load_card_statements", "load_nafld_events", "load_nafld_labs"]
+__all__ = [
+    "load_adult",
+    "load_card_statements",
+    "load_cdnow",
+    "load_nafld_events",
+    "load_nafld_labs",
+]
 
 
 def load_adult(split: str = "train") -> pd.DataFrame:
@@ -69,6 +75,35 @@ def load_card_statements() -> tuple[pd.DataFrame, pd.DataFrame]:
         ['card', 'month', 'pay_status', 'bill_amt', 'pay_amt']
     """
     return _read("card_statements.csv.gz"), _read("card_holders.csv.gz")
+
+
+def load_cdnow() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load the purchases of 1,000 CDNOW customers with each customer's cohort.
+
+    A sample (seed 0) of the CDNOW data (23,570 customers who first bought CDs
+    from CDNOW in the first quarter of 1997, followed to June 1998; from the
+    ``lifetimes`` package, MIT; see ``data/README.md``). Events are purchases:
+    ``customer_id``, ``date`` (an integer ``yyyymmdd``; a customer can buy twice
+    the same day), ``number_of_cds`` and ``dollar_value``. The context holds one
+    row per customer: ``cohort``, the month of the first purchase
+    (``"1997-01"``, ``"1997-02"`` or ``"1997-03"``), the acquisition cohort
+    that customer-base analyses of this data group by.
+
+    Returns:
+        ``(events, context)``: 2,910 purchases keyed by ``customer_id`` and
+        ordered by ``date``, and 1,000 customers keyed by ``customer_id``.
+
+    Example:
+        >>> purchases, customers = load_cdnow()
+        >>> purchases.shape, customers.shape
+        ((2910, 4), (1000, 2))
+        >>> sorted(customers["cohort"].unique())
+        ['1997-01', '1997-02', '1997-03']
+    """
+    events = _read("cdnow_purchases.csv.gz")
+    first = events.groupby("customer_id", as_index=False)["date"].min()
+    cohort = pd.to_datetime(first["date"].astype(str), format="%Y%m%d").dt.strftime("%Y-%m")
+    return events, pd.DataFrame({"customer_id": first["customer_id"], "cohort": cohort})
 
 
 def load_nafld_labs() -> tuple[pd.DataFrame, pd.DataFrame]:
