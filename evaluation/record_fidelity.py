@@ -101,7 +101,9 @@ def pair_trends(
     """Score column pairs as sdmetrics' single-table column pair trends do.
 
     Two number columns: correlation similarity (Pearson). Any other pair:
-    contingency similarity, numbers cut into 10 equal-width bins first.
+    contingency similarity, numbers cut into 10 equal-width bins of the real
+    range first, the end bins open (synthetic values beyond the real range fall
+    in them), as sdmetrics' ``discretize_column`` does.
 
     Example:
         >>> real = pd.DataFrame({"x": [1.0, 2, 3, 4], "y": [1.0, 2, 3, 5], "c": list("aabb")})
@@ -113,6 +115,8 @@ def pair_trends(
     numbers = [c for c in real.columns if c in numeric and c in used]
     real, real_bins = _numbers_and_bins(real.loc[:, sorted(used)], numbers)
     synthetic, synthetic_bins = _numbers_and_bins(synthetic.loc[:, sorted(used)], numbers)
+    for column in numbers:
+        synthetic_bins[column] = _binned_as_real(real[column], synthetic[column])
     scored = []
     for first, second in pairs:
         entry: dict[str, Any] = {"column_1": first, "column_2": second}
@@ -135,6 +139,25 @@ def pair_trends(
         entry["score"] = score
         scored.append(entry)
     return scored
+
+
+def _binned_as_real(real: pd.Series, synthetic: pd.Series) -> pd.Series:
+    """Synthetic numbers in the real column's bins (``_numbers_and_bins``'s edges, ends open).
+
+    Binning each side on its own range would let one far synthetic value move
+    every synthetic bin, so bin k would not mean the same values on both sides.
+
+    Example:
+        >>> _binned_as_real(pd.Series([0.0, 10.0]), pd.Series([5.0, 100.0, -3.0])).tolist()
+        [6, 11, 1]
+    """
+    values = real.to_numpy(dtype=np.float64)
+    finite = values[~np.isnan(values)]
+    edges = np.histogram_bin_edges(finite) if finite.size else np.array([0.0, 1.0])
+    # The same ids as the real side's digitize: beyond the top edge (with missing values)
+    # the last id, below the bottom edge the first.
+    binned = np.maximum(np.digitize(synthetic.to_numpy(dtype=np.float64), bins=edges), 1)
+    return pd.Series(binned, index=synthetic.index)
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -36,6 +36,18 @@ class RecordARSynthesizer(RecordSynthesizer):
         rare_category_threshold: Categories seen in fewer rows than this are
             pooled and never generated (privacy); keys into kept tables are
             never pooled.
+        epsilon: Train with differential privacy at this ε, the unit being one
+            root entity (a root row with every row hanging off it); None (the
+            default) trains without. 2 % of ε pays for a noisy number of root
+            rows; the rest, and δ, split equally over the root table's model
+            and each child table's sequence model (basic composition), each
+            with its own DP training (``Synthesizer("ar", epsilon=...)``,
+            ``SequenceSynthesizer("ar", epsilon=...)``). Kept tables are public
+            and spend nothing. Every synthesized child table must be owned by
+            the root (a star, as patients with labs and events); deeper trees
+            are refused. ``model.privacy_budget_`` states the split.
+        delta: The total δ under ``epsilon``; None gives ``1 / n**1.1`` for ``n``
+            root rows.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
         verbose: Show progress bars while fitting.
@@ -56,6 +68,8 @@ class RecordARSynthesizer(RecordSynthesizer):
         context_depth: int = 2,
         max_key_categories: int = 1000,
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        epsilon: float | None = None,
+        delta: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = True,
@@ -67,6 +81,8 @@ class RecordARSynthesizer(RecordSynthesizer):
         self.context_depth = context_depth
         self.max_key_categories = max_key_categories
         self.rare_category_threshold = rare_category_threshold
+        self.epsilon = epsilon
+        self.delta = delta
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

@@ -45,6 +45,11 @@ from synthkit.generators.records._frames import (
     schema_to_text,
 )
 from synthkit.generators.records._plan import checked_options, fitting_order, owner_of
+from synthkit.generators.records._privacy import (
+    RecordBudget,
+    check_private_plan,
+    private_key_entry,
+)
 from synthkit.generators.records.registry import RECORD_GENERATORS
 from synthkit.generators.registry import GENERATORS
 from synthkit.generators.sequential.base import SequenceSynthesizer, _key_entry
@@ -132,6 +137,8 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         "sequence_params": [_PARAMS, None],
         "context_depth": [Interval(int, 1, None)],
         "max_key_categories": [Interval(int, 1, None)],
+        "epsilon": [Interval(float, 0, None, closed="neither"), None],
+        "delta": [Interval(float, 0, 1, closed="neither"), None],
     }
 
     def _check_param_relations(self) -> None:
@@ -182,47 +189,99 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
             plans[name] = _table_plan(
                 dataset, name, owner, keep, indexes.get(name), self.max_key_categories
             )
+            plan = plans[name]
+            if plan["role"] == "root":
+                encoder = _encoder_alone(
+                    dataset.tables[name][plan["values"]], self.rare_category_threshold
+                )
+                if encoder is not False:  # only keys, constants and regenerated columns: no model
+                    plan["role"] = "unlearned"
+                    plan["encoder"] = None if encoder is None else encoder.to_state()
+            elif plan["role"] == "child" and len(dataset.tables[name]) == 0:
+                plan["role"] = "empty"
+        budget = self._private_budget(dataset, plans, order, keep, seed)
         self.models_: dict[str, BaseSynthesizer] = {}
         for name in order:
             plan = plans[name]
             frame = dataset.tables[name]
             sub_seed = _sub_seed(seed, f"fit:{name}")
+            privacy = (
+                {} if budget is None or plan["role"] not in ("root", "child") else budget.part(name)
+            )
             if plan["role"] == "root":
                 values = frame[plan["values"]]
-                encoder = _encoder_alone(values, self.rare_category_threshold)
-                if encoder is False:
-                    schedule = _table_schedule(len(values))
-                    self.models_[name] = self._table_model(sub_seed, schedule).fit(values)
-                else:  # only keys, constants and regenerated columns (names, ids): no model
-                    plan["role"] = "unlearned"
-                    plan["encoder"] = None if encoder is None else encoder.to_state()
+                schedule = _table_schedule(len(values))
+                model = self._table_model(sub_seed, schedule, privacy)
+                self.models_[name] = model.fit(values)
             elif plan["role"] == "child":
-                if len(frame) == 0:
-                    plan["role"] = "empty"
-                    continue
                 context = _context(plans, plan, dataset.tables, self.context_depth)
                 sequences = _events(frame, plan)
                 schedule = _sequence_schedule(len(frame), len(context))
-                model = self._sequence(sub_seed, schedule)
+                model = self._sequence(sub_seed, schedule, privacy)
                 self.models_[name] = model.fit(sequences, context=context)
         self.layout_ = {
             "order": order,
             "tables": plans,
             "dataset": _dataset_state(dataset),
         }
+        if budget is not None:  # the split and what each model spent, saved with the layout
+            spent = {n: getattr(m, "privacy_budget_", None) for n, m in self.models_.items()}
+            self.layout_["privacy"] = budget.report(spent, len(order))
+        self._set_privacy(self.layout_.get("privacy"))
         self._kept = {n: dataset.tables[n] for n in order if plans[n]["role"] == "kept"}
         self.loss_history_ = pd.DataFrame()
         self.n_rows_fitted_ = int(sum(len(frame) for frame in dataset.tables.values()))
         return self
 
-    def _table_model(self, seed: int, schedule: Mapping[str, float]) -> BaseSynthesizer:
-        cls = GENERATORS.get(self.table_model)
-        return cls(**self._sub_params(cls, seed, schedule, self.table_params))
+    def _private_budget(
+        self,
+        dataset: RecordDataset,
+        plans: dict[str, dict[str, Any]],
+        order: list[str],
+        keep: list[str],
+        seed: int,
+    ) -> RecordBudget | None:
+        """Under ``epsilon``: the split budget, after the plan is checked and made data-free.
 
-    def _sequence(self, seed: int, schedule: Mapping[str, float]) -> SequenceSynthesizer:
+        The root's row count becomes a noisy count and primary keys are numbered
+        without reading the real ones (see ``_privacy``).
+        """
+        if self.epsilon is None:
+            return None
+        root, models = check_private_plan(plans, order, self.table_params, self.sequence_params)
+        budget = RecordBudget(
+            self.epsilon, self.delta, root, len(dataset.tables[root]), models, keep
+        )
+        plans[root]["n_rows"] = budget.noisy_count(
+            plans[root]["n_rows"], _sub_seed(seed, "privacy:count")
+        )
+        for name in order:
+            if plans[name].get("key_entry") is not None:
+                key = dataset.tables[name][plans[name]["primary_key"]]
+                plans[name]["key_entry"] = private_key_entry(key)
+        return budget
+
+    def _set_privacy(self, privacy: dict[str, Any] | None) -> None:
+        self.privacy_budget_ = privacy
+        self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
+        self.delta_ = None if privacy is None else privacy["delta"]
+
+    def _table_model(
+        self, seed: int, schedule: Mapping[str, float], privacy: Mapping[str, float] | None = None
+    ) -> BaseSynthesizer:
+        cls = GENERATORS.get(self.table_model)
+        return cls(
+            **self._sub_params(
+                cls, seed, schedule, {**(self.table_params or {}), **(privacy or {})}
+            )
+        )
+
+    def _sequence(
+        self, seed: int, schedule: Mapping[str, float], privacy: Mapping[str, float] | None = None
+    ) -> SequenceSynthesizer:
         # Parents are synthesized before their children, so the sequence model
         # needs no context model of its own: contexts are always given.
-        params = {"context_model": None, **(self.sequence_params or {})}
+        params = {"context_model": None, **(self.sequence_params or {}), **(privacy or {})}
         cls = SEQUENCE_GENERATORS.get(self.sequence_model)
         return cls(**self._sub_params(cls, seed, schedule, params))
 
@@ -324,6 +383,11 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                         columns[link["child_key"]] = _draw_parents(
                             link, n, parents, _sub_seed(sub_seed, link["child_key"])
                         )
+                    elif self.privacy_budget_ is not None:
+                        parents = out[link["parent"]][link["parent_key"]].to_numpy()
+                        columns[link["child_key"]] = _public_keys(
+                            columns[link["child_key"]], parents, _sub_seed(sub_seed, "public")
+                        )
             key = plan["primary_key"]
             if key is not None:
                 columns[key] = generate_ids(plan["key_entry"], n, _sub_seed(sub_seed, "key"))
@@ -339,6 +403,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         layout = dict(states["records"])
         self._kept = {name: frame_from_text(text) for name, text in layout.pop("kept").items()}
         self.layout_ = layout
+        self._set_privacy(layout.get("privacy"))  # None in model files fitted without epsilon
 
     def _submodels(self) -> dict[str, BaseSynthesizer]:
         return dict(self.models_)
@@ -513,6 +578,24 @@ def _draw_parents(link: Mapping[str, Any], n: int, parents: np.ndarray, seed: in
     values = pd.Series(parents[rng.choice(len(parents), n, p=weights / weights.sum())])
     missing = rng.random(n) < link["missing"]
     return values.where(~missing) if missing.any() else values
+
+
+def _public_keys(values: np.ndarray, parents: np.ndarray, seed: int) -> np.ndarray:
+    """Learned keys into a kept table, with those a private fit could not name drawn anew.
+
+    Under DP the sequence model pools keys too rare to pass its noisy threshold
+    and decodes them as missing; the kept table is public, so they are drawn
+    uniformly from its keys (post-processing, no budget), keeping every key valid.
+
+    Example:
+        >>> _public_keys(np.array(["a", None], dtype=object), np.array(["a", "b"]), 0)[0]
+        'a'
+    """
+    values = np.asarray(values, dtype=object).copy()
+    missing = pd.isna(values)
+    if missing.any() and len(parents):
+        values[missing] = np.random.default_rng(seed).choice(parents, int(missing.sum()))
+    return values
 
 
 def _context(
