@@ -14,6 +14,13 @@ from synthkit.errors import ParameterError
 from synthkit.generators._spans import PaddedBlocks, SpanLayout
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Context
+from synthkit.generators.distributed import (
+    broadcast_buffers,
+    check_same_fit,
+    group_mean,
+    process_group,
+    rank_block,
+)
 from synthkit.processing.encoder import TableEncoder
 
 __all__ = ["CTGAN"]
@@ -117,13 +124,25 @@ class _Discriminator(nn.Module):
         return self.seq(x.reshape(-1, self.pac_dim))
 
     def gradient_penalty(
-        self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        weight: float = 10.0,
+        critic: nn.Module | None = None,
     ) -> torch.Tensor:
+        """WGAN-GP's penalty on the critic's gradient norm at mixes of real and fake groups.
+
+        ``critic`` is the module to call: this one, or it wrapped for data-parallel
+        training. In a process group the rows are this process's block of the global
+        batch; every process draws the whole batch's mixing weights and keeps its
+        block's, so the group draws what one process would and stays in step.
+        """
         groups = real.shape[0] // self.pac
-        alpha = torch.rand(groups, 1, 1, device=real.device).expand(groups, self.pac, 1)
-        alpha = alpha.reshape(-1, 1)
+        total = groups * process_group()[1]
+        alpha = torch.rand(total, 1, 1, device=real.device)[rank_block(total)]
+        alpha = alpha.expand(groups, self.pac, 1).reshape(-1, 1)
         mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        score = self(mixed)
+        score = (critic or self)(mixed)
         (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
         norms = grad.reshape(-1, self.pac_dim).norm(2, dim=1)
         return ((norms - 1) ** 2).mean() * weight
@@ -318,6 +337,7 @@ class CTGAN(Synthesizer):
 
     # ---------------------------------------------------------------------- fit
     def _fit(self, encoded: torch.Tensor) -> None:
+        check_same_fit(encoded, self.random_state)
         self._build_modules()
         generator = self.generator_
         critic = _Discriminator(
@@ -346,14 +366,21 @@ class CTGAN(Synthesizer):
         batch = self.batch_size
         n_rows = encoded.shape[0]
         device = self.device_
+        # In a process group every process draws the whole global batch (the same
+        # seed keeps them in step) and trains on its block of whole pac groups; the
+        # gradients are averaged. Outside a group the block is the whole batch.
+        block = rank_block(batch, self.pac)
+        trained_generator = self._training_module(generator)
+        trained_critic = self._training_module(critic)
 
         def noise_and_condition() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-            z = torch.randn(batch, self.embedding_dim, device=device)
+            z = torch.randn(batch, self.embedding_dim, device=device)[block]
+            rows = z.shape[0]
             if not has_conditions:
-                empty = torch.zeros(batch, 0, device=device)
-                return z, empty, empty, torch.zeros(batch, dtype=torch.long, device=device)
+                empty = torch.zeros(rows, 0, device=device)
+                return z, empty, empty, torch.zeros(rows, dtype=torch.long, device=device)
             column, category = conditions.draw(batch, self.log_frequency)
-            return z, conditions.one_hot(category), category, column
+            return z, conditions.one_hot(category[block]), category, column[block]
 
         def step() -> dict[str, torch.Tensor]:
             generator.train()
@@ -361,28 +388,29 @@ class CTGAN(Synthesizer):
                 z, cond, category, _ = noise_and_condition()
                 if has_conditions:
                     perm = torch.randperm(batch, device=device)
-                    real = encoded[conditions.real_rows(category[perm])]
-                    real_cond = cond[perm]
+                    real = encoded[conditions.real_rows(category[perm])[block]]
+                    real_cond = conditions.one_hot(category[perm][block])
                 else:
-                    real = encoded[torch.randint(0, n_rows, (batch,), device=device)]
+                    real = encoded[torch.randint(0, n_rows, (batch,), device=device)[block]]
                     real_cond = cond
                 with torch.no_grad():
-                    fake = layout.activate(generator(torch.cat([z, cond], dim=1)))
+                    fake = layout.activate(trained_generator(torch.cat([z, cond], dim=1)))
                 fake_in = torch.cat([fake, cond], dim=1)
                 real_in = torch.cat([real, real_cond], dim=1)
-                d_loss = critic(fake_in).mean() - critic(real_in).mean()
-                penalty = critic.gradient_penalty(real_in, fake_in)
+                d_loss = trained_critic(fake_in).mean() - trained_critic(real_in).mean()
+                penalty = critic.gradient_penalty(real_in, fake_in, critic=trained_critic)
                 d_opt.zero_grad(set_to_none=True)
                 (d_loss + penalty).backward()
                 d_opt.step()
             z, cond, category, column = noise_and_condition()
-            raw = generator(torch.cat([z, cond], dim=1))
+            raw = trained_generator(torch.cat([z, cond], dim=1))
             fake = layout.activate(raw)
-            # The critic is fixed in the generator's step: skip its weight gradients.
+            # The critic is fixed in the generator's step: skip its weight gradients
+            # (and call it unwrapped: it gets no gradients to average).
             critic.requires_grad_(False)
             g_loss = -critic(torch.cat([fake, cond], dim=1)).mean()
             if has_conditions:
-                g_loss = g_loss + self._condition_loss(raw, column, category)
+                g_loss = g_loss + self._condition_loss(raw, column, category[block])
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             critic.requires_grad_(True)
@@ -390,7 +418,10 @@ class CTGAN(Synthesizer):
             return {"generator_loss": g_loss, "discriminator_loss": d_loss}
 
         n_steps = max(n_rows // batch, 1)
-        self._run_epochs(n_steps, step, monitor=lambda row: abs(row["discriminator_loss"]))
+        self._run_epochs(
+            n_steps, step, monitor=lambda row: abs(group_mean(row["discriminator_loss"]))
+        )
+        broadcast_buffers(generator)
 
     def _condition_loss(
         self, raw: torch.Tensor, column: torch.Tensor, category: torch.Tensor

@@ -16,6 +16,13 @@ from synthkit._params import Interval, Widths
 from synthkit.errors import DataError
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Context
+from synthkit.generators.distributed import (
+    batch_share,
+    check_same_fit,
+    global_batch_sizes,
+    group_mean,
+    process_group,
+)
 from synthkit.processing.discretizer import CopulaEncoder
 
 __all__ = ["FlowSynthesizer"]
@@ -116,23 +123,30 @@ class FlowSynthesizer(Synthesizer):
         return {"flow": self.flow_}
 
     def _fit(self, encoded: torch.Tensor) -> None:
+        check_same_fit(encoded, self.random_state)
         self._build_modules()
         if encoded.shape[1] == 0:
             return
         flow = self.flow_
         flow.train()
         optimizer = torch.optim.Adam(flow.parameters(), lr=self.learning_rate)
+        trained = self._training_module(_LogProb(flow))
         n_steps, batches = self._shuffled_batches(encoded)
+        sizes = global_batch_sizes(encoded.shape[0], self.batch_size)
+        in_group = process_group()[1] > 1
 
         def step() -> dict[str, torch.Tensor]:
-            loss = -flow().log_prob(next(batches)).mean()
+            log_prob, global_rows = trained(next(batches)), next(sizes)
+            # In a group each process's sum over the global batch's row count makes
+            # the averaged gradient that of the global mean (uneven splits included).
+            loss = -(log_prob.sum() / batch_share(global_rows) if in_group else log_prob.mean())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
             optimizer.step()
             return {"loss": loss}
 
-        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+        self._run_epochs(n_steps, step, monitor=lambda row: group_mean(row["loss"]))
         flow.eval()
 
     def _sample(self, n: int, context: Context | None) -> torch.Tensor:
@@ -173,6 +187,21 @@ class FlowSynthesizer(Synthesizer):
             # log p(u) = log p(z) - sum log phi(z): from normal scores back to levels.
             normal = (-0.5 * z.double() ** 2 - _HALF_LOG_2PI).sum(dim=1)
         return (density.double() - normal).cpu().numpy() + encoder.log_widths(data)
+
+
+class _LogProb(nn.Module):
+    """The flow's log-density of a batch, as a module a data-parallel wrapper can call."""
+
+    def __init__(self, flow: nn.Module) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 0:
+            # A process whose share of a short last batch is empty still joins the
+            # gradient average (with zeros); the flow cannot score zero rows.
+            return x.sum(dim=1) + 0 * sum(p.sum() for p in self.parameters())
+        return self.flow().log_prob(x)
 
 
 class _RationalQuadraticSpline(MonotonicRQSTransform):

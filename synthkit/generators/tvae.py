@@ -12,6 +12,13 @@ from synthkit._runtime import fused_adam
 from synthkit.generators._spans import SpanLayout
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Context
+from synthkit.generators.distributed import (
+    batch_share,
+    check_same_fit,
+    global_batch_sizes,
+    group_mean,
+    process_group,
+)
 
 __all__ = ["TVAE"]
 
@@ -134,6 +141,7 @@ class TVAE(Synthesizer):
         return {"decoder": self.decoder_net_}
 
     def _fit(self, encoded: torch.Tensor) -> None:
+        check_same_fit(encoded, self.random_state)
         encoder = _Encoder(
             self.encoder_.output_dim_, tuple(self.compress_dims), self.embedding_dim
         ).to(self.device_)
@@ -146,16 +154,26 @@ class TVAE(Synthesizer):
             weight_decay=self.l2scale,
             fused=fused_adam(self.device_),
         )
+        # In a process group both networks average their gradients; the sigma
+        # parameter belongs to the decoder, so it is averaged with it.
+        trained_encoder = self._training_module(encoder)
+        trained_decoder = self._training_module(decoder)
         n_steps, batches = self._shuffled_rows(encoded.shape[0])
+        sizes = global_batch_sizes(encoded.shape[0], self.batch_size)
+        rank, world = process_group()
         tanh_index = layout.tanh_index
         labels = layout.block_labels(encoded)
 
         def step() -> dict[str, torch.Tensor]:
             rows = next(batches)
+            global_rows = next(sizes)
             x = encoded[rows]
-            mu, logvar = encoder(x)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            raw = decoder(z)
+            mu, logvar = trained_encoder(x)
+            # Every process draws the whole batch's noise and keeps its rows' share,
+            # so the group draws what one process would and stays in step.
+            noise = torch.randn(global_rows, mu.shape[1], device=mu.device)[rank::world]
+            z = mu + noise * torch.exp(0.5 * logvar)
+            raw = trained_decoder(z)
             sigma = decoder.sigma[tanh_index]
             error = x[:, tanh_index] - torch.tanh(raw[:, tanh_index])
             reconstruction = (error**2 / 2 / sigma**2).sum() + torch.log(sigma).sum() * len(rows)
@@ -163,14 +181,14 @@ class TVAE(Synthesizer):
                 raw, [label[rows] for label in labels]
             )
             kld = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
-            loss = (self.loss_factor * reconstruction + kld) / len(rows)
+            loss = (self.loss_factor * reconstruction + kld) / batch_share(global_rows)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             decoder.sigma.data.clamp_(0.01, 1.0)
             return {"loss": loss}
 
-        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+        self._run_epochs(n_steps, step, monitor=lambda row: group_mean(row["loss"]))
 
     def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         decoder, layout = self.decoder_net_, self._layout
