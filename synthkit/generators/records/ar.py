@@ -22,7 +22,7 @@ class RecordARSynthesizer(RecordSynthesizer):
         epochs: Training passes of every table and sequence model (unless their
             own parameters set it); None (the default) schedules each table by
             its size: a root table trains 10 epochs in batches of a tenth of its
-            rows, a child table's sequence model about 120,000 event positions
+            rows, a child table's sequence model about 240,000 event positions
             in all (3 to 10 epochs) in batches of about 2,000 positions, with a
             learning rate of 4.5e-3.
         table_model: Registered table model of root tables.

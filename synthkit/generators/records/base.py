@@ -419,8 +419,9 @@ _TABLE_BATCH = (32, 512)
 _TABLE_EPOCHS = 10
 #: A child table's sequence model sees about this many positions (events and the
 #: stop after each history) over its epochs, within the bounds below: large tables
-#: settle in a few passes, small ones get more.
-_SEQUENCE_POSITIONS = 120_000
+#: settle in fewer passes, small ones get more. At half this, the children-per-parent
+#: counts of long histories (NAFLD labs: 24 a patient) were still under-learned.
+_SEQUENCE_POSITIONS = 240_000
 _SEQUENCE_EPOCHS = (3, 10)
 #: Positions per step a child table's batches aim at (within the bounds below):
 #: short histories get large batches, as their steps cost little each.
@@ -450,12 +451,12 @@ def _sequence_schedule(n_events: int, n_entities: int) -> dict[str, float]:
 
     A history of ``k`` events is ``k + 1`` positions (the stop). The epochs
     give about ``_SEQUENCE_POSITIONS`` positions in all (so a table of 30,000
-    lab results trains 4 passes, one of 3,000 events 10); batches hold about
+    lab results trains 8 passes, one of 3,000 events 10); batches hold about
     ``_SEQUENCE_STEP_POSITIONS`` positions.
 
     Example:
         >>> _sequence_schedule(29_394, 1_202)
-        {'epochs': 4, 'batch_size': 79, 'learning_rate': 0.0045}
+        {'epochs': 8, 'batch_size': 79, 'learning_rate': 0.0045}
         >>> events = _sequence_schedule(2_437, 1_202)
         >>> events["epochs"], events["batch_size"]
         (10, 256)
