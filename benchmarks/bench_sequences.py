@@ -1,188 +1,562 @@
-"""Sequence model benchmark on NAFLD: patients (context) and their lab tests (events).
+"""Sequence models side by side: synthkit "ar", SDV PARSynthesizer, mostlyai-engine TabularARGN.
 
-Entities are split into a training and a holdout set. The model is fitted on the
-training patients with their lab histories; every score is printed for the
-synthetic entities and for the holdout (the floor a perfect model reaches):
+One process, two data sets of entities with event histories and a context row each:
 
-- fit seconds and sampling entities per second;
-- length similarity: 1 - KS statistic of events per entity (zeros included);
-- gap similarity: 1 - KS statistic of the index's differences within entities;
-- per-column shape similarity of event columns (1 - KS for numbers, 1 - TVD
-  for categories);
-- entity-level DCR share: per-entity feature vectors (length, index span, first
-  and mean values of numbers, category shares), the share of synthetic
-  entities closer to a training entity than to a holdout one (0.5 is ideal).
+- CDNOW: 23,570 customers and their 69,659 purchases (index ``date``, ties
+  where a customer bought twice a day); context: the customer's acquisition
+  cohort (month of the first purchase);
+- NAFLD: 17,549 patients (``nafld1``, context) and their 400k lab tests and
+  vitals (``nafld2``, events; many share a day; some patients have none).
 
-Usage: python benchmarks/bench_sequences.py --entities 2000 --epochs 10
-       python benchmarks/bench_sequences.py --quick   # 3,000 patients, 15 epochs
+Entities are split in two halves (training, holdout); every model is fitted on
+the training entities with their context, samples as many entities as the
+holdout holds, and is scored against that holdout. Per model and data set it
+prints fit seconds (preprocessing included), sampling entities per second,
+every metric of ``synthkit.evaluate`` on sequences (privacy unit: one entity
+with its whole history), and mostlyai-qa's accuracy and coherence figures and
+its DCR share; the holdout scored as if it were synthetic is the floor a
+perfect model reaches. synthkit and TabularARGN are fitted with ``--seeds``
+seeds and their figures averaged (± half the range between seeds); PAR once.
+
+The baselines are fitted as their authors document them: PAR on one long table
+(the context columns repeated on every event; it cannot represent an entity
+without events, so those are left out of its training data), with
+``--par-epochs`` epochs (its default is 128; with fewer, the seconds per epoch
+and the fit extrapolated to 128 are printed, labelled as such);
+TabularARGN at its defaults, as its two-table recipe: a flat model of the
+context table, then a sequential model of the events given ``ctx_data``;
+sampling draws contexts from the first and histories for them from the second.
+
+``--scale`` instead fits synthkit on 50,000 entities x 45 events (2.25 M rows,
+10 columns of mixed kinds: NAFLD patients with at least 45 lab tests, their
+first 45 tests with the patient's columns, replicated under new keys), and
+prints fit seconds and the peak memory of the process, then the sampling speed
+for histories of ~10 events. ``--scale-fraction`` runs a stated share of it.
+
+A baseline that is not installed is reported as such and skipped (see
+``benchmarks/requirements-sequences.txt`` for a venv with all of them).
+
+Usage:
+    python benchmarks/bench_sequences.py                      # full data, defaults
+    python benchmarks/bench_sequences.py --quick              # 1,000 entities per set
+    python benchmarks/bench_sequences.py --entities 4000 --par-epochs 16
+    python benchmarks/bench_sequences.py --scale --scale-fraction 0.2
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import resource
+import tempfile
 import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
-from sklearn.neighbors import NearestNeighbors
+import torch
 
 import synthkit
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-KEY, INDEX = "id", "days"
+PAR_DEFAULT_EPOCHS = 128
+# Figures where lower is better; every other one is higher-is-better except the
+# privacy shares, whose ideal is 0.5.
+LOWER_IS_BETTER = {"detection_auc", "mia_auc", "mia_tpr_at_10_fpr", "exact_match_rate"}
 
 
-def lengths(events: pd.DataFrame, context: pd.DataFrame) -> np.ndarray:
-    return events.groupby(KEY).size().reindex(context[KEY], fill_value=0).to_numpy()
+@dataclass
+class Split:
+    """One data set split by entity: training and holdout events with their context."""
+
+    name: str
+    key: str
+    index: str
+    train: pd.DataFrame
+    train_ctx: pd.DataFrame
+    hold: pd.DataFrame
+    hold_ctx: pd.DataFrame
+    target: str | None
 
 
-def gaps(events: pd.DataFrame) -> np.ndarray:
-    return events.groupby(KEY)[INDEX].diff().dropna().to_numpy()
+@dataclass
+class Fitted:
+    """A fitted model: its fit seconds and a sampler of ``n`` entities (events, context)."""
+
+    seconds: float
+    sample: Callable[[int, int], tuple[pd.DataFrame, pd.DataFrame]]
+    note: str = ""
 
 
-def shape_similarity(real: pd.Series, other: pd.Series) -> float:
-    if pd.api.types.is_numeric_dtype(real):
-        return 1 - ks_2samp(real.dropna(), other.dropna()).statistic
-    p = real.value_counts(normalize=True)
-    q = other.value_counts(normalize=True)
-    return 1 - 0.5 * p.subtract(q, fill_value=0).abs().sum()
+# ------------------------------------------------------------------ data
+def cdnow() -> tuple[pd.DataFrame, pd.DataFrame, str, str, str | None]:
+    events = pd.read_csv(DATA / "cdnow_transactions.csv.gz")
+    events["date"] = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
+    first = events.groupby("customer_id")["date"].min()
+    context = pd.DataFrame(
+        {"customer_id": first.index, "cohort": first.dt.strftime("%Y-%m").to_numpy()}
+    )
+    return events, context, "customer_id", "date", None
 
 
-def entity_features(events: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
-    """One row per entity: length, span, first and mean values, category shares."""
-    grouped = events.groupby(KEY)
-    parts = [grouped.size().rename("length"), (grouped[INDEX].max() - grouped[INDEX].min())]
-    for column in events.columns.drop([KEY, INDEX]):
-        if pd.api.types.is_numeric_dtype(events[column]):
-            parts += [grouped[column].first().add_suffix(""), grouped[column].mean()]
-            parts[-2].name, parts[-1].name = f"{column}_first", f"{column}_mean"
+def nafld() -> tuple[pd.DataFrame, pd.DataFrame, str, str, str | None]:
+    # case.id names another patient (an identifier), not a property to learn.
+    patients = pd.read_csv(DATA / "nafld1.csv.gz").drop(columns=["case.id"])
+    labs = pd.read_csv(DATA / "nafld2.csv.gz")
+    return labs, patients, "id", "days", "status"
+
+
+def split(name: str, loader: Callable, entities: int, seed: int) -> Split:
+    events, context, key, index, target = loader()
+    rng = np.random.default_rng(seed)
+    context = context.iloc[rng.permutation(len(context))]
+    if entities:
+        context = context.iloc[:entities]
+    context = context.sort_values(key).reset_index(drop=True)
+    events = events[events[key].isin(context[key])].sort_values([key, index], kind="stable")
+    in_train = np.zeros(len(context), dtype=bool)
+    in_train[rng.permutation(len(context))[: len(context) // 2]] = True
+    train_ctx, hold_ctx = context[in_train], context[~in_train]
+    return Split(
+        name,
+        key,
+        index,
+        events[events[key].isin(train_ctx[key])].reset_index(drop=True),
+        train_ctx.reset_index(drop=True),
+        events[events[key].isin(hold_ctx[key])].reset_index(drop=True),
+        hold_ctx.reset_index(drop=True),
+        target,
+    )
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- models
+def fit_synthkit(data: Split, seed: int) -> Fitted:
+    model = synthkit.SequenceSynthesizer("ar", random_state=seed, device="cpu", verbose=False)
+    _, seconds = timed(
+        lambda: model.fit(
+            synthkit.SequenceDataset(data.train, data.key, data.index), context=data.train_ctx
+        )
+    )
+
+    def sample(n: int, draw_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        synthetic = model.sample(n_entities=n, random_state=draw_seed)
+        return synthetic.data, synthetic.context
+
+    return Fitted(seconds, sample)
+
+
+def _sdv_columns(frame: pd.DataFrame, key: str) -> dict[str, dict[str, str]]:
+    columns: dict[str, dict[str, str]] = {}
+    for name, values in frame.items():
+        if name == key:
+            columns[name] = {"sdtype": "id"}
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            columns[name] = {"sdtype": "datetime"}
+        elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            columns[name] = {"sdtype": "categorical"}
         else:
-            shares = pd.crosstab(events[KEY], events[column], normalize="index")
-            parts += [shares[c].rename(f"{column}={c}") for c in shares.columns]
-    features = pd.concat(parts, axis=1).reindex(context[KEY])
-    return features.fillna(0.0)
+            columns[name] = {"sdtype": "numerical"}
+    return columns
 
 
-def dcr_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame) -> float:
-    columns = train.columns
-    holdout, synthetic = (
-        holdout.reindex(columns=columns, fill_value=0.0),
-        synthetic.reindex(columns=columns, fill_value=0.0),
+def fit_par(data: Split, seed: int, *, epochs: int) -> Fitted:
+    from sdv.metadata import Metadata
+    from sdv.sequential import PARSynthesizer
+
+    context_columns = [c for c in data.train_ctx.columns if c != data.key]
+    long = data.train.merge(data.train_ctx, on=data.key, how="inner")
+    metadata = Metadata.load_from_dict(
+        {
+            "tables": {
+                "events": {
+                    "columns": _sdv_columns(long, data.key),
+                    "sequence_key": data.key,
+                    "sequence_index": data.index,
+                }
+            }
+        }
     )
-    mean, std = train.mean(), train.std().replace(0, 1)
-
-    def scaled(frame: pd.DataFrame) -> np.ndarray:
-        return ((frame - mean) / std).to_numpy()
-
-    to_train = NearestNeighbors(n_neighbors=1).fit(scaled(train)).kneighbors(scaled(synthetic))[0]
-    to_holdout = (
-        NearestNeighbors(n_neighbors=1).fit(scaled(holdout)).kneighbors(scaled(synthetic))[0]
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model = PARSynthesizer(
+        metadata, context_columns=context_columns, epochs=epochs, cuda=False, verbose=False
     )
-    closer = (to_train < to_holdout).mean() + 0.5 * (to_train == to_holdout).mean()
-    return float(closer)
+    _, seconds = timed(lambda: model.fit({"events": long}))
+    left_out = len(data.train_ctx) - long[data.key].nunique()
+
+    def sample(n: int, draw_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        torch.manual_seed(draw_seed)
+        np.random.seed(draw_seed)
+        drawn = model.sample_sequences(n)
+        drawn = next(iter(drawn.values())) if isinstance(drawn, dict) else drawn
+        context = drawn.groupby(data.key, sort=False)[context_columns].first().reset_index()
+        events = drawn[[c for c in data.train.columns]]
+        return events, context[data.train_ctx.columns]
+
+    note = f"{left_out} training entities without events left out (PAR needs >= 1 event)"
+    return Fitted(seconds, sample, note if left_out else "")
+
+
+def fit_argn(data: Split, seed: int) -> Fitted:
+    from mostlyai.engine import TabularARGN
+
+    workspace = tempfile.mkdtemp(prefix="argn-")
+    flat = TabularARGN(
+        tgt_primary_key=data.key,
+        device="cpu",
+        random_state=seed,
+        workspace_dir=f"{workspace}/context",
+    )
+    sequential = TabularARGN(
+        tgt_context_key=data.key,
+        ctx_data=data.train_ctx,
+        ctx_primary_key=data.key,
+        device="cpu",
+        random_state=seed,
+        workspace_dir=f"{workspace}/events",
+    )
+
+    def fit() -> None:
+        flat.fit(data.train_ctx)
+        sequential.fit(data.train)
+
+    _, seconds = timed(fit)
+
+    def sample(n: int, draw_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        flat.random_state = sequential.random_state = draw_seed
+        context = flat.sample(n_samples=n)
+        events = sequential.sample(ctx_data=context)
+        return events[data.train.columns], context[data.train_ctx.columns]
+
+    return Fitted(seconds, sample)
+
+
+# --------------------------------------------------------------- scoring
+def conform(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Cast a baseline's output to the real dtypes (some return objects or floats)."""
+    out = frame.copy()
+    for column, dtype in like.dtypes.items():
+        if out[column].dtype == dtype:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            out[column] = pd.to_datetime(out[column], errors="coerce")
+        elif pd.api.types.is_numeric_dtype(dtype):
+            # Through float64: nullable Int64/Float64 outputs become plain columns.
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+            if pd.api.types.is_integer_dtype(dtype) and out[column].notna().all():
+                out[column] = out[column].round().astype(dtype)
+        else:
+            out[column] = out[column].astype(str).where(out[column].notna())
+    return out
+
+
+def renumber(
+    events: pd.DataFrame, context: pd.DataFrame, data: Split
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New integer keys past the real ones (TabularARGN draws strings such as 'mostly0c-...')."""
+    start = max(data.train_ctx[data.key].max(), data.hold_ctx[data.key].max()) + 1
+    keys = pd.Series(np.arange(start, start + len(context)), index=context[data.key].to_numpy())
+    return (
+        events.assign(**{data.key: keys.reindex(events[data.key].to_numpy()).to_numpy()}),
+        context.assign(**{data.key: keys.to_numpy()}),
+    )
+
+
+def ours(data: Split, events: pd.DataFrame, context: pd.DataFrame, seed: int) -> dict[str, float]:
+    train = synthkit.SequenceDataset(data.train, data.key, data.index)
+    candidate = synthkit.SequenceDataset(events, data.key, data.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if events is data.hold:
+            # The holdout cannot be its own privacy reference: fidelity only.
+            report = synthkit.evaluate(
+                train,
+                candidate,
+                target=data.target,
+                context={"real": data.train_ctx, "synthetic": data.hold_ctx},
+                random_state=seed,
+            )
+        else:
+            report = synthkit.evaluate(
+                train,
+                candidate,
+                holdout=synthkit.SequenceDataset(data.hold, data.key, data.index),
+                target=data.target,
+                context={"real": data.train_ctx, "synthetic": context, "holdout": data.hold_ctx},
+                random_state=seed,
+            )
+    return {k: float(v) for k, v in report.to_dict().items() if v is not None}
+
+
+def theirs(data: Split, events: pd.DataFrame, context: pd.DataFrame) -> dict[str, float]:
+    """mostlyai-qa's accuracy, coherence and DCR share (its own sampling and binning)."""
+    from mostlyai import qa
+
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, metrics = qa.report(
+            syn_tgt_data=events,
+            trn_tgt_data=data.train,
+            hol_tgt_data=data.hold,
+            syn_ctx_data=context,
+            trn_ctx_data=data.train_ctx,
+            hol_ctx_data=data.hold_ctx,
+            ctx_primary_key=data.key,
+            tgt_context_key=data.key,
+            report_path=Path(folder) / "report.html",
+        )
+    accuracy = metrics.accuracy
+    out = {
+        f"qa_{name}": getattr(accuracy, name)
+        for name in ("overall", "univariate", "bivariate", "trivariate", "coherence")
+    }
+    out["qa_overall_max(holdout)"] = accuracy.overall_max
+    out["qa_dcr_share"] = metrics.distances.dcr_share
+    return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def score_model(
+    data: Split, make: Callable[[int], Fitted], seeds: list[int], with_qa: bool
+) -> tuple[dict[str, list[float]], str]:
+    """Fit once per seed, sample as many entities as the holdout, score; lists per figure."""
+    figures: dict[str, list[float]] = {}
+    note = ""
+    for seed in seeds:
+        fitted = make(seed)
+        note = fitted.note
+        n = len(data.hold_ctx)
+        (events, context), seconds = timed(partial(fitted.sample, n, seed + 100))
+        events, context = renumber(events, context, data)
+        events, context = conform(events, data.train), conform(context, data.train_ctx)
+        row = {"fit_seconds": fitted.seconds, "sample_entities_per_s": n / seconds}
+        row["mean_events_per_entity"] = len(events) / max(len(context), 1)
+        print(f"  seed {seed}: fit {fitted.seconds:.0f} s, sampling {seconds:.0f} s", flush=True)
+        row.update(ours(data, events, context, seed))
+        if with_qa:
+            row.update(theirs(data, events, context))
+        for name, value in row.items():
+            figures.setdefault(name, []).append(value)
+    return figures, note
+
+
+def floor(data: Split, seed: int) -> dict[str, float]:
+    """The holdout scored as if synthetic (mostlyai-qa's own ceiling is qa_overall_max)."""
+    row = {"mean_events_per_entity": len(data.hold) / len(data.hold_ctx)}
+    row.update(ours(data, data.hold, data.hold_ctx, seed))
+    return row
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def table(results: dict[str, dict[str, list[float]]], floor_row: dict[str, float]) -> str:
+    names = list(dict.fromkeys(n for figures in results.values() for n in figures))
+    columns: dict[str, list[str]] = {}
+    for model, figures in results.items():
+        cells = []
+        for name in names:
+            values = figures.get(name)
+            if not values:
+                cells.append("-")
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.3f}")
+            else:
+                spread = (max(values) - min(values)) / 2
+                cells.append(f"{np.mean(values):.3f}±{spread:.3f}")
+        columns[model] = cells
+    columns["holdout (floor)"] = [f"{floor_row[n]:.3f}" if n in floor_row else "-" for n in names]
+    return pd.DataFrame(columns, index=names).to_string()
+
+
+def compare(results: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Ratios of fit and sampling time, and where synthkit wins or loses per metric."""
+    lines = []
+    mine = {k: float(np.mean(v)) for k, v in results["synthkit ar"].items()}
+    for model, figures in results.items():
+        if model == "synthkit ar":
+            continue
+        other = {k: float(np.mean(v)) for k, v in figures.items()}
+        fit_key = "fit_seconds_at_128_epochs" if "fit_seconds_at_128_epochs" in other else None
+        fit_other = other[fit_key] if fit_key else other["fit_seconds"]
+        label = " (extrapolated to 128 epochs)" if fit_key else ""
+        speed = mine["sample_entities_per_s"] / other["sample_entities_per_s"]
+        lines.append(
+            f"{model}: fit time {fit_other / mine['fit_seconds']:.1f}x synthkit's{label}; "
+            f"synthkit samples {speed:.1f}x as many entities/s"
+        )
+        better, worse = [], []
+        for name in mine.keys() & other.keys():
+            if name in {"fit_seconds", "sample_entities_per_s", "mean_events_per_entity"}:
+                continue
+            if name.startswith(("fit_", "par_")):
+                continue
+            a, b = mine[name], other[name]
+            if "dcr_share" in name or name == "nndr":
+                continue  # privacy: ideal values, not "more is better"
+            if name in LOWER_IS_BETTER:
+                a, b = -a, -b
+            (better if a >= b else worse).append(f"{name} {mine[name]:.3f} vs {other[name]:.3f}")
+        lines.append(f"  synthkit at least as good: {'; '.join(sorted(better)) or '-'}")
+        lines.append(f"  synthkit worse:            {'; '.join(sorted(worse)) or '-'}")
+    return lines
+
+
+def run_set(data: Split, args: argparse.Namespace, have: dict[str, bool]) -> None:
+    seeds = list(range(args.seeds))
+    print(
+        f"\n=== {data.name}: {len(data.train_ctx):,} training / {len(data.hold_ctx):,} holdout "
+        f"entities, {len(data.train):,} / {len(data.hold):,} events; key {data.key!r}, "
+        f"index {data.index!r}, target {data.target!r} ===",
+        flush=True,
+    )
+    with_qa = have["mostlyai.qa"]
+    results: dict[str, dict[str, list[float]]] = {}
+    notes: dict[str, str] = {}
+    results["synthkit ar"], _ = score_model(data, lambda s: fit_synthkit(data, s), seeds, with_qa)
+    print(
+        f"synthkit ar done ({np.mean(results['synthkit ar']['fit_seconds']):.0f} s fit)", flush=True
+    )
+    if have["sdv"]:
+        figures, notes["PAR"] = score_model(
+            data, partial(fit_par, data, epochs=args.par_epochs), seeds[:1], with_qa
+        )
+        per_epoch = figures["fit_seconds"][0] / args.par_epochs
+        figures["par_seconds_per_epoch"] = [per_epoch]
+        if args.par_epochs != PAR_DEFAULT_EPOCHS:
+            figures["fit_seconds_at_128_epochs"] = [per_epoch * PAR_DEFAULT_EPOCHS]
+        results[f"PAR ({args.par_epochs} epochs)"] = figures
+        print("PAR done", flush=True)
+    if have["mostlyai.engine"]:
+        results["TabularARGN"], _ = score_model(data, lambda s: fit_argn(data, s), seeds, with_qa)
+        print("TabularARGN done", flush=True)
+    print(table(results, floor(data, 0)))
+    for name, note in notes.items():
+        if note:
+            print(f"note, {name}: {note}")
+    if "PAR" in "".join(results) and args.par_epochs != PAR_DEFAULT_EPOCHS:
+        print(
+            f"note, PAR: fitted at {args.par_epochs} epochs, not its default 128; "
+            "fit_seconds_at_128_epochs = seconds per epoch x 128 (extrapolated, not run)"
+        )
+    for line in compare(results):
+        print(line)
+
+
+# ------------------------------------------------------------------ scale
+def scale_events(n_entities: int, length: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NAFLD patients with >= ``length`` tests: their first ``length`` with the patient's
+    columns (10 columns besides the key), replicated under new keys to ``n_entities``."""
+    patients = pd.read_csv(DATA / "nafld1.csv.gz").drop(columns=["case.id"])
+    labs = pd.read_csv(DATA / "nafld2.csv.gz").sort_values(["id", "days"], kind="stable")
+    labs = labs[labs.groupby("id").cumcount() < length]
+    full = labs.groupby("id").size()
+    labs = labs[labs["id"].isin(full.index[full == length])]
+    events = labs.merge(patients, on="id")
+    # Each source entity holds exactly ``length`` rows, consecutive once sorted.
+    block = events.sort_values(["id", "days"], kind="stable").reset_index(drop=True)
+    picks = np.resize(np.arange(block["id"].nunique()), n_entities)
+    rows = picks[:, None] * length + np.arange(length)
+    out = block.iloc[rows.ravel()].reset_index(drop=True)
+    out["id"] = np.repeat(np.arange(1, n_entities + 1), length)
+    return out, pd.DataFrame({"id": np.arange(1, n_entities + 1)})
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def run_scale(args: argparse.Namespace) -> None:
+    torch.set_num_threads(2)
+    n = round(50_000 * args.scale_fraction)
+    events, _ = scale_events(n, 45)
+    kinds = ", ".join(f"{c}:{t}" for c, t in events.dtypes.astype(str).items())
+    print(
+        f"scale: {n:,} entities x 45 events = {len(events):,} rows "
+        f"({args.scale_fraction:.0%} of 50,000 x 45), {events.shape[1] - 1} columns besides "
+        f"the key ({kinds}); torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    before = peak_gb()
+    model = synthkit.SequenceSynthesizer("ar", random_state=0, device="cpu", verbose=False)
+    _, seconds = timed(lambda: model.fit(synthkit.SequenceDataset(events, "id", "days")))
+    print(
+        f"fit: {seconds:.0f} s (target < 900 s at full size); peak memory of the process "
+        f"{peak_gb():.2f} GB (before fitting {before:.2f} GB; target < 4 GB)"
+    )
+    if args.scale_fraction < 1:
+        print(
+            "extrapolated linearly to 50,000 entities (not run): "
+            f"{seconds / args.scale_fraction:.0f} s"
+        )
+    # Sampling speed on histories of about 10 events: a model of the first 10 events.
+    short = events[events.groupby("id").cumcount() < 10]
+    short = short[short["id"] <= 2_000]
+    small = synthkit.SequenceSynthesizer(
+        "ar", epochs=3, random_state=0, device="cpu", verbose=False
+    ).fit(synthkit.SequenceDataset(short, "id", "days"))
+    small.sample(n_entities=1_000, random_state=0)  # warm-up
+    drawn, seconds = timed(lambda: small.sample(n_entities=20_000, random_state=1))
+    mean = len(drawn.data) / 20_000
+    print(
+        f"sampling: {20_000 / seconds:,.0f} entities/s for histories of {mean:.1f} events on "
+        f"average (target >= 5,000/s; model fitted 3 epochs on 2,000 entities x 10 events)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entities", type=int, default=0, help="patients used (0: all)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument(
-        "--context-epochs", type=int, default=None, help="context model epochs (default: its own)"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="3,000 patients, 15 epochs")
+    parser.add_argument("--entities", type=int, default=0, help="entities per data set (0: all)")
+    parser.add_argument("--datasets", default="cdnow,nafld")
+    parser.add_argument("--par-epochs", type=int, default=PAR_DEFAULT_EPOCHS)
+    parser.add_argument("--seeds", type=int, default=2, help="fits of synthkit and TabularARGN")
+    parser.add_argument("--models", default="synthkit,par,argn")
+    parser.add_argument("--quick", action="store_true", help="1,000 entities, PAR 8 epochs")
+    parser.add_argument("--scale", action="store_true")
+    parser.add_argument("--scale-fraction", type=float, default=1.0)
     args = parser.parse_args()
+    if args.scale:
+        run_scale(args)
+        return
     if args.quick:
-        args.entities, args.epochs = args.entities or 3000, 15
-
-    patients = pd.read_csv(DATA / "nafld1.csv.gz")
-    labs = pd.read_csv(DATA / "nafld2.csv.gz")
-    rng = np.random.default_rng(args.seed)
-    if args.entities:
-        patients = patients.iloc[rng.permutation(len(patients))[: args.entities]]
-    patients = patients.reset_index(drop=True)
-    labs = labs[labs[KEY].isin(patients[KEY])].sort_values([KEY, INDEX], kind="stable")
-    in_train = rng.random(len(patients)) < 0.5
-    train_ctx, hold_ctx = patients[in_train], patients[~in_train]
-    train = labs[labs[KEY].isin(train_ctx[KEY])]
-    hold = labs[labs[KEY].isin(hold_ctx[KEY])]
-    print(
-        f"NAFLD: {len(train_ctx)} training / {len(hold_ctx)} holdout patients, "
-        f"{len(train)} / {len(hold)} lab tests"
-    )
-
-    model = synthkit.SequenceSynthesizer(
-        "ar",
-        epochs=args.epochs,
-        random_state=args.seed,
-        verbose=False,
-        context_params=None if args.context_epochs is None else {"epochs": args.context_epochs},
-    )
-    start = time.perf_counter()
-    model.fit(synthkit.SequenceDataset(train, KEY, INDEX), context=train_ctx)
-    fit_seconds = time.perf_counter() - start
-    synthetic = model.sample(n_entities=len(hold_ctx), random_state=args.seed + 1)
-    # Throughput on a batch large enough that per-position overhead is shared.
-    start = time.perf_counter()
-    model.sample(n_entities=5_000, random_state=args.seed + 2)
-    per_second = 5_000 / (time.perf_counter() - start)
-    syn, syn_ctx = synthetic.data, synthetic.context
-
-    print(f"fit seconds: {fit_seconds:.1f}   sampling: {per_second:,.0f} entities/s")
-    rows = {}
-    for name, (events, context) in {
-        "synthetic": (syn, syn_ctx),
-        "holdout": (hold, hold_ctx),
-    }.items():
-        row = {
-            "length_similarity": 1
-            - ks_2samp(lengths(train, train_ctx), lengths(events, context)).statistic,
-            "gap_similarity": 1 - ks_2samp(gaps(train), gaps(events)).statistic,
-        }
-        for column in train.columns.drop([KEY, INDEX]):
-            row[f"shape[{column}]"] = shape_similarity(train[column], events[column])
-        # The holdout is the reference of the DCR share itself, so it has no figure.
-        row["dcr_share"] = (
-            dcr_share(
-                entity_features(train, train_ctx),
-                entity_features(hold, hold_ctx),
-                entity_features(events, context),
-            )
-            if name == "synthetic"
-            else np.nan
-        )
-        rows[name] = row
-    table = pd.DataFrame(rows)
-    print(table.round(3).to_string())
-    print(
-        "mean events per patient: train "
-        f"{lengths(train, train_ctx).mean():.1f}, synthetic {lengths(syn, syn_ctx).mean():.1f}; "
-        f"patients without tests: train {(lengths(train, train_ctx) == 0).mean():.3f}, "
-        f"synthetic {(lengths(syn, syn_ctx) == 0).mean():.3f}"
-    )
-    # synthkit.evaluate on the same entities (privacy unit: one patient with all tests);
-    # the holdout column scores fidelity only, as it cannot be its own privacy reference.
-    train_seqs = synthkit.SequenceDataset(train, KEY, INDEX)
-    hold_seqs = synthkit.SequenceDataset(hold, KEY, INDEX)
-    reports = {
-        "synthetic": synthkit.evaluate(
-            train_seqs,
-            synthetic,
-            holdout=hold_seqs,
-            context={"real": train_ctx, "synthetic": syn_ctx, "holdout": hold_ctx},
-            random_state=args.seed,
-        ),
-        "holdout": synthkit.evaluate(
-            train_seqs,
-            hold_seqs,
-            context={"real": train_ctx, "synthetic": hold_ctx},
-            random_state=args.seed,
-        ),
+        args.entities = args.entities or 1_000
+        args.par_epochs = 8 if args.par_epochs == PAR_DEFAULT_EPOCHS else args.par_epochs
+    torch.set_num_threads(2)
+    wanted = args.models.split(",")
+    have = {
+        "sdv": "par" in wanted and installed("sdv"),
+        "mostlyai.engine": "argn" in wanted and installed("mostlyai.engine"),
+        "mostlyai.qa": installed("mostlyai.qa"),
     }
-    print("synthkit.evaluate (unit: entity):")
-    print(pd.DataFrame({n: r.to_dict() for n, r in reports.items()}).round(3).to_string())
+    for module, package in [
+        ("sdv", "sdv (PARSynthesizer)"),
+        ("mostlyai.engine", "mostlyai-engine (TabularARGN)"),
+        ("mostlyai.qa", "mostlyai-qa (independent scorer)"),
+    ]:
+        if not installed(module):
+            print(f"not installed: {package}; see benchmarks/requirements-sequences.txt")
+    print(
+        f"entities per data set: {args.entities or 'all'}; seeds (synthkit, TabularARGN): "
+        f"{args.seeds}; PAR epochs: {args.par_epochs}; torch threads: {torch.get_num_threads()}"
+    )
+    loaders = {"cdnow": ("CDNOW", cdnow), "nafld": ("NAFLD", nafld)}
+    for key in args.datasets.split(","):
+        name, loader = loaders[key]
+        run_set(split(name, loader, args.entities, 0), args, have)
 
 
 if __name__ == "__main__":
