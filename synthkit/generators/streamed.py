@@ -129,7 +129,7 @@ def fit_streamed(
             encoder,
             statistics.n_rows,
             plan.read_rows,
-            plan.buffer_rows(encoded_row_bytes, model.batch_size),
+            plan.buffer_rows(encoded_row_bytes, model.batch_size, statistics.n_rows),
             seed,
         )
         model.encoder_ = encoder

@@ -90,7 +90,7 @@ class StreamPlan:
         >>> plan = StreamPlan.for_rows(64_000_000, row_bytes=1000, n_numeric=6)
         >>> plan.read_rows, plan.sample_size, plan.detection_rows
         (16000, 83333, 8000)
-        >>> plan.buffer_rows(encoded_row_bytes=60, batch_size=512)
+        >>> plan.buffer_rows(encoded_row_bytes=60, batch_size=512, n_rows=10**7)
         533333
     """
 
@@ -119,14 +119,14 @@ class StreamPlan:
         """Bytes a row takes while it is read, converted and encoded, with a safety factor."""
         return _SAFETY * (arrow_bytes + pandas_bytes) + _WORK_BYTES * n_columns
 
-    def buffer_rows(self, encoded_row_bytes: int, batch_size: int) -> int:
-        """Rows of the shuffle buffer: half the budget of encoded rows.
+    def buffer_rows(self, encoded_row_bytes: int, batch_size: int, n_rows: int) -> int:
+        """Rows of the shuffle buffer: half the budget of encoded rows, at most the table.
 
         Raises:
-            ParameterError: If that is fewer than two batches.
+            ParameterError: If that is fewer than two batches of a larger table.
         """
-        rows = self.budget // 2 // max(encoded_row_bytes, 1)
-        if rows < 2 * batch_size:
+        rows = min(self.budget // 2 // max(encoded_row_bytes, 1), n_rows)
+        if rows < min(2 * batch_size, n_rows):
             need = 4 * batch_size * encoded_row_bytes + 4 * batch_size * self.row_bytes
             raise ParameterError(
                 f"memory_budget={self.budget:,} bytes holds {rows} encoded rows, fewer than "

@@ -61,7 +61,7 @@ class StreamedRows:
         self.encoder = encoder
         self.read_rows = int(read_rows)
         # A buffer larger than the table would only hold rows of two epochs.
-        self.buffer_rows = int(min(buffer_rows, n_rows))
+        self.buffer_rows = int(max(min(buffer_rows, n_rows), 1))
         self.seed = int(seed)
         self.shape = (int(n_rows), int(encoder.output_dim_))
 
@@ -97,7 +97,7 @@ class StreamedRows:
         rows drawn at random from the buffer, and the drawn rows, in random order,
         are cut into batches.
         """
-        generator = torch.Generator().manual_seed(self.seed)
+        rng = np.random.default_rng([self.seed, 2**32])
         capacity = self.buffer_rows
         buffer: torch.Tensor | None = None
         filled = 0
@@ -113,7 +113,8 @@ class StreamedRows:
             rest = chunk[start:]
             if not len(rest):
                 continue
-            slots = torch.randperm(capacity, generator=generator)[: len(rest)]
+            # Distinct slots without a permutation of the whole buffer (its own memory).
+            slots = torch.from_numpy(rng.choice(capacity, size=len(rest), replace=False))
             pending.append(buffer[slots].clone())
             buffer[slots] = rest
             n_pending += len(rest)
