@@ -164,7 +164,9 @@ def _check_model(model: Any) -> None:
 
 def _plan(source: StreamSource, budget: int, metadata: Metadata | None) -> StreamPlan:
     """Size every part of the fit from the bytes the source's first rows take."""
-    probe = next(iter(source.batches(_PROBE_ROWS)), None)
+    batches = source.batches(_PROBE_ROWS)
+    probe = next(batches, None)
+    batches.close()  # let go of the open file at once
     if probe is None:
         raise DataError("The source has no rows; fit on a source with data.")
     from synthkit.schema._arrow import to_pandas
