@@ -4,7 +4,7 @@ A streamed fit reads its source several times (a sample, the statistics, every
 training epoch), each time as Arrow record batches of a bounded number of rows.
 :class:`ParquetSource` reads Parquet files row group by row group and can visit
 the row groups in a shuffled order; :class:`BatchSource` re-opens any stream of
-record batches (``synthkit.iter_batches`` over CSV, Arrow or SQL) and reads it in
+record batches (``synthkit.connectors.iter_batches`` over CSV, Arrow or SQL) and reads it in
 order. :func:`as_source` turns what ``fit`` was given into one of them.
 """
 
@@ -91,7 +91,7 @@ class BatchSource(StreamSource):
 
     Args:
         open_batches: Called once per pass; returns an iterable of record batches
-            (for example ``lambda: synthkit.iter_batches("big.csv")``). Every batch
+            (for example ``lambda: synthkit.connectors.iter_batches("big.csv")``). Every batch
             must have the first one's schema.
         name: How messages name the source.
 
@@ -109,8 +109,8 @@ class BatchSource(StreamSource):
         if not callable(open_batches):
             raise DataError(
                 "BatchSource needs a function that opens the stream again for every pass, "
-                "e.g. BatchSource(lambda: synthkit.iter_batches(uri)); an iterator can be "
-                "read only once."
+                "e.g. BatchSource(lambda: synthkit.connectors.iter_batches(uri)); an "
+                "iterator can be read only once."
             )
         self.open_batches = open_batches
         self.name = name
@@ -124,7 +124,7 @@ class BatchSource(StreamSource):
                 if not isinstance(batch, pa.RecordBatch):
                     raise DataError(
                         f"{self.name} yielded a {type(batch).__name__}; it must yield "
-                        "pyarrow.RecordBatch objects (synthkit.iter_batches does)."
+                        "pyarrow.RecordBatch objects (synthkit.connectors.iter_batches does)."
                     )
                 if schema is None:
                     schema = batch.schema
@@ -163,7 +163,7 @@ def as_source(data: Any) -> StreamSource:
         if "." in name and not name.endswith((".parquet", ".pq")) and "*" not in name:
             raise DataError(
                 f"{os.fspath(item)!r} is not a Parquet file: a fit streams Parquet files by "
-                "path. Stream other formats with synthkit.batch_source(uri), or load them "
-                "with synthkit.load(uri) to fit in memory."
+                "path. Stream other formats with synthkit.connectors.api.batch_source(uri), "
+                "or load them with synthkit.load(uri) to fit in memory."
             )
     return ParquetSource(items)
