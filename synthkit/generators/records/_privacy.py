@@ -153,7 +153,7 @@ def check_private_plan(
         ...     check_private_plan(plans, ["p", "v", "l"], None, None)
         ... except ParameterError as error:
         ...     print(str(error)[:70])
-        Table 'l' is owned by 'v', itself a child table: one root entity in 'p
+        Table 'l' is owned by 'v', a child table: one root entity in 'p' can o
     """
     for option, given in (("table_params", table_params), ("sequence_params", sequence_params)):
         named = [p for p in _SET_BY_RECORDS if p in (given or {})]
