@@ -63,6 +63,19 @@ class ColumnHeads(nn.Module):
         self.out = nn.Parameter(torch.randn(n_columns, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_columns, 1, width))
 
+    @torch.no_grad()
+    def start_from(self, shares: Sequence[torch.Tensor]) -> None:
+        """Set each head's output bias to the log of its column's token ``shares``.
+
+        With the hidden layers' contribution small at initialisation, every head
+        then starts out predicting its column's marginal, and training only has to
+        learn how the columns depend on each other.
+        """
+        for column, share in enumerate(shares):
+            width = self.sizes[column]
+            log_share = share.to(self.out_bias.device).clamp(min=1e-7).log()
+            self.out_bias[column, 0, :width] = log_share - log_share.max()
+
     def _first_layer(self, index: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         flat = index.reshape(-1, self.n_columns)
         summed = functional.embedding_bag(

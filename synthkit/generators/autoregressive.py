@@ -20,6 +20,8 @@ from synthkit.generators.ar_network import (
 )
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Condition, Context, RangeCondition
+from synthkit.privacy.accounting import noise_for_epsilon
+from synthkit.privacy.marginals import noisy_marginals
 from synthkit.privacy.plan import DPSGDPlan
 from synthkit.privacy.preprocessing import PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
@@ -86,6 +88,12 @@ class ARSynthesizer(Synthesizer):
             that would exceed ``epsilon``.
         preprocessing_share: Share of ``epsilon`` the preprocessing histograms would
             spend on their own (DP only).
+        marginals_share: Share of ``epsilon`` a release of noisy one-way histograms
+            of every column's tokens would spend on its own (DP only; 0 releases
+            none). The network's output layer starts from these marginals, and after
+            training each column's output bias is shifted, in table order, until the
+            model's own draws match them: column shapes come from cheap, accurate
+            counts, and DP-SGD spends its share on the dependencies.
         bounds: Public ``{column: (low, high)}`` ranges of numerical or datetime
             columns (DP only): used as given, with no budget spent finding them.
         categories: Public ``{column: [categories]}`` of categorical columns (DP
@@ -119,6 +127,7 @@ class ARSynthesizer(Synthesizer):
         "max_grad_norm": [Interval(float, 0, None, closed="neither")],
         "noise_multiplier": [Interval(float, 0, None, closed="neither"), None],
         "preprocessing_share": [Interval(float, 0, 1, closed="neither")],
+        "marginals_share": [Interval(float, 0, 1, closed="left")],
         "bounds": [_MAPPING, None],
         "categories": [_MAPPING, None],
         "n_bins": [Interval(int, 1, None)],
@@ -145,7 +154,8 @@ class ARSynthesizer(Synthesizer):
         delta: float | None = None,
         max_grad_norm: float = 1.0,
         noise_multiplier: float | None = None,
-        preprocessing_share: float = 0.1,
+        preprocessing_share: float = 0.25,
+        marginals_share: float = 0.2,
         bounds: Mapping[str, tuple[Any, Any]] | None = None,
         categories: Mapping[str, list[Any]] | None = None,
         patience: int | None = None,
@@ -168,6 +178,7 @@ class ARSynthesizer(Synthesizer):
         self.max_grad_norm = max_grad_norm
         self.noise_multiplier = noise_multiplier
         self.preprocessing_share = preprocessing_share
+        self.marginals_share = marginals_share
         self.bounds = bounds
         self.categories = categories
         self.patience = patience
@@ -184,6 +195,12 @@ class ARSynthesizer(Synthesizer):
                     f"{type(self).__name__}: {', '.join(given)} only apply to differentially "
                     "private fits; set epsilon (e.g. epsilon=4.0) or leave them unset."
                 )
+        elif self.preprocessing_share + self.marginals_share >= 1.0:
+            raise ParameterError(
+                f"{type(self).__name__}: preprocessing_share={self.preprocessing_share:g} "
+                f"and marginals_share={self.marginals_share:g} leave nothing of epsilon "
+                "for training; keep their sum below 1 (e.g. 0.25 and 0.2)."
+            )
 
     def _new_encoder(self) -> Discretizer:
         privacy = None
@@ -262,7 +279,19 @@ class ARSynthesizer(Synthesizer):
         network.train()
         n_rows, n_columns = encoded.shape
         spent = self.encoder_.privacy_
-        plan = DPSGDPlan.for_model(self, float(self.epsilon), spent, n_rows, unit="row")
+        epsilon = float(self.epsilon)
+        marginal_noise = None
+        if self.marginals_share > 0:
+            marginal_noise = noise_for_epsilon(
+                epsilon * self.marginals_share, spent["delta_accounted"], 1.0, 1
+            )
+        plan = DPSGDPlan.for_model(
+            self, epsilon, spent, n_rows, unit="row", marginals_noise_multiplier=marginal_noise
+        )
+        targets = None
+        if marginal_noise is not None and n_columns:
+            targets = noisy_marginals(encoded, self.encoder_.vocab_sizes, marginal_noise)
+            network.start_from(targets)
         # fit() logs nothing else; this line states the guarantee being bought.
         if self.verbose:
             print(plan.describe())
@@ -313,6 +342,9 @@ class ARSynthesizer(Synthesizer):
         if epochs:
             self._run_epochs(per_epoch, step, monitor=lambda row: row["loss"], epochs=epochs)
         network.eval()
+        if targets is not None:
+            with torch.no_grad():
+                _calibrate(network, targets)
         self.epsilon_spent_ = plan.spent
         self.delta_ = plan.delta
         self.privacy_budget_ = plan.report()
@@ -495,6 +527,32 @@ def _draw(logits: torch.Tensor) -> torch.Tensor:
     u = torch.rand(cdf.shape[0], 1, device=cdf.device) * cdf[:, -1:]
     drawn = torch.searchsorted(cdf, u, right=True).squeeze(1)
     return drawn.clamp_max(cdf.shape[1] - 1)
+
+
+def _calibrate(
+    network: ColumnHeads, targets: list[torch.Tensor], rows: int = 20_000, rounds: int = 3
+) -> None:
+    """Shift each column's output bias until the model's draws have the target shares.
+
+    Columns are taken in table order, the order unconditional sampling uses: for each,
+    ``rows`` rows drawn from the model so far give the average predicted
+    distribution, and the log-ratio of target to average is added to the bias (a
+    few rounds, as the softmax makes one step inexact). This uses only the released
+    marginals and the trained network, so it spends no privacy.
+    """
+    device = network.out_bias.device
+    n_columns = network.n_columns
+    tokens = torch.zeros((rows, n_columns), dtype=torch.long, device=device)
+    known = torch.zeros((rows, n_columns), dtype=torch.bool, device=device)
+    for column, target in enumerate(targets):
+        width = network.sizes[column]
+        goal = target.to(device).clamp(min=1e-7).log()
+        for _ in range(rounds):
+            logits = network.head(column, tokens, known)
+            average = torch.softmax(logits.float(), dim=-1).mean(0).clamp(min=1e-7).log()
+            network.out_bias[column, 0, :width] += (goal - average).clamp(-20.0, 20.0)
+        tokens[:, column] = _draw(network.head(column, tokens, known))
+        known[:, column] = True
 
 
 def _check_rows(data: object) -> None:

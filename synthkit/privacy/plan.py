@@ -47,6 +47,8 @@ class DPSGDPlan:
     histograms: dict[str, Any]
     preprocessing_share: float
     unit: str = "row"
+    marginals: np.ndarray | None = None
+    marginals_noise_multiplier: float | None = None
 
     @classmethod
     def make(
@@ -59,6 +61,7 @@ class DPSGDPlan:
         noise_multiplier: float | None = None,
         preprocessing_share: float,
         unit: str = "row",
+        marginals_noise_multiplier: float | None = None,
     ) -> DPSGDPlan:
         """Plan a fit of ``epochs`` passes at ``sample_rate`` after the preprocessing ``spent``.
 
@@ -71,21 +74,30 @@ class DPSGDPlan:
                 over the planned steps.
             preprocessing_share: Share of ``epsilon`` the histograms were given.
             unit: The privacy unit, for the report.
+            marginals_noise_multiplier: Noise of a release of one-way token
+                histograms (one Gaussian mechanism, in units of its L2 sensitivity)
+                run before training, or None when there is none.
         """
         accounted = spent["delta_accounted"]
         per_epoch = max(round(1.0 / sample_rate), 1)
         planned = per_epoch * epochs
         before = [(spent["preprocessing_noise_multiplier"], 1.0, 1)]
+        marginals = None
+        if marginals_noise_multiplier is not None:
+            before.append((marginals_noise_multiplier, 1.0, 1))
+            marginals = rdp_of_step(marginals_noise_multiplier, 1.0)
         multiplier = noise_multiplier
         if multiplier is None:
             multiplier = noise_for_epsilon(epsilon, accounted, sample_rate, planned, before)
         preprocessing = rdp_of_step(spent["preprocessing_noise_multiplier"], 1.0)
+        # Both releases run once before training: their cost is paid up front.
+        upfront = preprocessing if marginals is None else preprocessing + marginals
         per_step = rdp_of_step(float(multiplier), sample_rate)
         # The most steps within budget (spending only grows with the steps).
         low, high = 0, planned
         while low < high:
             middle = (low + high + 1) // 2
-            if epsilon_of_rdp(preprocessing + middle * per_step, accounted) <= epsilon:
+            if epsilon_of_rdp(upfront + middle * per_step, accounted) <= epsilon:
                 low = middle
             else:
                 high = middle - 1
@@ -103,25 +115,38 @@ class DPSGDPlan:
             histograms=spent,
             preprocessing_share=preprocessing_share,
             unit=unit,
+            marginals=marginals,
+            marginals_noise_multiplier=marginals_noise_multiplier,
         )
 
     @classmethod
     def for_model(
-        cls, model: Any, epsilon: float, spent: dict[str, Any], n_units: int, *, unit: str
+        cls,
+        model: Any,
+        epsilon: float,
+        spent: dict[str, Any],
+        n_units: int,
+        *,
+        unit: str,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        marginals_noise_multiplier: float | None = None,
     ) -> DPSGDPlan:
         """Plan a model's fit over ``n_units`` rows or entities from its parameters.
 
         Reads ``batch_size``, ``epochs``, ``noise_multiplier`` and
-        ``preprocessing_share``.
+        ``preprocessing_share``; ``batch_size`` and ``epochs`` given here replace
+        the model's (a model may train differently under DP).
         """
         return cls.make(
             epsilon,
             spent,
-            sample_rate=min(model.batch_size / n_units, 1.0),
-            epochs=model.epochs,
+            sample_rate=min((batch_size or model.batch_size) / n_units, 1.0),
+            epochs=epochs or model.epochs,
             noise_multiplier=model.noise_multiplier,
             preprocessing_share=model.preprocessing_share,
             unit=unit,
+            marginals_noise_multiplier=marginals_noise_multiplier,
         )
 
     def schedule(self) -> tuple[int, int]:
@@ -140,6 +165,8 @@ class DPSGDPlan:
     def spent(self) -> float:
         """The epsilon preprocessing and the scheduled steps spend together."""
         total = self.preprocessing + self.steps_run * self.per_step
+        if self.marginals is not None:
+            total = total + self.marginals
         return epsilon_of_rdp(total, self.delta_accounted)
 
     def describe(self) -> str:
@@ -152,7 +179,19 @@ class DPSGDPlan:
         )
 
     def report(self) -> dict[str, Any]:
-        """What was spent, on what, with which noise: saved with the model."""
+        """What was spent, on what, with which noise: saved with the model.
+
+        ``epsilon_preprocessing`` (the column histograms), ``epsilon_marginals``
+        (the one-way token histograms, when released) and ``epsilon_training``
+        are each part's cost alone; they compose to ``epsilon_spent`` through
+        the Rényi accountant, so they add up to more than it.
+        """
+        extra: dict[str, Any] = {}
+        if self.marginals is not None:
+            extra = {
+                "epsilon_marginals": epsilon_of_rdp(self.marginals, self.delta_accounted),
+                "marginals_noise_multiplier": self.marginals_noise_multiplier,
+            }
         return {
             "unit": self.unit,
             "epsilon": self.epsilon,
@@ -169,4 +208,5 @@ class DPSGDPlan:
             "sample_rate": self.sample_rate,
             "steps": self.steps_run,
             "steps_planned": self.planned,
+            **extra,
         }

@@ -10,7 +10,9 @@ cell of each histogram, so the L2 sensitivity of ``K`` histograms is ``sqrt(K)``
 * numbers and datetimes: a noisy histogram on a fixed grid of signed powers
   (``±{1, 2, 5}·10^k``) gives the range, then a noisy histogram of 256 equal cells in
   that range gives the quantile bins (or, for integers spanning at most ``max_points``
-  values, which integers get a token; zero, when common, gets a token of its own).
+  values, every integer of the range gets a token; zero, when common, gets a token of
+  its own). The bins follow the noisy distribution mixed half and half with an even one
+  over the range, so that the cells the noise floor empties still get bins.
 
 Bounds and category lists the user declares public are used as given and spend nothing
 on their range or set. Metadata (kinds, dtypes, integer or decimal rounding, datetime
@@ -43,6 +45,7 @@ _GRID = np.array(sorted([-p for p in _POWERS] + [0.0] + _POWERS))
 # range, read off about 140 cells, uses a higher floor so noise alone never widens it.
 _NOISE_FLOOR = 3.0
 _RANGE_FLOOR = 5.0
+_EXTEND_FLOOR = 2.0
 
 
 def protected_range(values: np.ndarray, k: int = 5, share: float = 0.0) -> tuple[float, float]:
@@ -205,12 +208,12 @@ def _private_categories(
     n_rows: int,
 ) -> dict[str, Any] | None:
     """Categories and noisy counts; the pooled token always exists when the set is noisy."""
-    from synthkit.processing.columns import _POOL_TOKEN, _is_missing, _python
+    from synthkit.processing.columns import _POOL_TOKEN, _python, is_missing
 
     counts = series.value_counts(dropna=False)
-    seen = {(None if _is_missing(v) else _python(v)): int(n) for v, n in counts.items() if n > 0}
+    seen = {(None if is_missing(v) else _python(v)): int(n) for v, n in counts.items() if n > 0}
     if public is not None:
-        categories = [None if _is_missing(v) else _python(v) for v in public]
+        categories = [None if is_missing(v) else _python(v) for v in public]
         noisy = np.array([seen.get(c, 0) for c in categories], float)
         noisy = noisy + rng.normal(0.0, sigma, len(categories))
         kept = list(zip(categories, np.maximum(np.round(noisy), 1).astype(int), strict=True))
@@ -253,7 +256,15 @@ def _noisy_range(
     busy = np.flatnonzero(noisy > _RANGE_FLOOR * sigma)
     if len(busy) == 0:
         busy = np.array([int(np.argmax(noisy))])
-    return float(_GRID[busy[0]]), float(_GRID[busy[-1] + 1])
+    first, last = int(busy[0]), int(busy[-1])
+    # Grow the span by neighbouring cells above a lower floor: a tail of a few hundred
+    # rows (Adult's fnlwgt from 500,000 to 1,000,000) is kept, while noise alone
+    # rarely adds more than one neighbour of the busy cells, and never a far cell.
+    while first > 0 and noisy[first - 1] > _EXTEND_FLOOR * sigma:
+        first -= 1
+    while last < len(noisy) - 1 and noisy[last + 1] > _EXTEND_FLOOR * sigma:
+        last += 1
+    return float(_GRID[first]), float(_GRID[last + 1])
 
 
 def _noisy_tokens(
@@ -275,18 +286,21 @@ def _noisy_tokens(
     has_missing = bool(noisy_missing > _NOISE_FLOOR * sigma)
     if integer and math.ceil(high) - math.floor(low) + 1 <= max_points:
         grid = np.arange(math.floor(low), math.ceil(high) + 1, dtype=float)
-        counts = np.histogram(observed, bins=np.append(grid - 0.5, grid[-1] + 0.5))[0]
-        noisy = counts + rng.normal(0.0, sigma, len(grid))
-        points = grid[noisy > _NOISE_FLOOR * sigma]
-        if len(points) == 0:
-            points = grid[[int(np.argmax(noisy))]]
-        tokens = NumericTokens(points.tolist(), [], 0, has_missing)
-        return tokens, float(points[0]), float(points[-1])
+        # Every integer of the noisy range gets a token (the fine histogram, budgeted
+        # before the range was known, is not needed): the grid depends only on the
+        # range, and keeping only integers whose noisy count beat the noise moved
+        # every age over 56 of Adult to 56 at epsilon 1. How often each is drawn is
+        # learned (and, under DP, held to the released marginals).
+        tokens = NumericTokens(grid.tolist(), [], 0, has_missing)
+        return tokens, float(grid[0]), float(grid[-1])
     # Zero is a data-independent candidate spike (amounts that are mostly zero).
     zero = low <= 0.0 <= high
     at_zero = observed == 0.0 if zero else np.zeros(len(observed), bool)
     edges = np.linspace(low, high, _FINE_CELLS + 1)
-    counts = np.histogram(observed[~at_zero], bins=edges)[0]
+    # Values beyond the range are left out rather than clipped in: clipped, they pile
+    # up in the end cell and draw bins there (capital gains of 99,999 at 10,000).
+    inner = observed[~at_zero & (values[~missing] >= low) & (values[~missing] <= high)]
+    counts = np.histogram(inner, bins=edges)[0]
     noisy = counts + rng.normal(0.0, sigma, _FINE_CELLS)
     noisy = np.where(noisy > _NOISE_FLOOR * sigma, noisy, 0.0)
     points: list[float] = []
@@ -295,8 +309,10 @@ def _noisy_tokens(
         total = noisy.sum() + max(noisy_zero, 0.0)
         if noisy_zero > max(_NOISE_FLOOR * sigma, total / n_bins):
             points = [0.0]
-    # A tiny floor keeps the cumulative mass strictly increasing (empty data: uniform).
-    mass = noisy + 1e-9 * max(noisy.sum(), 1.0)
+    # Half the mass spread evenly: cells whose counts the noise floor wiped out still
+    # get bins (on Adult at epsilon 1 the floor emptied fnlwgt's cells above 200,000,
+    # so one bin spanned 200,000 to 500,000), and the cumulative mass strictly rises.
+    mass = noisy + max(noisy.sum(), 1.0) / _FINE_CELLS
     cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
     knots = np.interp(np.linspace(0.0, 1.0, _FINE_CELLS + 1), cdf, edges)
     bins = max(1, min(n_bins, _FINE_CELLS // 4))
