@@ -311,12 +311,16 @@ def main() -> None:
     train, test = load_adult("train"), load_adult("test")
     if args.rows:
         train = train.sample(min(args.rows, len(train)), random_state=0)
-    rows = [run(epsilon, train, test, args) for epsilon in args.eps]
-    for name, python in (("aim", args.aim_python), ("argn", args.argn_python)):
+    rows = []
+    for epsilon in args.eps:
+        rows.append(run(epsilon, train, test, args))
+        print(rows[-1], flush=True)  # a long run's figures survive an interruption
+    for name, python in (("argn", args.argn_python), ("aim", args.aim_python)):
         if python:
             finite = [e for e in args.eps if math.isfinite(e)]
             for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
                 rows.append(run_baseline(name, epsilon, train, test, args))
+                print(rows[-1], flush=True)
     table = pd.DataFrame(rows).set_index(["model", "epsilon"])
     if ("ar", math.inf) in table.index:
         table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]
