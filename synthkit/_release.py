@@ -7,7 +7,9 @@ gate passes does it write, atomically (files are staged in a hidden sibling
 directory that is renamed at the end), a directory with the synthetic data, the
 report (HTML and JSON) and a model card. When a gate fails nothing is written: no
 directory and no partial file, and :class:`~synthkit.errors.ReleaseGateError` lists
-each failed gate with its value and threshold.
+each failed gate with its value and threshold; the error also carries every gate
+checked (``error.gates``) and the evaluation report (``error.report``), so a refused
+release can still be inspected.
 
 Default gates (each overridable through ``gates=``; a gate whose metric could not be
 computed fails rather than passing silently):
@@ -236,7 +238,7 @@ def release(
         _check(report, name, limit) for name, limit in thresholds.items() if name != "pii_leak"
     ]
     if not all(check.passed for check in checks):
-        raise ReleaseGateError(_failure_text(checks))
+        raise _refused(checks, report)
 
     card = _model_card(subject, checks, random_state, epsilon)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +257,7 @@ def release(
             )
             checks.append(check)
             if not check.passed:
-                raise ReleaseGateError(_failure_text(checks))
+                raise _refused(checks, report)
             card["gates"] = [vars(c) for c in checks]
             _write_card(staging, card)
         staging.rename(output)
@@ -305,8 +307,32 @@ def _check(report: Any, name: str, limit: float | str) -> GateCheck:
     if name in _UPPER_BOUND_GATES and result.interval is not None:
         value = float(result.interval[1])
         note = "upper bound of the 95 % interval"
+        low = float(result.interval[0])
+        targets = _attempts(result.details)
+        if low <= 0.0 and value > limit and targets:
+            # No excess risk was measured; the bound is wide because the targets are few.
+            note += (
+                f"; the interval [{low:.3g}, {value:.3g}] includes 0: {targets} attack "
+                "targets (the holdout's entities or rows) cannot bound it lower"
+            )
     passed = not math.isnan(value) and value <= limit
     return GateCheck(name, value, limit, passed, note)
+
+
+def _attempts(details: Mapping[str, Any]) -> int | None:
+    """The attack's number of targets, from its details (a worst column's when per column)."""
+    if "attempts" in details:
+        return int(details["attempts"])
+    worst = details.get("columns", {}).get(details.get("worst_column"), {})
+    return int(worst["attempts"]) if "attempts" in worst else None
+
+
+def _refused(checks: list[GateCheck], report: Any) -> ReleaseGateError:
+    """The error of a refused release, carrying every gate checked and the report."""
+    error = ReleaseGateError(_failure_text(checks))
+    error.gates = list(checks)  # type: ignore[attr-defined]
+    error.report = report  # type: ignore[attr-defined]
+    return error
 
 
 def _failure_text(checks: list[GateCheck]) -> str:

@@ -200,3 +200,79 @@ def test_every_entity_adds_at_most_the_clip_norm(values: list[float], clip: floa
         assert float(contribution.norm()) <= clip * (1 + 1e-5)
     total = torch.cat([s.reshape(-1) for s in summed])
     assert float(total.norm()) <= 2 * clip * (1 + 1e-5)
+
+
+PUBLIC = {
+    "bounds": {"value": (0, 300), "days": (-7305, 7305), "age": (18, 100)},
+    "categories": {"test": ["hdl", "chol", "sbp", "dbp", "smoke", "fib4", "alt"]},
+}
+
+
+@pytest.fixture(scope="module")
+def public_model(cohort):
+    patients, labs = cohort
+    model = synthkit.SequenceSynthesizer("ar", epsilon=4.0, **{**QUICK, "epochs": 1}, **PUBLIC)
+    return model.fit(labs, context=patients, sequence_key="id", sequence_index="days")
+
+
+def test_public_domains_are_used_as_given_and_routed_where_they_apply(public_model) -> None:
+    encoder = public_model.event_encoder_
+    # A declared category the data never shows is kept: the list is public.
+    assert encoder.transforms_["test"].categories == PUBLIC["categories"]["test"]
+    assert (encoder.transforms_["value"].info["min"], encoder.transforms_["value"].info["max"]) == (
+        0.0,
+        300.0,
+    )
+    # The index's bounds become its first time's range and its gaps' range.
+    start = encoder.transforms_["__sequence_start__"].info
+    gap = encoder.transforms_["__sequence_gap__"].info
+    assert (start["min"], start["max"]) == (-7305.0, 7305.0)
+    assert (gap["min"], gap["max"]) == (0.0, 2 * 7305.0)
+    # Entity-table bounds go to the context model, which trains under its own share.
+    assert public_model.context_model_.bounds == {"age": (18, 100)}
+    assert public_model.epsilon_spent_ <= 4.0
+
+
+def test_bad_public_domains_are_refused(cohort) -> None:
+    patients, labs = cohort
+    keys = {"sequence_key": "id", "sequence_index": "days"}
+    unknown = synthkit.SequenceSynthesizer("ar", epsilon=1.0, bounds={"ldl": (0, 9)}, **QUICK)
+    with pytest.raises(ParameterError, match="'ldl' is not a column"):
+        unknown.fit(labs, context=patients, **keys)
+    backwards = synthkit.SequenceSynthesizer("ar", epsilon=1.0, bounds={"days": (5, 1)}, **QUICK)
+    with pytest.raises(ParameterError, match="not a range"):
+        backwards.fit(labs, context=patients, **keys)
+    plain = synthkit.SequenceSynthesizer("ar", bounds={"value": (0, 300)}, **QUICK)
+    with pytest.raises(ParameterError, match="set epsilon"):
+        plain.fit(labs, context=patients, **keys)
+
+
+def test_the_stop_rate_release_is_accounted_and_near_the_truth() -> None:
+    from synthkit.generators.sequential.private import noisy_stop_rate
+
+    torch.manual_seed(0)
+    lengths = torch.tensor([0] * 1_000 + [4] * 9_000)
+    # 9,000 histories of 4 events: one stop in every 4 later positions.
+    assert noisy_stop_rate(lengths, noise_multiplier=2.0) == pytest.approx(0.25, abs=0.01)
+    # Heavy noise still gives a rate, clipped to a usable range.
+    assert 1 / 64 <= noisy_stop_rate(lengths[:20], noise_multiplier=1e4) <= 0.5
+
+
+def test_a_private_fit_starts_from_the_released_shares(private_model) -> None:
+    budget = private_model.privacy_budget_["events"]
+    # The stop-rate release is composed with the histograms and the steps.
+    assert budget["epsilon_marginals"] > 0
+    assert budget["epsilon_spent"] <= budget["epsilon"] + 1e-9
+    from synthkit.generators.sequential.private import start_from_encoder
+
+    network = private_model.network_
+    encoder = private_model.event_encoder_
+    fresh = type(network)(encoder.vocab_sizes, [], state_dim=8, hidden_dim=8)
+    start_from_encoder(fresh, encoder, stop_rate=0.1)
+    head = 1 + encoder.learned_columns.index("test")
+    counts = np.asarray(encoder.transforms_["test"].counts, float)
+    width = len(counts)
+    expected = np.log(np.maximum(counts, 1) / np.maximum(counts, 1).max())
+    assert np.allclose(fresh.out_bias[head, 0, :width].detach().numpy(), expected, atol=1e-5)
+    stop = fresh.out_bias[0, 0, :2].detach()
+    assert float(torch.softmax(stop, 0)[1]) == pytest.approx(0.1, abs=1e-6)

@@ -181,3 +181,25 @@ def test_the_cli_exits_non_zero_when_a_gate_fails(people, tmp_path: Path) -> Non
     )
     assert passed.exit_code == 0, passed.output
     assert (tmp_path / "yes" / "synthetic.parquet").exists()
+
+
+def test_a_risk_bound_wide_for_want_of_targets_says_so() -> None:
+    from types import SimpleNamespace
+
+    from synthkit._release import _check
+    from synthkit.evaluation.base import MetricResult
+
+    per_column = {"worst_column": "x", "columns": {"x": {"attempts": 500}}}
+    report = SimpleNamespace(
+        results={
+            "inference_risk": MetricResult(0.02, (0.0, 0.29), per_column),
+            "linkability_risk": MetricResult(0.2, (0.15, 0.25), {"attempts": 500}),
+        },
+        skipped={},
+    )
+    wide = _check(report, "inference_risk", 0.10)
+    assert not wide.passed and wide.value == 0.29
+    assert "includes 0: 500 attack targets" in wide.line()
+    # A risk measured above zero is not explained away.
+    real = _check(report, "linkability_risk", 0.10)
+    assert not real.passed and "includes 0" not in real.line()

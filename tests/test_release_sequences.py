@@ -111,6 +111,10 @@ def test_a_failing_gate_writes_nothing(cohort, tmp_path: Path) -> None:
     assert "largest accepted 0" in str(caught.value)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no staging directory left behind
+    # The refusal carries every gate checked and the report, for inspection.
+    gates = {gate.metric: gate for gate in caught.value.gates}
+    assert not gates["dcr_share"].passed and gates["mia_auc"].passed
+    assert caught.value.report.results["dcr_share"].details["unit"] == "entity"
 
 
 def test_attacks_run_on_entities_and_catch_a_copied_cohort(cohort) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from synthkit._params import Interval
+from synthkit._params import Constraint, Interval
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
 from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer
 from synthkit.generators.sequential.network import SequenceNetwork
@@ -21,6 +21,14 @@ __all__ = ["SequenceARSynthesizer"]
 _CHUNK = 20_000  # entities per sampling pass: bounds memory, keeps matrix products large
 # Quantile buckets of the time inputs (the previous event's time, the time since the first).
 _CLOCK_BUCKETS = 32
+
+
+class _Domains(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+
+    def __str__(self) -> str:
+        return "a dict keyed by column name"
 
 
 class SequenceARSynthesizer(SequenceSynthesizer):
@@ -82,6 +90,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         preprocessing_share: Share of the events' budget their histograms spend
             alone (DP only).
         context_share: Share of ``epsilon`` given to the entity table (DP only).
+        bounds: Public ``{column: (low, high)}`` ranges of numerical or datetime
+            columns (DP only), used as given with no budget spent finding them:
+            event columns, the sequence index (its first time and its gaps then
+            span that range) and entity-table columns (passed to the context model).
+            Give only ranges known without the data (documented clinical ranges,
+            a study's calendar), never ones read off it.
+        categories: Public ``{column: [categories]}`` of categorical event or
+            entity-table columns (DP only): all kept, none dropped by the noisy
+            threshold.
         patience: Stop early when the loss has not improved for this many epochs.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
@@ -112,6 +129,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "noise_multiplier": [Interval(float, 0, None, closed="neither"), None],
         "preprocessing_share": [Interval(float, 0, 1, closed="neither")],
         "context_share": [Interval(float, 0, 1, closed="neither")],
+        "bounds": [_Domains(), None],
+        "categories": [_Domains(), None],
     }
 
     def __init__(
@@ -135,6 +154,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         noise_multiplier: float | None = None,
         preprocessing_share: float = 0.1,
         context_share: float = 0.25,
+        bounds: Mapping[str, tuple[Any, Any]] | None = None,
+        categories: Mapping[str, list[Any]] | None = None,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -159,6 +180,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.noise_multiplier = noise_multiplier
         self.preprocessing_share = preprocessing_share
         self.context_share = context_share
+        self.bounds = bounds
+        self.categories = categories
         self.patience = patience
         self.device = device
         self.random_state = random_state

@@ -36,11 +36,13 @@ from synthkit.generators.base import BaseSynthesizer
 from synthkit.generators.conditions import parse_conditions
 from synthkit.generators.registry import GENERATORS
 from synthkit.generators.sequential.private import (
+    Domains,
     EntityBudget,
     context_encoder,
     event_encoder,
     private_budget,
     private_context_params,
+    public_domains,
     spent_privacy,
 )
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
@@ -293,17 +295,28 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         # A private fit (epsilon set) splits its budget between the entity table and
         # the events; the unit is the entity (synthkit.generators.sequential.private).
         budget = private_budget(self, n_entities, has_context=bool(entity_table.shape[1]))
+        domains = None
+        if budget is not None:
+            domains = public_domains(
+                self,
+                [c for c in frame.columns if c not in (_START, _GAP)],
+                list(entity_table.columns),
+                index,
+                None if index_transform is None else index_transform.values,
+                _START,
+                _GAP,
+            )
         with torch_seeded(seed, device):
             self.device_ = device
             self.context_model_ = None
             self.context_encoder_ = None
             if entity_table.shape[1] and self.context_model is not None:
                 self.context_model_ = self._new_context_model(
-                    seed, budget, n_rows=len(entity_table)
+                    seed, budget, n_rows=len(entity_table), domains=domains
                 ).fit(entity_table, entity_metadata)
             if entity_table.shape[1]:
                 self.context_encoder_ = context_encoder(
-                    self, entity_table, entity_metadata, budget, seed
+                    self, entity_table, entity_metadata, budget, seed, domains
                 )
             context_tokens = self._context_tokens(entity_table, seed)
             self.event_encoder_ = None
@@ -311,7 +324,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             if frame.shape[1]:
                 event_metadata = Metadata.from_dict({"columns": event_meta, "rules": event_rules})
                 self.event_encoder_ = event_encoder(
-                    self, frame, event_metadata, lengths, budget, seed, _START, _GAP
+                    self, frame, event_metadata, lengths, budget, seed, _START, _GAP, domains
                 )
                 tokens = self.event_encoder_.encode(frame, random_state=seed, device=device)
             elif budget is not None:
@@ -355,7 +368,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         return self
 
     def _new_context_model(
-        self, seed: int, budget: EntityBudget | None = None, n_rows: int | None = None
+        self,
+        seed: int,
+        budget: EntityBudget | None = None,
+        n_rows: int | None = None,
+        domains: Domains | None = None,
     ) -> BaseSynthesizer:
         params = {"random_state": seed, "device": self.device, "verbose": self.verbose}
         model_class = GENERATORS.get(self.context_model)
@@ -364,7 +381,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             params.update(_context_schedule(model_class, n_rows))
         params.update(given)
         if budget is not None:
-            params.update(private_context_params(model_class, self.context_model, budget))
+            private = private_context_params(model_class, self.context_model, budget, domains)
+            for name in ("bounds", "categories"):
+                if name in private and given.get(name):  # the context model's own first
+                    private[name] = {**private[name], **given[name]}
+            params.update(private)
         return model_class(**params)
 
     def _context_tokens(self, entity_table: pd.DataFrame, seed: int) -> torch.Tensor:

@@ -11,6 +11,9 @@ and bins are chosen from noisy histograms of one randomly drawn event per entity
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +25,12 @@ from torch.nn import functional
 
 from synthkit.errors import ParameterError
 from synthkit.generators.sequential.network import position_buckets
-from synthkit.privacy.accounting import default_delta, epsilon_of_rdp, rdp_of_step
+from synthkit.privacy.accounting import (
+    default_delta,
+    epsilon_of_rdp,
+    noise_for_epsilon,
+    rdp_of_step,
+)
 from synthkit.privacy.plan import DPSGDPlan
 from synthkit.privacy.preprocessing import PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
@@ -36,14 +44,22 @@ __all__ = [
     "event_encoder",
     "fit_events_private",
     "gru_states",
+    "noisy_stop_rate",
     "one_event_per_entity",
     "private_budget",
     "private_context_params",
+    "public_domains",
     "spent_privacy",
+    "start_from_encoder",
 ]
 
 # Entities whose per-entity gradients are held in memory at once.
 _VMAP_CHUNK = 256
+# Share of the events' epsilon spent on the stop rate, and the length it clips to.
+_LENGTH_SHARE = 0.05
+_LENGTH_CAP = 64
+# Scale of the heads' hidden-layer logits at the start of a private fit.
+_HIDDEN_START = 0.1
 
 
 class EntityBudget:
@@ -121,6 +137,12 @@ def private_budget(model: Any, n_entities: int, *, has_context: bool) -> EntityB
     """The split budget of a private fit (``epsilon`` set), or ``None`` for an ordinary one."""
     epsilon = getattr(model, "epsilon", None)
     if epsilon is None:
+        given = [name for name in ("bounds", "categories") if getattr(model, name, None)]
+        if given:
+            raise ParameterError(
+                f"{', '.join(given)} are public domains for a differentially private fit; "
+                "set epsilon (e.g. epsilon=4.0) or leave them unset."
+            )
         return None
     check_private_params(model)
     return EntityBudget(
@@ -132,15 +154,99 @@ def private_budget(model: Any, n_entities: int, *, has_context: bool) -> EntityB
     )
 
 
-def private_context_params(model_class: type, name: str, budget: EntityBudget) -> dict[str, float]:
-    """The entity-table model's share of the budget, as its constructor parameters."""
+@dataclass
+class Domains:
+    """Public bounds and category lists of a private sequence fit, by where they apply.
+
+    Attributes:
+        event_bounds: Bounds of learned event columns (the index's start and gap included).
+        event_categories: Category lists of learned event columns.
+        entity_bounds: Bounds of entity-table columns (context and constant columns).
+        entity_categories: Category lists of entity-table columns.
+    """
+
+    event_bounds: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    event_categories: dict[str, list[Any]] = field(default_factory=dict)
+    entity_bounds: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    entity_categories: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def public_domains(
+    model: Any,
+    learned: list[str],
+    entity_columns: list[str],
+    index: str | None,
+    index_values: Callable[[pd.Series], np.ndarray] | None,
+    start: str,
+    gap: str,
+) -> Domains:
+    """Split the model's ``bounds`` and ``categories`` between the events and the entity table.
+
+    Bounds on the index become bounds of its first time (the range itself) and of
+    its gaps (zero to the range's width), in the index's numeric units.
+
+    Raises:
+        ParameterError: For a column that is neither a learned event column, the
+            index nor an entity-table column, or index bounds that are not a range.
+
+    Example:
+        >>> class Model:
+        ...     bounds, categories = {"days": (-10, 90), "age": (0, 120)}, {"test": ["a"]}
+        >>> found = public_domains(Model(), ["test"], ["age"], "days",
+        ...                        lambda s: s.to_numpy(float), "start", "gap")
+        >>> found.event_bounds, found.entity_bounds, found.event_categories
+        ({'start': (-10.0, 90.0), 'gap': (0.0, 100.0)}, {'age': (0, 120)}, {'test': ['a']})
+    """
+    found = Domains()
+    known = sorted({*learned, *entity_columns, *([index] if index is not None else [])})
+    for name in ("bounds", "categories"):
+        given = getattr(model, name, None) or {}
+        for column, domain in given.items():
+            if column == index and name == "bounds" and index_values is not None:
+                low, high = (float(v) for v in index_values(pd.Series(list(domain))))
+                if not low < high:
+                    raise ParameterError(
+                        f"bounds={{{column!r}: {tuple(domain)!r}}} is not a range; give "
+                        "(low, high) with low < high."
+                    )
+                found.event_bounds[start] = (low, high)
+                found.event_bounds[gap] = (0.0, high - low)
+            elif column in learned:
+                getattr(found, f"event_{name}")[column] = domain
+            elif column in entity_columns:
+                getattr(found, f"entity_{name}")[column] = domain
+            else:
+                raise ParameterError(
+                    f"{name}={{{column!r}: ...}}: {column!r} is not a column this model "
+                    f"learns; the columns are {known}."
+                )
+    return found
+
+
+def private_context_params(
+    model_class: type, name: str, budget: EntityBudget, domains: Domains | None = None
+) -> dict[str, Any]:
+    """The entity-table model's share of the budget (and public domains), as its parameters."""
     constraints = getattr(model_class, "_parameter_constraints", {})
     if "epsilon" not in constraints:
         raise ParameterError(
             f"context_model={name!r} cannot train with differential privacy, so the entity "
             "table would leak outside the budget; use context_model='ar' with epsilon."
         )
-    return {"epsilon": budget.context_epsilon, "delta": budget.context_delta}
+    params: dict[str, Any] = {"epsilon": budget.context_epsilon, "delta": budget.context_delta}
+    if domains is not None:
+        for name_, given in (
+            ("bounds", domains.entity_bounds),
+            ("categories", domains.entity_categories),
+        ):
+            if given and name_ not in model_class._param_names():
+                raise ParameterError(
+                    f"{name_} for entity-table columns {sorted(given)} need a context model "
+                    f"that takes public {name_}; context_model={name!r} does not."
+                )
+            if given:
+                params[name_] = dict(given)
+    return params
 
 
 def context_encoder(
@@ -149,6 +255,7 @@ def context_encoder(
     metadata: Any,
     budget: EntityBudget | None,
     seed: int,
+    domains: Domains | None = None,
 ) -> Discretizer:
     """The entity table's encoder: exact, or under DP the context model's private one.
 
@@ -165,6 +272,8 @@ def context_encoder(
             epsilon=budget.context_epsilon,
             delta=budget.context_delta,
             preprocessing_share=1.0,
+            bounds=dict(domains.entity_bounds) if domains else {},
+            categories=dict(domains.entity_categories) if domains else {},
             seed=seed,
         )
     encoder = Discretizer(
@@ -182,6 +291,7 @@ def event_encoder(
     seed: int,
     first: str | None = None,
     later: str | None = None,
+    domains: Domains | None = None,
 ) -> Discretizer:
     """The event columns' encoder: exact, or from noisy histograms of one event per entity.
 
@@ -195,6 +305,8 @@ def event_encoder(
         epsilon=budget.events_epsilon,
         delta=budget.events_delta,
         preprocessing_share=model.preprocessing_share,
+        bounds=dict(domains.event_bounds) if domains else {},
+        categories=dict(domains.event_categories) if domains else {},
         seed=seed,
     )
     encoder = Discretizer(
@@ -379,7 +491,21 @@ def fit_events_private(
     device = model.device_
     n_entities = len(lengths)
     spent = model.event_encoder_.privacy_
-    plan = DPSGDPlan.for_model(model, budget.events_epsilon, spent, n_entities, unit="entity")
+    # The stop rate is released once (a Gaussian mechanism over two per-entity sums)
+    # and composed with the histograms and the steps by the plan's accountant.
+    length_noise = noise_for_epsilon(
+        budget.events_epsilon * _LENGTH_SHARE, spent["delta_accounted"], 1.0, 1
+    )
+    plan = DPSGDPlan.for_model(
+        model,
+        budget.events_epsilon,
+        spent,
+        n_entities,
+        unit="entity",
+        marginals_noise_multiplier=length_noise,
+    )
+    stop = noisy_stop_rate(lengths, length_noise)
+    start_from_encoder(network, model.event_encoder_, stop)
     if model.verbose:
         print(plan.describe())
     optimizer, schedule = model._optimizer(network.parameters(), plan.steps)
@@ -415,6 +541,60 @@ def fit_events_private(
         model._run_epochs(per_epoch, step, monitor=lambda row: 0.0, epochs=epochs)
     network.eval()
     model.events_privacy_ = plan.report()
+
+
+def noisy_stop_rate(
+    lengths: torch.Tensor, noise_multiplier: float, cap: int = _LENGTH_CAP
+) -> float:
+    """The share of an entity's later positions that end its history, released with DP.
+
+    Two sums over entities, each moved by at most one by any entity: the number
+    of entities with events and their lengths clipped to ``cap`` over ``cap``
+    (together an L2 sensitivity of ``sqrt(2)``), each with Gaussian noise of
+    ``noise_multiplier * sqrt(2)``. A history of ``L`` events has ``L`` later
+    positions (after the first) and stops at one of them.
+
+    Example:
+        >>> rate = noisy_stop_rate(torch.full((10_000,), 9), noise_multiplier=1.0)
+        >>> round(rate, 2)
+        0.11
+    """
+    sigma = noise_multiplier * math.sqrt(2.0)
+    clipped = lengths.clamp(max=cap).double()
+    noise = torch.randn(2, dtype=torch.float64, device=lengths.device) * sigma
+    entities = float((lengths > 0).sum()) + float(noise[0])
+    # The sum is released in units of cap (sensitivity one), then scaled back.
+    positions = float(clipped.sum()) + float(noise[1]) * cap
+    if positions <= 0.0 or entities <= 0.0:
+        return 0.5
+    return float(min(max(entities / positions, 1.0 / cap), 0.5))
+
+
+def start_from_encoder(network: nn.Module, encoder: Discretizer, stop_rate: float) -> None:
+    """Start every head's output from what the private preprocessing already released.
+
+    The stop head from ``stop_rate``, categorical columns from their noisy counts,
+    numeric columns evenly over their tokens (quantile bins hold equal shares by
+    construction). The hidden layers' part of the logits starts small, so the
+    heads first predict these shares and DP-SGD's noisy steps only have to learn
+    how columns depend on the history. Post-processing: no budget is spent.
+    """
+    shares = [torch.tensor([1.0 - stop_rate, stop_rate])]
+    for column, size in zip(encoder.learned_columns, encoder.vocab_sizes, strict=True):
+        counts = None
+        if column not in encoder.tokens_:
+            counts = np.asarray(getattr(encoder.transforms_[column], "counts", []), float)
+        if counts is not None and len(counts) == size and counts.sum() > 0:
+            share = torch.as_tensor(np.maximum(counts, 1.0) / np.maximum(counts, 1.0).sum())
+        else:
+            share = torch.full((size,), 1.0 / size)
+        shares.append(share.float())
+    with torch.no_grad():
+        network.out.mul_(_HIDDEN_START)
+        for head, share in enumerate(shares):
+            width = network.sizes[head]
+            log_share = share.to(network.out_bias.device).clamp(min=1e-7).log()
+            network.out_bias[head, 0, :width] = log_share - log_share.max()
 
 
 def entity_gradients(loss_module: nn.Module) -> Any:
