@@ -135,6 +135,27 @@ def test_value_protection_range_is_exact(adult_full: pd.DataFrame) -> None:
         assert (info["min"], info["max"]) == protected_range(observed, 5)
 
 
+def test_columns_are_described_from_every_row_group(tmp_path: Path) -> None:
+    # "late" has values only in the last row group; "empty" has none at all.
+    n = 2000
+    frame = pd.DataFrame(
+        {
+            "c": ["a", "b", "c", "d"] * (n // 4),
+            "late": [np.nan] * (n - 100) + [float(v) for v in range(100)],
+            "x": np.arange(n) % 97,
+        }
+    )
+    synthkit.save(frame, tmp_path / "late.parquet", row_group_size=200)
+    model = synthkit.Synthesizer("autoregressive", **AR)
+    model.fit(tmp_path / "late.parquet", memory_budget="16MB")
+    info = model.encoder_.transforms_["late"].info
+    # Value protection clips to the 5th smallest and largest of all 100 values.
+    assert (info["min"], info["max"], info["has_missing"]) == (4.0, 95.0, True)
+    synthkit.save(frame.assign(late=np.nan), tmp_path / "empty.parquet", row_group_size=200)
+    with pytest.raises(DataError, match="'late' has no values"):
+        model.fit(tmp_path / "empty.parquet", metadata=model.metadata_)
+
+
 # ---------------------------------------------------------------------- shuffling
 def test_shuffle_mixes_row_groups_and_covers_the_rows(tmp_path: Path) -> None:
     frame = pd.DataFrame({"g": np.repeat(np.arange(20), 500).astype(str), "x": np.arange(10_000)})

@@ -36,13 +36,13 @@ import pandas as pd
 import pyarrow as pa
 
 from synthkit._runtime import torch_seeded
+from synthkit._tables import check_table
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.streamed_budget import DEFAULT_MEMORY_BUDGET, StreamPlan, parse_memory
 from synthkit.generators.streamed_rows import StreamedRows
 from synthkit.generators.streamed_source import StreamSource, as_source
 from synthkit.metadata import Metadata
 from synthkit.processing.statistics import TableStatistics
-from synthkit.processing.validation import check_frame
 
 __all__ = ["STREAMING_MODELS", "fit_streamed"]
 
@@ -96,6 +96,9 @@ def fit_streamed(
     sample = _row_sample(source, plan, seed)
     from synthkit.generators.base import _refuse_other_shapes
 
+    # Arrow columns hold one type each, and a column all missing in the sample may
+    # have values elsewhere: the statistics pass checks for empty columns exactly.
+    check_table(sample, "The source")
     _refuse_other_shapes(sample, metadata)
     if metadata is None:
         metadata = Metadata.detect(sample, rules=False)
@@ -103,7 +106,6 @@ def fit_streamed(
     else:
         metadata = Metadata.for_data(sample, metadata)
         detected = False
-    check_frame(sample, metadata)
     statistics = TableStatistics(
         metadata,
         sample,
