@@ -18,6 +18,7 @@ from synthkit.errors import EvaluationError
 from synthkit.evaluation.record_fidelity import (
     children_per_parent,
     foreign_key_paths,
+    pair_trends,
     valid_foreign_keys,
 )
 from synthkit.evaluation.record_privacy import multiset_hashes
@@ -452,3 +453,14 @@ def test_look_alike_root_entities_under_other_keys_are_a_valid_holdout(split):
     nested = nested_records(split["train"])
     with pytest.raises(EvaluationError, match="feature vectors: The holdout overlaps"):
         evaluate_records(nested, nested_records(split["fresh"]), nested, ["dcr_share"])
+
+
+def test_pair_trends_bin_synthetic_numbers_in_the_real_bins():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"days": rng.uniform(0, 100, 2_000), "sex": rng.choice(["f", "m"], 2_000)})
+    # The same rows plus one value far beyond the real range: with bins of its own the
+    # synthetic side would put nearly every row in its first bin.
+    synthetic = pd.concat([real, pd.DataFrame({"days": [10_000.0], "sex": ["f"]})])
+    (entry,) = pair_trends(real, synthetic, [("days", "sex")], {"days"})
+    assert entry["metric"] == "ContingencySimilarity"
+    assert entry["score"] > 0.99
