@@ -173,6 +173,23 @@ def test_shuffle_mixes_row_groups_and_covers_the_rows(tmp_path: Path) -> None:
     assert len(drawn) == 10_000 and int(counts.min()) > 250
 
 
+def test_each_process_of_a_group_keeps_its_slice_of_every_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synthkit.generators.streamed_rows as streamed_rows
+
+    frame = pd.DataFrame({"g": [str(i % 7) for i in range(3000)], "x": np.arange(3000) % 50})
+    synthkit.save(frame, tmp_path / "t.parquet", row_group_size=500)
+    encoder = Discretizer().fit(frame)
+    rows = StreamedRows(ParquetSource(tmp_path / "t.parquet"), encoder, 3000, 500, 1000, 0)
+    whole = next(rows.shuffled_batches(200, torch.device("cpu"))[1])
+    monkeypatch.setattr(streamed_rows, "process_group", lambda: (1, 2))
+    steps, batches = rows.shuffled_batches(200, torch.device("cpu"))
+    # Same seed, same global batch: this process keeps every second row of it.
+    assert steps == 15
+    assert torch.equal(next(batches), whole[1::2])
+
+
 # -------------------------------------------------------------------- refusals
 @pytest.mark.parametrize("name", ["ctgan", "tvae"])
 def test_models_that_index_the_whole_table_refuse_to_stream(
