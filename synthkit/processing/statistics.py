@@ -166,8 +166,7 @@ class TableStatistics:
         their candidate pools; text columns' word counts come from the sample.
         """
         if column in self.categories:
-            values = self.categories[column].value_counts().index.to_series(index=None)
-            source = values.reset_index(drop=True)
+            source = pd.Series(self.categories[column].value_counts().index, dtype=object)
         else:
             source = self.sample[column]
         out = regeneration_entry(entry, source)
