@@ -156,6 +156,18 @@ def test_columns_are_described_from_every_row_group(tmp_path: Path) -> None:
         model.fit(tmp_path / "empty.parquet", metadata=model.metadata_)
 
 
+def test_name_columns_leave_out_every_real_name() -> None:
+    # The candidate pools drop every real word, so the statistics see every distinct name.
+    names = ["Alice Smith", "Bob Jones", "Carol White", None]
+    frame = pd.DataFrame({"name": names * 50, "x": np.arange(200) % 13, "c": ["a", "b"] * 100})
+    metadata = Metadata.detect(frame, rules=False)
+    stats = TableStatistics(metadata, frame.head(3))
+    for start in range(0, 200, 50):
+        stats.update(frame.iloc[start : start + 50])
+    streamed = Discretizer().fit_statistics(stats)
+    assert streamed.regenerated_ == Discretizer().fit(frame, metadata).regenerated_
+
+
 # ---------------------------------------------------------------------- shuffling
 def test_shuffle_mixes_row_groups_and_covers_the_rows(tmp_path: Path) -> None:
     frame = pd.DataFrame({"g": np.repeat(np.arange(20), 500).astype(str), "x": np.arange(10_000)})
