@@ -77,9 +77,14 @@ class ARSynthesizer(Synthesizer):
             everything sampled from it, changes in distribution by at most a factor
             ``e**epsilon`` (plus ``delta``) whether or not any one row was in the data.
             A share (``preprocessing_share``) is spent on noisy histograms that choose
-            categories, ranges and bins; the rest on DP-SGD (per-row gradient
+            categories, ranges and bins, a share (``marginals_share``) on noisy
+            one-way histograms of the tokens, the rest on DP-SGD (per-row gradient
             clipping, Gaussian noise, Poisson-sampled batches), with a Rényi-DP
-            accountant over both. Needs ``pip install "synthkit[dp]"`` (Opacus).
+            accountant over all three; ``privacy_budget_`` states the split. Needs
+            ``pip install "synthkit[dp]"`` (Opacus). DP-SGD gains from large
+            Poisson batches and few steps: on Adult at ``epsilon=1``, batches of a
+            tenth of the rows, 5 epochs, ``hidden_dim=64`` and
+            ``learning_rate=0.02`` did best (see ``benchmarks/bench_privacy.py``).
         delta: The DP delta; None means ``1 / n**1.1`` for ``n`` training rows.
         max_grad_norm: Each row's gradient is clipped to this L2 norm (DP only).
         noise_multiplier: Fixed DP-SGD noise (standard deviation over

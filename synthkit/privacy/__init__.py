@@ -1,9 +1,11 @@
 """Differential privacy: the budget's accounting and the private description of columns.
 
 A differentially private fit (``Synthesizer("ar", epsilon=...)``) spends its budget on
-two mechanisms, composed by a Rényi-DP accountant: noisy histograms that describe the
-columns (:mod:`synthkit.privacy.preprocessing`) and DP-SGD training. The privacy unit
-for tables is the row.
+mechanisms composed by a Rényi-DP accountant: noisy histograms that describe the
+columns (:mod:`synthkit.privacy.preprocessing`), for tables noisy one-way histograms of
+every column's tokens that the model's column shapes are held to
+(:mod:`synthkit.privacy.marginals`), and DP-SGD training. The privacy unit for tables
+is the row.
 """
 
 from synthkit.privacy.accounting import default_delta, epsilon_spent, noise_for_epsilon
