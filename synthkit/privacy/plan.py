@@ -128,21 +128,19 @@ class DPSGDPlan:
         n_units: int,
         *,
         unit: str,
-        batch_size: int | None = None,
-        epochs: int | None = None,
         marginals_noise_multiplier: float | None = None,
     ) -> DPSGDPlan:
         """Plan a model's fit over ``n_units`` rows or entities from its parameters.
 
         Reads ``batch_size``, ``epochs``, ``noise_multiplier`` and
-        ``preprocessing_share``; ``batch_size`` and ``epochs`` given here replace
-        the model's (a model may train differently under DP).
+        ``preprocessing_share``; ``marginals_noise_multiplier`` is that of a
+        one-way marginals release run before training, if any.
         """
         return cls.make(
             epsilon,
             spent,
-            sample_rate=min((batch_size or model.batch_size) / n_units, 1.0),
-            epochs=epochs or model.epochs,
+            sample_rate=min(model.batch_size / n_units, 1.0),
+            epochs=model.epochs,
             noise_multiplier=model.noise_multiplier,
             preprocessing_share=model.preprocessing_share,
             unit=unit,
