@@ -440,3 +440,13 @@ def test_cli_samples_a_sequence_model_by_entity(
     assert result.exit_code == 0, result.output
     assert f"{ENTITIES} entities" in result.output
     assert _tree(out) == _tree(sequence_reference)
+
+
+def test_own_cluster_workers_keep_glibc_adaptive_malloc_and_one_thread() -> None:
+    # Dask's MALLOC_TRIM_THRESHOLD_ makes every sampled tensor fresh pages (page
+    # faults tripled in a sampling worker); the thread limits must stay.
+    import dask
+
+    environ = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        assert sharding._worker_environ() == {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1}
