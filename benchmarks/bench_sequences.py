@@ -262,6 +262,15 @@ def conform(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def out_of_order(events: pd.DataFrame, key: str, index: str) -> float:
+    """Share of entities whose index decreases somewhere along their history."""
+    values = events[index]
+    numbers = values.astype("int64") if pd.api.types.is_datetime64_any_dtype(values) else values
+    step = numbers.groupby(events[key].to_numpy()).diff()
+    n = events[key].nunique()
+    return float(events.loc[(step < 0).to_numpy(), key].nunique() / n) if n else 0.0
+
+
 def renumber(
     events: pd.DataFrame, context: pd.DataFrame, data: Split
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -317,6 +326,8 @@ def theirs(data: Split, events: pd.DataFrame, context: pd.DataFrame) -> dict[str
             tgt_context_key=data.key,
             report_path=Path(folder) / "report.html",
         )
+    if metrics is None:  # mostlyai-qa's own minimum: 100 synthetic, 90 training entities
+        return {}
     accuracy = metrics.accuracy
     out = {
         f"qa_{name}": getattr(accuracy, name)
@@ -340,8 +351,13 @@ def score_model(
         (events, context), seconds = timed(partial(fitted.sample, n, seed + 100))
         events, context = renumber(events, context, data)
         events, context = conform(events, data.train), conform(context, data.train_ctx)
+        # TabularARGN draws each event's time as a column, so a history can go
+        # back in time; the share of such entities is a figure, then rows are sorted.
+        backwards = out_of_order(events, data.key, data.index)
+        events = events.sort_values([data.key, data.index], kind="stable").reset_index(drop=True)
         row = {"fit_seconds": fitted.seconds, "sample_entities_per_s": n / seconds}
         row["mean_events_per_entity"] = len(events) / max(len(context), 1)
+        row["share_of_entities_going_back_in_time"] = backwards
         print(f"  seed {seed}: fit {fitted.seconds:.0f} s, sampling {seconds:.0f} s", flush=True)
         row.update(ours(data, events, context, seed))
         if with_qa:
