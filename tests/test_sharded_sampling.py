@@ -450,3 +450,14 @@ def test_own_cluster_workers_keep_glibc_adaptive_malloc_and_one_thread() -> None
     environ = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         assert sharding._worker_environ() == {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1}
+
+
+def test_own_cluster_workers_do_not_inherit_the_trim_threshold(monkeypatch) -> None:
+    # A default Dask cluster started earlier leaves the variable in os.environ.
+    import os
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with sharding.local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert list(seen.values()) == [None]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
