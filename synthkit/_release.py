@@ -409,6 +409,8 @@ def _model_card(
         privacy["epsilon_target"] = epsilon
         privacy["epsilon_spent"] = getattr(fitted, "epsilon_spent_", None)
         privacy["delta"] = getattr(fitted, "delta_", None)
+        # How the budget was divided (preprocessing, training, one model per table).
+        privacy["budget"] = _jsonable(getattr(fitted, "privacy_budget_", None))
     return {
         "synthkit_version": synthkit.__version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

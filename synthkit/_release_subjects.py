@@ -215,12 +215,6 @@ def release_records(
             "save_model=True needs the model-level membership attack, which reads a "
             "model's likelihood; record models have none. Release the data alone."
         )
-    if "epsilon" in params:
-        raise ParameterError(
-            "Record models do not train with differential privacy yet; release a database "
-            "without epsilon (the gates still apply, by root entity), or release its "
-            "histories as sequences with epsilon."
-        )
     if target is not None:
         raise ParameterError("target= applies to tables and sequences, not to databases.")
     reserved = sorted(set(real.tables) & _RESERVED_STEMS)

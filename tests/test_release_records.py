@@ -91,10 +91,26 @@ def test_a_failing_gate_writes_nothing(cohort, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_private_database_release_states_its_budget_by_root_entity(cohort, tmp_path) -> None:
+    real, holdout, _ = cohort
+    result = synthkit.release(
+        real,
+        tmp_path / "private",
+        holdout=holdout,
+        epsilon=4.0,
+        gates=_SMALL_COHORT_GATES,
+        model_params=QUICK,
+    )
+    privacy = json.loads((result.path / "model_card.json").read_text())["privacy"]
+    assert privacy["differential_privacy"] and privacy["unit"] == "root entity"
+    assert 0 < privacy["epsilon_spent"] <= 4.0
+    assert {"patients", "labs", "events"} <= set(json.dumps(privacy["budget"]).split('"'))
+    assert "ε =" in (result.path / "MODEL_CARD.md").read_text()
+
+
 def test_options_a_database_release_cannot_honour_are_refused(cohort, tmp_path: Path) -> None:
     real, holdout, patients = cohort
     for options, message in (
-        ({"epsilon": 1.0}, "differential privacy"),
         ({"save_model": True}, "likelihood"),
         ({"target": "status"}, "target"),
         ({"context": patients}, "context"),
