@@ -18,7 +18,7 @@ import synthkit
 from synthkit.connectors.api import batch_source
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.streamed_rows import StreamedRows
-from synthkit.generators.streamed_source import BatchSource, ParquetSource
+from synthkit.generators.streamed_source import BatchSource, ParquetSource, as_source
 from synthkit.metadata import Metadata
 from synthkit.processing import CopulaEncoder, Discretizer
 from synthkit.processing.columns import NumericTransform
@@ -228,8 +228,11 @@ def test_bad_sources_and_budgets_are_named(adult: pd.DataFrame, tmp_path: Path) 
     )
     with pytest.raises(DataError, match=r"do not share one schema.*age: int64 vs string"):
         model.fit(str(tmp_path / "*.parquet"))
-    with pytest.raises(DataError, match="not a Parquet file"):
+    # Other files are not streamed by path: fit asks for a frame (or a batch source).
+    with pytest.raises(DataError, match="pandas DataFrame"):
         model.fit(str(tmp_path / "adult.csv"))
+    with pytest.raises(DataError, match="not a Parquet file"):
+        as_source([tmp_path / "a.parquet", tmp_path / "x.csv"])
     with pytest.raises(ParameterError, match="memory_budget applies to streamed fits"):
         model.fit(adult, memory_budget="64MB")
     with pytest.raises(ParameterError, match="memory_budget='lots'"):

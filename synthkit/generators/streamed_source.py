@@ -139,13 +139,31 @@ class BatchSource(StreamSource):
 
 
 def is_streamed(data: object) -> bool:
-    """Whether ``fit`` should stream ``data``: a path, glob, list of paths or a source."""
-    if isinstance(data, (StreamSource, str, os.PathLike)):
+    """Whether ``fit`` should stream ``data``: Parquet paths, a glob, a directory or a source.
+
+    Other paths (a CSV file) are not streamed by path: ``fit`` then asks for a
+    DataFrame, and :func:`synthkit.connectors.api.batch_source` streams them.
+
+    Example:
+        >>> is_streamed("data/*.parquet"), is_streamed(["a.pq", "b.pq"]), is_streamed("a.csv")
+        (True, True, False)
+    """
+    if isinstance(data, StreamSource):
         return True
+    items = list(data) if isinstance(data, (list, tuple)) else [data]
+    return bool(items) and all(_names_parquet(item) for item in items)
+
+
+def _names_parquet(item: object) -> bool:
+    if not isinstance(item, (str, os.PathLike)):
+        return False
+    text = os.fspath(item)
+    name = text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return (
-        isinstance(data, (list, tuple))
-        and bool(data)
-        and all(isinstance(item, (str, os.PathLike)) for item in data)
+        name.endswith((".parquet", ".pq"))
+        or any(char in text for char in "*?[")
+        or text.endswith("/")
+        or Path(text).is_dir()
     )
 
 
