@@ -57,14 +57,12 @@ def _digests(path: Path) -> dict[str, str]:
 def run(model: object, rows: int, shard_rows: int, workers: int, out: Path) -> dict[str, object]:
     from collections import Counter
 
-    from dask.distributed import Client, LocalCluster, get_task_stream
+    from dask.distributed import Client, get_task_stream
 
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    from synthkit.generators.sharding import local_cluster
+
+    # The cluster sample_to starts for itself (one thread per worker, glibc's malloc kept).
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         client.run(lambda: __import__("synthkit.generators.sharding"))  # imports off the clock
         start = time.perf_counter()
         with get_task_stream(client) as stream:

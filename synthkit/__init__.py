@@ -21,9 +21,11 @@ from synthkit.metadata import Metadata
 
 if TYPE_CHECKING:
     from synthkit._release import release
-    from synthkit.connectors import load, save
+    from synthkit.connectors import iter_batches, load, save
+    from synthkit.connectors.api import batch_source
     from synthkit.evaluation import evaluate
     from synthkit.generators import Synthesizer, load_model
+    from synthkit.generators.distributed import fit_distributed
     from synthkit.generators.records import RecordSynthesizer
     from synthkit.generators.sequential import SequenceSynthesizer
     from synthkit.schema import MultiTableMetadata, RecordDataset, Relationship, SequenceDataset
@@ -37,8 +39,11 @@ __all__ = [
     "SequenceDataset",
     "SequenceSynthesizer",
     "Synthesizer",
+    "batch_source",
     "errors",
     "evaluate",
+    "fit_distributed",
+    "iter_batches",
     "load",
     "load_model",
     "release",
@@ -54,7 +59,10 @@ _LAZY = {
     "load_model": "synthkit.generators",
     "SequenceSynthesizer": "synthkit.generators.sequential",
     "RecordSynthesizer": "synthkit.generators.records",
+    "fit_distributed": "synthkit.generators.distributed",
     "load": "synthkit.connectors",
+    "iter_batches": "synthkit.connectors",
+    "batch_source": "synthkit.connectors.api",
     "save": "synthkit.connectors",
     "evaluate": "synthkit.evaluation",
     "release": "synthkit._release",

@@ -121,16 +121,48 @@ def fit(
     metadata: Annotated[Path | None, typer.Option(help="Metadata JSON file.")] = None,
     table: Annotated[str | None, typer.Option(help="Table name for SQL sources.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="Train data-parallel in this many processes on this machine "
+            "(torch.distributed; the seed defaults to 0)."
+        ),
+    ] = 1,
+    backend: Annotated[
+        str, typer.Option(help="torch.distributed backend with --processes: gloo or nccl.")
+    ] = "gloo",
+    memory_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Stream Parquet DATA (a file, glob or directory) within this much memory, "
+            "e.g. 256MB, instead of loading it."
+        ),
+    ] = None,
 ) -> None:
     """Fit a model on a table from a file or database and save it."""
     import synthkit
+    from synthkit.errors import ParameterError
 
+    settings = {"epochs": epochs} if epochs is not None else {}
+    meta = synthkit.Metadata.from_json(metadata) if metadata else None
+    if processes > 1 and seed is None:
+        seed = 0  # every process must draw the same batches
+    synthesizer = synthkit.Synthesizer(model, random_state=seed, **settings)
+    if memory_budget is not None:
+        if processes > 1:
+            raise ParameterError("--memory-budget streams in one process; drop --processes.")
+        synthesizer.fit(data, meta, memory_budget=memory_budget)
+        synthesizer.save(output)
+        console.print(f"Fitted {model} streaming {data}; saved to {output}.")
+        return
     options = {"table": table} if table else {}
     frame = synthkit.load(data, **options)
-    meta = synthkit.Metadata.from_json(metadata) if metadata else None
-    settings = {"epochs": epochs} if epochs is not None else {}
-    synthesizer = synthkit.Synthesizer(model, random_state=seed, **settings)
-    synthesizer.fit(frame, meta)
+    if processes > 1:
+        synthesizer = synthkit.fit_distributed(
+            synthesizer, frame, meta, nprocs=processes, backend=backend
+        )
+    else:
+        synthesizer.fit(frame, meta)
     synthesizer.save(output)
     console.print(f"Fitted {model} on {len(frame):,} rows; saved to {output}.")
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 import synthkit
 from synthkit.cli import app
 from synthkit.datasets import load_adult
+from synthkit.errors import ParameterError
 
 runner = CliRunner()
 
@@ -125,3 +126,46 @@ def test_demo_writes_parquet_and_prints_summary(tmp_path: Path) -> None:
     assert synthkit.load_model(out.with_suffix(".synthkit")).sample(5).shape == (5, 15)
     for metric in ("column_shapes", "dcr_share", "tstr_auc"):
         assert metric in result.output
+
+
+BUDGET = ("--seed", "0", "--memory-budget", "32MB")
+
+
+def test_fit_streams_parquet_within_a_memory_budget(tmp_path: Path) -> None:
+    parts = tmp_path / "adult"
+    parts.mkdir()
+    real = load_adult().sample(1_200, random_state=0).reset_index(drop=True)
+    for i, start in enumerate(range(0, len(real), 400)):
+        real.iloc[start : start + 400].to_parquet(parts / f"part-{i}.parquet")
+    out = tmp_path / "adult.synthkit"
+    result = runner.invoke(
+        app,
+        [*("fit", str(parts / "*.parquet"), "--output", str(out), "--epochs", "1"), *BUDGET],
+    )
+    assert result.exit_code == 0, result.output
+    assert "streaming" in result.output
+    synthetic = synthkit.load_model(out).sample(50, random_state=0)
+    assert list(synthetic.columns) == list(real.columns)
+
+
+def test_fit_refuses_streaming_in_several_processes(tmp_path: Path) -> None:
+    out = tmp_path / "m.synthkit"
+    options = ["--output", str(out), "--memory-budget", "32MB", "--processes", "2"]
+    result = runner.invoke(app, ["fit", str(tmp_path / "x.parquet"), *options])
+    assert isinstance(result.exception, ParameterError)
+    assert "--processes" in str(result.exception)
+    assert not (tmp_path / "m.synthkit").exists()
+
+
+@pytest.mark.slow
+def test_fit_in_two_processes_saves_one_model(tmp_path: Path) -> None:
+    data = tmp_path / "adult.csv"
+    load_adult().sample(400, random_state=0).to_csv(data, index=False)
+    out = tmp_path / "adult.synthkit"
+    result = runner.invoke(
+        app,
+        ["fit", str(data), "--output", str(out), "--model", "tvae", "--processes", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    model = synthkit.load_model(out)
+    assert model.random_state == 0 and len(model.sample(20, random_state=0)) == 20
