@@ -52,7 +52,7 @@ from synthkit.generators.conditions import (
     Context,
     parse_conditions,
 )
-from synthkit.generators.distributed import data_parallel, process_group
+from synthkit.generators.distributed import data_parallel, group_mean, process_group
 from synthkit.generators.persistence import save_model
 from synthkit.generators.registry import GENERATORS
 from synthkit.metadata import Metadata
@@ -246,7 +246,9 @@ class BaseSynthesizer:
             for _ in range(n_steps):
                 for key, value in step().items():
                     totals[key] = totals.get(key, 0) + value.detach()
-            row = {"epoch": epoch + 1, **{k: float(v) / n_steps for k, v in totals.items()}}
+            # In a process group every process records (and stops on) the group's mean.
+            means = {k: group_mean(float(v) / n_steps) for k, v in totals.items()}
+            row = {"epoch": epoch + 1, **means}
             history.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
             if self.patience:

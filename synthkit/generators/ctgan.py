@@ -17,7 +17,6 @@ from synthkit.generators.conditions import Context
 from synthkit.generators.distributed import (
     broadcast_buffers,
     check_same_fit,
-    group_mean,
     process_group,
     rank_block,
 )
@@ -421,9 +420,7 @@ class CTGAN(Synthesizer):
             return {"generator_loss": g_loss, "discriminator_loss": d_loss}
 
         n_steps = max(n_rows // batch, 1)
-        self._run_epochs(
-            n_steps, step, monitor=lambda row: abs(group_mean(row["discriminator_loss"]))
-        )
+        self._run_epochs(n_steps, step, monitor=lambda row: abs(row["discriminator_loss"]))
         broadcast_buffers(generator)
 
     def _condition_loss(

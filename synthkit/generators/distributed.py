@@ -299,10 +299,6 @@ def _fit_worker(rank: int, world: int, job: dict[str, Any], data: pd.DataFrame) 
 
             meta = None if job["metadata"] is None else Metadata.from_dict(job["metadata"])
             model = job["cls"](**params).fit(data, meta)
-            history = model.loss_history_
-            numeric = history.columns.drop("epoch", errors="ignore")
-            for column in numeric:
-                history[column] = [group_mean(float(v)) for v in history[column]]
             if rank == 0:
                 from synthkit.generators.persistence import model_bytes
 

@@ -20,7 +20,6 @@ from synthkit.generators.distributed import (
     batch_share,
     check_same_fit,
     global_batch_sizes,
-    group_mean,
     process_group,
 )
 from synthkit.processing.discretizer import CopulaEncoder
@@ -146,7 +145,7 @@ class FlowSynthesizer(Synthesizer):
             optimizer.step()
             return {"loss": loss}
 
-        self._run_epochs(n_steps, step, monitor=lambda row: group_mean(row["loss"]))
+        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         flow.eval()
 
     def _sample(self, n: int, context: Context | None) -> torch.Tensor:

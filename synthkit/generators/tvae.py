@@ -16,7 +16,6 @@ from synthkit.generators.distributed import (
     batch_share,
     check_same_fit,
     global_batch_sizes,
-    group_mean,
     process_group,
 )
 
@@ -188,7 +187,7 @@ class TVAE(Synthesizer):
             decoder.sigma.data.clamp_(0.01, 1.0)
             return {"loss": loss}
 
-        self._run_epochs(n_steps, step, monitor=lambda row: group_mean(row["loss"]))
+        self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
 
     def _sample(self, n: int, context: Context | None) -> torch.Tensor:
         decoder, layout = self.decoder_net_, self._layout
