@@ -194,6 +194,7 @@ def worker(args: argparse.Namespace) -> None:
         spent = epsilon
     else:
         from mostlyai.engine import TabularARGN
+        from mostlyai.engine.domain import DifferentialPrivacyConfig
 
         workspace = tempfile.mkdtemp(prefix="argn-dp-")
         model = TabularARGN(
@@ -201,11 +202,12 @@ def worker(args: argparse.Namespace) -> None:
             random_state=0,
             workspace_dir=workspace,
             max_training_time=args.argn_minutes,
-            differential_privacy={
-                "max_epsilon": 0.75 * epsilon,
-                "delta": args.delta,
-                "value_protection_epsilon": 0.25 * epsilon,
-            },
+            # A config object: its analysis step reads attributes, not dict keys.
+            differential_privacy=DifferentialPrivacyConfig(
+                max_epsilon=0.75 * epsilon,
+                delta=args.delta,
+                value_protection_epsilon=0.25 * epsilon,
+            ),
         )
         model.fit(train)
         fit_seconds = time.perf_counter() - start
