@@ -38,6 +38,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "tvae": {"embedding_dim": 16, "compress_dims": (32,), "decompress_dims": (32, 32)},
     "flow": {"transforms": 2, "hidden_features": (32,)},
     "ctgan": {"embedding_dim": 16, "generator_dim": (32,), "discriminator_dim": (32,), "pac": 10},
+    "autoregressive": {"hidden_dim": 32, "n_bins": 16},
 }
 
 
@@ -162,7 +163,7 @@ def _one_process_curve(name: str) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tvae", "flow", "ctgan"])
+@pytest.mark.parametrize("name", ["tvae", "flow", "ctgan", "autoregressive"])
 def test_every_process_ends_with_the_same_encoders_and_weights(group_reports, name):
     for report in group_reports:
         assert report[name]["same_encoders"]
@@ -171,7 +172,7 @@ def test_every_process_ends_with_the_same_encoders_and_weights(group_reports, na
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tvae", "flow"])
+@pytest.mark.parametrize("name", ["tvae", "flow", "autoregressive"])
 def test_group_loss_curve_matches_one_process_at_equal_global_batch(group_reports, name):
     reference = _one_process_curve(name)
     for column, values in group_reports[0][name]["group_curve"].items():

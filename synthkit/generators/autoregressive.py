@@ -20,6 +20,12 @@ from synthkit.generators.ar_network import (
 )
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD, Synthesizer
 from synthkit.generators.conditions import Condition, Context, RangeCondition
+from synthkit.generators.distributed import (
+    batch_share,
+    check_same_fit,
+    global_batch_sizes,
+    process_group,
+)
 from synthkit.privacy.accounting import noise_for_epsilon
 from synthkit.privacy.marginals import noisy_marginals
 from synthkit.privacy.plan import DPSGDPlan
@@ -243,26 +249,51 @@ class ARSynthesizer(Synthesizer):
         self.epsilon_spent_: float | None = None
         self.delta_: float | None = None
         self.privacy_budget_: dict[str, Any] | None = None
+        in_group = process_group()[1] > 1
         if self.epsilon is not None:
+            if in_group:
+                raise ParameterError(
+                    "epsilon=...: a private fit accounts one process's Poisson-sampled "
+                    "steps; fit it in one process, outside the torch.distributed group."
+                )
             self._fit_private(encoded)
             return
+        if in_group and isinstance(encoded, torch.Tensor):
+            check_same_fit(encoded, self.random_state)
         self._build_modules()
         network = self.network_
         network.train()
-        n_columns = encoded.shape[1]
+        n_rows, n_columns = encoded.shape
         if n_columns == 0:
             return
         n_steps, batches = self._shuffled_batches(encoded)
         optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
         trained = self._training_module(network)
+        rank, world = process_group()
+        # In a group every process draws the global batch's column orders and keeps
+        # its slice, so the processes' random streams (and next epochs' shuffles) agree.
+        streamed = not isinstance(encoded, torch.Tensor)
+        sizes = None if streamed or not in_group else global_batch_sizes(n_rows, self.batch_size)
 
         def step() -> dict[str, torch.Tensor]:
-            tokens = next(batches)
-            visible = training_visibility(len(tokens), n_columns, self.device_)
+            tokens, weight = next(batches), 1.0
+            if sizes is None:
+                rows = len(tokens)
+                visible = training_visibility(rows, n_columns, self.device_)
+            else:
+                global_rows = next(sizes)
+                rows = batch_share(global_rows)
+                orders = training_visibility(global_rows, n_columns, self.device_)
+                visible = orders[rank::world]
+                if len(tokens) == 0:
+                    # This process's share of a short last batch is empty; it still joins
+                    # the gradient average, with a row that weighs nothing.
+                    tokens, visible, weight = encoded[:1], orders[:1], 0.0
             logits = trained(tokens, visible)
-            loss = functional.cross_entropy(
+            summed = functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="sum"
-            ) / len(tokens)
+            )
+            loss = weight * summed / rows
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
