@@ -507,7 +507,7 @@ class Synthesizer(BaseSynthesizer, metaclass=_Dispatch):
 
         A DataFrame is fitted in memory. Parquet files (a path, a glob such as
         ``"data/*.parquet"``, a directory or a list of paths) or a batch source
-        (``synthkit.connectors.api.batch_source(uri)`` over any format ``iter_batches`` reads)
+        (``synthkit.batch_source(uri)`` over any format ``iter_batches`` reads)
         are streamed: read in passes of record batches, never whole, holding at
         most ``memory_budget`` of data (see :mod:`synthkit.generators.streamed`).
         The autoregressive and flow models stream; others, and private fits

@@ -142,7 +142,7 @@ def is_streamed(data: object) -> bool:
     """Whether ``fit`` should stream ``data``: Parquet paths, a glob, a directory or a source.
 
     Other paths (a CSV file) are not streamed by path: ``fit`` then asks for a
-    DataFrame, and :func:`synthkit.connectors.api.batch_source` streams them.
+    DataFrame, and :func:`synthkit.batch_source` streams them.
 
     Example:
         >>> is_streamed("data/*.parquet"), is_streamed(["a.pq", "b.pq"]), is_streamed("a.csv")
@@ -181,7 +181,7 @@ def as_source(data: Any) -> StreamSource:
         if "." in name and not name.endswith((".parquet", ".pq")) and "*" not in name:
             raise DataError(
                 f"{os.fspath(item)!r} is not a Parquet file: a fit streams Parquet files by "
-                "path. Stream other formats with synthkit.connectors.api.batch_source(uri), "
+                "path. Stream other formats with synthkit.batch_source(uri), "
                 "or load them with synthkit.load(uri) to fit in memory."
             )
     return ParquetSource(items)
