@@ -369,5 +369,20 @@ def release(
     console.print(f"Released {', '.join(result.files)} to {result.path}.", markup=False)
 
 
+def main() -> None:
+    """The ``synthkit`` command: a synthkit error prints its message and exits with 2.
+
+    Bad input (a missing file, a wrong option value, data a model cannot take) is
+    the user's to fix, so it gets the error's message, not a Python traceback.
+    """
+    from synthkit.errors import SynthkitError
+
+    try:
+        app()
+    except SynthkitError as error:
+        Console(stderr=True).print(f"Error: {error}", markup=False, highlight=False)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

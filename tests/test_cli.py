@@ -169,3 +169,19 @@ def test_fit_in_two_processes_saves_one_model(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     model = synthkit.load_model(out)
     assert model.random_state == 0 and len(model.sample(20, random_state=0)) == 20
+
+
+def test_the_command_prints_a_synthkit_error_without_a_traceback(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from synthkit.cli import main
+
+    out = tmp_path / "m.synthkit"
+    argv = ["synthkit", "fit", str(tmp_path / "none*.parquet"), "--output", str(out)]
+    monkeypatch.setattr("sys.argv", [*argv, "--memory-budget", "lots"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("Error: memory_budget='lots'") and "Traceback" not in error
+    assert not out.exists()
