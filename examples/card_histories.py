@@ -15,7 +15,6 @@ the training epochs (the default keeps the example quick).
 
 import os
 
-import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
@@ -29,16 +28,14 @@ KEY, INDEX, LABEL = "card", "month", "has_default"
 EVENT_COLUMNS = ["pay_status", "bill_amt", "pay_amt"]
 
 events, cards = load_card_statements()
-order = np.random.default_rng(0).permutation(cards[KEY].to_numpy())
-train_ids, test_ids = order[:3000], order[3000:]
-train = {
-    "events": events[events[KEY].isin(train_ids)].reset_index(drop=True),
-    "cards": cards[cards[KEY].isin(train_ids)].reset_index(drop=True),
-}
-test = {
-    "events": events[events[KEY].isin(test_ids)].reset_index(drop=True),
-    "cards": cards[cards[KEY].isin(test_ids)].reset_index(drop=True),
-}
+# Split by card: a card's context row and all its statements land on one side.
+train_cards, test_cards = synthkit.holdout_split(
+    synthkit.SequenceDataset(events, KEY, INDEX, context=cards),
+    holdout=len(cards) - 3000,
+    random_state=0,
+)
+train = {"events": train_cards.data, "cards": train_cards.context}
+test = {"events": test_cards.data, "cards": test_cards.context}
 print(
     f"{len(train['cards']):,} training cards ({train['cards'][LABEL].mean():.1%} defaulted), "
     f"{len(test['cards']):,} held-out cards, {len(train['events']):,} training statements"
@@ -52,7 +49,7 @@ model = synthkit.SequenceSynthesizer(
     random_state=0,
     verbose=False,
 )
-model.fit(synthkit.SequenceDataset(train["events"], KEY, INDEX), context=train["cards"])
+model.fit(train_cards)  # the cards' context comes with their statements
 defaulters = model.sample(n_entities=2_000, conditions={LABEL: 1}, random_state=1)
 assert (defaulters.context[LABEL] == 1).all()
 print(f"Drew {defaulters.n_entities:,} histories of defaulting cards:")

@@ -17,8 +17,6 @@ the training epochs (the default keeps the example quick). Files go to
 import os
 from pathlib import Path
 
-import numpy as np
-
 import synthkit
 from synthkit.datasets import load_nafld_labs
 
@@ -26,15 +24,13 @@ epochs = int(os.environ.get("SYNTHKIT_EXAMPLE_EPOCHS", "15"))
 KEY, INDEX = "id", "days"
 
 labs, patients = load_nafld_labs()
-order = np.random.default_rng(0).permutation(patients[KEY].to_numpy())
-train_ids, holdout_ids = order[:1000], order[1000:]
-train_patients = patients[patients[KEY].isin(train_ids)].reset_index(drop=True)
-holdout_patients = patients[patients[KEY].isin(holdout_ids)].reset_index(drop=True)
-train = synthkit.SequenceDataset(labs[labs[KEY].isin(train_ids)], KEY, INDEX)
-holdout = synthkit.SequenceDataset(labs[labs[KEY].isin(holdout_ids)], KEY, INDEX)
+# Split by patient: a patient's row and every lab test of theirs land on one side.
+train, holdout = synthkit.holdout_split(
+    synthkit.SequenceDataset(labs, KEY, INDEX, context=patients), holdout=500, random_state=0
+)
 print(
-    f"{len(train_patients):,} training patients with {len(train.data):,} lab events; "
-    f"{len(holdout_patients):,} holdout patients"
+    f"{len(train.context):,} training patients with {len(train.data):,} lab events; "
+    f"{len(holdout.context):,} holdout patients"
 )
 
 model = synthkit.SequenceSynthesizer(
@@ -45,16 +41,15 @@ model = synthkit.SequenceSynthesizer(
     random_state=0,
     verbose=False,
 )
-model.fit(train, context=train_patients)
-synthetic = model.sample(n_entities=len(train_patients), random_state=1)
+model.fit(train)  # the patients come with the events, as train.context
+synthetic = model.sample(n_entities=len(train.context), random_state=1)
 print(f"Drew {synthetic.n_entities:,} patients with events, {len(synthetic.data):,} events:")
 print(synthetic.data.head(6).to_string(index=False))
 
 report = synthkit.evaluate(
     train,
     synthetic,
-    holdout=holdout,
-    context={"real": train_patients, "synthetic": synthetic.context, "holdout": holdout_patients},
+    holdout=holdout,  # each side's patients are read from its .context
     target="status",
     metrics=[
         "column_shapes",

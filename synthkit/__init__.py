@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from synthkit.generators.records import RecordSynthesizer
     from synthkit.generators.sequential import SequenceSynthesizer
     from synthkit.schema import MultiTableMetadata, RecordDataset, Relationship, SequenceDataset
+    from synthkit.schema.splitting import holdout_split
 
 __all__ = [
     "Metadata",
@@ -43,6 +44,7 @@ __all__ = [
     "errors",
     "evaluate",
     "fit_distributed",
+    "holdout_split",
     "iter_batches",
     "load",
     "load_model",
@@ -70,6 +72,7 @@ _LAZY = {
     "RecordDataset": "synthkit.schema",
     "Relationship": "synthkit.schema",
     "MultiTableMetadata": "synthkit.schema",
+    "holdout_split": "synthkit.schema.splitting",
 }
 
 

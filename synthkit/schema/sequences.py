@@ -10,7 +10,7 @@ from synthkit.metadata import Metadata
 from synthkit.schema._arrow import to_arrow, to_pandas
 from synthkit.schema._keys import metadata_for
 
-__all__ = ["SequenceDataset", "SequenceError"]
+__all__ = ["SequenceDataset", "SequenceError", "check_context_keys"]
 
 
 class SequenceError(DataError):
@@ -35,6 +35,9 @@ class SequenceDataset:
             arguments.
         sort: Sort rows by entity then index (stable, so tied events keep their
             order) instead of refusing unsorted data.
+        context: One row per entity keyed by ``sequence_key`` (entities without
+            events included), or ``None``. :meth:`~synthkit.SequenceSynthesizer.fit`
+            and :func:`~synthkit.evaluate` read it when no context is passed to them.
 
     Raises:
         SequenceError: If a key column is missing or has nulls, or the index
@@ -59,6 +62,7 @@ class SequenceDataset:
         *,
         metadata: Metadata | None = None,
         sort: bool = False,
+        context: pd.DataFrame | None = None,
     ) -> None:
         frame = to_pandas(data) if isinstance(data, pa.Table) else data
         if not isinstance(frame, pd.DataFrame):
@@ -70,6 +74,7 @@ class SequenceDataset:
             order = [sequence_key] + ([sequence_index] if sequence_index else [])
             frame = frame.sort_values(order, kind="stable", ignore_index=True)
         self.data = frame
+        self.context = check_context_keys(context, sequence_key)
         self.validate()
         self.metadata = metadata_for(
             frame,
@@ -132,6 +137,25 @@ def _check_columns(frame: pd.DataFrame, key: str, index: str | None) -> None:
             raise SequenceError(
                 f"{role}={column!r} is not a column; columns: {list(frame.columns)}."
             )
+
+
+def check_context_keys(context: pd.DataFrame | None, key: str) -> pd.DataFrame | None:
+    """Return ``context`` after checking it holds ``key`` once per entity (or is None)."""
+    if context is None:
+        return None
+    if not isinstance(context, pd.DataFrame) or key not in context.columns:
+        raise SequenceError(
+            f"context must be a DataFrame with the sequence key column {key!r}, one row per "
+            f"entity; got {type(context).__name__}"
+            + (f" with columns {list(context.columns)}." if hasattr(context, "columns") else ".")
+        )
+    twice = context[key].duplicated()
+    if twice.any():
+        raise SequenceError(
+            f"context has {key}={_plain(context[key][twice].iloc[0])!r} more than once; give "
+            "one row per entity."
+        )
+    return context
 
 
 def _plain(value: object) -> object:
