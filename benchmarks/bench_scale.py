@@ -1,4 +1,4 @@
-"""Scale: (a) sharded sampling to partitioned Parquet on a local Dask cluster; (c) streamed fit.
+"""Scale: (a) sharded sampling on a local Dask cluster; (c) streamed fit; (d) streamed evaluation.
 
 Part (a) fits the autoregressive model on the Adult train split (or loads ``--model``),
 then writes ``--rows`` rows (default 2,000,000) in parts of ``--shard-rows`` rows with
@@ -25,8 +25,22 @@ small file pays the one-time imports. Linux only.
 Targets (issue 13): growth within 1.5x the budget; shape and trend errors within
 0.2 points of the in-memory fit.
 
+Part (d) evaluates a table larger than the budget: the same replicated Adult train
+(part (c)'s file) as the real table, against a synthetic table of as many rows
+(the autoregressive model fitted in memory on Adult train for ``--epochs``
+epochs, sampled, given new keys) with the Adult test split as holdout, first
+streamed (``synthkit.evaluate(path, path, holdout=path, memory_budget=budget)``)
+and then in memory on the loaded frames. It prints each run's wall and CPU seconds
+and peak memory growth (the streamed run's beyond its fixed overhead, the same
+evaluation on one row group of each table, against the budget), and each
+metric's streamed figure beside the in-memory one, with how the streamed one was
+computed and the row samples' sizes.
+Targets: growth within 1.5x the budget; column shapes and pair trends equal to
+the in-memory figures (to 1e-9 where the statistics are exact).
+
 Run: python benchmarks/bench_scale.py [--part a] [--rows 2000000] [--shard-rows 100000]
      python benchmarks/bench_scale.py --part c [--budget 32MB] [--epochs 1]
+     python benchmarks/bench_scale.py --part d [--budget 32MB] [--epochs 1]
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -182,6 +197,140 @@ def part_c(budget_text: str, epochs: int) -> bool:
     return within
 
 
+_EVALUATED = [
+    "column_shapes",
+    "column_pair_trends",
+    "detection_auc",
+    "tstr_auc",
+    "dcr_share",
+    "exact_match_rate",
+]
+
+
+def _synthetic_adult(path: Path, rows: int, epochs: int, row_group_size: int) -> None:
+    """Write ``rows`` rows of the autoregressive model fitted on Adult train, under new keys."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    model = synthkit.Synthesizer("autoregressive", epochs=epochs, random_state=0, verbose=False)
+    model.fit(load_adult("train"))
+    writer = None
+    for start in range(0, rows, 100_000):
+        part = model.sample(min(100_000, rows - start), random_state=start)
+        part.insert(0, "person_id", np.arange(len(part), dtype=np.int64) + 10**9 + start)
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=row_group_size)
+    writer.close()
+
+
+def _timed_growth(run: object) -> tuple[object, float, float, float]:
+    """:func:`_peak_growth` with the process's CPU seconds (all threads) as well."""
+    cpu = time.process_time()
+    result, seconds, growth = _peak_growth(run)
+    return result, seconds, time.process_time() - cpu, growth
+
+
+def part_d(budget_text: str, epochs: int) -> bool:
+    """Streamed against in-memory evaluation of Adult replicated to 10x the budget.
+
+    The streamed evaluation runs at the budget and at four times it (the table
+    still larger): the row samples grow with the budget, the exact figures do not move.
+    """
+    import pyarrow.parquet as pq
+
+    from synthkit.generators.streamed_budget import parse_memory
+
+    torch.set_num_threads(1)
+    budget = parse_memory(budget_text)
+    budgets = (budget, 4 * budget)
+    with tempfile.TemporaryDirectory() as tmp:
+        real = Path(tmp) / "real.parquet"
+        rows, in_memory_bytes = _replicated_adult(real, budget, row_group_size=32_768)
+        synthetic, holdout = Path(tmp) / "synthetic.parquet", Path(tmp) / "holdout.parquet"
+        _synthetic_adult(synthetic, rows, epochs, row_group_size=32_768)
+        test = load_adult("test")
+        test.insert(0, "person_id", range(-len(test), 0))
+        synthkit.save(test, holdout)
+        print(
+            f"(d) streamed evaluation: real = Adult train replicated under new keys, {rows:,} "
+            f"rows, {in_memory_bytes / 1e6:,.0f} MB in pandas; synthetic = autoregressive "
+            f"({epochs} epoch(s), fitted on Adult train), {rows:,} rows; holdout = Adult test, "
+            f"{len(test):,} rows; budgets {', '.join(f'{b / 1e6:,.0f} MB' for b in budgets)}"
+        )
+        small = {}
+        for name, path in (("real", real), ("synthetic", synthetic)):
+            small[name] = Path(tmp) / f"one-row-group-{name}.parquet"
+            pq.write_table(pq.ParquetFile(path).read_row_group(0), small[name])
+
+        def streamed(real_path: Path, synthetic_path: Path, size: int) -> Any:
+            return synthkit.evaluate(
+                real_path,
+                synthetic_path,
+                holdout=holdout,
+                target="income",
+                metrics=_EVALUATED,
+                memory_budget=size,
+            )
+
+        streamed(small["real"], small["synthetic"], budget)  # one-time imports, off the clock
+        reports, within = [], True
+        for size in budgets:
+            _, _, _, fixed = _timed_growth(
+                lambda size=size: streamed(small["real"], small["synthetic"], size)
+            )
+            report, seconds, cpu, growth = _timed_growth(
+                lambda size=size: streamed(real, synthetic, size)
+            )
+            reports.append(report)
+            within &= (growth - fixed) <= 1.5 * size
+            print(
+                f"  streamed, budget {size / 1e6:,.0f} MB (table {in_memory_bytes / size:.1f}x "
+                f"it): {seconds:4.0f} s wall, {cpu:4.0f} s CPU, peak memory growth "
+                f"{growth / 1e6:,.0f} MB; fixed overhead (same evaluation on one row group of "
+                f"each) {fixed / 1e6:,.0f} MB; beyond it {(growth - fixed) / 1e6:,.0f} MB = "
+                f"{(growth - fixed) / size:.2f}x the budget (target <= 1.5x)"
+            )
+
+        def in_memory() -> Any:
+            return synthkit.evaluate(
+                synthkit.load(real),
+                synthkit.load(synthetic),
+                holdout=synthkit.load(holdout),
+                target="income",
+                metrics=_EVALUATED,
+            )
+
+        baseline, base_seconds, base_cpu, base_growth = _timed_growth(in_memory)
+        print(
+            f"  in memory: {base_seconds:4.0f} s wall, {base_cpu:4.0f} s CPU, peak memory growth "
+            f"{base_growth / 1e6:,.0f} MB ({base_growth / budget:.1f}x the smaller budget)"
+        )
+    heads = "".join(f"{f'{b / 1e6:,.0f} MB':>9}" for b in budgets)
+    print(f"  {'metric':20}{heads}{'in memory':>10}  how streamed")
+    for name in _EVALUATED:
+        values = "".join(f"{r[name]:9.4f}" for r in reports)
+        print(f"  {name:20}{values}{baseline[name]:10.4f}  {reports[0].info[name]['streamed']}")
+    for size, report in zip(budgets, reports, strict=True):
+        samples = "; ".join(f"{k}: {v}" for k, v in report.meta["sampling"].items())
+        print(f"  samples at {size / 1e6:,.0f} MB: {samples}")
+    for size, report in zip(budgets, reports, strict=True):
+        gaps = {n: abs(report[n] - baseline[n]) for n in ("column_shapes", "column_pair_trends")}
+        shapes = report.details["column_shapes"]
+        sampled = [c for c, e in shapes["columns"].items() if not e["exact"]]
+        # Pair trends are exact; column shapes too, or within their stated bound.
+        bound = shapes["error_bound"] if sampled else 1e-9
+        within &= gaps["column_pair_trends"] <= 1e-9 and gaps["column_shapes"] <= bound
+        print(
+            f"  |streamed - in memory| at {size / 1e6:,.0f} MB: column_shapes "
+            f"{gaps['column_shapes']:.1e} (stated bound {bound:.1e}; columns from value "
+            f"samples: {sampled}), column_pair_trends {gaps['column_pair_trends']:.1e}"
+        )
+    print(f"  targets met: {within}")
+    return within
+
+
 def part_a(args: argparse.Namespace) -> bool:
     """Sharded sampling with 1 and 2 workers: rows/s, peak memory, identical bytes."""
     if args.model is not None:
@@ -221,12 +370,12 @@ def part_a(args: argparse.Namespace) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["a", "c", "all"], default="a")
+    parser.add_argument("--part", choices=["a", "c", "d", "all"], default="a")
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--shard-rows", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=None, help="AR epochs (a: 2, c: 1).")
     parser.add_argument("--model", type=Path, default=None, help="(a) a saved model file.")
-    parser.add_argument("--budget", default="32MB", help="(c) the streamed fit's memory budget.")
+    parser.add_argument("--budget", default="32MB", help="(c, d) the streamed memory budget.")
     args = parser.parse_args()
     ok = True
     if args.part in ("a", "all"):
@@ -234,6 +383,8 @@ def main() -> None:
         ok &= part_a(args_a)
     if args.part in ("c", "all"):
         ok &= part_c(args.budget, args.epochs or 1)
+    if args.part in ("d", "all"):
+        ok &= part_d(args.budget, args.epochs or 1)
     sys.exit(0 if ok else 1)
 
 

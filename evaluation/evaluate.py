@@ -33,6 +33,8 @@ def evaluate(
     max_rows: int = 10_000,
     model: Any | None = None,
     context: pd.DataFrame | Mapping[str, pd.DataFrame | None] | None = None,
+    memory_budget: int | str | None = None,
+    sample_rows: int | None = None,
 ) -> Report:
     """Score how close, safe and useful ``synthetic`` is with respect to ``real``.
 
@@ -72,6 +74,14 @@ def evaluate(
             and ``"holdout"`` tables. A side left out is read from that input's
             ``.context`` (as :class:`~synthkit.SequenceSynthesizer` samples carry).
             Entities of a context without events count as histories of length 0.
+        memory_budget: Streamed tables only (any input given as Parquet files, a
+            path, glob, directory or list, or a ``synthkit.batch_source(...)``):
+            bytes, or text such as ``"256MB"``, of the tables held at once
+            (default 256 MB). Column shapes and pair trends then read every row;
+            other metrics run on seeded row samples (see
+            :func:`~synthkit.evaluation.streamed.evaluate_streamed`).
+        sample_rows: Streamed tables only: rows of each table's row sample
+            (default ``5 * max_rows``, fewer where the budget cannot hold them).
 
     Returns:
         The :class:`Report`.
@@ -103,6 +113,28 @@ def evaluate(
         >>> report.to_dict(), report.info["exact_match_rate"]["unit"]
         ({'length_similarity': 1.0, 'exact_match_rate': 1.0}, 'entity')
     """
+    from synthkit.evaluation.streamed import evaluate_streamed, streams
+
+    if streams(real, synthetic, holdout):
+        return evaluate_streamed(
+            real,
+            synthetic,
+            holdout,
+            target,
+            metadata,
+            metrics,
+            random_state=random_state,
+            max_rows=max_rows,
+            model=model,
+            context=context,
+            memory_budget=memory_budget,
+            sample_rows=sample_rows,
+        )
+    if memory_budget is not None or sample_rows is not None:
+        raise EvaluationError(
+            "memory_budget and sample_rows apply to streamed evaluation (Parquet paths, a "
+            "glob, a directory or a synthkit.batch_source(...)); drop them for in-memory data."
+        )
     if isinstance(real, RecordDataset):
         return _records(
             real,

@@ -8,6 +8,7 @@ single-table QualityReport's pairing rules) and agree with them to 1e-9.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,8 +68,19 @@ def tv_complement(real: pd.Series, synthetic: pd.Series) -> float:
         >>> tv_complement(pd.Series(["a", "a", "b", "b"]), pd.Series(["a", "b", "b", "b"]))
         0.75
     """
-    real_counts = _as_objects(real).value_counts(dropna=True)
-    synthetic_counts = _as_objects(synthetic).value_counts(dropna=True)
+    real_counts, synthetic_counts = (
+        _as_objects(side).value_counts(dropna=True) for side in (real, synthetic)
+    )
+    return tv_complement_of_counts(real_counts, synthetic_counts)
+
+
+def tv_complement_of_counts(real_counts: pd.Series, synthetic_counts: pd.Series) -> float:
+    """:func:`tv_complement` from each side's counts per category (missing values left out).
+
+    Example:
+        >>> tv_complement_of_counts(pd.Series({"a": 2, "b": 2}), pd.Series({"a": 1, "b": 3}))
+        0.75
+    """
     if real_counts.sum() == 0 or synthetic_counts.sum() == 0:
         return float("nan")
     unseen = synthetic_counts.index.difference(real_counts.index)
@@ -257,6 +269,23 @@ class ColumnPairTrends(Metric):
         "real_association_threshold": 0.0,
     }
 
+    def correlation_entry(
+        self, entry: dict[str, Any], score: float, r_real: float, r_synthetic: float
+    ) -> tuple[float, bool]:
+        """Record a number pair's correlations in ``entry``; return its score and whether it counts.
+
+        A pair whose real correlation is not above ``real_correlation_threshold``
+        does not count (its score is NaN), as in sdmetrics.
+        """
+        threshold = self.real_correlation_threshold
+        counts = threshold <= 0 or abs(r_real) > threshold
+        entry.update(
+            metric="CorrelationSimilarity",
+            real_correlation=r_real,
+            synthetic_correlation=r_synthetic,
+        )
+        return (score if counts else float("nan")), counts
+
     def score(self, data: EvaluationData) -> MetricResult:
         """Score every pair of scored columns."""
         from synthkit.errors import ParameterError
@@ -270,17 +299,11 @@ class ColumnPairTrends(Metric):
             continuous = (first in real_bins, second in real_bins)
             entry: dict[str, Any] = {"column_1": first, "column_2": second}
             if all(continuous):
-                score, r_real, r_synthetic = correlation_similarity(
-                    real[[first, second]], synthetic[[first, second]], self.coefficient
-                )
-                threshold = self.real_correlation_threshold
-                counts = threshold <= 0 or abs(r_real) > threshold
-                if not counts:
-                    score = float("nan")
-                entry.update(
-                    metric="CorrelationSimilarity",
-                    real_correlation=r_real,
-                    synthetic_correlation=r_synthetic,
+                score, counts = self.correlation_entry(
+                    entry,
+                    *correlation_similarity(
+                        real[[first, second]], synthetic[[first, second]], self.coefficient
+                    ),
                 )
             else:
                 real_pair = pd.DataFrame(
@@ -304,6 +327,12 @@ class ColumnPairTrends(Metric):
                 entry["metric"] = "ContingencySimilarity"
             entry.update(score=score, counted=bool(counts))
             pairs.append(entry)
+        return self.result(pairs, data.excluded)
+
+    def result(
+        self, pairs: list[dict[str, Any]], excluded: Mapping[str, str], **details: Any
+    ) -> MetricResult:
+        """The mean score of the pairs that count, with every pair in the details."""
         scores = np.array([p["score"] for p in pairs if p["counted"]], dtype=float)
         value = (
             float(np.nanmean(scores))
@@ -317,7 +346,8 @@ class ColumnPairTrends(Metric):
                 "coefficient": self.coefficient,
                 "real_correlation_threshold": self.real_correlation_threshold,
                 "real_association_threshold": self.real_association_threshold,
-                "excluded_columns": dict(data.excluded),
+                "excluded_columns": dict(excluded),
+                **details,
             },
         )
 

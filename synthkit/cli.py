@@ -275,16 +275,34 @@ def evaluate(
             "model adds the likelihood membership attack (needs --holdout)."
         ),
     ] = None,
+    memory_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Stream the tables (Parquet files, globs or directories; other files "
+            "through batch sources) within this much memory, e.g. 256MB, instead of "
+            "loading them."
+        ),
+    ] = None,
 ) -> None:
     """Score a synthetic table against the real one: fidelity, privacy, utility."""
     import synthkit
 
+    if memory_budget is None:
+        read = synthkit.load
+    else:
+        from synthkit.generators.streamed_source import is_streamed
+
+        def read(path: str) -> Any:
+            # Parquet streams as it is; other files stream through their connector.
+            return path if is_streamed(path) else synthkit.batch_source(path)
+
     report = synthkit.evaluate(
-        synthkit.load(real),
-        synthkit.load(synthetic),
-        holdout=synthkit.load(holdout) if holdout else None,
+        read(real),
+        read(synthetic),
+        holdout=read(holdout) if holdout else None,
         target=target,
         model=synthkit.load_model(model) if model else None,
+        **({} if memory_budget is None else {"memory_budget": memory_budget}),
     )
     _print_report(report, "Evaluation")
     if html is not None:

@@ -148,6 +148,21 @@ def test_fit_streams_parquet_within_a_memory_budget(tmp_path: Path) -> None:
     assert list(synthetic.columns) == list(real.columns)
 
 
+def test_evaluate_streams_parquet_and_csv_within_a_memory_budget(tmp_path: Path) -> None:
+    parts = tmp_path / "real"
+    parts.mkdir()
+    adult = load_adult().sample(2_400, random_state=1).reset_index(drop=True)
+    real, synthetic = adult.iloc[:1_200], adult.iloc[1_200:]
+    for i, start in enumerate(range(0, len(real), 400)):
+        real.iloc[start : start + 400].to_parquet(parts / f"part-{i}.parquet")
+    synthetic.to_csv(tmp_path / "synthetic.csv", index=False)  # streamed by its connector
+    args = [str(parts), str(tmp_path / "synthetic.csv"), "--memory-budget", "32MB"]
+    result = runner.invoke(app, ["evaluate", *args])
+    assert result.exit_code == 0, result.output
+    in_memory = synthkit.evaluate(real, synthetic, metrics=["column_shapes"]).to_dict()
+    assert f"{in_memory['column_shapes']:.4f}" in result.output
+
+
 def test_fit_refuses_streaming_in_several_processes(tmp_path: Path) -> None:
     out = tmp_path / "m.synthkit"
     options = ["--output", str(out), "--memory-budget", "32MB", "--processes", "2"]
