@@ -11,7 +11,7 @@ training leaks more than claimed). The DP fits use the settings DP-SGD wants
 (``DP_SETTINGS``: batches of a tenth of the rows, 5 epochs, a 64-wide network,
 learning rate 0.02, a quarter of epsilon for the column histograms and a fifth for
 the one-way marginals); the non-DP fit uses the model's defaults with ``--epochs``.
-Issue 12's targets at epsilon = 1: TSTR AUC >= 0.88, shape error <= 3 %, trend error
+The targets at epsilon = 1: TSTR AUC >= 0.88, shape error <= 3 %, trend error
 <= 6 % and below AIM's, DP fit at most 3x the non-DP fit.
 
 Baselines at every finite epsilon, in the same run, each in a venv of its own run as
@@ -35,8 +35,12 @@ share and membership AUC against the holdout patients, fit seconds, epsilon spen
 the audit's bound (canary patients, a distance attack).
 
     .venv/bin/python benchmarks/bench_privacy.py --eps 1 4 inf \
-        --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-argn/bin/python
+        --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-seqbench/bin/python
     .venv/bin/python benchmarks/bench_privacy.py --sequences --patients 3000 --eps 4 inf
+
+``--models`` runs some of the models, ``--save`` appends each row to a JSON-lines file
+as it is measured and ``--merge`` adds saved rows to the table: the slow baselines can
+run in a process of their own while 'ar' is measured.
 """
 
 from __future__ import annotations
@@ -274,6 +278,15 @@ def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
     }
 
 
+def keep(rows: list[dict], row: dict, save: str | None) -> None:
+    """Add a row, print it and append it to ``save``: a long run's figures survive."""
+    rows.append(row)
+    print(row, flush=True)
+    if save:
+        with open(save, "a") as file:
+            file.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, help="training rows (default: the whole split)")
@@ -290,6 +303,11 @@ def main() -> None:
     parser.add_argument("--aim-rounds", type=int, default=30, help="AIM's rounds (>= 26)")
     parser.add_argument("--aim-model-size", type=float, default=20.0, help="AIM's MB")
     parser.add_argument("--argn-minutes", type=float, default=10.0, help="ARGN's cap")
+    parser.add_argument(
+        "--models", nargs="*", default=["ar", "argn", "aim"], help="models to run (ar argn aim)"
+    )
+    parser.add_argument("--save", help="append each row to this JSON-lines file")
+    parser.add_argument("--merge", nargs="*", default=[], help="JSON-lines files of earlier rows")
     parser.add_argument("--worker", choices=["aim", "argn"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     parser.add_argument("--worker-eps", type=float, help=argparse.SUPPRESS)
@@ -313,16 +331,14 @@ def main() -> None:
     train, test = load_adult("train"), load_adult("test")
     if args.rows:
         train = train.sample(min(args.rows, len(train)), random_state=0)
-    rows = []
-    for epsilon in args.eps:
-        rows.append(run(epsilon, train, test, args))
-        print(rows[-1], flush=True)  # a long run's figures survive an interruption
+    rows = [json.loads(line) for path in args.merge for line in Path(path).read_text().splitlines()]
+    for epsilon in args.eps if "ar" in args.models else []:
+        keep(rows, run(epsilon, train, test, args), args.save)
     for name, python in (("argn", args.argn_python), ("aim", args.aim_python)):
-        if python:
+        if python and name in args.models:
             finite = [e for e in args.eps if math.isfinite(e)]
             for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
-                rows.append(run_baseline(name, epsilon, train, test, args))
-                print(rows[-1], flush=True)
+                keep(rows, run_baseline(name, epsilon, train, test, args), args.save)
     table = pd.DataFrame(rows).set_index(["model", "epsilon"])
     if ("ar", math.inf) in table.index:
         table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]

@@ -100,9 +100,11 @@ def _attack_result(
     baseline_successes: int,
     attempts: int,
     extra: dict[str, Any],
+    control_attempts: int | None = None,
 ) -> MetricResult:
+    control_attempts = attempts if control_attempts is None else control_attempts
     attack = wilson_rate(attack_successes, attempts)
-    control = wilson_rate(control_successes, attempts)
+    control = wilson_rate(control_successes, control_attempts)
     baseline = wilson_rate(baseline_successes, attempts)
     risk, interval = residual_risk(attack, control)
     details = {
@@ -112,6 +114,7 @@ def _attack_result(
         "control_rate_interval": control.interval(),
         "baseline_rate": baseline.value,
         "attempts": attempts,
+        "control_attempts": control_attempts,
         "attack_successes": attack_successes,
         "control_successes": control_successes,
         "better_than_baseline": attack.value > baseline.value,
@@ -448,8 +451,52 @@ class InferenceRisk(Metric):
     For each secret column, the attacker knows a target's other scored
     attributes, finds the nearest synthetic row on them and guesses its secret.
     A guess is right when categories are equal, or numbers are within
-    ``tolerance`` (relative). The score is the highest risk over the secret
-    columns; details list every column.
+    ``tolerance`` (relative). The same attack on control targets (holdout rows
+    the generator never saw) measures what the other attributes and the
+    population already tell. Every training row and every holdout row is a
+    target, up to ``n_attacks`` on each side (the two sides need not be equal).
+
+    The risk pools the guesses over the secrets: Giomi et al.'s residual risk
+    ``(A - C) / (1 - C)`` on the shares ``A`` and ``C`` of right guesses over all
+    (target, secret) pairs of training and control targets. That equals
+    ``sum_j (A_j - C_j) / sum_j (1 - C_j)``: each secret weighs by the room its
+    control rate leaves, so a secret easy to guess without the synthetic data
+    neither dominates the score nor widens its interval, and no secret is
+    picked after the fact (the largest of many noisy per-secret estimates is
+    biased upward, so a worst-secret score flags real data the model never saw).
+
+    The interval treats the target, not the guess, as the independent unit: one
+    target's guesses share its attributes and are correlated. Each target's
+    count of right guesses gives the two rates and their sample variances
+    (training and control targets independent); the error is propagated to the
+    risk to first order (delta method), at 95 % confidence.
+
+    Before the attack the secrets are prepared, and the report states how:
+
+    * duplicates (``details["merged"]``): columns equal in every training row,
+      or splitting the training rows into the same groups (one a relabelling
+      of the other, such as a code and its label), are one attribute: it counts
+      once in the attacker's distance, is hidden with all its copies when it is
+      the secret, and duplicated secrets are scored once;
+    * no room (``details["left_out"]``): a secret the control attack guesses
+      right for more than ``1 - min_room`` of the control targets is left out:
+      the other attributes already give it away, so no excess can be measured.
+
+    The pooled risk averages over the secrets: a leak confined to one secret
+    among ``J`` counts about ``1/J`` of its size. Per-secret risks, each with
+    its own interval (not corrected for the number of secrets), are in
+    ``details["columns"]``; name the sensitive columns with ``secrets=`` to
+    score them alone. With fewer than ``min_targets`` training or control
+    targets the metric does not apply: the interval would be wider than a 0.10
+    gate even for real rows the generator never saw.
+
+    Example:
+        >>> from synthkit.datasets import load_adult
+        >>> adult = load_adult("train").sample(1500, random_state=0)
+        >>> real, holdout = adult.iloc[:1000], adult.iloc[1000:]
+        >>> result = InferenceRisk().compute(real, real.sample(frac=1.0), holdout=holdout)
+        >>> round(result.value, 1), result.details["merged"]
+        (1.0, {'education': ['education_num']})
     """
 
     name = "inference_risk"
@@ -458,11 +505,109 @@ class InferenceRisk(Metric):
     category = "privacy"
     direction = "lower"
     requires = ("holdout",)
-    explanation = "Excess chance of guessing a training row's hidden value (worst column)."
-    params: ClassVar[dict[str, Any]] = {"n_attacks": 1000, "secrets": None, "tolerance": 0.05}
+    explanation = (
+        "Excess share of training rows' hidden values guessed from synthetic rows, all secrets."
+    )
+    params: ClassVar[dict[str, Any]] = {
+        "n_attacks": 1000,
+        "secrets": None,
+        "tolerance": 0.05,
+        "min_targets": 200,
+        "min_room": 0.01,
+    }
+
+    def not_applicable(self, data: EvaluationData) -> str | None:
+        """Say so when the training or control targets are too few to bound the risk."""
+        reason = super().not_applicable(data)
+        if reason is not None or not isinstance(getattr(data, "real", None), pd.DataFrame):
+            return reason
+        sizes = {"training": len(data.real), "holdout": len(data.holdout)}
+        few = {side: size for side, size in sizes.items() if size < int(self.min_targets)}
+        if few:
+            counts = ", ".join(f"{size:,} {side}" for side, size in few.items())
+            return (
+                f"needs at least min_targets={self.min_targets} training and holdout rows as "
+                f"attack targets, got {counts}: with fewer, the 95 % interval is wider than "
+                "0.10 even for real rows the generator never saw. Pass a larger holdout"
+            )
+        return None
 
     def score(self, data: EvaluationData) -> MetricResult:
-        """Guess each secret column for training and control targets."""
+        """Guess each secret for training and control targets and pool the right guesses."""
+        secrets = self._secrets(data)
+        train = data.positions(len(data.real), int(self.n_attacks), "inference training targets")
+        control = data.positions(
+            len(data.holdout), int(self.n_attacks), "inference control targets"
+        )
+        searched = data.positions(len(data.synthetic), data.max_rows, "inference synthetic rows")
+        values = _value_matrix(data)
+        copies = _duplicate_columns(values["real"], data.columns)
+        groups = _secret_groups(secrets, copies)
+        # Duplicates count once in the distance too: only the first of each is kept.
+        first = {c: min(copies[c], key=data.columns.index) for c in data.columns}
+        synthetic = data.encoded("synthetic").take(searched)
+        weights = synthetic.feature_weights([c for c in data.columns if first[c] == c])
+        synthetic_values = values["synthetic"][searched]
+        hidden = [first[secret] for secret in groups]
+        positions = [data.columns.index(secret) for secret in groups]
+        numeric = [secret in data.numeric_columns for secret in groups]
+        right = {}
+        for which, rows in (("real", train), ("holdout", control)):
+            targets = data.encoded(which).take(rows)
+            nearest = _guess_secrets(targets, synthetic, hidden, weights)
+            right[which] = _right_guesses(
+                synthetic_values[nearest, positions],
+                values[which][rows][:, positions],
+                numeric,
+                self.tolerance,
+            )
+        random_rows = data.rng("inference baseline").integers(0, len(synthetic), size=len(train))
+        baseline = _right_guesses(
+            synthetic_values[random_rows][:, positions],
+            values["real"][train][:, positions],
+            numeric,
+            self.tolerance,
+        )
+        per_column, left_out = {}, {}
+        for i, secret in enumerate(groups):
+            result = _attack_result(
+                int(right["real"][:, i].sum()),
+                int(right["holdout"][:, i].sum()),
+                int(baseline[:, i].sum()),
+                len(train),
+                {},
+                control_attempts=len(control),
+            )
+            per_column[secret] = {"risk": result.value, "interval": result.interval}
+            per_column[secret].update(result.details)
+            room = 1.0 - right["holdout"][:, i].mean()
+            if room < float(self.min_room):
+                left_out[secret] = (
+                    f"guessed right for {1.0 - room:.1%} of control targets from the other "
+                    f"attributes alone (room {room:.3f} < min_room={self.min_room})"
+                )
+        names = list(groups)
+        kept = [i for i, secret in enumerate(names) if secret not in left_out]
+        details: dict[str, Any] = {
+            "secrets": [names[i] for i in kept],
+            "merged": {s: groups[s] for s in groups if groups[s]},
+            "left_out": left_out,
+            "training_targets": len(train),
+            "control_targets": len(control),
+            "tolerance": self.tolerance,
+            "columns": per_column,
+        }
+        if not kept:
+            details["reason"] = "every secret was left out: the control attack leaves no room"
+            return MetricResult(float("nan"), details=details)
+        pooled = _pooled_risk(right["real"][:, kept], right["holdout"][:, kept])
+        return MetricResult(
+            pooled.value,
+            pooled.interval,
+            {**pooled.details, "baseline_rate": float(baseline[:, kept].mean()), **details},
+        )
+
+    def _secrets(self, data: EvaluationData) -> list[str]:
         secrets = list(self.secrets) if self.secrets is not None else list(data.columns)
         unknown = [c for c in secrets if c not in data.columns]
         if unknown or not secrets:
@@ -470,53 +615,88 @@ class InferenceRisk(Metric):
                 f"secrets={self.secrets!r} must name scored columns (unknown: {unknown}); "
                 f"scored columns are {data.columns}."
             )
-        train, control = _targets(data, "inference", int(self.n_attacks))
-        searched = data.positions(len(data.synthetic), data.max_rows, "inference synthetic rows")
-        synthetic = data.encoded("synthetic").take(searched)
-        values = _value_matrix(data)
-        synthetic_values = values["synthetic"][searched]
-        positions = [data.columns.index(c) for c in secrets]
-        guesses = {
-            which: _guess_secrets(data.encoded(which).take(rows), synthetic, secrets)
-            for which, rows in (("real", train), ("holdout", control))
-        }
-        rng = data.rng("inference baseline")
-        random_rows = rng.integers(0, len(synthetic), size=len(train))
-        per_column: dict[str, Any] = {}
-        for i, (secret, j) in enumerate(zip(secrets, positions, strict=True)):
-            numeric = secret in data.numeric_columns
-            truth = {"real": values["real"][train, j], "holdout": values["holdout"][control, j]}
-            guessed = {w: synthetic_values[guesses[w][:, i], j] for w in guesses}
-            right = {w: _correct(guessed[w], truth[w], numeric, self.tolerance) for w in guesses}
-            baseline = _correct(
-                synthetic_values[random_rows, j], truth["real"], numeric, self.tolerance
-            )
-            result = _attack_result(
-                int(right["real"].sum()),
-                int(right["holdout"].sum()),
-                int(baseline.sum()),
-                len(train),
-                {},
-            )
-            per_column[secret] = {
-                "risk": result.value,
-                "interval": result.interval,
-                **result.details,
-            }
-        worst = max(per_column, key=lambda c: np.nan_to_num(per_column[c]["risk"], nan=-1.0))
-        return MetricResult(
-            per_column[worst]["risk"],
-            per_column[worst]["interval"],
-            {"worst_column": worst, "columns": per_column, "tolerance": self.tolerance},
-        )
+        if not 0.0 <= float(self.min_room) < 1.0:
+            raise ParameterError(f"min_room={self.min_room!r} must be in [0, 1).")
+        return secrets
 
 
-def _guess_secrets(targets: Encoded, synthetic: Encoded, secrets: list[str]) -> np.ndarray:
-    """Index of the nearest synthetic row on all columns but each secret, per secret."""
-    out = np.empty((len(targets), len(secrets)), dtype=np.int64)
-    for start, stop, block, _ in iter_l1_blocks(targets, synthetic):
-        for i, secret in enumerate(secrets):
-            own = _column_distance(targets, synthetic, secret, start, stop)
+def _duplicate_columns(real: np.ndarray, columns: list[str]) -> dict[str, list[str]]:
+    """Each column with the columns that duplicate it in every training row (itself first).
+
+    Two columns duplicate each other when their values are equal (missing in the
+    same rows), or when they split the rows into the same groups with fewer groups
+    than half the rows (a relabelling; distinct values on every row would match
+    any other such column by construction).
+    """
+    codes, groups = [], []
+    for j in range(real.shape[1]):
+        column_codes, levels = pd.factorize(real[:, j], use_na_sentinel=False)
+        codes.append(column_codes)
+        groups.append(len(levels))
+    out = {column: [column] for column in columns}
+    for i, first in enumerate(columns):
+        for j in range(i + 1, len(columns)):
+            equal = np.array_equal(real[:, i], real[:, j], equal_nan=True)
+            relabelled = groups[i] <= len(real) / 2 and np.array_equal(codes[i], codes[j])
+            if equal or relabelled:
+                out[first].append(columns[j])
+                out[columns[j]].append(first)
+    return out
+
+
+def _secret_groups(secrets: list[str], copies: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each group of duplicated secrets scored once: the first named, with the others it covers."""
+    groups: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for secret in secrets:
+        if secret not in seen:
+            groups[secret] = [c for c in copies[secret] if c != secret and c in secrets]
+            seen.update(copies[secret])
+    return groups
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    value: float
+    interval: tuple[float, float]
+    details: dict[str, Any]
+
+
+def _pooled_risk(attack: np.ndarray, control: np.ndarray, confidence: float = 0.95) -> _Pooled:
+    """Residual risk of right guesses pooled over secrets, targets as the independent unit.
+
+    ``attack`` and ``control`` are (targets, secrets) booleans. Each target's share of
+    right guesses is one observation; the two rates' standard errors come from those
+    shares' sample variances and are propagated to the risk by :func:`residual_risk`.
+    """
+    z = NormalDist().inv_cdf(0.5 * (1.0 + confidence))
+    rates = {}
+    for name, right in (("attack", attack), ("control", control)):
+        shares = right.mean(axis=1)
+        spread = shares.std(ddof=1) / np.sqrt(len(shares)) if len(shares) > 1 else 0.0
+        rates[name] = Rate(float(shares.mean()), z * float(spread))
+    risk, interval = residual_risk(rates["attack"], rates["control"])
+    details = {
+        "attack_rate": rates["attack"].value,
+        "attack_rate_interval": rates["attack"].interval(),
+        "control_rate": rates["control"].value,
+        "control_rate_interval": rates["control"].interval(),
+        "guesses_each": {"training": attack.size, "control": control.size},
+    }
+    return _Pooled(risk, interval, details)
+
+
+def _guess_secrets(
+    targets: Encoded, synthetic: Encoded, hidden: list[str], weights: torch.Tensor
+) -> np.ndarray:
+    """Index of the nearest synthetic row on the weighted columns but each hidden one, per secret.
+
+    A hidden column must carry weight 1 (its unweighted share is what is removed).
+    """
+    out = np.empty((len(targets), len(hidden)), dtype=np.int64)
+    for start, stop, block, _ in iter_l1_blocks(targets, synthetic, weights):
+        for i, column in enumerate(hidden):
+            own = _column_distance(targets, synthetic, column, start, stop)
             out[start:stop, i] = torch.argmin(own.neg_().add_(block), dim=1).numpy()
     return out
 
@@ -534,6 +714,15 @@ def _column_distance(
     if levels:
         share.addmm_(query.onehot[start:stop][:, levels], reference.onehot[:, levels].T, alpha=-1.0)
     return share
+
+
+def _right_guesses(
+    guesses: np.ndarray, truth: np.ndarray, numeric: list[bool], tolerance: float
+) -> np.ndarray:
+    """(targets, secrets) booleans: each guess right or not."""
+    return np.column_stack(
+        [_correct(guesses[:, i], truth[:, i], numeric[i], tolerance) for i in range(truth.shape[1])]
+    )
 
 
 def _correct(guess: np.ndarray, truth: np.ndarray, numeric: bool, tolerance: float) -> np.ndarray:

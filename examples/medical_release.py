@@ -115,3 +115,11 @@ for name in (
 ):
     if name in report.results:
         print(f"   {name}: {report.results[name].value:.3f}")
+if "inference_risk" in report.results:
+    # The inference risk pools every secret column; the details say which were scored.
+    details = report.results["inference_risk"].details
+    print(
+        f"   inference_risk pooled {len(details['secrets'])} secrets over "
+        f"{details['control_targets']} holdout patients; duplicates merged: "
+        f"{details['merged'] or 'none'}; left out: {list(details['left_out']) or 'none'}"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from synthkit.generators.autoregressive import _calibrate, _draw
 from synthkit.privacy import epsilon_spent, noise_for_epsilon
 from synthkit.privacy.marginals import noisy_marginals
 from synthkit.privacy.plan import DPSGDPlan
-from synthkit.privacy.preprocessing import _noisy_range, _noisy_tokens
+from synthkit.privacy.preprocessing import NarrowRangeWarning, _noisy_range, _noisy_tokens
 
 pytest.importorskip("opacus")
 
@@ -141,3 +143,52 @@ def test_shares_leaving_nothing_for_training_are_refused(skewed: pd.DataFrame) -
         synthkit.Synthesizer(
             "ar", **{**FAST, "epsilon": 1.0, "preprocessing_share": 0.5, "marginals_share": 0.5}
         ).fit(skewed)
+
+
+def test_a_tail_below_the_noise_is_continued_but_a_hard_end_is_not() -> None:
+    torch.manual_seed(0)
+    # Column 0 halves toward its top, far below the noise after a few cells; column 1
+    # stops dead after ten busy tokens.
+    decaying = [round(6000 * 0.5**k) for k in range(16)] + [0] * 4
+    tokens = torch.tensor(
+        [[k, min(k, 19)] for k, n in enumerate(decaying) for _ in range(n)]
+        + [[0, k] for k in range(10) for _ in range(1000)]
+    )
+    shares = noisy_marginals(tokens, [20, 20], noise_multiplier=30.0)
+    assert float(shares[0][9]) > 0  # about 12 rows, well under the noise (sigma ~42)
+    assert float(shares[0][19]) == 0.0
+    assert shares[1][10:].tolist() == [0.0] * 10
+
+
+def test_noisy_range_takes_in_a_narrower_neighbour_with_a_positive_count() -> None:
+    rng = np.random.default_rng(0)
+    # 51 ones next to a busy [2, 5), like Adult's years of education.
+    values = np.concatenate([np.ones(51), rng.integers(2, 17, 30_000)]).astype(float)
+    low, high = _noisy_range(values, sigma=20.0, rng=rng)
+    assert (low, high) == (1.0, 20.0)
+
+
+def _small_table(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({f"c{i}": rng.choice(["a", "b", "c"], n) for i in range(6)})
+    table["days"] = rng.integers(0, 3000, n)
+    table["amount"] = np.round(rng.lognormal(7.0, 1.0, n), 2)
+    return table
+
+
+def test_a_small_fit_warns_that_its_noisy_range_is_too_narrow() -> None:
+    params = {**FAST, "epsilon": 1.0, "random_state": 0}
+    with pytest.warns(NarrowRangeWarning, match=r"'amount'.*bounds=\{'amount'"):
+        synthkit.Synthesizer("ar", **params).fit(_small_table())
+
+
+def test_public_bounds_silence_the_range_warning(skewed: pd.DataFrame) -> None:
+    bounds = {"days": (0, 3000), "amount": (0.0, 50_000.0)}
+    params = {**FAST, "epsilon": 1.0, "random_state": 0, "bounds": bounds}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        synthkit.Synthesizer("ar", **params).fit(_small_table())
+    assert not [w for w in caught if "noisy range" in str(w.message)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NarrowRangeWarning)  # enough rows: no warning
+        synthkit.Synthesizer("ar", **{**FAST, "epsilon": 1.0, "random_state": 0}).fit(skewed)

@@ -247,32 +247,168 @@ def test_bad_public_domains_are_refused(cohort) -> None:
         plain.fit(labs, context=patients, **keys)
 
 
-def test_the_stop_rate_release_is_accounted_and_near_the_truth() -> None:
-    from synthkit.generators.sequential.private import noisy_stop_rate
+def test_the_length_release_bounds_histories_and_the_stop_head_follows_it(private_model) -> None:
+    shapes = private_model._event_shapes
+    budget = private_model.privacy_budget_["events"]
+    # The lengths and shapes are one release, composed with the histograms and the steps.
+    assert budget["epsilon_marginals"] > 0
+    assert budget["marginals_noise_multiplier"] == pytest.approx(shapes.noise_multiplier)
+    assert shapes.histograms == len(private_model.event_encoder_.learned_columns) + 1
+    assert private_model.layout_["max_length"] == shapes.max_length()
+    # The stop head was calibrated: histories drawn afresh have the released mean
+    # log length, within what 400 draws and the calibration's tolerance allow.
+    target = shapes.log_length_mean()
+    assert len(budget["stop_calibration"]) >= 1
+    lengths = private_model.sample(400, random_state=5).data.groupby("id").size()
+    drawn = np.log1p(np.r_[lengths.to_numpy(), np.zeros(400 - len(lengths))]).mean()
+    assert abs(drawn - target) < 0.2, (drawn, target)
 
-    torch.manual_seed(0)
-    lengths = torch.tensor([0] * 1_000 + [4] * 9_000)
-    # 9,000 histories of 4 events: one stop in every 4 later positions.
-    assert noisy_stop_rate(lengths, noise_multiplier=2.0) == pytest.approx(0.25, abs=0.01)
-    # Heavy noise still gives a rate, clipped to a usable range.
-    assert 1 / 64 <= noisy_stop_rate(lengths[:20], noise_multiplier=1e4) <= 0.5
+
+def test_the_column_heads_are_held_to_the_released_shares(private_model) -> None:
+    encoder = private_model.event_encoder_
+    released = private_model._event_shapes.shares["test"]
+    categories = encoder.transforms_["test"].categories
+    # The pooled token decodes to no category of its own: compare the kept ones.
+    kept = np.array([isinstance(c, str) and not c.startswith("\x00") for c in categories])
+    drawn = private_model.sample(400, random_state=6).data["test"]
+    counts = drawn.value_counts().reindex(np.array(categories)[kept], fill_value=0).to_numpy(float)
+    target = released[kept] / released[kept].sum()
+    assert 0.5 * np.abs(counts / counts.sum() - target).sum() < 0.1
+    # The calibration's rounds are recorded with the spending.
+    assert len(private_model.privacy_budget_["events"]["shares_calibration"]) >= 1
+
+
+def test_released_lengths_and_shares_are_near_the_truth() -> None:
+    from synthkit.generators.sequential.private_shapes import release_event_shapes
+    from synthkit.processing.discretizer import Discretizer
+
+    rng = np.random.default_rng(0)
+    lengths = np.array([0] * 2_000 + [4] * 18_000)
+    kinds = rng.choice(["a", "b"], size=int(lengths.sum()), p=[0.7, 0.3])
+    frame = pd.DataFrame({"kind": kinds, "x": rng.lognormal(3.0, 1.0, len(kinds))})
+    encoder = Discretizer(n_bins=8).fit(frame)
+    shapes = release_event_shapes(encoder, frame, lengths, 2.0, 1e-6, seed=0)
+    assert shapes.max_length() in range(4, 8)  # no cell above 4 stands out
+    assert shapes.stop_rate() == pytest.approx(0.25, abs=0.02)
+    head = encoder.transforms_["kind"].codes(pd.Series(["a", "b"]))
+    assert shapes.shares["kind"][head].tolist() == pytest.approx([0.7, 0.3], abs=0.02)
+    # The rebuilt quantile function of x follows the real one.
+    tokens = encoder.tokens_["x"]
+    released = np.interp([0.25, 0.5, 0.75], tokens.levels, tokens.knots)
+    real = np.quantile(frame["x"], [0.25, 0.5, 0.75])
+    assert np.allclose(np.log(released), np.log(real), atol=0.25)
+
+
+def test_each_entity_gives_the_column_histograms_at_most_its_cap_of_events() -> None:
+    from synthkit.generators.sequential.private_shapes import EVENTS_PER_ENTITY, _picked
+
+    lengths = np.array([3, 0, 40, 16, 17])
+    codes = np.repeat(np.arange(len(lengths)), lengths)
+    picked = _picked(codes, np.ones(len(codes), bool), np.random.default_rng(1), EVENTS_PER_ENTITY)
+    per_entity = np.bincount(codes[picked], minlength=len(lengths))
+    assert per_entity.tolist() == [3, 0, 16, 16, 16]
+    assert len(np.unique(picked)) == len(picked)
 
 
 def test_a_private_fit_starts_from_the_released_shares(private_model) -> None:
-    budget = private_model.privacy_budget_["events"]
-    # The stop-rate release is composed with the histograms and the steps.
-    assert budget["epsilon_marginals"] > 0
-    assert budget["epsilon_spent"] <= budget["epsilon"] + 1e-9
-    from synthkit.generators.sequential.private import start_from_encoder
+    from synthkit.generators.sequential.private import start_heads
 
     network = private_model.network_
     encoder = private_model.event_encoder_
+    shapes = private_model._event_shapes
     fresh = type(network)(encoder.vocab_sizes, [], state_dim=8, hidden_dim=8)
-    start_from_encoder(fresh, encoder, stop_rate=0.1)
-    head = 1 + encoder.learned_columns.index("test")
-    counts = np.asarray(encoder.transforms_["test"].counts, float)
-    width = len(counts)
-    expected = np.log(np.maximum(counts, 1) / np.maximum(counts, 1).max())
-    assert np.allclose(fresh.out_bias[head, 0, :width].detach().numpy(), expected, atol=1e-5)
-    stop = fresh.out_bias[0, 0, :2].detach()
-    assert float(torch.softmax(stop, 0)[1]) == pytest.approx(0.1, abs=1e-6)
+    shares = [np.array([0.9, 0.1])] + [shapes.shares[c] for c in encoder.learned_columns]
+    start_heads(fresh, shares)
+    for head, share in enumerate(shares):
+        width = len(share)
+        assert width == fresh.sizes[head]
+        drawn = torch.softmax(fresh.out_bias[head, 0, :width].detach(), 0).numpy()
+        assert np.allclose(drawn, share, atol=1e-5)
+
+
+PLANTED = {"key": -987_654_321, "value": 271.828, "length": 421, "test": "one-off-test"}
+
+
+@pytest.fixture(scope="module")
+def planted(cohort, tmp_path_factory):
+    """A private model of labs with one patient holding every unique extreme."""
+    patients, labs = cohort
+    n = PLANTED["length"]
+    outlier = pd.DataFrame(
+        {
+            "id": PLANTED["key"],
+            "days": np.arange(n) * 3 - 9_999,
+            "test": ["hdl"] * (n - 1) + [PLANTED["test"]],
+            "value": [50.0] * (n - 1) + [PLANTED["value"]],
+        }
+    )
+    row = patients.iloc[:1].assign(id=PLANTED["key"])
+    events = pd.concat([labs, outlier], ignore_index=True)
+    context = pd.concat([patients, row], ignore_index=True)
+    model = synthkit.SequenceSynthesizer("ar", epsilon=4.0, **{**QUICK, "epochs": 1})
+    model.fit(events, context=context, sequence_key="id", sequence_index="days")
+    path = model.save(tmp_path_factory.mktemp("planted") / "labs.synthkit")
+    return model, events, path
+
+
+def _manifest_leaves(tree: object) -> list[object]:
+    if isinstance(tree, dict):
+        return [leaf for key, value in tree.items() for leaf in [key, *_manifest_leaves(value)]]
+    if isinstance(tree, list):
+        return [leaf for value in tree for leaf in _manifest_leaves(value)]
+    return [tree]
+
+
+def test_a_private_model_file_holds_no_exact_real_extreme(planted) -> None:
+    import json
+    import zipfile
+
+    _, events, path = planted
+    manifest = json.loads(zipfile.ZipFile(path).read("model.json"))
+    leaves = _manifest_leaves(manifest["state"])
+    numbers = {float(v) for v in leaves if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # The planted values and the real ranges' ends that no public grid holds.
+    real_extremes = {
+        PLANTED["key"],
+        PLANTED["value"],
+        PLANTED["length"],
+        float(events["days"].min()),
+        float(events["days"].max()),
+    }
+    assert not numbers & real_extremes, sorted(numbers & real_extremes)
+    text = " ".join(str(v) for v in leaves if isinstance(v, str))
+    assert PLANTED["test"] not in text and str(PLANTED["key"]) not in text
+    # Detection's reasons count rows and categories: none are kept.
+    assert "reasons" not in manifest["state"]["encoders"]["sequence"]["event_metadata"]
+    # No exact statistic of the training steps is recorded either.
+    assert set(manifest["state"]["fitted"]["loss_history"]) <= {"epoch", "entities"}
+
+
+def test_samples_of_a_private_model_hold_no_planted_extreme(planted) -> None:
+    model, _, path = planted
+    for fitted in (model, synthkit.load_model(path)):
+        synthetic = fitted.sample(300, random_state=2)
+        events = synthetic.data
+        assert PLANTED["key"] not in set(events["id"]) | set(synthetic.context["id"])
+        assert PLANTED["test"] not in set(events["test"].dropna())
+        assert not np.isclose(events["value"], PLANTED["value"]).any()
+        assert events.groupby("id").size().max() <= fitted.layout_["max_length"]
+    # The one long history stands alone far above the rest: the released longest is
+    # below it (an entity cannot move a noisy cell above the noise on its own).
+    assert model.layout_["max_length"] < PLANTED["length"]
+
+
+def test_the_spent_epsilon_composes_every_release(planted) -> None:
+    from synthkit.privacy.accounting import epsilon_spent
+
+    model, _, _ = planted
+    events = model.privacy_budget_["events"]
+    accounted = events["delta"] - events["delta_category_threshold"]
+    mechanisms = [
+        (events["preprocessing_noise_multiplier"], 1.0, 1),
+        (events["marginals_noise_multiplier"], 1.0, 1),
+        (events["noise_multiplier"], events["sample_rate"], events["steps"]),
+    ]
+    assert epsilon_spent(mechanisms, accounted) == pytest.approx(events["epsilon_spent"])
+    assert events["epsilon_spent"] <= events["epsilon"] + 1e-9
+    assert model.epsilon_spent_ <= 4.0 + 1e-9

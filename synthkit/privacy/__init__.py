@@ -9,9 +9,10 @@ is the row.
 """
 
 from synthkit.privacy.accounting import default_delta, epsilon_spent, noise_for_epsilon
-from synthkit.privacy.preprocessing import PrivacyBudget, protected_range
+from synthkit.privacy.preprocessing import NarrowRangeWarning, PrivacyBudget, protected_range
 
 __all__ = [
+    "NarrowRangeWarning",
     "PrivacyBudget",
     "default_delta",
     "epsilon_spent",

@@ -13,11 +13,54 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
-__all__ = ["noisy_marginals"]
+__all__ = ["narrow_span", "noisy_marginals"]
 
 _SPAN_FLOOR = 2.0
+# A tail ends where a noisy count lies this many deviations below its decay.
+_TAIL_FLOOR = 2.5
+_TAIL_CELLS = 3
+# A tail ends where it would hold fewer rows than this (a value drawn once or never).
+_TAIL_ROWS = 2.0
+_MAX_DECAY = 0.9
+
+
+# A column's released shares are narrow when the values of their tokens span at most
+# this share of its range.
+_NARROW_SHARE = 1 / 8
+
+
+def narrow_span(
+    share: torch.Tensor, token_values: np.ndarray, value_range: tuple[float, float]
+) -> tuple[float, float] | None:
+    """The values a numeric column's non-zero shares span, if a sliver of its range.
+
+    Reads only released quantities (post-processing).
+
+    Args:
+        share: The column's released token shares (values low to high, then missing).
+        token_values: ``[tokens, 2]`` lowest and highest value of each value token.
+        value_range: The column's (noisy or public) range.
+
+    Returns:
+        The lowest and highest value of the span, or None when it covers more than
+        ``_NARROW_SHARE`` of the range.
+
+    Example:
+        >>> values = np.stack([np.arange(64.0), np.arange(64.0) + 1], axis=1)
+        >>> narrow_span(torch.tensor([0.0] * 30 + [1.0] + [0.0] * 33), values, (0, 64))
+        (30.0, 31.0)
+        >>> narrow_span(torch.full((64,), 1 / 64), values, (0, 64)) is None
+        True
+    """
+    used = (share[: len(token_values)] > 0).nonzero().flatten().cpu().numpy()
+    low, high = float(value_range[0]), float(value_range[1])
+    if len(used) == 0 or not high > low:
+        return None
+    first, last = float(token_values[used[0], 0]), float(token_values[used[-1], 1])
+    return (first, last) if last - first <= _NARROW_SHARE * (high - low) else None
 
 
 def noisy_marginals(
@@ -53,20 +96,56 @@ def noisy_marginals(
 
 
 def _shares(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Shares from noisy counts: zero outside the span of cells well above the noise.
+    """Shares from noisy counts: the span of cells well above the noise, and its tails.
 
-    Tokens are ordered (numbers' points and bins run low to high), so cells beyond
-    the outermost ones standing ``_SPAN_FLOOR`` deviations above zero are taken as
-    empty: noise alone would otherwise give the empty ends of a numeric range some
-    mass (years of education of 18 and 20 in Adult), and generated values there
-    stretch the column's range. Inside the span, negative counts become zero.
+    Tokens are ordered (numbers' points and bins run low to high, categories by
+    count), so cells beyond the outermost ones standing ``_SPAN_FLOOR`` deviations
+    above zero are not read as they are: noise alone would give the empty ends of a
+    numeric range some mass (years of education of 18 and 20 in Adult), and
+    generated values there stretch the column's range. They are not simply emptied
+    either: the rows below the noise (a tail of a few hundred rows spread over many
+    bins, or the 51 rows with one year of education) would be lost, and generated
+    values would stop short of the real range. Beyond each end of the span the
+    counts go on decaying as they did over its last cells (:func:`_tail`) for as
+    long as the noisy counts do not contradict it. Inside the span, negative counts
+    become zero.
     """
     busy = (noisy > _SPAN_FLOOR * sigma).nonzero().flatten()
     kept = noisy.clamp(min=0.0)
     if len(busy) == 0:
         kept = torch.zeros_like(noisy)
         kept[int(noisy.argmax())] = 1.0
-    else:
-        kept[: int(busy[0])] = 0.0
-        kept[int(busy[-1]) + 1 :] = 0.0
-    return kept / kept.sum()
+        return kept
+    first, last = int(busy[0]), int(busy[-1])
+    inside = kept[first : last + 1]
+    out = torch.zeros_like(noisy)
+    out[first : last + 1] = inside
+    above = _tail(inside, noisy[last + 1 :], sigma)
+    below = _tail(inside.flip(0), noisy[:first].flip(0), sigma)
+    out[last + 1 : last + 1 + len(above)] = torch.as_tensor(above, dtype=out.dtype)
+    out[first - len(below) : first] = torch.as_tensor(below[::-1], dtype=out.dtype)
+    return out / out.sum()
+
+
+def _tail(span: torch.Tensor, beyond: torch.Tensor, sigma: float) -> list[float]:
+    """Counts continuing the decay of ``span``'s last cells into the cells ``beyond`` it.
+
+    The tail starts from the mean of the span's last ``_TAIL_CELLS`` cells and decays
+    per cell by their geometric mean ratio to the cells before (at most
+    ``_MAX_DECAY``). It stops where its count falls under ``_TAIL_ROWS`` rows, or
+    where the noisy counts it covers add up to more than ``_TAIL_FLOOR`` deviations
+    (of their sum) below it: those cells are empty, a hard end like the 16 years of
+    a doctorate. Only released counts are read.
+    """
+    width = max(min(_TAIL_CELLS, len(span) // 2), 1)
+    edge = float(span[-width:].sum())
+    inner = float(span[-2 * width : -width].sum()) if len(span) >= 2 * width else 0.0
+    decay = min((edge / inner) ** (1.0 / width), _MAX_DECAY) if inner > 0 and edge > 0 else 0.5
+    count, gap, counts = edge / width, 0.0, []
+    for observed in beyond.tolist():
+        count *= decay
+        gap += observed - count
+        if count < _TAIL_ROWS or gap < -_TAIL_FLOOR * sigma * math.sqrt(len(counts) + 1):
+            break
+        counts.append(count)
+    return counts

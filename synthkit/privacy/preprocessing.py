@@ -22,6 +22,7 @@ formats) and the number of rows are treated as public.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,19 @@ from synthkit.privacy.accounting import default_delta, noise_for_epsilon
 if TYPE_CHECKING:
     from synthkit.processing.discretizer import Discretizer, NumericTokens
 
-__all__ = ["PrivacyBudget", "fit_private_columns", "protected_range"]
+__all__ = ["NarrowRangeWarning", "PrivacyBudget", "fit_private_columns", "protected_range"]
+
+
+class NarrowRangeWarning(UserWarning):
+    """A DP fit will generate a numeric column over less than its real range.
+
+    The noise of the released histograms swamped the column's counts (few rows, a
+    small epsilon): its noisy range rests on no cell clearly above the noise or
+    holds well under half the rows, or its released shares sit in a sliver of the
+    range. Public ``bounds=`` for the column avoid the first; more rows or a larger
+    epsilon help both.
+    """
+
 
 _FINE_CELLS = 256
 _POWERS = [m * 10.0**k for k in range(-3, 20) for m in (1.0, 2.0, 5.0)]
@@ -156,7 +169,7 @@ def fit_private_columns(
         if public is not None:
             low, high = _public_bounds(column, public, transform.info["datetime"])
         else:
-            low, high = _noisy_range(values[~np.isnan(values)], sigma, rng)
+            low, high = _noisy_range(values[~np.isnan(values)], sigma, rng, column, len(data))
         integer = bool(transform.info.get("integer")) and not transform.info["datetime"]
         tokens, low, high = _noisy_tokens(
             values, low, high, integer, encoder.n_bins, encoder.max_points, sigma, rng
@@ -247,16 +260,35 @@ def _with_dtype(series: pd.Series, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _noisy_range(
-    observed: np.ndarray, sigma: float, rng: np.random.Generator
+    observed: np.ndarray,
+    sigma: float,
+    rng: np.random.Generator,
+    column: str | None = None,
+    n_rows: int = 0,
 ) -> tuple[float, float]:
-    """The span of the grid cells of signed powers whose noisy counts stand above the noise."""
+    """The span of the grid cells of signed powers whose noisy counts stand above the noise.
+
+    With a ``column`` name, warns (:class:`NarrowRangeWarning`) when no cell stood
+    above the noise or the span's noisy counts add up to under half of ``n_rows``
+    (the public row count): the range then likely misses much of the column.
+    """
     clipped = np.clip(observed, _GRID[0], _GRID[-1])
     counts = np.histogram(clipped, bins=_GRID)[0].astype(float)
     noisy = counts + rng.normal(0.0, sigma, len(counts))
     busy = np.flatnonzero(noisy > _RANGE_FLOOR * sigma)
-    if len(busy) == 0:
+    weak = len(busy) == 0
+    if weak:
         busy = np.array([int(np.argmax(noisy))])
     first, last = int(busy[0]), int(busy[-1])
+    # Cells shrink toward zero: a narrower neighbour of the busy span with a positive
+    # noisy count is likely its tail (Adult's 51 rows with one year of education, in
+    # [1, 2) next to [2, 5)); the one-way marginals then decide how far generated
+    # values go into it.
+    width = np.diff(_GRID)
+    if first > 0 and width[first - 1] < width[first] and noisy[first - 1] > 0:
+        first -= 1
+    if last < len(noisy) - 1 and width[last + 1] < width[last] and noisy[last + 1] > 0:
+        last += 1
     # Grow the span by neighbouring cells above a lower floor: a tail of a few hundred
     # rows (Adult's fnlwgt from 500,000 to 1,000,000) is kept, while noise alone
     # rarely adds more than one neighbour of the busy cells, and never a far cell.
@@ -264,7 +296,23 @@ def _noisy_range(
         first -= 1
     while last < len(noisy) - 1 and noisy[last + 1] > _EXTEND_FLOOR * sigma:
         last += 1
-    return float(_GRID[first]), float(_GRID[last + 1])
+    low, high = float(_GRID[first]), float(_GRID[last + 1])
+    held = float(noisy[first : last + 1].sum())
+    if column is not None and (weak or held < 0.5 * n_rows):
+        why = (
+            "no cell of its histogram stood above the noise"
+            if weak
+            else (f"it holds about {max(held, 0.0):.0f} of {n_rows} rows")
+        )
+        warnings.warn(
+            f"{column!r}: the noisy range {low:g} to {high:g} is likely far narrower than "
+            f"the column's ({why}; the noise deviation is {sigma:.0f} rows). Pass public "
+            f"bounds={{{column!r}: (low, high)}}, or fit on more rows or with a larger "
+            "epsilon.",
+            NarrowRangeWarning,
+            stacklevel=2,
+        )
+    return low, high
 
 
 def _noisy_tokens(

@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from synthkit.errors import ParameterError
 from synthkit.privacy.accounting import default_delta
 
-__all__ = ["RecordBudget", "private_key_entry"]
+__all__ = ["RecordBudget"]
 
 #: Share of ε spent on the noisy number of root rows (a Laplace count, δ = 0).
 COUNT_SHARE = 0.02
@@ -200,21 +199,3 @@ def check_private_plan(
                 )
     models = [n for n in order if plans[n]["role"] in ("root", "child")]
     return root, models
-
-
-def private_key_entry(keys: pd.Series) -> dict[str, Any]:
-    """A primary key's shape without reading its values: integers from 1, else ``K-`` strings.
-
-    Under DP the real keys' range, step and pattern would leak; synthetic keys
-    are then numbered from scratch and may coincide with real key values by
-    chance, which tells nothing about anyone.
-
-    Example:
-        >>> private_key_entry(pd.Series([17, 4]))["id_type"], private_key_entry(pd.Series(["a"]))
-        ('integer', {'kind': 'id', 'id_type': 'string', 'format': 'pattern', \
-'segments': [{'literal': 'K-'}, {'class': 'digit', 'length': 9}]})
-    """
-    if pd.api.types.is_integer_dtype(keys) or pd.api.types.is_float_dtype(keys):
-        return {"kind": "id", "id_type": "integer"}
-    segments = [{"literal": "K-"}, {"class": "digit", "length": 9}]
-    return {"kind": "id", "id_type": "string", "format": "pattern", "segments": segments}

@@ -6,12 +6,16 @@ window of its history (``torch.func.vmap`` over entities, so a step stays one
 batched computation), clips each entity's gradient to ``max_grad_norm`` and adds
 Gaussian noise calibrated by the Rényi-DP accountant. The encoders' category sets
 and bins are chosen from noisy histograms of one randomly drawn event per entity
-(an entity then changes each histogram by at most one), paid from the same budget.
+(an entity then changes each histogram by at most one), paid from the same budget;
+a second release (:mod:`~synthkit.generators.sequential.private_shapes`) gives the
+history lengths and the columns' shapes from up to 16 events per entity, which set
+the numeric columns' quantile knots and the heads' starting shares, and after
+training hold the stop head to the released lengths. Nothing the model keeps is
+an exact real value (:mod:`~synthkit.generators.sequential.private_layout`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,12 +29,10 @@ from torch.nn import functional
 
 from synthkit.errors import ParameterError
 from synthkit.generators.sequential.network import position_buckets
-from synthkit.privacy.accounting import (
-    default_delta,
-    epsilon_of_rdp,
-    noise_for_epsilon,
-    rdp_of_step,
-)
+from synthkit.generators.sequential.private_calibration import calibrate_columns, calibrate_stop
+from synthkit.generators.sequential.private_layout import private_layout
+from synthkit.generators.sequential.private_shapes import release_event_shapes
+from synthkit.privacy.accounting import default_delta, epsilon_of_rdp, rdp_of_step
 from synthkit.privacy.plan import DPSGDPlan
 from synthkit.privacy.preprocessing import PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
@@ -44,20 +46,18 @@ __all__ = [
     "event_encoder",
     "fit_events_private",
     "gru_states",
-    "noisy_stop_rate",
     "one_event_per_entity",
     "private_budget",
     "private_context_params",
     "public_domains",
     "spent_privacy",
-    "start_from_encoder",
+    "start_heads",
 ]
 
 # Entities whose per-entity gradients are held in memory at once.
 _VMAP_CHUNK = 256
-# Share of the events' epsilon spent on the stop rate, and the length it clips to.
-_LENGTH_SHARE = 0.05
-_LENGTH_CAP = 64
+# Share of the events' epsilon that the lengths and column shapes would spend alone.
+_SHAPES_SHARE = 0.3
 # Scale of the heads' hidden-layer logits at the start of a private fit.
 _HIDDEN_START = 0.1
 
@@ -319,6 +319,16 @@ def event_encoder(
         if column is not None and column in encoder.tokens_:
             encoder.tokens_[column].has_missing = True
             encoder.transforms_[column].info["has_missing"] = True
+    model._event_shapes = release_event_shapes(
+        encoder,
+        frame,
+        lengths,
+        budget.events_epsilon * _SHAPES_SHARE,
+        encoder.privacy_["delta_accounted"],
+        seed,
+        first,
+        later,
+    )
     return encoder
 
 
@@ -490,22 +500,20 @@ def fit_events_private(
     network.train()
     device = model.device_
     n_entities = len(lengths)
-    spent = model.event_encoder_.privacy_
-    # The stop rate is released once (a Gaussian mechanism over two per-entity sums)
-    # and composed with the histograms and the steps by the plan's accountant.
-    length_noise = noise_for_epsilon(
-        budget.events_epsilon * _LENGTH_SHARE, spent["delta_accounted"], 1.0, 1
-    )
+    shapes = model._event_shapes
+    # The lengths and shapes are one Gaussian release before training, composed with
+    # the histograms and the steps by the plan's accountant.
     plan = DPSGDPlan.for_model(
         model,
         budget.events_epsilon,
-        spent,
+        model.event_encoder_.privacy_,
         n_entities,
         unit="entity",
-        marginals_noise_multiplier=length_noise,
+        marginals_noise_multiplier=shapes.noise_multiplier,
     )
-    stop = noisy_stop_rate(lengths, length_noise)
-    start_from_encoder(network, model.event_encoder_, stop)
+    stop = shapes.stop_rate()
+    columns = model.event_encoder_.learned_columns
+    start_heads(network, [np.array([1.0 - stop, stop])] + [shapes.shares[c] for c in columns])
     if model.verbose:
         print(plan.describe())
     optimizer, schedule = model._optimizer(network.parameters(), plan.steps)
@@ -520,80 +528,60 @@ def fit_events_private(
     def step() -> dict[str, torch.Tensor]:
         entities = (torch.rand(n_entities, device=device) < plan.sample_rate).nonzero()[:, 0]
         optimizer.zero_grad(set_to_none=True)
-        clipped = torch.zeros((), device=device)
         summed = [torch.zeros_like(p) for p in parameters]
         if len(entities):
             params = {name: p.detach() for name, p in zip(names, parameters, strict=True)}
             inputs = entity_inputs(model, tokens, offsets, lengths, context, entities)
             grads = per_entity(params, *inputs)
-            summed, factor = clipped_sum([grads[name] for name in names], clip)
-            clipped = (factor < 1.0).float().mean()
+            summed, _ = clipped_sum([grads[name] for name in names], clip)
         with torch.no_grad():
             for parameter, gradient in zip(parameters, summed, strict=True):
                 noise = torch.randn_like(parameter) * (plan.noise_multiplier * clip)
                 parameter.grad = (gradient + noise) / expected
         optimizer.step()
         schedule.step()
-        return {"clipped": clipped, "entities": torch.tensor(float(len(entities)))}
+        # Only the batch size (which reads no data beyond the public count) is
+        # recorded: a loss or the share of clipped gradients would be exact statistics.
+        return {"entities": torch.tensor(float(len(entities)))}
 
     epochs, per_epoch = plan.schedule()
     if epochs:
         model._run_epochs(per_epoch, step, monitor=lambda row: 0.0, epochs=epochs)
     network.eval()
+    model.layout_ = private_layout(
+        model.layout_, model.event_encoder_, shapes.max_length(), shapes.first
+    )
     model.events_privacy_ = plan.report()
+    # The fit's seeded generator gives the calibration's draws their seed.
+    seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    model.events_privacy_["shares_calibration"] = calibrate_columns(
+        model, shapes.shares, seed, shapes.first, shapes.later
+    )
+    model.events_privacy_["stop_calibration"] = calibrate_stop(
+        model, shapes.log_length_mean(), seed
+    )
 
 
-def noisy_stop_rate(
-    lengths: torch.Tensor, noise_multiplier: float, cap: int = _LENGTH_CAP
-) -> float:
-    """The share of an entity's later positions that end its history, released with DP.
+def start_heads(network: nn.Module, shares: list[np.ndarray]) -> None:
+    """Start every head's output from released token shares (the stop head's first).
 
-    Two sums over entities, each moved by at most one by any entity: the number
-    of entities with events and their lengths clipped to ``cap`` over ``cap``
-    (together an L2 sensitivity of ``sqrt(2)``), each with Gaussian noise of
-    ``noise_multiplier * sqrt(2)``. A history of ``L`` events has ``L`` later
-    positions (after the first) and stops at one of them.
+    The hidden layers' part of the logits starts small, so the heads first predict
+    these shares and DP-SGD's noisy steps only have to learn how columns depend on
+    the history. Post-processing: no budget is spent.
 
     Example:
-        >>> rate = noisy_stop_rate(torch.full((10_000,), 9), noise_multiplier=1.0)
-        >>> round(rate, 2)
-        0.11
+        >>> from synthkit.generators.sequential.network import SequenceNetwork
+        >>> net = SequenceNetwork([3], [], state_dim=4, hidden_dim=4)
+        >>> start_heads(net, [np.array([0.9, 0.1]), np.array([0.5, 0.25, 0.25])])
+        >>> [round(v, 2) for v in torch.softmax(net.out_bias[1, 0, :3], 0).tolist()]
+        [0.5, 0.25, 0.25]
     """
-    sigma = noise_multiplier * math.sqrt(2.0)
-    clipped = lengths.clamp(max=cap).double()
-    noise = torch.randn(2, dtype=torch.float64, device=lengths.device) * sigma
-    entities = float((lengths > 0).sum()) + float(noise[0])
-    # The sum is released in units of cap (sensitivity one), then scaled back.
-    positions = float(clipped.sum()) + float(noise[1]) * cap
-    if positions <= 0.0 or entities <= 0.0:
-        return 0.5
-    return float(min(max(entities / positions, 1.0 / cap), 0.5))
-
-
-def start_from_encoder(network: nn.Module, encoder: Discretizer, stop_rate: float) -> None:
-    """Start every head's output from what the private preprocessing already released.
-
-    The stop head from ``stop_rate``, categorical columns from their noisy counts,
-    numeric columns evenly over their tokens (quantile bins hold equal shares by
-    construction). The hidden layers' part of the logits starts small, so the
-    heads first predict these shares and DP-SGD's noisy steps only have to learn
-    how columns depend on the history. Post-processing: no budget is spent.
-    """
-    shares = [torch.tensor([1.0 - stop_rate, stop_rate])]
-    for column, size in zip(encoder.learned_columns, encoder.vocab_sizes, strict=True):
-        counts = None
-        if column not in encoder.tokens_:
-            counts = np.asarray(getattr(encoder.transforms_[column], "counts", []), float)
-        if counts is not None and len(counts) == size and counts.sum() > 0:
-            share = torch.as_tensor(np.maximum(counts, 1.0) / np.maximum(counts, 1.0).sum())
-        else:
-            share = torch.full((size,), 1.0 / size)
-        shares.append(share.float())
     with torch.no_grad():
         network.out.mul_(_HIDDEN_START)
         for head, share in enumerate(shares):
             width = network.sizes[head]
-            log_share = share.to(network.out_bias.device).clamp(min=1e-7).log()
+            values = torch.as_tensor(np.asarray(share, dtype=np.float64)).float()
+            log_share = values.to(network.out_bias.device).clamp(min=1e-7).log()
             network.out_bias[head, 0, :width] = log_share - log_share.max()
 
 
