@@ -23,6 +23,7 @@ The baselines are fitted as their authors document them: PAR on one long table
 without events, so those are left out of its training data), with
 ``--par-epochs`` epochs (its default is 128; with fewer, the seconds per epoch
 and the fit extrapolated to 128 are printed, labelled as such);
+synthkit at its defaults (its size-based schedule, printed as a note);
 TabularARGN at its defaults, as its two-table recipe: a flat model of the
 context table, then a sequential model of the events given ``ctx_data``;
 sampling draws contexts from the first and histories for them from the second.
@@ -30,8 +31,9 @@ sampling draws contexts from the first and histories for them from the second.
 ``--scale`` instead fits synthkit on 50,000 entities x 45 events (2.25 M rows,
 10 columns of mixed kinds: NAFLD patients with at least 45 lab tests, their
 first 45 tests with the patient's columns, replicated under new keys), and
-prints fit seconds and the peak memory of the process, then the sampling speed
-for histories of ~10 events. ``--scale-fraction`` runs a stated share of it.
+prints the schedule synthkit picked, fit seconds (and CPU seconds) and the peak
+memory of the process, then the sampling speed for histories of ~10 events.
+``--scale-fraction`` runs a stated share of it.
 
 A baseline that is not installed is reported as such and skipped (see
 ``benchmarks/requirements-sequences.txt`` for a venv with all of them).
@@ -169,7 +171,7 @@ def fit_synthkit(data: Split, seed: int) -> Fitted:
         synthetic = model.sample(n_entities=n, random_state=draw_seed)
         return synthetic.data, synthetic.context
 
-    return Fitted(seconds, sample)
+    return Fitted(seconds, sample, f"default schedule picked {model.schedule_}")
 
 
 def _sdv_columns(frame: pd.DataFrame, key: str) -> dict[str, dict[str, str]]:
@@ -379,6 +381,8 @@ def score_model(
             row.update(theirs(data, events, context))
         for name, value in row.items():
             figures.setdefault(name, []).append(value)
+        # Each seed's figures as soon as they exist: a run cut short still reports them.
+        print("  " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     return figures, note
 
 
@@ -465,7 +469,9 @@ def run_set(data: Split, args: argparse.Namespace, have: dict[str, bool]) -> Non
     with_qa = have["mostlyai.qa"]
     results: dict[str, dict[str, list[float]]] = {}
     notes: dict[str, str] = {}
-    results["synthkit ar"], _ = score_model(data, lambda s: fit_synthkit(data, s), seeds, with_qa)
+    results["synthkit ar"], notes["synthkit ar"] = score_model(
+        data, lambda s: fit_synthkit(data, s), seeds, with_qa
+    )
     print(
         f"synthkit ar done ({np.mean(results['synthkit ar']['fit_seconds']):.0f} s fit)", flush=True
     )
@@ -536,7 +542,10 @@ def run_scale(args: argparse.Namespace) -> None:
     model = synthkit.SequenceSynthesizer(
         "ar", random_state=0, device="cpu", verbose=False, **epochs
     )
+    cpu = time.process_time()
     _, seconds = timed(lambda: model.fit(synthkit.SequenceDataset(events, "id", "days")))
+    cpu = time.process_time() - cpu
+    print(f"schedule: {model.schedule_}; fit CPU seconds {cpu:.0f}")
     print(
         f"fit ({args.scale_epochs or 'default'} epochs): {seconds:.0f} s (target < 900 s at full "
         "size, default epochs); peak memory of the process "
@@ -554,11 +563,14 @@ def run_scale(args: argparse.Namespace) -> None:
         "ar", epochs=3, random_state=0, device="cpu", verbose=False
     ).fit(synthkit.SequenceDataset(short, "id", "days"))
     small.sample(n_entities=1_000, random_state=0)  # warm-up
+    cpu = time.process_time()
     drawn, seconds = timed(lambda: small.sample(n_entities=20_000, random_state=1))
+    cpu = time.process_time() - cpu
     mean = len(drawn.data) / 20_000
     print(
         f"sampling: {20_000 / seconds:,.0f} entities/s for histories of {mean:.1f} events on "
-        f"average (target >= 5,000/s; model fitted 3 epochs on 2,000 entities x 10 events)"
+        f"average (target >= 5,000/s; model fitted 3 epochs on 2,000 entities x 10 events); "
+        f"{20_000 / cpu:,.0f} entities per CPU second"
     )
 
 
@@ -574,6 +586,9 @@ def main() -> None:
     parser.add_argument("--scale-fraction", type=float, default=1.0)
     parser.add_argument("--scale-epochs", type=int, default=0, help="0: the model's default")
     args = parser.parse_args()
+    # torch imports its compiler stack the first time any optimizer is built (a few
+    # seconds, once per process): pay it here, not in whichever model fits first.
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
     # The machine is shared: the load average says how much of it this run had.
     print(f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start")
     if args.scale:

@@ -21,7 +21,9 @@ from synthkit.generators.records._frames import frame_from_text, frame_to_text
 from synthkit.generators.records.base import (
     _dataset_from_state,
     _sequence_schedule,
+    _sequence_tokens,
     _table_schedule,
+    _table_tokens,
 )
 from synthkit.processing.discretizer import Discretizer
 from synthkit.schema.records import RecordError
@@ -213,9 +215,11 @@ def test_default_schedule_fits_each_table_by_its_size():
         expected = _sequence_schedule(len(small.tables[name]), 40)
         assert (fitted.epochs, fitted.batch_size) == (expected["epochs"], expected["batch_size"])
         assert fitted.learning_rate == expected["learning_rate"]
+        assert fitted.n_bins == _sequence_tokens(40)["n_bins"]
         assert len(fitted.loss_history_) == fitted.epochs
     root = model.models_["patients"]
     assert root.batch_size == _table_schedule(40)["batch_size"] < 512
+    assert (root.n_bins, root.max_points) == tuple(_table_tokens(40).values())
     _assert_integrity(model.sample(random_state=0))
 
 
@@ -244,6 +248,18 @@ def test_schedule_gives_large_tables_fewer_passes_and_short_histories_larger_bat
         assert 3 <= schedule["epochs"] <= 10
         assert 32 <= schedule["batch_size"] <= 256
     assert [_table_schedule(n)["batch_size"] for n in (10, 1_000, 10**6)] == [32, 100, 512]
+
+
+def test_quantile_bins_grow_with_the_table_and_given_parameters_win():
+    assert [_table_tokens(n)["n_bins"] for n in (10, 1_200, 3_000, 10**6)] == [8, 8, 20, 64]
+    assert [_sequence_tokens(n)["n_bins"] for n in (10, 1_200, 2_500, 10**6)] == [12, 12, 25, 32]
+    model = synthkit.RecordSynthesizer(
+        "ar", epochs=2, table_params={"max_points": 50}, sequence_params={"n_bins": 20}
+    )
+    table = model._table_model(0, _table_schedule(1_200), tokens=_table_tokens(1_200))
+    assert (table.n_bins, table.max_points) == (8, 50)
+    sequence = model._sequence(0, _sequence_schedule(30_000, 1_200), tokens=_sequence_tokens(1_200))
+    assert sequence.n_bins == 20
 
 
 # ---------------------------------------------------------------- cardinality

@@ -321,3 +321,56 @@ def test_sampler_steps_match_the_training_network(model) -> None:
         for head, size in enumerate(network.sizes):
             fast = sampler.logits(head, projected, tokens, first=False)
             assert torch.allclose(fast, logits[:, head, :size], atol=1e-4)
+
+
+def test_generated_times_stay_in_the_protected_index_range() -> None:
+    # Long histories of random gaps: an undertrained model lets histories run on
+    # past the last real times unless they end at the learned range.
+    rng = np.random.default_rng(0)
+    n, length = 80, 25
+    days = rng.integers(0, 10, n)[:, None] + rng.integers(0, 12, (n, length)).cumsum(axis=1)
+    events = pd.DataFrame(
+        {
+            "user": np.repeat(np.arange(n), length),
+            "day": days.ravel(),
+            "amount": rng.normal(size=n * length).round(2),
+        }
+    )
+    model = SequenceSynthesizer("ar", random_state=0, **{**FAST, "epochs": 1})
+    model.fit(events, sequence_key="user", sequence_index="day")
+    low, high = model.layout_["index_range"]
+    # Value protection's range: the fifth smallest and largest times, not the extremes.
+    ordered = np.sort(events["day"].to_numpy())
+    assert (low, high) == (ordered[4], ordered[-5])
+    assert high < ordered[-1]
+    out = model.sample(300, random_state=0).data
+    assert out["day"].between(low, high).all()
+    # Histories end where they pass the range; each still has its first event.
+    assert out["user"].nunique() == 300
+    assert out.groupby("user")["day"].is_monotonic_increasing.all()
+
+
+def test_default_schedule_follows_the_data_size_and_given_values_win(tmp_path) -> None:
+    from synthkit.generators.sequential.ar import sequence_schedule
+
+    # More events train fewer passes in larger batches; small sets keep enough steps.
+    small, large = sequence_schedule(3_000, 1_000), sequence_schedule(2_250_000, 50_000)
+    assert small["epochs"] > large["epochs"] == 1
+    assert small["batch_size"] < large["batch_size"]
+    assert small["epochs"] * 1_000 // small["batch_size"] >= 250
+    rng = np.random.default_rng(1)
+    events = pd.DataFrame(
+        {"user": np.repeat(np.arange(40), 3), "day": np.tile([1, 2, 4], 40)}
+    ).assign(amount=rng.normal(size=120))
+    fast = {k: v for k, v in FAST.items() if k not in ("epochs", "batch_size")}
+    picked = SequenceSynthesizer("ar", random_state=0, **fast)
+    picked.fit(events, sequence_key="user", sequence_index="day", context=None)
+    assert picked.epochs is None  # the parameter stays as given
+    assert picked.schedule_ == sequence_schedule(120, 40, 4)
+    assert len(picked.loss_history_) == picked.schedule_["epochs"]
+    given = SequenceSynthesizer("ar", random_state=0, epochs=2, learning_rate=0.01, **fast)
+    given.fit(events, sequence_key="user", sequence_index="day")
+    assert given.schedule_["epochs"] == 2 and given.schedule_["learning_rate"] == 0.01
+    assert given.schedule_["batch_size"] == sequence_schedule(120, 40, 4)["batch_size"]
+    loaded = synthkit.load_model(given.save(tmp_path / "given.synthkit"))
+    assert loaded.schedule_ == given.schedule_

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -27,9 +28,9 @@ from synthkit.generators.distributed import (
     process_group,
 )
 from synthkit.privacy.accounting import noise_for_epsilon
-from synthkit.privacy.marginals import noisy_marginals
+from synthkit.privacy.marginals import narrow_span, noisy_marginals
 from synthkit.privacy.plan import DPSGDPlan
-from synthkit.privacy.preprocessing import PrivacyBudget
+from synthkit.privacy.preprocessing import NarrowRangeWarning, PrivacyBudget
 from synthkit.processing.discretizer import Discretizer
 
 __all__ = ["ARSynthesizer"]
@@ -104,7 +105,13 @@ class ARSynthesizer(Synthesizer):
             none). The network's output layer starts from these marginals, and after
             training each column's output bias is shifted, in table order, until the
             model's own draws match them: column shapes come from cheap, accurate
-            counts, and DP-SGD spends its share on the dependencies.
+            counts, and DP-SGD spends its share on the dependencies. Beyond the
+            tokens whose counts stand above the noise, a numeric column's decaying
+            tail is continued rather than cut, so generated values reach about as
+            far as the real ones. A ``NarrowRangeWarning``
+            (:mod:`synthkit.privacy`) says when the noise left a column's range or
+            histogram far too narrow (a fit on a few hundred rows): pass public
+            ``bounds=`` for it.
         bounds: Public ``{column: (low, high)}`` ranges of numerical or datetime
             columns (DP only): used as given, with no budget spent finding them.
         categories: Public ``{column: [categories]}`` of categorical columns (DP
@@ -327,6 +334,7 @@ class ARSynthesizer(Synthesizer):
         targets = None
         if marginal_noise is not None and n_columns:
             targets = noisy_marginals(encoded, self.encoder_.vocab_sizes, marginal_noise)
+            self._warn_narrow(targets, n_rows, epsilon)
             network.start_from(targets)
         # fit() logs nothing else; this line states the guarantee being bought.
         if self.verbose:
@@ -384,6 +392,40 @@ class ARSynthesizer(Synthesizer):
         self.epsilon_spent_ = plan.spent
         self.delta_ = plan.delta
         self.privacy_budget_ = plan.report()
+
+    def _warn_narrow(self, targets: list[torch.Tensor], n_rows: int, epsilon: float) -> None:
+        """Warn about numeric columns whose released shares sit in a sliver of their range.
+
+        Reads only released quantities (the noisy range, bins and shares).
+        """
+        encoder: Discretizer = self.encoder_
+        for index, column in enumerate(encoder.learned_columns):
+            tokens = encoder.tokens_.get(column)
+            info = encoder.transforms_[column].info
+            if tokens is None or info.get("datetime"):
+                continue
+            levels = np.linspace(0.0, 1.0, tokens.n_bins + 1)
+            edges = tokens.quantiles.value(levels) if tokens.n_bins else np.zeros(1)
+            values = np.concatenate(
+                [
+                    np.stack([tokens.points, tokens.points], axis=1),
+                    np.stack([edges[:-1], edges[1:]], axis=1),
+                ]
+            )
+            span = narrow_span(targets[index], values, (info["min"], info["max"]))
+            if span is None:
+                continue
+            kind = "public" if column in (self.bounds or {}) else "noisy"
+            warnings.warn(
+                f"{column!r}: at epsilon={epsilon:g} on {n_rows} rows the noise swamped "
+                f"the column's released histogram, so its values will be generated "
+                f"between {span[0]:g} and {span[1]:g}, a sliver of its {kind} range "
+                f"{info['min']:g} to {info['max']:g}. Pass public bounds={{{column!r}: "
+                "(low, high)}} if the range is known, and fit on more rows or with a "
+                "larger epsilon.",
+                NarrowRangeWarning,
+                stacklevel=4,
+            )
 
     def _get_state(self) -> dict[str, Any]:
         state = super()._get_state()

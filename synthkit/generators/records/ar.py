@@ -23,8 +23,11 @@ class RecordARSynthesizer(RecordSynthesizer):
             own parameters set it); None (the default) schedules each table by
             its size: a root table trains 10 epochs in batches of a tenth of its
             rows, a child table's sequence model about 240,000 event positions
-            in all (3 to 10 epochs) in batches of about 2,000 positions, with a
-            learning rate of 4.5e-3.
+            in all (3 to 10 epochs) in batches of about 1,000 positions, with a
+            learning rate of 0.01. Either way the quantile bins follow the
+            table's size: a root table's numbers get one per 150 rows (8 to
+            64), a child table's (and its context's) one per 100 parents (12 to
+            32).
         table_model: Registered table model of root tables.
         table_params: Parameters of the root tables' model.
         sequence_params: Parameters of the child tables' sequence models.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -12,13 +13,26 @@ from torch.nn import functional
 
 from synthkit._params import Constraint, Interval
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
-from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer
+from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer, one_cpu_thread
 from synthkit.generators.sequential.network import SequenceNetwork
 from synthkit.generators.sequential.private import fit_events_private
 
-__all__ = ["SequenceARSynthesizer"]
+__all__ = ["SequenceARSynthesizer", "sequence_schedule"]
 
+_LOG = logging.getLogger(__name__)
 _CHUNK = 20_000  # entities per sampling pass: bounds memory, keeps matrix products large
+# The default schedule (sequence_schedule): positions (events plus one stop per
+# entity) trained in all, the range of epochs, positions per optimizer step, the
+# range of batch sizes, the fewest optimizer steps of a whole fit, and the rate.
+_SCHEDULE_POSITIONS = 240_000
+_SCHEDULE_EPOCHS = (1, 12)
+_STEP_POSITIONS = 4_096
+_SCHEDULE_BATCH = (16, 512)
+_SCHEDULE_MIN_STEPS = 250
+_SCHEDULE_LEARNING_RATE = 3e-3
+# A private fit given no epochs keeps a fixed schedule: its privacy accounting
+# reads epochs and batch size, which must not depend on the data's size.
+_PRIVATE_SCHEDULE = {"epochs": 20, "batch_size": 64, "learning_rate": 3e-3}
 # Quantile buckets of the time inputs (the previous event's time, the time since the first).
 _CLOCK_BUCKETS = 32
 
@@ -57,8 +71,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
     that stopped leave the batch.
 
     Args:
-        epochs: Passes over the entities.
-        batch_size: Entities per step.
+        epochs: Passes over the entities; ``None`` (the default) picks epochs,
+            batch size and learning rate together from the data's size with
+            :func:`sequence_schedule` (recorded as ``schedule_``). Given values
+            always win over the picked ones.
+        batch_size: Entities per step; ``None`` picks it by the data's size.
         max_window: Event positions per entity and step (bounds memory).
         state_dim: Width of the GRU state and embeddings.
         hidden_dim: Width of each column head's hidden layers.
@@ -66,7 +83,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         max_points: Numerical columns with at most this many distinct values
             keep each value as its own token.
         dropout: Dropout on hidden layers while training.
-        learning_rate: Initial Adam learning rate, decayed linearly to a tenth.
+        learning_rate: Initial Adam learning rate, decayed linearly to a tenth;
+            ``None`` picks it with the schedule.
         weight_decay: AdamW weight decay.
         context_model: Registered table model of the entity table (context
             columns and event columns constant within entities).
@@ -117,11 +135,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 
     name = "ar"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "epochs": [Interval(int, 1, None), None],
+        "batch_size": [Interval(int, 1, None), None],
+        "learning_rate": [Interval(float, 0, None, closed="neither"), None],
         "max_window": [Interval(int, 2, None)],
         "state_dim": [Interval(int, 1, None)],
         "hidden_dim": [Interval(int, 1, None)],
         "dropout": [Interval(float, 0, 1, closed="left")],
-        "learning_rate": [Interval(float, 0, None)],
         "weight_decay": [Interval(float, 0, None)],
         "epsilon": [Interval(float, 0, None, closed="neither"), None],
         "delta": [Interval(float, 0, 1, closed="neither"), None],
@@ -135,15 +155,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 
     def __init__(
         self,
-        epochs: int = 20,
-        batch_size: int = 64,
+        epochs: int | None = None,
+        batch_size: int | None = None,
         max_window: int = 64,
         state_dim: int = 64,
         hidden_dim: int = 64,
         n_bins: int = 32,
         max_points: int = 64,
         dropout: float = 0.0,
-        learning_rate: float = 3e-3,
+        learning_rate: float | None = None,
         weight_decay: float = 1e-5,
         context_model: str = "ar",
         context_params: dict[str, Any] | None = None,
@@ -215,9 +235,35 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         timed = self._entity_budget is None and self._clock_tables() is not None
         self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
         self._build_modules()
-        if self._entity_budget is not None:
-            fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
-            return
+        private = self._entity_budget is not None
+        if private:
+            picked = dict(_PRIVATE_SCHEDULE)
+        else:
+            picked = sequence_schedule(len(tokens), len(lengths), int(lengths.max()) + 1)
+        given = {name: getattr(self, name) for name in picked}
+        self.schedule_ = {n: v if given[n] is None else given[n] for n, v in picked.items()}
+        self.layout_["schedule"] = dict(self.schedule_)
+        _LOG.info(
+            "Sequence model schedule for %d events of %d entities: %s",
+            len(tokens),
+            len(lengths),
+            self.schedule_,
+        )
+        with _scheduled(self, self.schedule_):
+            if private:
+                fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
+            else:
+                self._fit_public(tokens, offsets, lengths, context, timed)
+
+    def _fit_public(
+        self,
+        tokens: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        context: torch.Tensor,
+        timed: bool,
+    ) -> None:
+        """Teacher-forced training on windows of every entity's history."""
         network = self.network_
         times = elapsed = None
         if timed:
@@ -301,7 +347,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             schedule.step()
             return {"loss": loss}
 
-        with _one_cpu_thread(self.device_):
+        with one_cpu_thread(self.device_):
             self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
         network.eval()
 
@@ -410,7 +456,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         entities, positions, drawn = [], [], []
-        with _one_cpu_thread(self.device_):
+        with one_cpu_thread(self.device_):
             for start in range(0, len(context), _CHUNK):
                 chunk = context[start : start + _CHUNK]
                 part = None
@@ -420,10 +466,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 entities.append(e + start)
                 positions.append(p)
                 drawn.append(t)
-        entity = torch.cat(entities)
-        # Events were drawn position by position; group them by entity, in order.
-        order = torch.sort(entity, stable=True).indices
-        return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order]
+            entity = torch.cat(entities)
+            # Events were drawn position by position; group them by entity, in order.
+            order = torch.sort(entity, stable=True).indices
+            return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order]
 
     def _sample_chunk(
         self,
@@ -512,6 +558,65 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
 
 
+def sequence_schedule(
+    n_events: int, n_entities: int, longest: int | None = None
+) -> dict[str, float]:
+    """Epochs, batch size and learning rate of a sequence model, by the data's size.
+
+    A history of ``k`` events is ``k + 1`` positions (the last one stops it).
+    The epochs give about 240,000 positions in all, between 1 and 12 passes
+    (small sets train more passes, a set of millions of events one); a batch
+    holds about 4,096 positions, but never so many entities that the whole fit
+    takes fewer than 250 optimizer steps. ``longest`` (positions of the longest
+    history) caps the positions a batch of the longest histories can hold.
+    ``SequenceSynthesizer("ar")`` uses it when ``epochs`` is ``None``; a model
+    that fits sequence models of its own (child tables) can call it too.
+
+    Args:
+        n_events: Events of all entities.
+        n_entities: Entities, those without events included.
+        longest: The longest history's positions (events plus one), if known.
+
+    Returns:
+        ``{"epochs": int, "batch_size": int, "learning_rate": float}``.
+
+    Example:
+        >>> sequence_schedule(3_000, 1_000)
+        {'epochs': 12, 'batch_size': 48, 'learning_rate': 0.003}
+        >>> sequence_schedule(2_250_000, 50_000)
+        {'epochs': 1, 'batch_size': 89, 'learning_rate': 0.003}
+    """
+    positions = max(n_events + n_entities, 1)
+    entities = max(n_entities, 1)
+    low, high = _SCHEDULE_EPOCHS
+    epochs = int(min(high, max(low, round(_SCHEDULE_POSITIONS / positions))))
+    per_entity = positions / entities
+    if longest is not None:  # batches hold similar lengths: the longest set the window
+        per_entity = max(per_entity, min(longest, 64) / 2)
+    low, high = _SCHEDULE_BATCH
+    batch = round(_STEP_POSITIONS / per_entity)
+    batch = min(batch, entities * epochs // _SCHEDULE_MIN_STEPS)
+    batch = int(min(high, max(low, batch)))
+    return {"epochs": epochs, "batch_size": batch, "learning_rate": _SCHEDULE_LEARNING_RATE}
+
+
+@contextmanager
+def _scheduled(model: SequenceARSynthesizer, schedule: Mapping[str, Any]) -> Iterator[None]:
+    """Set the schedule's parameters on the model for the training loop, then restore them.
+
+    The loop and the private fit's accounting read ``epochs``, ``batch_size`` and
+    ``learning_rate`` off the model; the user's parameters stay as given.
+    """
+    before = {name: getattr(model, name) for name in schedule}
+    for name, value in schedule.items():
+        setattr(model, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(model, name, value)
+
+
 def _representative_values(tokens: Any) -> torch.Tensor:
     """The value each token of a numeric column stands for (bins: their median)."""
     values = list(tokens.points)
@@ -540,31 +645,6 @@ def _set_clock_edges(network: SequenceNetwork, times: torch.Tensor, elapsed: tor
     for i, values in enumerate((times, elapsed)):
         found = np.quantile(values.cpu().numpy(), levels) if len(values) else levels
         network.clock_edges[i] = torch.as_tensor(found, dtype=network.clock_edges.dtype)
-
-
-@contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run torch on one CPU thread inside the block (no effect on other devices).
-
-    Training and sampling steps are many small operations (64-wide states);
-    splitting each over threads costs more in synchronization than it saves,
-    and many times more when other processes hold the cores (measured on two
-    busy cores: sampling 10x, training 4x to 16x slower on two threads).
-
-    Example:
-        >>> with _one_cpu_thread(torch.device("cpu")):
-        ...     torch.get_num_threads()
-        1
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _shuffled_batches(n: int, size: int, device: torch.device) -> Iterator[torch.Tensor]:

@@ -21,7 +21,8 @@ loop and persistence come from :class:`~synthkit.generators.base.BaseSynthesizer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -48,12 +49,13 @@ from synthkit.generators.sequential.private import (
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.metadata import Metadata
 from synthkit.pii.ids import describe_ids, generate_ids
+from synthkit.privacy.preprocessing import protected_range
 from synthkit.processing.columns import NumericTransform, transform_from_state
 from synthkit.processing.discretizer import Discretizer
 from synthkit.rules._transform import RuleTransform
 from synthkit.schema.sequences import SequenceDataset, SequenceError
 
-__all__ = ["SequenceSynthesizer", "SyntheticSequences"]
+__all__ = ["SequenceSynthesizer", "SyntheticSequences", "one_cpu_thread"]
 
 # Names of the derived index columns; the event discretizer learns them as numbers.
 _START = "__sequence_start__"
@@ -311,9 +313,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             self.context_model_ = None
             self.context_encoder_ = None
             if entity_table.shape[1] and self.context_model is not None:
-                self.context_model_ = self._new_context_model(
+                model = self._new_context_model(
                     seed, budget, n_rows=len(entity_table), domains=domains
-                ).fit(entity_table, entity_metadata)
+                )
+                with one_cpu_thread(device):
+                    self.context_model_ = model.fit(entity_table, entity_metadata)
             if entity_table.shape[1]:
                 self.context_encoder_ = context_encoder(
                     self, entity_table, entity_metadata, budget, seed, domains
@@ -346,6 +350,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 "key_dtype": str(entity_keys.dtype),
                 "index_transform": None if index_transform is None else index_transform.state(),
                 "index_rules": None if index_rules is None else index_rules.state(),
+                "index_range": _index_range(self, index_transform, events, index, budget),
                 "min_length": int(lengths.min()),
                 "max_length": int(lengths.max()),
                 "n_entities": n_entities,
@@ -364,7 +369,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             self.epsilon_spent_ = None if budget is None else self.privacy_budget_["epsilon_spent"]
             self.delta_ = None if budget is None else budget.delta
         self.n_entities_fitted_ = n_entities
-        self.n_rows_fitted_ = len(events)
+        # Under DP the event count is not kept: one entity's history length moves it.
+        self.n_rows_fitted_ = len(events) if budget is None else None
         return self
 
     def _new_context_model(
@@ -578,7 +584,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     tokens, self._step_masks(), tensors
                 )
         entity = entity.cpu().numpy()
-        events = self._decode_events(
+        events, entity = self._decode_events(
             entity,
             position.cpu().numpy(),
             event_tokens,
@@ -827,7 +833,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     "contexts; pass context=<one row per entity> to sample()."
                 )
             return pd.DataFrame(index=range(n))
-        return self.context_model_.sample(n, conditions=conditions, random_state=seed)
+        with one_cpu_thread(self.device_):
+            return self.context_model_.sample(n, conditions=conditions, random_state=seed)
 
     def _given_context(
         self, context: pd.DataFrame, seed: int, known: pd.DataFrame | None = None
@@ -867,10 +874,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 table[column] = known[column].to_numpy()
         if absent and table[absent].isna().any().any():
             model = self.context_model_
-            if "impute" in model.capabilities:
-                filled = model.impute(table, random_state=seed)
-            else:  # drawn without regard to the given rows
-                filled = model.sample(len(table), random_state=seed)
+            with one_cpu_thread(self.device_):
+                if "impute" in model.capabilities:
+                    filled = model.impute(table, random_state=seed)
+                else:  # drawn without regard to the given rows
+                    filled = model.sample(len(table), random_state=seed)
             for column in absent:
                 values = filled[column].reset_index(drop=True)
                 if column in known.columns:
@@ -913,8 +921,13 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         entity_table: pd.DataFrame,
         seed: int,
         origin: np.ndarray | None = None,
-    ) -> pd.DataFrame:
-        """Decode drawn events; ``origin`` holds each entity's last seed event time, if any."""
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Decode drawn events; ``origin`` holds each entity's last seed event time, if any.
+
+        Returns:
+            The events, and the entity of each (histories that passed the learned
+            index range end before the event that passed it).
+        """
         layout = self.layout_
         key, index = layout["sequence_key"], layout["sequence_index"]
         n = len(entity)
@@ -922,15 +935,27 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             frame = self.event_encoder_.decode(tokens, random_state=seed, groups=entity)
         else:
             frame = pd.DataFrame(index=range(n))
-        columns: dict[str, Any] = {key: pd.Series(keys[entity] if n else keys[:0])}
+        x = None
         if index is not None:
             start = frame[_START].to_numpy(dtype=float) if _START in frame else np.zeros(n)
             gap = frame[_GAP].to_numpy(dtype=float) if _GAP in frame else np.zeros(n)
             step = np.where(position == 0, start, np.nan_to_num(np.maximum(gap, 0.0)))
+            bounds = layout.get("index_range")
+            if bounds is not None:
+                step = np.where(position == 0, np.clip(step, *bounds), step)
             # Cumulative sums per entity: the first event's time plus the gaps so far.
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
             if origin is not None:  # continued histories count on from their seed events
                 x = x + origin[entity]
+            if bounds is not None and n:
+                # A history that passes the learned range ends there, as real ones did:
+                # times only grow within an entity, so the events dropped are its last.
+                inside = x <= bounds[1]
+                frame = frame[inside].reset_index(drop=True)
+                entity, x = entity[inside], x[inside]
+                n = len(entity)
+        columns: dict[str, Any] = {key: pd.Series(keys[entity] if n else keys[:0])}
+        if index is not None:
             columns[index] = self._index_transform.decode_values(x).reset_index(drop=True)
         if self._index_rules is not None and n:
             # Columns kept relative to the index are computed back from the drawn index.
@@ -947,7 +972,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 columns[column] = _like(values.reset_index(drop=True), dtypes[column])
             else:
                 columns[column] = frame[column].reset_index(drop=True)
-        return pd.DataFrame({c: columns[c] for c in layout["event_columns"]})
+        return pd.DataFrame({c: columns[c] for c in layout["event_columns"]}), entity
 
     # ----------------------------------------------------------------- state
     def _encoder_states(self) -> dict[str, dict[str, Any]]:
@@ -987,6 +1012,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
     def _set_state(self, state: Mapping[str, Any]) -> None:
         super()._set_state(state)
         self.n_entities_fitted_ = self.layout_["n_entities"]
+        self.schedule_ = self.layout_.get("schedule")
         privacy = state.get("fitted", {}).get("privacy")
         self.privacy_budget_ = privacy
         self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
@@ -1098,6 +1124,32 @@ def _context_schedule(model_class: type[BaseSynthesizer], n_rows: int) -> dict[s
     per_epoch = max(-(-n_rows // batch), 1)
     epochs = int(min(max(10, -(-_CONTEXT_STEPS // per_epoch)), _CONTEXT_MAX_EPOCHS))
     return {"batch_size": batch, "epochs": epochs}
+
+
+@contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run torch on one CPU thread inside the block (no effect on other devices).
+
+    Training and sampling steps are many small operations (64-wide states, and
+    the context model's few-hundred-row batches);
+    splitting each over threads costs more in synchronization than it saves,
+    and many times more when other processes hold the cores (measured on two
+    busy cores: sampling 10x, training 4x to 16x slower on two threads).
+
+    Example:
+        >>> with one_cpu_thread(torch.device("cpu")):
+        ...     torch.get_num_threads()
+        1
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _plain(value: Any) -> Any:
@@ -1221,6 +1273,29 @@ def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> Nu
     # Synthetic histories may run past the last real time.
     transform.info["clip"] = False
     return transform
+
+
+def _index_range(
+    model: Any,
+    transform: NumericTransform | None,
+    events: pd.DataFrame,
+    index: str | None,
+    budget: EntityBudget | None,
+) -> list[float] | None:
+    """The protected range of the index's values, which generated times stay within.
+
+    Value protection's range: the ``m``-th smallest and largest real times (``m``
+    the rare-category threshold, at least 5), never the exact real extremes. A
+    private fit reads nothing off the data here, so its times are not bounded.
+    """
+    if transform is None or budget is not None:
+        return None
+    values = transform.values(events[index])
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return None
+    low, high = protected_range(values, max(int(getattr(model, "rare_category_threshold", 0)), 5))
+    return [low, high]
 
 
 def _index_rules(
