@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-__all__ = ["DATA", "SMALL_PARAMS", "small_params"]  # fixtures below are the interface for tests
+# The fixtures below are the rest of the interface for tests.
+__all__ = ["DATA", "SMALL_PARAMS", "peak_memory_growth", "small_params"]
 
 DATA = Path(__file__).parent / "data"
 
@@ -130,3 +131,19 @@ def fitted(adult: pd.DataFrame) -> Callable[[str], Any]:
         return cache[name]
 
     return get
+
+
+def peak_memory_growth(child: str, *args: str) -> dict[str, int]:
+    """Run ``child`` (Python source) in a fresh interpreter and read its last line as JSON.
+
+    The memory tests measure resident-set growth in a process of its own, so that
+    what the test session already holds does not count.
+    """
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", child, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])

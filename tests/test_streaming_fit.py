@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from synthkit.processing import CopulaEncoder, Discretizer
 from synthkit.processing.columns import NumericTransform
 from synthkit.processing.sketches import quantile_rank_error
 from synthkit.processing.statistics import TableStatistics
+from tests.conftest import peak_memory_growth
 
 AR = {"epochs": 1, "batch_size": 200, "hidden_dim": 16, "verbose": False, "random_state": 0}
 
@@ -308,15 +307,7 @@ def test_peak_memory_stays_within_the_budget(tmp_path: Path) -> None:
         writer.write_table(table, row_group_size=5_000)
     writer.close()
     pq.write_table(pq.ParquetFile(big).read_row_group(0), tmp_path / "small.parquet")
-    result = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(big), str(tmp_path / "small.parquet"), str(budget)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    import json
-
-    growth = json.loads(result.stdout.strip().splitlines()[-1])
+    growth = peak_memory_growth(_CHILD, str(big), str(tmp_path / "small.parquet"), str(budget))
     # The table is many times what the streamed fit may hold...
     assert in_memory > 8 * budget
     # ...which stays within 1.5x the budget beyond the fixed overhead, itself bounded.

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from synthkit.connectors.api import batch_source
 from synthkit.errors import EvaluationError, ParameterError
 from synthkit.evaluation.fidelity import ColumnPairTrends
 from synthkit.evaluation.report import Report
+from tests.conftest import peak_memory_growth
 
 # Exact statistics: the streamed figures equal the in-memory ones up to float summation order.
 EXACT = 1e-9
@@ -220,13 +218,7 @@ def test_peak_memory_stays_within_the_budget(tmp_path: Path) -> None:
         pq.write_table(first, tmp_path / f"small-{name}.parquet")
     paths = [str(tmp_path / f"{n}.parquet") for n in ("real", "synthetic")]
     paths += [str(tmp_path / f"small-{n}.parquet") for n in ("real", "synthetic")]
-    result = subprocess.run(
-        [sys.executable, "-c", _CHILD, *paths, str(budget)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    growth = json.loads(result.stdout.strip().splitlines()[-1])
+    growth = peak_memory_growth(_CHILD, *paths, str(budget))
     # The tables take several times what the streamed evaluation may hold...
     assert in_memory > 8 * budget
     # ...which stays within 1.5x the budget beyond the fixed overhead, itself bounded.
