@@ -156,6 +156,10 @@ class BaseEncoder(ABC):
         check_frame(data)
         metadata = Metadata.for_data(data, metadata)
         check_frame(data, metadata)
+        if getattr(self, "privacy", None) is not None:
+            from synthkit.rules._private import rules_for_private_fit
+
+            metadata = rules_for_private_fit(metadata)
         device = resolve_device(device)
         self.metadata_ = metadata
         self.columns_ = list(metadata.columns)

@@ -260,12 +260,7 @@ class Discretizer(BaseEncoder):
         """Choose each numerical column's points and quantile bins."""
         self.privacy_: dict[str, Any] | None = None
         if self.privacy is not None:
-            if self.rules_ is not None:
-                raise ParameterError(
-                    "Differentially private fits do not support rules between columns yet "
-                    "(a rule stores exact real values); remove the rules from the metadata "
-                    "or fit without epsilon."
-                )
+            # No rule reaches here: the base fit leaves them out or refuses them.
             self.privacy_ = fit_private_columns(self, data, self.privacy)
             self._scrub_metadata_ranges()
             return
