@@ -12,7 +12,9 @@ Two databases, each split by root entity into a training and a holdout part
   key ``weather_id`` (its row number) and each flight the ``weather_id`` of its
   origin and hour; flights without a plane, airport or weather row in the
   tables are left out. synthkit keeps airlines, airports and weather as public
-  reference tables (``keep=``); HMA synthesizes every table. HMA refuses this
+  reference tables (``keep=``; a synthetic flight takes the weather row of its
+  origin, month, day and hour, the columns it shares with weather); HMA
+  synthesizes every table. HMA refuses this
   5-table schema of depth 3, so both models also run on the 4 tables without
   weather.
 

@@ -256,7 +256,7 @@ def test_schedule_gives_large_tables_fewer_passes_and_short_histories_larger_bat
 
 def test_quantile_bins_grow_with_the_table_and_given_parameters_win():
     assert [_table_tokens(n)["n_bins"] for n in (10, 1_200, 3_000, 10**6)] == [8, 8, 20, 64]
-    assert [_sequence_tokens(n)["n_bins"] for n in (10, 1_200, 5_000, 10**6)] == [12, 12, 25, 32]
+    assert [_sequence_tokens(n)["n_bins"] for n in (10, 1_200, 2_500, 10**6)] == [12, 12, 25, 32]
     model = synthkit.RecordSynthesizer(
         "ar", epochs=2, table_params={"max_points": 50}, sequence_params={"n_bins": 20}
     )

@@ -22,8 +22,8 @@ class RecordARSynthesizer(RecordSynthesizer):
         epochs: Training passes of every table and sequence model (unless their
             own parameters set it); None (the default) schedules each table by
             its size: a root table trains 10 epochs in batches of a tenth of its
-            rows, a child table's sequence model about 240,000 event positions
-            in all (3 to 10 epochs) in batches of about 1,000 positions, with a
+            rows, a child table's sequence model about 120,000 event positions
+            in all (2 to 8 epochs) in batches of about 1,000 positions, with a
             learning rate of 0.01. Either way the quantile bins follow the
             table's size: a root table's numbers get one per 150 rows (8 to
             64), a child table's (and its context's) one per 100 parents (12 to
