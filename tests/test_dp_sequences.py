@@ -19,6 +19,7 @@ from synthkit.generators.sequential.private import (
     entity_inputs,
     gru_states,
     one_event_per_entity,
+    one_rarest_per_entity,
     private_event_frame,
 )
 from tests.conftest import DATA
@@ -118,6 +119,34 @@ def test_each_entity_moves_each_histogram_by_at_most_one() -> None:
     assert rows["gap"].iloc[2] in (3.0, 4.0, 5.0)
     picks = one_event_per_entity(lengths, seed=4)
     assert [int(np.searchsorted(np.cumsum(lengths), p, side="right")) for p in picks] == [0, 2, 3]
+
+
+def test_category_histograms_read_each_entitys_least_frequent_value(cohort) -> None:
+    _, labs = cohort
+    labs = labs.sort_values(["id", "days"], kind="stable").reset_index(drop=True)
+    lengths = labs.groupby("id", sort=False).size().to_numpy()
+    rows = one_rarest_per_entity(labs["test"], lengths, seed=0)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    # One row per entity, of that entity, holding a value it has least often.
+    assert owner[rows].tolist() == list(range(len(lengths)))
+    held = labs.groupby(["id", "test"], sort=False).size()
+    for row in rows[:60]:
+        entity, test = labs.at[row, "id"], labs.at[row, "test"]
+        assert held[(entity, test)] == held[entity].min()
+    # Tests taken now and then beside routine ones (blood pressure, smoking status,
+    # FIB-4) count about once per patient holding them: several times the rows a
+    # random event per patient would give them on average, so a noisy threshold
+    # keeps them, while the routine tests still stand far above it.
+    rarest = pd.Series(labs["test"].to_numpy()[rows]).value_counts()
+    random = pd.crosstab(labs["id"], labs["test"], normalize="index").sum()
+    for test in ("sbp", "dbp", "smoke", "fib4"):
+        assert rarest[test] >= 2 * random[test], (test, rarest[test], random[test])
+    assert rarest[["hdl", "chol"]].min() >= 0.15 * len(lengths)
+    # The encoder's frame takes its category columns so (entities in order).
+    frame = private_event_frame(labs[["test"]], lengths, 0, None, None, categorical=["test"])
+    fewest = held.groupby(level=0, sort=False).transform("min")
+    least = held[held == fewest].reset_index().groupby("id", sort=False)["test"].agg(set)
+    assert all(t in tests for t, tests in zip(frame["test"], least, strict=True))
 
 
 def test_the_budget_split_and_the_default_delta() -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "fit_events_private",
     "gru_states",
     "one_event_per_entity",
+    "one_rarest_per_entity",
     "private_budget",
     "private_context_params",
     "public_domains",
@@ -109,18 +110,60 @@ def one_event_per_entity(lengths: np.ndarray, seed: int) -> np.ndarray:
     return offsets[with_events] + picks
 
 
+def one_rarest_per_entity(values: pd.Series, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """Row of one event per entity with events, holding a value the entity has least often.
+
+    Among the values (missing included) that fill the fewest of an entity's
+    events, one is drawn at random: a category that most entities hold now and
+    then (a test taken once or twice beside dozens of routine ones) is then
+    counted once by each entity holding it, where a random event would seldom
+    show it. The choice reads only the entity's own events, so an entity still
+    adds one row in all.
+
+    Example:
+        >>> values = pd.Series(["a", "a", "a", "b", "c", "d"])
+        >>> int(one_rarest_per_entity(values, np.array([4, 0, 2]), seed=0)[0])
+        3
+    """
+    codes = pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    _, first_row, held = np.unique(
+        owner * (int(codes.max(initial=0)) + 1) + codes, return_index=True, return_counts=True
+    )
+    entity = owner[first_row]  # pairs are sorted by entity, then value
+    fewest = np.full(len(lengths), np.iinfo(np.int64).max)
+    np.minimum.at(fewest, entity, held)
+    candidates = held == fewest[entity]
+    rows, entity = first_row[candidates], entity[candidates]
+    counts = np.bincount(entity, minlength=len(lengths))[lengths > 0]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    picks = (np.random.default_rng(seed).random(len(counts)) * counts).astype(np.int64)
+    return rows[starts + picks]
+
+
 def private_event_frame(
-    frame: pd.DataFrame, lengths: np.ndarray, seed: int, first: str | None, later: str | None
+    frame: pd.DataFrame,
+    lengths: np.ndarray,
+    seed: int,
+    first: str | None,
+    later: str | None,
+    categorical: list[str] | None = None,
 ) -> pd.DataFrame:
     """The rows the private histograms read: one per entity with events.
 
     Each column gets one value per entity, so adding or removing an entity moves
     each histogram by at most one: a random event's values, except the column
     ``first`` (set only at an entity's first event: its start) taken from the
-    first event, and ``later`` (set only after it: the gap) from a random later one.
+    first event, ``later`` (set only after it: the gap) from a random later one,
+    and the ``categorical`` columns, whose histograms choose which categories are
+    kept, from an event holding one of the entity's least frequent values
+    (:func:`one_rarest_per_entity`).
     """
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     rows = frame.iloc[one_event_per_entity(lengths, seed)].reset_index(drop=True)
+    for i, column in enumerate(categorical or []):
+        picked = one_rarest_per_entity(frame[column], lengths, seed + 2 + i)
+        rows[column] = frame[column].to_numpy()[picked]
     with_events = lengths > 0
     if first is not None and first in frame.columns:
         rows[first] = frame[first].to_numpy()[offsets[with_events]]
@@ -312,7 +355,12 @@ def event_encoder(
     encoder = Discretizer(
         model.n_bins, model.max_points, model.rare_category_threshold, privacy=privacy
     )
-    encoder.fit(private_event_frame(frame, lengths, seed, first, later), metadata)
+    categorical = [
+        column
+        for column in frame.columns
+        if metadata.column(column)["kind"] in ("categorical", "boolean")
+    ]
+    encoder.fit(private_event_frame(frame, lengths, seed, first, later, categorical), metadata)
     # The start is missing after the first event and the gap at it: by construction,
     # not from the data, so both keep a missing token whatever the noise said.
     for column in (first, later):
