@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from torch.nn import functional
 import synthkit
 from synthkit.errors import ParameterError
 from synthkit.generators.ar_network import ColumnHeads, per_example_sq_norms, training_visibility
-from synthkit.privacy import epsilon_spent, noise_for_epsilon, protected_range
+from synthkit.privacy import NarrowRangeWarning, epsilon_spent, noise_for_epsilon, protected_range
 
 pytest.importorskip("opacus")
 
@@ -172,3 +174,86 @@ def test_value_protection_hides_real_outliers_without_dp(frame: pd.DataFrame) ->
     assert repr(98765.43) not in str(model.encoder_.to_state())
     unprotected = _dp(frame, epochs=1, value_protection=False)
     assert unprotected.encoder_.transforms_["amount"].info["max"] == real.max()
+
+
+def test_a_private_fit_takes_the_private_schedule_unless_told_otherwise(
+    frame: pd.DataFrame, tmp_path
+) -> None:
+    quick = {"device": "cpu", "verbose": False, "random_state": 0}
+    private = synthkit.Synthesizer("ar", epsilon=2.0, **quick).fit(frame)
+    # A tenth of the 600 rows is under the floor of 64 rows a batch.
+    assert private.schedule_ == {
+        "epochs": 5,
+        "batch_size": 64,
+        "hidden_dim": 64,
+        "learning_rate": 0.02,
+    }
+    budget = private.privacy_budget_
+    assert budget["sample_rate"] == pytest.approx(64 / 600)
+    assert budget["steps"] == 5 * round(600 / 64) and private.epsilon_spent_ <= 2.0
+    assert private.network_.inputs.shape[1] == 64
+    # The parameters stay as given: a clone of the model plans the same again.
+    assert private.get_params()["epochs"] is None and private.get_params()["hidden_dim"] is None
+    loaded = synthkit.load_model(private.save(tmp_path / "private.synthkit"))
+    assert loaded.schedule_ == private.schedule_
+    pd.testing.assert_frame_equal(
+        loaded.sample(20, random_state=1), private.sample(20, random_state=1)
+    )
+    # Given values win, one by one.
+    mixed = synthkit.Synthesizer("ar", epsilon=2.0, epochs=2, hidden_dim=16, **quick).fit(frame)
+    assert mixed.schedule_ == {
+        "epochs": 2,
+        "batch_size": 64,
+        "hidden_dim": 16,
+        "learning_rate": 0.02,
+    }
+    assert len(mixed.loss_history_) == 2
+
+
+def test_a_large_private_fit_batches_a_tenth_of_its_rows() -> None:
+    model = synthkit.Synthesizer("ar", epsilon=1.0, device="cpu", verbose=False, random_state=0)
+    assert model._schedule(32_561)["batch_size"] == 3_256
+    assert model.set_params(batch_size=1_000)._schedule(32_561)["batch_size"] == 1_000
+
+
+def test_an_ordinary_fit_keeps_the_ordinary_schedule(frame: pd.DataFrame) -> None:
+    model = synthkit.Synthesizer("ar", epochs=1, device="cpu", verbose=False).fit(frame)
+    assert model.schedule_ == {
+        "epochs": 1,
+        "batch_size": 512,
+        "hidden_dim": 128,
+        "learning_rate": 0.002,
+    }
+    assert model.network_.inputs.shape[1] == 128 and model.privacy_budget_ is None
+
+
+@pytest.mark.slow
+def test_private_adult_keeps_the_real_ranges_without_an_exact_extreme() -> None:
+    """All of Adult at epsilon 1 with the private defaults (one epoch, for time)."""
+    from synthkit.datasets import load_adult
+
+    train = load_adult("train")
+    model = synthkit.Synthesizer(
+        "ar", epsilon=1.0, delta=1e-5, epochs=1, device="cpu", verbose=False, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NarrowRangeWarning)  # 32,561 rows: no narrow range
+        model.fit(train)
+    assert model.epsilon_spent_ <= 1.0 and model.schedule_["batch_size"] == 3_256
+    text = str(model.encoder_.to_state())
+    for column in ("fnlwgt", "capital_gain", "capital_loss"):
+        for exact in (train[column].max(), train[column][train[column] > 0].min()):
+            assert repr(float(exact)) not in text
+    rows = model.sample(len(train), random_state=0)
+    # fnlwgt's dozen rows above 1,000,000 (max 1,484,705) sit under the noise; its tail
+    # is continued past the grid edge instead of stopping at 500,000 or 1,000,000.
+    assert 1_050_000 < rows["fnlwgt"].max() < 2_000_000
+    for level, tolerance in ((0.5, 0.05), (0.9, 0.1), (0.99, 0.15)):
+        real = train["fnlwgt"].quantile(level)
+        assert abs(rows["fnlwgt"].quantile(level) / real - 1) < tolerance
+    assert rows["hours_per_week"].max() <= 99 and rows["age"].max() <= 99
+    assert rows["education_num"].between(1, 17).all()
+    # 1,519 non-zero capital losses, none above 4,356: bins above the noise keep them.
+    losses = rows["capital_loss"][rows["capital_loss"] > 0]
+    assert 0.5 < len(losses) / (train["capital_loss"] > 0).sum() < 2.0
+    assert losses.quantile(0.5) == pytest.approx(1887, rel=0.15)

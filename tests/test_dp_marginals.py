@@ -10,13 +10,19 @@ import pytest
 import torch
 
 import synthkit
+from synthkit.datasets import load_adult
 from synthkit.errors import ParameterError
 from synthkit.generators.ar_network import ColumnHeads
 from synthkit.generators.autoregressive import _calibrate, _draw
 from synthkit.privacy import epsilon_spent, noise_for_epsilon
-from synthkit.privacy.marginals import noisy_marginals
+from synthkit.privacy.marginals import _shares, noisy_marginals
 from synthkit.privacy.plan import DPSGDPlan
-from synthkit.privacy.preprocessing import NarrowRangeWarning, _noisy_range, _noisy_tokens
+from synthkit.privacy.preprocessing import (
+    NarrowRangeWarning,
+    _noisy_cells,
+    _noisy_range,
+    _noisy_tokens,
+)
 
 pytest.importorskip("opacus")
 
@@ -114,6 +120,9 @@ def test_integer_columns_get_every_integer_of_the_noisy_range(skewed: pd.DataFra
     model = synthkit.Synthesizer("ar", **{**FAST, "epsilon": 1.0, "random_state": 0}).fit(skewed)
     points = model.encoder_.tokens_["years"].points
     assert np.array_equal(points, np.arange(points[0], points[-1] + 1))
+    # One released count per integer, for the marginals to pool with theirs.
+    assert len(model.encoder_.privacy_["token_counts"]["years"]) == len(points)
+    assert set(model.encoder_.privacy_["token_counts"]) == {"years"}
     assert points[0] <= 20 and points[-1] >= 59
     rows = model.sample(3000, random_state=0)
     # No real year is moved to a neighbour: every one of them is drawn.
@@ -160,12 +169,18 @@ def test_a_tail_below_the_noise_is_continued_but_a_hard_end_is_not() -> None:
     assert shares[1][10:].tolist() == [0.0] * 10
 
 
-def test_noisy_range_takes_in_a_narrower_neighbour_with_a_positive_count() -> None:
+def test_noisy_range_takes_in_narrower_neighbours_unless_clearly_empty() -> None:
     rng = np.random.default_rng(0)
     # 51 ones next to a busy [2, 5), like Adult's years of education.
     values = np.concatenate([np.ones(51), rng.integers(2, 17, 30_000)]).astype(float)
     low, high = _noisy_range(values, sigma=20.0, rng=rng)
-    assert (low, high) == (1.0, 20.0)
+    # [1, 2) is taken in; so may be the empty narrower cells below it (no integer
+    # lies there, and the marginals keep them empty).
+    assert high == 20.0 and 0.0 < low <= 1.0
+    # A narrower neighbour whose noisy count is clearly below zero is left out.
+    empty = rng.integers(2, 17, 30_000).astype(float)
+    lows = [_noisy_range(empty, sigma=20.0, rng=np.random.default_rng(s))[0] for s in range(20)]
+    assert sum(low == 2.0 for low in lows) >= 3
 
 
 def _small_table(n: int = 300) -> pd.DataFrame:
@@ -192,3 +207,109 @@ def test_public_bounds_silence_the_range_warning(skewed: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", NarrowRangeWarning)  # enough rows: no warning
         synthkit.Synthesizer("ar", **{**FAST, "epsilon": 1.0, "random_state": 0}).fit(skewed)
+
+
+# Adult at epsilon 1 with the bench's shares: the preprocessing histograms' noise
+# deviation (21 histograms at a quarter of epsilon) and the marginals' (15 columns).
+ADULT_SIGMA = 67.0
+MARGINAL_SIGMA = 70.0
+# Integer columns pool the marginals' counts with their fine histogram's.
+POOLED_SIGMA = ADULT_SIGMA * MARGINAL_SIGMA / (ADULT_SIGMA**2 + MARGINAL_SIGMA**2) ** 0.5
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    return load_adult("train")
+
+
+def test_a_thin_tail_is_continued_past_the_grid_edge_but_a_hard_end_is_not(adult) -> None:
+    fnlwgt = adult["fnlwgt"].to_numpy(float)
+    hours = adult["hours_per_week"].to_numpy(float)
+    ends = []
+    for seed in range(10):
+        ends.append(_noisy_range(fnlwgt, sigma=ADULT_SIGMA, rng=np.random.default_rng(seed))[1])
+        # 85 rows at 99 hours, none at 100 or above: [50, 100) ends the range.
+        assert _noisy_range(hours, sigma=ADULT_SIGMA, rng=np.random.default_rng(seed))[1] == 100
+    # 372 rows from 500,000 to 1,000,000, a dozen beyond (real maximum 1,484,705):
+    # the range goes on past the grid edge, about as far as the real tail.
+    assert sum(1_050_000 < end < 1_700_000 for end in ends) >= 8
+    assert max(ends) < 2_000_000
+
+
+def test_dp_knots_follow_the_real_quantiles_into_the_tail(adult) -> None:
+    fnlwgt = adult["fnlwgt"].to_numpy(float)
+    rng = np.random.default_rng(0)
+    cells = _noisy_cells(fnlwgt, ADULT_SIGMA, rng)
+    tokens, _, _ = _noisy_tokens(
+        fnlwgt, cells.low, cells.high, True, 64, 128, ADULT_SIGMA, rng, cells
+    )
+    levels = np.array([0.1, 0.5, 0.9, 0.99, 0.999])
+    drawn = tokens.quantiles.value(levels)
+    real = np.quantile(fnlwgt, levels)
+    # Spread half evenly over the range, the 90th percentile sat at 802,000 (real 329,054).
+    assert np.all(np.abs(drawn / real - 1) < [0.1, 0.05, 0.05, 0.1, 0.2])
+    assert tokens.n_bins >= 50
+
+
+def test_bins_hold_rows_well_above_the_noise(adult) -> None:
+    losses = adult["capital_loss"].to_numpy(float)
+    rng = np.random.default_rng(0)
+    cells = _noisy_cells(losses, ADULT_SIGMA, rng)
+    tokens, _, _ = _noisy_tokens(
+        losses, cells.low, cells.high, True, 64, 128, ADULT_SIGMA, rng, cells
+    )
+    # 1,519 non-zero losses: 64 bins would hold 24 rows each under a noise of 70.
+    assert tokens.points.tolist() == [0.0]
+    assert 1 <= tokens.n_bins <= 1519 // (8 * ADULT_SIGMA)
+
+
+def test_integer_tokens_stop_below_the_open_end_of_a_noisy_range(adult) -> None:
+    hours = adult["hours_per_week"].to_numpy(float)
+    rng = np.random.default_rng(0)
+    cells = _noisy_cells(hours, ADULT_SIGMA, rng)
+    noisy, _, top = _noisy_tokens(hours, cells.low, 100.0, True, 64, 128, ADULT_SIGMA, rng, cells)
+    assert top == 99.0 and noisy.points[-1] == 99.0  # [50, 100) holds no 100
+    public, _, top = _noisy_tokens(hours, 1.0, 100.0, True, 64, 128, ADULT_SIGMA, rng)
+    assert top == 100.0 and public.points[-1] == 100.0  # public bounds are closed
+
+
+def _token_counts(values: pd.Series, low: int, high: int) -> torch.Tensor:
+    return torch.tensor([(values == v).sum() for v in range(low, high + 1)], dtype=torch.float64)
+
+
+def test_released_integer_tails_reach_the_real_ends_and_stop_at_hard_ones(adult) -> None:
+    # Hours a week: thin ends (20 rows at 1; 208 rows from 81 to 99, 85 of them at 99)
+    # under the noise; years of education: 51 rows at 1 below a steep rise, and a hard
+    # end at 16 under a range to 19. sdmetrics bins each table on its own range, so a
+    # column cut short or stretched moves every bin (50 hours or 10 years change bins).
+    hours = _token_counts(adult["hours_per_week"], 1, 99)
+    education = _token_counts(adult["education_num"], 1, 19)
+    ends: dict[str, list[tuple[int, int]]] = {"hours": [], "education": []}
+    for seed in range(40):
+        generator = torch.Generator().manual_seed(seed)
+        for name, counts in (("hours", hours), ("education", education)):
+            noise = torch.randn(len(counts), generator=generator, dtype=torch.float64)
+            share = _shares(counts + noise * POOLED_SIGMA, POOLED_SIGMA)
+            ends[name].append((int(share.nonzero().min()) + 1, int(share.nonzero().max()) + 1))
+    assert sum(low == 1 for low, _ in ends["education"]) >= 24  # 5 of 40 before
+    assert sum(high == 16 for _, high in ends["education"]) >= 37
+    assert sum(low == 1 for low, _ in ends["hours"]) >= 28  # 24 of 40 before
+    assert sum(high >= 93 for _, high in ends["hours"]) >= 30
+
+
+def test_integer_columns_pool_their_released_fine_histogram_with_the_marginals() -> None:
+    torch.manual_seed(0)
+    tokens = torch.tensor([[k] for k, n in enumerate([5000, 3000, 1500, 500]) for _ in range(n)])
+    before = np.array([5000.0, 3000.0, 1500.0, 500.0])  # an earlier release, exact here
+    spread = {}
+    for weight, released in (("alone", None), ("pooled", [(before, 1.0)])):
+        draws = [noisy_marginals(tokens, [4], 40.0, released=released)[0] for _ in range(200)]
+        spread[weight] = float(torch.stack(draws).std(0).max())
+    # A deviation of 40 rows alone; pooled with counts of deviation 1, nearly none.
+    assert spread["pooled"] < spread["alone"] / 10
+    # Released counts of another size (another encoding) are left out.
+    torch.manual_seed(1)
+    alone = noisy_marginals(tokens, [4], 40.0)[0]
+    torch.manual_seed(1)
+    mismatched = noisy_marginals(tokens, [4], 40.0, released=[(before[:2], 1.0)])[0]
+    assert torch.equal(alone, mismatched)

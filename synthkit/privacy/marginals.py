@@ -20,10 +20,14 @@ __all__ = ["narrow_span", "noisy_marginals"]
 
 _SPAN_FLOOR = 2.0
 # A tail ends where a noisy count lies this many deviations below its decay.
-_TAIL_FLOOR = 2.5
-_TAIL_CELLS = 3
+_TAIL_FLOOR = 3.0
+_TAIL_CELLS = 6
+# A busy end cell past more than this many quiet cells, and under this many deviations,
+# is lone: kept only past a tail that fades rather than one that ends hard.
+_LONE_GAP = 2
+_LONE_FLOOR = 3.0
 # A tail ends where it would hold fewer rows than this (a value drawn once or never).
-_TAIL_ROWS = 2.0
+_TAIL_ROWS = 1.0
 _MAX_DECAY = 0.9
 
 
@@ -64,7 +68,10 @@ def narrow_span(
 
 
 def noisy_marginals(
-    tokens: torch.Tensor, vocab_sizes: Sequence[int], noise_multiplier: float
+    tokens: torch.Tensor,
+    vocab_sizes: Sequence[int],
+    noise_multiplier: float,
+    released: Sequence[tuple[np.ndarray, float] | None] | None = None,
 ) -> list[torch.Tensor]:
     """Each column's token shares from noisy counts (Gaussian mechanism, one release).
 
@@ -76,6 +83,11 @@ def noisy_marginals(
         tokens: ``[rows, columns]`` encoded rows.
         vocab_sizes: Tokens per column.
         noise_multiplier: Noise standard deviation over the L2 sensitivity.
+        released: Per column, noisy counts of its tokens released before (with
+            their noise deviation), or None: pooled with this release's counts,
+            weighted by the inverse of their variances (post-processing). Adult's
+            integer columns at epsilon 1 have two such counts of about 70 rows of
+            noise each: pooled, about 49.
 
     Returns:
         One float tensor of shares (summing to 1) per column, on ``tokens``' device.
@@ -91,7 +103,14 @@ def noisy_marginals(
     for column, size in enumerate(vocab_sizes):
         counts = torch.bincount(tokens[:, column], minlength=size)[:size].double()
         noisy = counts + torch.randn(size, dtype=torch.float64, device=tokens.device) * sigma
-        shares.append(_shares(noisy, sigma).float())
+        deviation = sigma
+        before = released[column] if released is not None else None
+        if before is not None and len(before[0]) == size:
+            other = torch.as_tensor(before[0], dtype=torch.float64, device=tokens.device)
+            weight = sigma**2 / (sigma**2 + before[1] ** 2)
+            noisy = (1.0 - weight) * noisy + weight * other
+            deviation = sigma * before[1] / math.sqrt(sigma**2 + before[1] ** 2)
+        shares.append(_shares(noisy, deviation).float())
     return shares
 
 
@@ -107,8 +126,10 @@ def _shares(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
     bins, or the 51 rows with one year of education) would be lost, and generated
     values would stop short of the real range. Beyond each end of the span the
     counts go on decaying as they did over its last cells (:func:`_tail`) for as
-    long as the noisy counts do not contradict it. Inside the span, negative counts
-    become zero.
+    long as the noisy counts do not contradict it. A weak end cell past quiet ones
+    is dropped from the span when the cells before it end hard (noise among the
+    empty ages under 17), and kept past a tail that only fades (99 hours a week).
+    Inside the span, negative counts become zero.
     """
     busy = (noisy > _SPAN_FLOOR * sigma).nonzero().flatten()
     kept = noisy.clamp(min=0.0)
@@ -116,7 +137,25 @@ def _shares(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
         kept = torch.zeros_like(noisy)
         kept[int(noisy.argmax())] = 1.0
         return kept
-    first, last = int(busy[0]), int(busy[-1])
+    # A weak busy cell past quiet ones, beyond a hard end (the tail of the cells
+    # before it runs into contradicting counts first), is noise: one of the empty
+    # ages under 17. Past a tail that only fades (99 hours a week, 85 rows beyond a
+    # thin tail) it stays.
+    index, weak = busy.tolist(), _LONE_FLOOR * sigma
+    while len(index) > 1 and index[-1] - index[-2] > _LONE_GAP and noisy[index[-1]] < weak:
+        span, beyond = kept[index[0] : index[-2] + 1], noisy[index[-2] + 1 : index[-1]]
+        if not _ends_hard(span, beyond, sigma):
+            break
+        index.pop()
+    while len(index) > 1 and index[1] - index[0] > _LONE_GAP and noisy[index[0]] < weak:
+        span, beyond = (
+            kept[index[1] : index[-1] + 1].flip(0),
+            noisy[index[0] + 1 : index[1]].flip(0),
+        )
+        if not _ends_hard(span, beyond, sigma):
+            break
+        index.pop(0)
+    first, last = index[0], index[-1]
     inside = kept[first : last + 1]
     out = torch.zeros_like(noisy)
     out[first : last + 1] = inside
@@ -127,25 +166,48 @@ def _shares(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
     return out / out.sum()
 
 
+def _ends_hard(span: torch.Tensor, beyond: torch.Tensor, sigma: float) -> bool:
+    """Whether the first noisy count ``beyond`` ``span`` contradicts its continued tail."""
+    return _continue(span, beyond[:1], sigma)[1]
+
+
 def _tail(span: torch.Tensor, beyond: torch.Tensor, sigma: float) -> list[float]:
     """Counts continuing the decay of ``span``'s last cells into the cells ``beyond`` it.
 
-    The tail starts from the mean of the span's last ``_TAIL_CELLS`` cells and decays
-    per cell by their geometric mean ratio to the cells before (at most
-    ``_MAX_DECAY``). It stops where its count falls under ``_TAIL_ROWS`` rows, or
-    where the noisy counts it covers add up to more than ``_TAIL_FLOOR`` deviations
-    (of their sum) below it: those cells are empty, a hard end like the 16 years of
-    a doctorate. Only released counts are read.
+    The tail starts from the mean of the span's last ``_TAIL_CELLS`` cells (carried
+    from the window's middle to its end) and decays per cell by their geometric mean
+    ratio to the cells before (at most ``_MAX_DECAY``). It stops where its count
+    falls under ``_TAIL_ROWS`` rows, or where the noisy counts it covers add up to
+    more than ``_TAIL_FLOOR`` deviations (of their sum) below it: those cells are
+    empty, a hard end like the 16 years of a doctorate. Only released counts are read.
     """
+    return _continue(span, beyond, sigma)[0]
+
+
+def _continue(span: torch.Tensor, beyond: torch.Tensor, sigma: float) -> tuple[list[float], bool]:
+    """:func:`_tail`'s counts, and whether the noisy counts contradicted it (a hard end)."""
     width = max(min(_TAIL_CELLS, len(span) // 2), 1)
     edge = float(span[-width:].sum())
     inner = float(span[-2 * width : -width].sum()) if len(span) >= 2 * width else 0.0
     decay = min((edge / inner) ** (1.0 / width), _MAX_DECAY) if inner > 0 and edge > 0 else 0.5
-    count, gap, counts = edge / width, 0.0, []
+    # The window's mean stands for its middle cell: carried to the span's last cell,
+    # but no higher than that cell's own count and a deviation (over a steep edge,
+    # Adult's years of education falling from 646 rows at 4 to 51 at 1, the window
+    # overshoots it).
+    start = edge / width * decay ** ((width - 1) / 2)
+    count = min(start, max(float(span[-1]), 0.0))
+    # The first step falls no slower than the edge cell falls from its neighbour.
+    step = decay
+    if len(span) >= 2 and float(span[-2]) > 0:
+        step = min(decay, max(float(span[-1]), 0.0) / float(span[-2]))
+    gap, counts = 0.0, []
     for observed in beyond.tolist():
-        count *= decay
+        count *= step
+        step = decay
         gap += observed - count
-        if count < _TAIL_ROWS or gap < -_TAIL_FLOOR * sigma * math.sqrt(len(counts) + 1):
+        if gap < -_TAIL_FLOOR * sigma * math.sqrt(len(counts) + 1):
+            return counts, True
+        if count < _TAIL_ROWS:
             break
         counts.append(count)
-    return counts
+    return counts, False

@@ -8,11 +8,17 @@ cell of each histogram, so the L2 sensitivity of ``K`` histograms is ``sqrt(K)``
   (the threshold makes a category held by a single row appear with probability at most
   ``delta_threshold``), the rest share the pooled token;
 * numbers and datetimes: a noisy histogram on a fixed grid of signed powers
-  (``±{1, 2, 5}·10^k``) gives the range, then a noisy histogram of 256 equal cells in
-  that range gives the quantile bins (or, for integers spanning at most ``max_points``
-  values, every integer of the range gets a token; zero, when common, gets a token of
-  its own). The bins follow the noisy distribution mixed half and half with an even one
-  over the range, so that the cells the noise floor empties still get bins.
+  (``±{1, 2, 5}·10^k``) gives the range (its cells above the noise, half-open at the
+  top; where its outermost cells decay, the decay is continued past them unless the
+  next cell's count contradicts it, so a thin tail under the noise reaches about as
+  far as the real one), then a noisy histogram of 256 equal cells in that range gives
+  the quantile function and its bins (or, for integers spanning at most ``max_points``
+  values, every integer of the range gets a token, and that histogram is one noisy
+  count per integer, which the one-way marginals pool with theirs; zero, when common,
+  gets a token of its own). The fine cells the noise floor empties get the rows their
+  range cell holds beyond the kept fine counts, spread along the range cells' decay, so
+  the quantile function follows a tail instead of a flat line; each bin holds at least
+  ``_BIN_NOISE`` deviations of rows.
 
 Bounds and category lists the user declares public are used as given and spend nothing
 on their range or set. Metadata (kinds, dtypes, integer or decimal rounding, datetime
@@ -58,7 +64,9 @@ _GRID = np.array(sorted([-p for p in _POWERS] + [0.0] + _POWERS))
 # range, read off about 140 cells, uses a higher floor so noise alone never widens it.
 _NOISE_FLOOR = 3.0
 _RANGE_FLOOR = 5.0
-_EXTEND_FLOOR = 2.0
+_EXTEND_FLOOR = 3.0
+# A narrower neighbour toward zero is taken in unless its count is this far below zero.
+_NARROW_FLOOR = 0.5
 
 
 def protected_range(values: np.ndarray, k: int = 5, share: float = 0.0) -> tuple[float, float]:
@@ -162,25 +170,43 @@ def fit_private_columns(
             old = transforms[column].info
             transforms[column] = CategoricalTransform(column, {**old, **state})
     encoder.tokens_ = {}
+    token_counts: dict[str, np.ndarray] = {}
     for column in numeric:
         transform = transforms[column]
         values = transform.values(data[column])
         public = budget.bounds.get(column)
         if public is not None:
             low, high = _public_bounds(column, public, transform.info["datetime"])
+            cells = None
         else:
-            low, high = _noisy_range(values[~np.isnan(values)], sigma, rng, column, len(data))
+            cells = _noisy_cells(values[~np.isnan(values)], sigma, rng, column, len(data))
+            low, high = cells.low, cells.high
         integer = bool(transform.info.get("integer")) and not transform.info["datetime"]
+        released: dict[str, np.ndarray] = {}
         tokens, low, high = _noisy_tokens(
-            values, low, high, integer, encoder.n_bins, encoder.max_points, sigma, rng
+            values,
+            low,
+            high,
+            integer,
+            encoder.n_bins,
+            encoder.max_points,
+            sigma,
+            rng,
+            cells,
+            released=released,
         )
         transform.info.update(min=low, max=high, has_missing=tokens.has_missing)
         encoder.tokens_[column] = tokens
+        if "counts" in released:
+            token_counts[column] = released["counts"]
     return {
         **plan,
         "histograms": n_histograms,
         "noise_std": sigma,
         "category_threshold": threshold,
+        # Noisy counts of every token of the integer columns: their fine histogram,
+        # released already, for the one-way marginals to pool with their own counts.
+        "token_counts": token_counts,
     }
 
 
@@ -259,6 +285,30 @@ def _with_dtype(series: pd.Series, state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+@dataclass
+class _Cells:
+    """The released cells of a numeric column's noisy range, and how rows fill them.
+
+    ``edges`` run from the range's low end to its high end; ``counts`` are the rows
+    each cell holds (released noisy counts, or the extrapolated rows of a continued
+    tail) and ``slopes`` the log-density slope (per unit of the column) inside each
+    cell, read off its neighbours: rows the fine histogram leaves unplaced are spread
+    inside a cell along it. Everything here is read from released counts.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    slopes: np.ndarray
+
+    @property
+    def low(self) -> float:
+        return float(self.edges[0])
+
+    @property
+    def high(self) -> float:
+        return float(self.edges[-1])
+
+
 def _noisy_range(
     observed: np.ndarray,
     sigma: float,
@@ -266,7 +316,27 @@ def _noisy_range(
     column: str | None = None,
     n_rows: int = 0,
 ) -> tuple[float, float]:
+    """The noisy range of :func:`_noisy_cells`: ``low`` inclusive, ``high`` exclusive."""
+    cells = _noisy_cells(observed, sigma, rng, column, n_rows)
+    return cells.low, cells.high
+
+
+def _noisy_cells(
+    observed: np.ndarray,
+    sigma: float,
+    rng: np.random.Generator,
+    column: str | None = None,
+    n_rows: int = 0,
+) -> _Cells:
     """The span of the grid cells of signed powers whose noisy counts stand above the noise.
+
+    The range runs from the low edge of the span's first cell (inclusive) to the high
+    edge of its last (exclusive). Where the counts of the span's two outermost cells
+    fall outward, the fall is continued past the span (:func:`_continued`) unless
+    the next cell's noisy count contradicts it: a long thin tail (Adult's ``fnlwgt``
+    above 1,000,000, about a dozen rows under a noise of 67) then reaches about as
+    far as the real one (1,484,705) instead of stopping at a grid edge, while a hard
+    end (``hours_per_week`` at 99) stays where it is.
 
     With a ``column`` name, warns (:class:`NarrowRangeWarning`) when no cell stood
     above the noise or the span's noisy counts add up to under half of ``n_rows``
@@ -280,14 +350,17 @@ def _noisy_range(
     if weak:
         busy = np.array([int(np.argmax(noisy))])
     first, last = int(busy[0]), int(busy[-1])
-    # Cells shrink toward zero: a narrower neighbour of the busy span with a positive
-    # noisy count is likely its tail (Adult's 51 rows with one year of education, in
-    # [1, 2) next to [2, 5)); the one-way marginals then decide how far generated
-    # values go into it.
+    # Cells shrink toward zero: narrower neighbours of the busy span are likely its
+    # tail (Adult's 51 rows with one year of education, in [1, 2) next to [2, 5); its
+    # 20 rows working one hour a week, past [2, 5) next to [5, 10)) unless their noisy
+    # counts say they are empty. The one-way marginals then decide how far generated
+    # values go into them, so an empty cell taken in costs little (its tokens stay
+    # empty past a hard end), while a cell left out cuts real values off.
     width = np.diff(_GRID)
-    if first > 0 and width[first - 1] < width[first] and noisy[first - 1] > 0:
+    empty = -_NARROW_FLOOR * sigma
+    while first > 0 and width[first - 1] < width[first] and noisy[first - 1] > empty:
         first -= 1
-    if last < len(noisy) - 1 and width[last + 1] < width[last] and noisy[last + 1] > 0:
+    while last < len(noisy) - 1 and width[last + 1] < width[last] and noisy[last + 1] > empty:
         last += 1
     # Grow the span by neighbouring cells above a lower floor: a tail of a few hundred
     # rows (Adult's fnlwgt from 500,000 to 1,000,000) is kept, while noise alone
@@ -312,7 +385,108 @@ def _noisy_range(
             NarrowRangeWarning,
             stacklevel=2,
         )
-    return low, high
+    edges = _GRID[first : last + 2].astype(float)
+    # A cell's rows count only when they stand above the noise: clamped at zero, the
+    # many near-empty cells next to zero would each add a third of a deviation of rows.
+    inside = noisy[first : last + 1]
+    rows = np.where(inside > _EXTEND_FLOOR * sigma, inside, 0.0)
+    slopes = np.full(len(rows), np.nan)
+    if not weak:
+        above = _continued(edges[-3:], rows[-2:], _GRID, last + 1, noisy, sigma)
+        below = _continued(
+            -edges[:3][::-1], rows[:2][::-1], -_GRID[::-1], len(noisy) - first, noisy[::-1], sigma
+        )
+        if above is not None:
+            end, mass, slope = above
+            edges, rows, slopes = (
+                np.append(edges, end),
+                np.append(rows, mass),
+                np.append(slopes, slope),
+            )
+        if below is not None:
+            end, mass, slope = below
+            edges, rows = np.insert(edges, 0, -end), np.insert(rows, 0, mass)
+            slopes = np.insert(slopes, 0, -slope)
+    return _Cells(edges, rows, _fill_slopes(edges, rows, slopes))
+
+
+# A continued tail ends where the rows it would still hold beyond fall to this many.
+_TAIL_END = 0.5
+# It is only continued when it holds at least this many rows beyond the span ...
+_TAIL_ROWS = 2.0
+# ... and the next cell's noisy count is no more than this many deviations below it.
+_TAIL_CONTRADICTED = 1.5
+
+
+def _continued(
+    edges: np.ndarray,
+    rows: np.ndarray,
+    grid: np.ndarray,
+    nxt: int,
+    noisy: np.ndarray,
+    sigma: float,
+) -> tuple[float, float, float] | None:
+    """Continue the decay of the span's two outermost cells past its end.
+
+    Coordinates run outward (the low end passes them negated). The grid's cells
+    grow by steps of 2 and 2.5, and a tail's rows fall by a like ratio from cell to
+    cell: the next cell (index ``nxt`` of the grid) gets the outer cell's rows times
+    their ratio to the inner cell's (Adult's ``fnlwgt``: 12,016 rows in [200,000,
+    500,000), 372 in [500,000, 1,000,000), so about 12 in [1,000,000, 2,000,000);
+    13 in fact). Inside it the density falls log-linearly, on from the outer cell's
+    middle. Returns the end of the continued tail (where the rows it would still
+    hold fall to ``_TAIL_END``, at most the next cell's far edge), its rows and its
+    log-density slope; or None when the counts do not fall, the tail would hold
+    fewer than ``_TAIL_ROWS`` rows, or the next cell's noisy count lies more than
+    ``_TAIL_CONTRADICTED`` deviations below what the tail puts there: a hard end.
+    """
+    if len(rows) < 2 or nxt >= len(noisy) or not (rows > 0).all() or not rows[1] < rows[0]:
+        return None
+    widths = np.diff(edges)
+    outer = rows[1] / widths[1]
+    middle = edges[1] + widths[1] / 2
+    far = float(grid[nxt + 1]) - float(edges[-1])
+    inside = rows[1] * rows[1] / rows[0]
+    ahead = inside / far
+    if not ahead < outer:
+        return None
+    rate = math.log(outer / ahead) / (edges[-1] + far / 2 - middle)
+    beyond = inside / (1.0 - math.exp(-rate * far))
+    if beyond < _TAIL_ROWS:
+        return None
+    if noisy[nxt] < inside - _TAIL_CONTRADICTED * sigma:
+        return None
+    length = min(math.log(beyond / _TAIL_END) / rate, far)
+    held = beyond * (1.0 - math.exp(-rate * length))
+    return float(edges[-1]) + length, held, -rate
+
+
+def _fill_slopes(edges: np.ndarray, rows: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+    """Log-density slopes of the cells without one, from their neighbours' densities."""
+    widths = np.diff(edges)
+    middles = edges[:-1] + widths / 2
+    with np.errstate(divide="ignore"):
+        log_density = np.log(rows / widths)
+    out = slopes.copy()
+    for j in range(len(rows)):
+        if not np.isnan(out[j]):
+            continue
+        around = [k for k in (j - 1, j, j + 1) if 0 <= k < len(rows) and rows[k] > 0]
+        left, right = (around[0], around[-1]) if around else (j, j)
+        slope = 0.0
+        if right > left:
+            slope = (log_density[right] - log_density[left]) / (middles[right] - middles[left])
+        # No more than a factor e**8 across one cell: a neighbour's noise stays local.
+        out[j] = float(np.clip(slope, -8.0 / widths[j], 8.0 / widths[j]))
+    return out
+
+
+# Sub-cells of the fine histogram's cells in which rows the noise floor emptied are
+# spread, and the levels of the quantile function read off them.
+_SUB_CELLS = 16
+_LEVELS = 1024
+# A bin holds at least this many noise deviations of rows.
+_BIN_NOISE = 8.0
 
 
 def _noisy_tokens(
@@ -324,22 +498,40 @@ def _noisy_tokens(
     max_points: int,
     sigma: float,
     rng: np.random.Generator,
+    cells: _Cells | None = None,
+    released: dict[str, np.ndarray] | None = None,
 ) -> tuple[NumericTokens, float, float]:
-    """Tokens of one numeric column from a noisy histogram inside ``[low, high]``."""
+    """Tokens of one numeric column from a noisy histogram inside ``[low, high]``.
+
+    ``cells`` are the noisy range's released cells (None for public bounds, which
+    are closed at both ends); a noisy range is half-open, so an integer column's
+    tokens stop below ``high``. An integer column whose every integer is a token
+    spends its fine histogram on one noisy count per token (values beyond the
+    range counted at its ends, as they are encoded; then the missing count), put
+    in ``released["counts"]``.
+    """
     from synthkit.processing.discretizer import NumericTokens
 
     missing = np.isnan(values)
     observed = np.clip(values[~missing], low, high)
     noisy_missing = missing.sum() + rng.normal(0.0, sigma)
     has_missing = bool(noisy_missing > _NOISE_FLOOR * sigma)
-    if integer and math.ceil(high) - math.floor(low) + 1 <= max_points:
-        grid = np.arange(math.floor(low), math.ceil(high) + 1, dtype=float)
+    top = math.floor(high) if cells is None else math.ceil(high) - 1
+    bottom = math.floor(low) if cells is None else math.ceil(low)
+    if integer and top - bottom + 1 <= max_points:
+        grid = np.arange(bottom, max(top, bottom) + 1, dtype=float)
         # Every integer of the noisy range gets a token (the fine histogram, budgeted
         # before the range was known, is not needed): the grid depends only on the
         # range, and keeping only integers whose noisy count beat the noise moved
         # every age over 56 of Adult to 56 at epsilon 1. How often each is drawn is
-        # learned (and, under DP, held to the released marginals).
+        # learned (and, under DP, held to the released marginals). The range's cells
+        # are half-open: [50, 100) holds no 100 hours a week.
         tokens = NumericTokens(grid.tolist(), [], 0, has_missing)
+        if released is not None:
+            at = np.clip(np.round(observed), grid[0], grid[-1]) - grid[0]
+            counts = np.bincount(at.astype(np.int64), minlength=len(grid)).astype(float)
+            noisy = counts + rng.normal(0.0, sigma, len(grid))
+            released["counts"] = np.append(noisy, noisy_missing) if has_missing else noisy
         return tokens, float(grid[0]), float(grid[-1])
     # Zero is a data-independent candidate spike (amounts that are mostly zero).
     zero = low <= 0.0 <= high
@@ -349,19 +541,77 @@ def _noisy_tokens(
     # up in the end cell and draw bins there (capital gains of 99,999 at 10,000).
     inner = observed[~at_zero & (values[~missing] >= low) & (values[~missing] <= high)]
     counts = np.histogram(inner, bins=edges)[0]
-    noisy = counts + rng.normal(0.0, sigma, _FINE_CELLS)
-    noisy = np.where(noisy > _NOISE_FLOOR * sigma, noisy, 0.0)
+    raw = counts + rng.normal(0.0, sigma, _FINE_CELLS)
+    noisy = np.where(raw > _NOISE_FLOOR * sigma, raw, 0.0)
     points: list[float] = []
+    noisy_zero = 0.0
     if zero:
         noisy_zero = at_zero.sum() + rng.normal(0.0, sigma)
         total = noisy.sum() + max(noisy_zero, 0.0)
         if noisy_zero > max(_NOISE_FLOOR * sigma, total / n_bins):
             points = [0.0]
-    # Half the mass spread evenly: cells whose counts the noise floor wiped out still
-    # get bins (on Adult at epsilon 1 the floor emptied fnlwgt's cells above 200,000,
-    # so one bin spanned 200,000 to 500,000), and the cumulative mass strictly rises.
-    mass = noisy + max(noisy.sum(), 1.0) / _FINE_CELLS
+    mass = _fine_mass(edges, noisy, raw, cells, max(noisy_zero, 0.0) if points else 0.0)
+    sub_edges = np.linspace(low, high, _FINE_CELLS * _SUB_CELLS + 1)
     cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
-    knots = np.interp(np.linspace(0.0, 1.0, _FINE_CELLS + 1), cdf, edges)
-    bins = max(1, min(n_bins, _FINE_CELLS // 4))
+    knots = np.interp(np.linspace(0.0, 1.0, _LEVELS + 1), cdf, sub_edges)
+    # Each bin should hold rows well above the noise: its share of the released
+    # marginals is otherwise noise, and bins thinner than the noise in a column's tail
+    # are cut off. Adult's fnlwgt keeps 60 bins at epsilon 1; its 1,519 non-zero
+    # capital losses get 3, their shape inside the bins following the knots.
+    held = float(mass.sum())
+    bins = max(1, min(n_bins, _FINE_CELLS // 4, int(held / (_BIN_NOISE * sigma))))
     return NumericTokens(points, knots.tolist(), bins, has_missing), float(low), float(high)
+
+
+def _fine_mass(
+    edges: np.ndarray,
+    kept: np.ndarray,
+    raw: np.ndarray,
+    cells: _Cells | None,
+    at_zero: float,
+) -> np.ndarray:
+    """Rows per sub-cell of the fine histogram: what it kept, plus the rows it missed.
+
+    The fine cells whose noisy counts stand above the noise keep them (spread evenly
+    over their sub-cells). The rows the noise floor emptied (a decaying tail of a few
+    rows per cell: Adult's ``fnlwgt`` above 350,000) are placed from the coarser
+    released cells of the range: each range cell's rows beyond what its kept fine
+    cells hold are spread over its emptied sub-cells along the cell's log-density
+    slope, so a tail keeps decaying instead of stopping where the fine counts sink
+    under the noise or being spread evenly to the end of the range. With public
+    bounds (no range cells) the rows missed overall are spread evenly. ``at_zero``
+    rows are a token of their own and are taken out of the range cell holding zero.
+    Only released counts are read.
+    """
+    n_sub = _SUB_CELLS
+    fine = np.repeat(kept / n_sub, n_sub)
+    sub_edges = np.linspace(edges[0], edges[-1], len(fine) + 1)
+    middles = (sub_edges[:-1] + sub_edges[1:]) / 2
+    emptied = np.repeat(kept <= 0, n_sub)
+    extra = np.zeros_like(fine)
+    if cells is None:
+        missed = max(float(raw.sum() - kept.sum()), 0.0)
+        where = emptied if emptied.any() else np.ones_like(emptied)
+        extra[where] = missed / where.sum()
+    else:
+        owner = np.clip(
+            np.searchsorted(cells.edges, middles, side="right") - 1, 0, len(cells.counts) - 1
+        )
+        for j, rows in enumerate(cells.counts):
+            inside = owner == j
+            if not inside.any():
+                continue
+            if cells.edges[j] <= 0.0 < cells.edges[j + 1]:
+                rows = rows - at_zero
+            missed = rows - float(fine[inside].sum())
+            if missed <= 0:
+                continue
+            where = inside & emptied
+            if not where.any():
+                where = inside
+            middle = (cells.edges[j] + cells.edges[j + 1]) / 2
+            weight = np.exp(cells.slopes[j] * (middles[where] - middle))
+            extra[where] = missed * weight / weight.sum()
+    mass = fine + extra
+    # A trace of even mass keeps the cumulative mass strictly rising.
+    return mass + max(float(mass.sum()), 1.0) * 1e-6 / len(mass)
