@@ -240,3 +240,23 @@ def test_context_given_per_side_keeps_entities_without_events_in_the_holdout(coh
     assert without_events.id.isin(per_side[1].id).all()
     with pytest.raises(ParameterError, match="'real' and 'holdout'"):
         _contexts(real, holdout, {"train": patients})
+
+
+def test_a_holdout_split_carries_each_sides_patients_into_the_release(cohort) -> None:
+    from synthkit._release_subjects import _contexts
+
+    real, holdout, patients = cohort
+    events = pd.concat([real.data, holdout.data], ignore_index=True)
+    train, held = synthkit.holdout_split(
+        SequenceDataset(events, "id", "days"), holdout=100, random_state=0, context=patients
+    )
+    train_context, held_context = _contexts(train, held, None)
+    # Each side's patients, those without lab tests included, stay on their side:
+    # what a release of the split sides scores and gates, with no context passed.
+    assert len(held_context) == 100 and len(train_context) == len(patients) - 100
+    assert not set(train_context.id) & set(held_context.id)
+    for side, context in ((train, train_context), (held, held_context)):
+        assert set(side.data.id) <= set(context.id)
+    without_events = set(patients.id) - set(events.id)
+    assert without_events and without_events <= set(train_context.id) | set(held_context.id)
+    assert without_events & set(held_context.id)

@@ -5,8 +5,9 @@ draws entities by Poisson sampling, computes one gradient per entity over a
 window of its history (``torch.func.vmap`` over entities, so a step stays one
 batched computation), clips each entity's gradient to ``max_grad_norm`` and adds
 Gaussian noise calibrated by the Rényi-DP accountant. The encoders' category sets
-and bins are chosen from noisy histograms of one randomly drawn event per entity
-(an entity then changes each histogram by at most one), paid from the same budget;
+and bins are chosen from noisy histograms of one event per entity (a random one;
+for a category column one holding a value the entity has least often), so an
+entity changes each histogram by at most one, paid from the same budget;
 a second release (:mod:`~synthkit.generators.sequential.private_shapes`) gives the
 history lengths and the columns' shapes from up to 16 events per entity, which set
 the numeric columns' quantile knots and the heads' starting shares, and after
