@@ -6,8 +6,8 @@ window of its history (``torch.func.vmap`` over entities, so a step stays one
 batched computation), clips each entity's gradient to ``max_grad_norm`` and adds
 Gaussian noise calibrated by the Rényi-DP accountant. The encoders' category sets
 and bins are chosen from noisy histograms of one event per entity (a random one;
-for a category column one holding a value the entity has least often), so an
-entity changes each histogram by at most one, paid from the same budget;
+for a category column one of the entity's distinct values, each equally likely), so
+an entity changes each histogram by at most one, paid from the same budget;
 a second release (:mod:`~synthkit.generators.sequential.private_shapes`) gives the
 history lengths and the columns' shapes from up to 16 events per entity, which set
 the numeric columns' quantile knots and the heads' starting shares, and after
@@ -47,8 +47,8 @@ __all__ = [
     "event_encoder",
     "fit_events_private",
     "gru_states",
+    "one_distinct_per_entity",
     "one_event_per_entity",
-    "one_rarest_per_entity",
     "private_budget",
     "private_context_params",
     "public_domains",
@@ -111,32 +111,27 @@ def one_event_per_entity(lengths: np.ndarray, seed: int) -> np.ndarray:
     return offsets[with_events] + picks
 
 
-def one_rarest_per_entity(values: pd.Series, lengths: np.ndarray, seed: int) -> np.ndarray:
-    """Row of one event per entity with events, holding a value the entity has least often.
+def one_distinct_per_entity(values: pd.Series, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """Row of one event per entity with events, its value drawn evenly among the entity's own.
 
-    Among the values (missing included) that fill the fewest of an entity's
-    events, one is drawn at random: a category that most entities hold now and
-    then (a test taken once or twice beside dozens of routine ones) is then
-    counted once by each entity holding it, where a random event would seldom
-    show it. The choice reads only the entity's own events, so an entity still
-    adds one row in all.
+    Each distinct value (missing included) of an entity is equally likely, however
+    many of its events hold it: a category that many entities hold in a few events
+    each (a test taken now and then beside dozens of routine ones) counts far more
+    often than a random event would show it, while the routine categories, held
+    by nearly everyone, still count about once per entity over its distinct
+    values. The choice reads only the entity's own events: it adds one row in all.
 
     Example:
         >>> values = pd.Series(["a", "a", "a", "b", "c", "d"])
-        >>> int(one_rarest_per_entity(values, np.array([4, 0, 2]), seed=0)[0])
-        3
+        >>> rows = [one_distinct_per_entity(values, np.array([4, 0, 2]), s)[0] for s in range(200)]
+        >>> sorted({int(r) for r in rows}), bool(0.35 < np.mean(np.array(rows) == 3) < 0.65)
+        ([0, 3], True)
     """
     codes = pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
     owner = np.repeat(np.arange(len(lengths)), lengths)
-    _, first_row, held = np.unique(
-        owner * (int(codes.max(initial=0)) + 1) + codes, return_index=True, return_counts=True
-    )
-    entity = owner[first_row]  # pairs are sorted by entity, then value
-    fewest = np.full(len(lengths), np.iinfo(np.int64).max)
-    np.minimum.at(fewest, entity, held)
-    candidates = held == fewest[entity]
-    rows, entity = first_row[candidates], entity[candidates]
-    counts = np.bincount(entity, minlength=len(lengths))[lengths > 0]
+    # The first row of each (entity, value) pair, sorted by entity, then value.
+    _, rows = np.unique(owner * (int(codes.max(initial=0)) + 1) + codes, return_index=True)
+    counts = np.bincount(owner[rows], minlength=len(lengths))[lengths > 0]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     picks = (np.random.default_rng(seed).random(len(counts)) * counts).astype(np.int64)
     return rows[starts + picks]
@@ -157,13 +152,13 @@ def private_event_frame(
     ``first`` (set only at an entity's first event: its start) taken from the
     first event, ``later`` (set only after it: the gap) from a random later one,
     and the ``categorical`` columns, whose histograms choose which categories are
-    kept, from an event holding one of the entity's least frequent values
-    (:func:`one_rarest_per_entity`).
+    kept, from an event holding one of the entity's distinct values, each equally
+    likely (:func:`one_distinct_per_entity`).
     """
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     rows = frame.iloc[one_event_per_entity(lengths, seed)].reset_index(drop=True)
     for i, column in enumerate(categorical or []):
-        picked = one_rarest_per_entity(frame[column], lengths, seed + 2 + i)
+        picked = one_distinct_per_entity(frame[column], lengths, seed + 2 + i)
         rows[column] = frame[column].to_numpy()[picked]
     with_events = lengths > 0
     if first is not None and first in frame.columns:
