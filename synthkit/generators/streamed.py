@@ -85,7 +85,7 @@ def fit_streamed(
         >>> for i in range(3):
         ...     synthkit.save(adult.iloc[200 * i : 200 * (i + 1)], folder / f"part-{i}.parquet")
         >>> model = synthkit.Synthesizer("autoregressive", epochs=1, verbose=False)
-        >>> fit_streamed(model, str(folder / "*.parquet"), memory_budget="16MB").n_rows_fitted_
+        >>> model.fit(str(folder / "*.parquet"), memory_budget="16MB").n_rows_fitted_  # calls this
         600
     """
     _check_model(model)
