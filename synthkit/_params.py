@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "Options",
     "Widths",
     "merged_constraints",
+    "parameters_set",
     "validate_params",
 ]
 
@@ -205,3 +207,31 @@ def _accepts(constraint: Any, value: Any) -> bool:
     if constraint is None:
         return value is None
     return constraint.accepts(value)
+
+
+@contextmanager
+def parameters_set(model: Any, values: Mapping[str, Any]) -> Iterator[None]:
+    """Set ``values`` as attributes of ``model`` for a block, then restore the given ones.
+
+    A fit's schedule (epochs, batch size, learning rate) is read off the model by
+    the training loop, the optimizer and a private fit's accounting; the user's
+    parameters stay as they were given.
+
+    Example:
+        >>> class Model:
+        ...     epochs = None
+        >>> model = Model()
+        >>> with parameters_set(model, {"epochs": 10}):
+        ...     model.epochs
+        10
+        >>> model.epochs is None
+        True
+    """
+    before = {name: getattr(model, name) for name in values}
+    for name, value in values.items():
+        setattr(model, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(model, name, value)

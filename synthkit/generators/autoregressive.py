@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,7 +12,7 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
-from synthkit._params import BOOLEAN, Constraint, Interval
+from synthkit._params import BOOLEAN, Constraint, Interval, parameters_set
 from synthkit._runtime import seed_from, torch_seeded
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.ar_network import (
@@ -289,7 +288,7 @@ class ARSynthesizer(Synthesizer):
         values used, and the model's parameters stay as given.
         """
         schedule = self._schedule(len(data) if isinstance(data, pd.DataFrame) else None)
-        with _scheduled(self, schedule):
+        with parameters_set(self, schedule):
             super().fit(data, metadata, memory_budget=memory_budget)
         self.schedule_ = schedule
         return self
@@ -669,23 +668,6 @@ class ARSynthesizer(Synthesizer):
                 merged[gaps] = values[gaps]
                 out[column] = pd.Series(merged, index=out.index).astype(decoded[column].dtype)
         return out
-
-
-@contextmanager
-def _scheduled(model: ARSynthesizer, schedule: Mapping[str, Any]) -> Iterator[None]:
-    """Set the schedule's values on the model for one fit, then restore the given ones.
-
-    The training loop, the optimizer and a private fit's accounting read ``epochs``,
-    ``batch_size``, ``hidden_dim`` and ``learning_rate`` off the model.
-    """
-    before = {name: getattr(model, name) for name in schedule}
-    for name, value in schedule.items():
-        setattr(model, name, value)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            setattr(model, name, value)
 
 
 def _draw(logits: torch.Tensor) -> torch.Tensor:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.nn import functional
 
-from synthkit._params import Constraint, Interval
+from synthkit._params import Constraint, Interval, parameters_set
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
 from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer, one_cpu_thread
 from synthkit.generators.sequential.network import SequenceNetwork
@@ -249,7 +248,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             len(lengths),
             self.schedule_,
         )
-        with _scheduled(self, self.schedule_):
+        with parameters_set(self, self.schedule_):
             if private:
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             else:
@@ -598,23 +597,6 @@ def sequence_schedule(
     batch = min(batch, entities * epochs // _SCHEDULE_MIN_STEPS)
     batch = int(min(high, max(low, batch)))
     return {"epochs": epochs, "batch_size": batch, "learning_rate": _SCHEDULE_LEARNING_RATE}
-
-
-@contextmanager
-def _scheduled(model: SequenceARSynthesizer, schedule: Mapping[str, Any]) -> Iterator[None]:
-    """Set the schedule's parameters on the model for the training loop, then restore them.
-
-    The loop and the private fit's accounting read ``epochs``, ``batch_size`` and
-    ``learning_rate`` off the model; the user's parameters stay as given.
-    """
-    before = {name: getattr(model, name) for name in schedule}
-    for name, value in schedule.items():
-        setattr(model, name, value)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            setattr(model, name, value)
 
 
 def _representative_values(tokens: Any) -> torch.Tensor:
