@@ -52,6 +52,7 @@ from synthkit.pii.ids import describe_ids, generate_ids
 from synthkit.privacy.preprocessing import protected_range
 from synthkit.processing.columns import NumericTransform, transform_from_state
 from synthkit.processing.discretizer import Discretizer
+from synthkit.rules._private import rules_for_private_fit
 from synthkit.rules._transform import RuleTransform
 from synthkit.schema.sequences import SequenceDataset, SequenceError
 
@@ -249,6 +250,10 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             context = getattr(sequences, "context", None)
         key, index = sequences.sequence_key, sequences.sequence_index
         events = sequences.data
+        # Rules store exact real values (extremes, a reference, the smallest gap).
+        fit_metadata = sequences.metadata
+        if getattr(self, "epsilon", None) is not None:
+            fit_metadata = rules_for_private_fit(fit_metadata, "these sequences")
         if len(events) == 0:
             raise DataError("The sequence data has no events; pass at least one event.")
         context = _check_context(context, key, events)
@@ -271,25 +276,25 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             else []
         )
         entity_table, entity_metadata = _entity_table(
-            context, key, events, constant, lengths, offsets, sequences.metadata
+            context, key, events, constant, lengths, offsets, fit_metadata
         )
         learned = [c for c in event_columns if c not in constant]
-        event_meta = {c: sequences.metadata.column(c) for c in learned}
+        event_meta = {c: fit_metadata.column(c) for c in learned}
         index_transform = None
         if index is not None:
-            index_transform = _index_transform(events, index, sequences.metadata)
+            index_transform = _index_transform(events, index, fit_metadata)
             event_meta[_START] = event_meta[_GAP] = {"kind": "numerical"}
         # Rules within events: those reading the index (``tstop > tstart``) are kept
         # here, since the index is learned as start and gaps; the others by the encoder.
-        index_rules = _index_rules(events, index, learned, sequences.metadata)
+        index_rules = _index_rules(events, index, learned, fit_metadata)
         if index_rules is not None:
-            model_metadata = index_rules.model_metadata(sequences.metadata)
+            model_metadata = index_rules.model_metadata(fit_metadata)
             for column in index_rules.columns:
                 event_meta[column] = model_metadata.column(column)
         frame = _learned_frame(events, positions, learned, index, index_transform, index_rules)
         event_rules = [
             rule.to_dict()
-            for rule in getattr(sequences.metadata, "rules", [])
+            for rule in getattr(fit_metadata, "rules", [])
             if set(rule.columns) <= set(learned)
             and not (index_rules is not None and set(rule.columns) & index_rules.columns)
         ]
@@ -342,7 +347,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 "sequence_index": index,
                 "event_columns": list(sequences.data.columns),
                 "event_dtypes": {c: str(t) for c, t in sequences.data.dtypes.items()},
-                "event_metadata": sequences.metadata.to_dict(),
+                "event_metadata": fit_metadata.to_dict(),
                 "context_columns": None if context is None else list(context.columns),
                 "constant_columns": constant,
                 "entity_columns": list(entity_table.columns),
@@ -357,7 +362,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             }
             self._index_transform = index_transform
             self._index_rules = index_rules
-            self.metadata_ = sequences.metadata
+            self.metadata_ = fit_metadata
             self.loss_history_ = pd.DataFrame()
             self._fit_events(
                 tokens,
