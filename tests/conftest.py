@@ -133,17 +133,46 @@ def fitted(adult: pd.DataFrame) -> Callable[[str], Any]:
     return get
 
 
+#: Source every memory test's child script starts with: ``peak_growth(run)`` is how
+#: far the resident set's peak rises above its size while ``run()`` runs, from a
+#: baseline taken after returning freed memory (Python's, glibc's, Arrow's) to the
+#: system.
+_PEAK_GROWTH = """
+import ctypes, gc
+import pyarrow as pa
+
+def _rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+def peak_growth(run):
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    pa.default_memory_pool().release_unused()
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # reset the peak (VmHWM) to the current size
+    base = _rss("VmRSS:")
+    run()
+    return _rss("VmHWM:") - base
+"""
+
+
 def peak_memory_growth(child: str, *args: str) -> dict[str, int]:
     """Run ``child`` (Python source) in a fresh interpreter and read its last line as JSON.
 
     The memory tests measure resident-set growth in a process of its own, so that
-    what the test session already holds does not count.
+    what the test session already holds does not count. ``child`` may call
+    ``peak_growth(run)``, defined before it runs.
     """
     import json
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", child, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PEAK_GROWTH + child, *args],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -255,26 +255,15 @@ def test_bad_sources_and_budgets_are_named(adult: pd.DataFrame, tmp_path: Path) 
 # taken after returning freed memory to the system.
 _CHILD = textwrap.dedent(
     """
-    import ctypes, gc, json, sys
-    import pyarrow as pa, pyarrow.parquet as pq, torch
+    import json, sys
+    import torch
     torch.set_num_threads(1)
     import synthkit
 
-    def rss(field):
-        for line in open("/proc/self/status"):
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-
     def growth(path, budget):
-        gc.collect()
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        pa.default_memory_pool().release_unused()
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset the peak (VmHWM) to the current size
-        base = rss("VmRSS:")
         params = dict(epochs=1, batch_size=2048, hidden_dim=8, verbose=False, random_state=0)
-        synthkit.Synthesizer("autoregressive", **params).fit(path, memory_budget=budget)
-        return rss("VmHWM:") - base
+        model = synthkit.Synthesizer("autoregressive", **params)
+        return peak_growth(lambda: model.fit(path, memory_budget=budget))
 
     big, small, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
     growth(small, budget)  # warm-up: imports and first calls

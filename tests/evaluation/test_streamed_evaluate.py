@@ -163,25 +163,14 @@ def test_bad_inputs_are_named(tables: dict[str, pd.DataFrame], tmp_path: Path) -
 # returning freed memory to the system.
 _CHILD = textwrap.dedent(
     """
-    import ctypes, gc, json, sys
-    import pyarrow as pa
+    import json, sys
     import synthkit
 
-    def rss(field):
-        for line in open("/proc/self/status"):
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-
     def growth(real, synthetic, budget):
-        gc.collect()
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        pa.default_memory_pool().release_unused()
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset the peak (VmHWM) to the current size
-        base = rss("VmRSS:")
         metrics = ["column_shapes", "column_pair_trends", "exact_match_rate", "detection_auc"]
-        synthkit.evaluate(real, synthetic, metrics=metrics, memory_budget=budget)
-        return rss("VmHWM:") - base
+        return peak_growth(
+            lambda: synthkit.evaluate(real, synthetic, metrics=metrics, memory_budget=budget)
+        )
 
     big, other, small, small_other, budget = sys.argv[1:5] + [int(sys.argv[5])]
     growth(small, small_other, budget)  # warm-up: imports and first calls
