@@ -453,6 +453,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         entities, positions, drawn = [], [], []
         with one_cpu_thread(self.device_):
@@ -461,7 +462,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 part = None
                 if prefix is not None:
                     part = (prefix[0][start : start + _CHUNK], prefix[1][start : start + _CHUNK])
-                e, p, t = self._sample_chunk(chunk, masks, part)
+                wanted = None if lengths is None else lengths[start : start + _CHUNK]
+                e, p, t = self._sample_chunk(chunk, masks, part, wanted)
                 entities.append(e + start)
                 positions.append(p)
                 drawn.append(t)
@@ -475,13 +477,17 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw one chunk of entities' histories, one GRU step per event position.
 
         Entities with ``prefix`` events read them as their own first events: at
         those positions the drawn columns are replaced by the given ones (which
         the next step reads) and the stop flag is ignored, so a history never
-        ends before its prefix; only the events after it are returned.
+        ends before its prefix; only the events after it are returned. With
+        ``lengths`` the stop flag is not drawn at all: an entity goes on (its
+        flag set to "go on", which the columns after it read, as in training)
+        until it has its given number of events, and stops there.
         """
         network = self.network_
         device = self.device_
@@ -490,7 +496,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
         seeded_tokens, seeded_lengths = prefix if prefix is not None else (None, None)
         longest = 0 if prefix is None or not len(seeded_lengths) else int(seeded_lengths.max())
-        sampler = network.sampler(masks, max(max_length, longest) + 1)
+        last = max(max_length, longest)
+        if lengths is not None:
+            last = int(lengths.max()) if len(lengths) else 0
+        sampler = network.sampler(masks, last + 1)
         vectors = network.encode_context(context)
         state = network.initial_state(vectors)[0]
         context_part = sampler.context_part(vectors)
@@ -501,7 +510,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         time = torch.zeros(len(context), dtype=torch.float64, device=device)
         origin = torch.zeros_like(time)
         entities, positions, drawn = [], [], []
-        for position in range(max(max_length, longest) + 1):
+        for position in range(last + 1):
             clock = None
             if tables is not None and position:
                 where = torch.full_like(alive, position)
@@ -513,8 +522,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             tokens = torch.zeros((len(alive), n_heads), dtype=torch.long, device=device)
             first = position == 0
             seeded = None if position >= longest else seeded_lengths[alive] > position
-            if position >= min_length:  # every real entity had at least min_length events
-                if position >= max_length:  # no real history was longer
+            # Every real entity had at least min_length events; given lengths decide alone.
+            if lengths is not None or position >= min_length:
+                if lengths is not None:  # the flag stays "go on" (token 0) for those going
+                    going = lengths[alive] > position
+                elif position >= max_length:  # no real history was longer
                     going = torch.zeros(len(alive), dtype=torch.bool, device=device)
                 else:
                     going = sampler.draw(0, projected, tokens, uniform[:, 0], first) == 0

@@ -426,6 +426,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw histories for ``[entities, columns]`` context tokens (models implement).
 
@@ -450,6 +451,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         conditions: Mapping[str, Any] | None = None,
         event_conditions: Mapping[str, Any] | None = None,
         seed_events: pd.DataFrame | None = None,
+        lengths: Any = None,
         random_state: int | np.random.Generator | None = None,
     ) -> SyntheticSequences:
         """Draw synthetic entities with their histories.
@@ -477,6 +479,15 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 seed events, from the last one's time, and the output holds them
                 unchanged followed by the new events; entities without seed
                 events get whole new histories.
+            lengths: Each entity's number of events, aligned by position with the
+                ``context`` rows (or with ``n_entities``, which may then be left
+                out): non-negative integers. The model draws no end of history
+                before an entity has its count and ends it there, so every
+                history has exactly that many events (seed events included, so a
+                count must not be below an entity's seed events; 0: no events).
+                Times that would pass the learned range of the index stay at its
+                end instead of ending the history early. A record model passes
+                the child counts it drew per parent this way.
             random_state: Seed for reproducible samples.
 
         Returns:
@@ -486,7 +497,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         Raises:
             NotFittedError: Before :meth:`fit`.
             ParameterError: For a bad ``n_entities``, both ``n_entities`` and
-                ``context``, or ``seed_events`` without ``context``.
+                ``context``, ``seed_events`` without ``context``, or ``lengths``
+                that are not one non-negative integer per entity (or that give an
+                entity fewer events than its seed events).
             ConditionError: For conditions on unknown columns or that cannot be
                 met, stating the share of entities that met them.
             DataError: For a context without the fitted context columns or with
@@ -514,6 +527,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         key = layout["sequence_key"]
         seed = seed_from(random_state)
         wanted = self._event_conditions(event_conditions)
+        if lengths is not None and n_entities is None and context is None:
+            n_entities = _entity_count(lengths)
         if context is not None:
             if n_entities is not None and n_entities != len(context):
                 raise ParameterError(
@@ -534,10 +549,14 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     )
                 _check_keys(context, key)
                 prefix = self._seed_prefix(seed_events, context[key].to_numpy(), seed)
+            counts = None
+            if lengths is not None:
+                counts = _checked_lengths(lengths, len(context), "context rows")
+                _check_lengths_cover(counts, prefix, wanted)
             entity_table, keys = self._given_context(
                 context, seed, None if prefix is None else prefix.constants
             )
-            events = self._histories_meeting(entity_table, keys, prefix, wanted, seed)
+            events = self._histories_meeting(entity_table, keys, prefix, wanted, seed, counts)
         else:
             if seed_events is not None:
                 raise ParameterError(
@@ -554,12 +573,21 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                     "integer (or pass context=... rows)."
                 )
             n = int(n_entities)
+            counts = None
+            if lengths is not None:
+                counts = _checked_lengths(lengths, n, "entities (n_entities)")
+                if wanted:
+                    raise ParameterError(
+                        "lengths with event_conditions need the entities' rows: draw the "
+                        "contexts first (model.sample(n).context) and pass them as "
+                        "context=..., with lengths aligned with those rows."
+                    )
             if wanted:
                 events, entity_table, keys = self._entities_meeting(n, conditions, wanted, seed)
             else:
                 entity_table = self._draw_context(n, conditions, seed)
                 keys = self._new_keys(n, seed)
-                events = self._histories(entity_table, keys, seed)
+                events = self._histories(entity_table, keys, seed, counts=counts)
         out_context = None
         if layout["context_columns"] is not None:
             out_context = entity_table.reset_index(drop=True).copy()
@@ -576,8 +604,13 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         keys: np.ndarray,
         seed: int,
         prefix: _Prefix | None = None,
+        counts: np.ndarray | None = None,
     ) -> pd.DataFrame:
-        """One decoded history per entity row (after its seed events, which lead it)."""
+        """One decoded history per entity row (after its seed events, which lead it).
+
+        ``counts``, when given, is each entity's exact number of events (seed
+        events included).
+        """
         tensors = None
         with torch_seeded(seed, self.device_):
             self._eval_mode()
@@ -585,8 +618,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 tokens = self._context_tokens(entity_table, seed)
                 if prefix is not None:
                     tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
+                extra = {}
+                if counts is not None:
+                    extra["lengths"] = torch.as_tensor(counts, device=self.device_)
                 entity, position, event_tokens = self._sample_events(
-                    tokens, self._step_masks(), tensors
+                    tokens, self._step_masks(), tensors, **extra
                 )
         entity = entity.cpu().numpy()
         events, entity = self._decode_events(
@@ -597,6 +633,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             entity_table,
             seed,
             None if prefix is None else prefix.origin,
+            exact=counts is not None,
         )
         if prefix is None or not len(prefix.events):
             return events
@@ -648,10 +685,11 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         prefix: _Prefix | None,
         wanted: list[Any],
         seed: int,
+        counts: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Histories of given entities, each redrawn until it has an event meeting ``wanted``."""
         if not wanted:
-            return self._histories(entity_table, keys, seed, prefix)
+            return self._histories(entity_table, keys, seed, prefix, counts)
         key = self.layout_["sequence_key"]
         pending = np.arange(len(keys))
         kept: list[pd.DataFrame] = []
@@ -659,7 +697,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         for attempt in range(_MAX_EVENT_ROUNDS):
             sub = None if prefix is None else prefix.subset(pending)
             table = entity_table.iloc[pending].reset_index(drop=True)
-            events = self._histories(table, keys[pending], seed + attempt, sub)
+            sub_counts = None if counts is None else counts[pending]
+            events = self._histories(table, keys[pending], seed + attempt, sub, sub_counts)
             drawn += len(pending)
             accepted = np.isin(keys[pending], _meeting_keys(events, key, wanted))
             met_count += int(accepted.sum())
@@ -926,8 +965,12 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         entity_table: pd.DataFrame,
         seed: int,
         origin: np.ndarray | None = None,
+        exact: bool = False,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Decode drawn events; ``origin`` holds each entity's last seed event time, if any.
+
+        With ``exact`` (histories of given lengths) no event is dropped: times
+        past the learned index range stay at its end.
 
         Returns:
             The events, and the entity of each (histories that passed the learned
@@ -952,7 +995,12 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
             if origin is not None:  # continued histories count on from their seed events
                 x = x + origin[entity]
-            if bounds is not None and n:
+            if bounds is not None and n and exact:
+                # Given lengths are kept: times stop at the range's end (still non-decreasing).
+                # A continued history already past the end stays at its last seed time.
+                ceiling = bounds[1] if origin is None else np.maximum(bounds[1], origin[entity])
+                x = np.minimum(x, ceiling)
+            elif bounds is not None and n:
                 # A history that passes the learned range ends there, as real ones did:
                 # times only grow within an entity, so the events dropped are its last.
                 inside = x <= bounds[1]
@@ -1040,6 +1088,86 @@ def _as_sequences(
             "column>), or pass a synthkit.SequenceDataset."
         )
     return SequenceDataset(data, key, index, metadata=metadata)
+
+
+def _length_values(lengths: Any) -> np.ndarray:
+    """``lengths`` as a one-dimensional array, or a ParameterError saying what it must be."""
+    if isinstance(lengths, (pd.Series, pd.Index)):
+        lengths = lengths.to_numpy()
+    if isinstance(lengths, (str, bytes, Mapping)) or np.ndim(lengths) != 1:
+        raise ParameterError(
+            f"lengths must be a one-dimensional array-like of event counts, one per entity; "
+            f"got {type(lengths).__name__}. Pass e.g. lengths=[3, 0, 5]."
+        )
+    return np.asarray(lengths)
+
+
+def _entity_count(lengths: Any) -> int:
+    """The number of entities a ``lengths`` array asks for when no ``n_entities`` is given."""
+    return len(_length_values(lengths))
+
+
+def _checked_lengths(lengths: Any, n: int, what: str) -> np.ndarray:
+    """``lengths`` as int64 event counts, one per entity, or a ParameterError naming the fix.
+
+    Example:
+        >>> _checked_lengths([2, 0, 1.0], 3, "entities").tolist()
+        [2, 0, 1]
+    """
+    values = _length_values(lengths)
+    if len(values) != n:
+        raise ParameterError(
+            f"lengths has {len(values)} value(s) but {n} {what} were asked for; pass one "
+            "event count per entity, in the same order."
+        )
+    if values.dtype == object:
+        try:
+            values = values.astype(float)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                "lengths must hold whole numbers of events (non-negative integers); convert "
+                "them with e.g. numpy.asarray(lengths, dtype=int)."
+            ) from None
+    kind = values.dtype.kind
+    if kind == "b" or kind not in "iuf":
+        raise ParameterError(
+            f"lengths must hold non-negative integers (event counts); got dtype {values.dtype}. "
+            "Pass counts such as [3, 0, 5]."
+        )
+    if kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            raise ParameterError(
+                f"lengths must hold whole numbers of events; got {values[bad][0]!r}. Round "
+                "them or drop missing counts."
+            )
+    values = values.astype(np.int64)
+    if (values < 0).any():
+        raise ParameterError(
+            f"lengths must be non-negative (0 gives an entity no events); got "
+            f"{int(values[values < 0][0])}. Clip the counts at 0."
+        )
+    return values
+
+
+def _check_lengths_cover(counts: np.ndarray, prefix: _Prefix | None, wanted: list[Any]) -> None:
+    """Given lengths must hold each entity's seed events, and an event for event conditions."""
+    if prefix is not None:
+        seeds = prefix.lengths.cpu().numpy()
+        short = counts < seeds
+        if short.any():
+            row = int(np.flatnonzero(short)[0])
+            raise ParameterError(
+                f"lengths gives context row {row} {int(counts[row])} event(s) but it has "
+                f"{int(seeds[row])} seed event(s); lengths count the seed events too, so give "
+                "at least as many."
+            )
+    if wanted and (counts == 0).any():
+        row = int(np.flatnonzero(counts == 0)[0])
+        raise ParameterError(
+            f"lengths gives context row {row} no events, so it cannot have an event meeting "
+            "event_conditions; give every entity at least one event, or drop the condition."
+        )
 
 
 def _check_keys(frame: pd.DataFrame, key: str) -> None:
