@@ -22,12 +22,13 @@ from synthkit.generators.records.base import (
     _child_counts,
     _context,
     _dataset_from_state,
+    _drawn_lengths,
+    _in_parent_order,
     _matching_columns,
     _sequence_schedule,
     _sequence_tokens,
     _table_schedule,
     _table_tokens,
-    _to_counts,
 )
 from synthkit.processing.discretizer import Discretizer
 from synthkit.schema.records import RecordError
@@ -295,19 +296,18 @@ def test_children_per_parent_drawn_with_the_root_and_histories_brought_to_them(n
     counts = nafld_model.layout_["tables"]["patients"]["counts"]
     assert counts == {"labs": "labs:count", "events": "events:count"}
     # The counts are columns of the root's model: a condition on them fixes each
-    # patient's number of labs, which the labs' histories are cut or continued to.
+    # patient's number of labs, which the labs' model draws exactly.
     synthetic = nafld_model.sample(conditions={"labs:count": 6}, random_state=0)
     _assert_integrity(synthetic)
     labs = synthetic.tables["labs"]["id"].value_counts()
     per_patient = labs.reindex(synthetic.tables["patients"]["id"], fill_value=0)
-    assert per_patient.max() <= 6
-    assert (per_patient == 6).mean() > 0.9
+    assert (per_patient == 6).all()
     assert "labs:count" not in synthetic.tables["patients"].columns
     none = nafld_model.sample(conditions={"events:count": 0}, random_state=0)
     assert len(none.tables["events"]) == 0 and len(none.tables["labs"]) > 0
 
 
-def test_histories_are_cut_and_continued_to_the_drawn_counts(nafld_model):
+def test_histories_have_exactly_the_drawn_counts(nafld_model):
     model = nafld_model.models_["events"]
     plans = nafld_model.layout_["tables"]
     real = _nafld(120)
@@ -320,15 +320,19 @@ def test_histories_are_cut_and_continued_to_the_drawn_counts(nafld_model):
     )
     wanted = np.arange(len(context)) % 4  # 0 to 3 events, whatever the patient
     context["patients.events:count"] = wanted
-    events = model.sample(context=context, random_state=0).data
-    brought = _to_counts(model, events, "events", plans["events"], context, plans, 0)
+    lengths = _drawn_lengths("events", plans["events"], context, plans)
+    assert lengths.tolist() == wanted.tolist()
+    events = model.sample(context=context, lengths=lengths, random_state=0).data
+    brought = _in_parent_order(events, "id", context.iloc[::-1])
     got = brought["id"].value_counts().reindex(context["id"], fill_value=0).to_numpy()
-    assert (got <= wanted).all()
-    assert (got == wanted).mean() > 0.9
+    assert (got == wanted).all()
     # Each history keeps its order, histories in the parents' order.
     assert brought.groupby("id")["days"].is_monotonic_increasing.all()
     present = context["id"][context["id"].isin(brought["id"])].tolist()
-    assert brought["id"].drop_duplicates().tolist() == present
+    assert brought["id"].drop_duplicates().tolist() == present[::-1]
+    # A child table its root does not count (none here for labs' grandchildren) is left
+    # to the sequence model: no lengths.
+    assert _drawn_lengths("events", plans["events"], context, {"patients": {}}) is None
 
 
 # ----------------------------------------------------------- several parents
