@@ -14,7 +14,8 @@ cell of each histogram, so the L2 sensitivity of ``K`` histograms is ``sqrt(K)``
   far as the real one), then a noisy histogram of 256 equal cells in that range gives
   the quantile function and its bins (or, for integers spanning at most ``max_points``
   values, every integer of the range gets a token, and that histogram is one noisy
-  count per integer, which the one-way marginals pool with theirs; zero, when common,
+  count per integer, made consistent with the range cells' counts, which the one-way
+  marginals pool with theirs; zero, when common,
   gets a token of its own). The fine cells the noise floor empties get the rows their
   range cell holds beyond the kept fine counts, spread along the range cells' decay, so
   the quantile function follows a tail instead of a flat line; each bin holds at least
@@ -293,12 +294,15 @@ class _Cells:
     each cell holds (released noisy counts, or the extrapolated rows of a continued
     tail) and ``slopes`` the log-density slope (per unit of the column) inside each
     cell, read off its neighbours: rows the fine histogram leaves unplaced are spread
-    inside a cell along it. Everything here is read from released counts.
+    inside a cell along it. ``released`` holds each cell's noisy count as released
+    (NaN for a continued tail's cells): an integer column's token counts are pooled
+    with it. Everything here is read from released counts.
     """
 
     edges: np.ndarray
     counts: np.ndarray
     slopes: np.ndarray
+    released: np.ndarray
 
     @property
     def low(self) -> float:
@@ -391,6 +395,7 @@ def _noisy_cells(
     inside = noisy[first : last + 1]
     rows = np.where(inside > _EXTEND_FLOOR * sigma, inside, 0.0)
     slopes = np.full(len(rows), np.nan)
+    released = inside.astype(float)
     if not weak:
         above = _continued(edges[-3:], rows[-2:], _GRID, last + 1, noisy, sigma)
         below = _continued(
@@ -403,11 +408,13 @@ def _noisy_cells(
                 np.append(rows, mass),
                 np.append(slopes, slope),
             )
+            released = np.append(released, np.nan)
         if below is not None:
             end, mass, slope = below
             edges, rows = np.insert(edges, 0, -end), np.insert(rows, 0, mass)
             slopes = np.insert(slopes, 0, -slope)
-    return _Cells(edges, rows, _fill_slopes(edges, rows, slopes))
+            released = np.insert(released, 0, np.nan)
+    return _Cells(edges, rows, _fill_slopes(edges, rows, slopes), released)
 
 
 # A continued tail ends where the rows it would still hold beyond fall to this many.
@@ -507,7 +514,8 @@ def _noisy_tokens(
     are closed at both ends); a noisy range is half-open, so an integer column's
     tokens stop below ``high``. An integer column whose every integer is a token
     spends its fine histogram on one noisy count per token (values beyond the
-    range counted at its ends, as they are encoded; then the missing count), put
+    range counted at its ends, as they are encoded; then the missing count), made
+    consistent with the range cells' released counts (:func:`_consistent`), put
     in ``released["counts"]``.
     """
     from synthkit.processing.discretizer import NumericTokens
@@ -531,6 +539,8 @@ def _noisy_tokens(
             at = np.clip(np.round(observed), grid[0], grid[-1]) - grid[0]
             counts = np.bincount(at.astype(np.int64), minlength=len(grid)).astype(float)
             noisy = counts + rng.normal(0.0, sigma, len(grid))
+            if cells is not None:
+                noisy = _consistent(noisy, grid, cells)
             released["counts"] = np.append(noisy, noisy_missing) if has_missing else noisy
         return tokens, float(grid[0]), float(grid[-1])
     # Zero is a data-independent candidate spike (amounts that are mostly zero).
@@ -561,6 +571,28 @@ def _noisy_tokens(
     held = float(mass.sum())
     bins = max(1, min(n_bins, _FINE_CELLS // 4, int(held / (_BIN_NOISE * sigma))))
     return NumericTokens(points, knots.tolist(), bins, has_missing), float(low), float(high)
+
+
+def _consistent(noisy: np.ndarray, grid: np.ndarray, cells: _Cells) -> np.ndarray:
+    """Integer counts made to agree with the range cells' released counts (least squares).
+
+    A range cell's noisy count and the noisy counts of the ``k`` integers it holds
+    measure the same rows with the same noise deviation, so the integers take an even
+    share of the difference, ``(cell - sum) / (k + 1)``: the least-squares estimate
+    of both releases (post-processing). An integer alone in its cell (``[1, 2)``:
+    Adult's 51 rows with one year of education, the low end of the column) gets its
+    noise variance halved, so an end value a few deviations above the noise is less
+    often read as empty and cut off; wider cells gain less. The continued tail's
+    cells hold no released count and are left as they are.
+    """
+    out = noisy.copy()
+    owner = np.searchsorted(cells.edges, grid, side="right") - 1
+    for j, count in enumerate(cells.released):
+        inside = owner == j
+        if np.isnan(count) or not inside.any():
+            continue
+        out[inside] += (count - float(noisy[inside].sum())) / (int(inside.sum()) + 1)
+    return out
 
 
 def _fine_mass(
