@@ -252,7 +252,12 @@ def test_schedule_gives_large_tables_fewer_passes_and_short_histories_larger_bat
         schedule = _sequence_schedule(n_events, n_entities)
         assert 2 <= schedule["epochs"] <= 8
         assert 32 <= schedule["batch_size"] <= 256
-    assert [_table_schedule(n)["batch_size"] for n in (10, 1_000, 10**6)] == [32, 100, 512]
+    assert [_table_schedule(n)["batch_size"] for n in (10, 1_000, 10**6)] == [10, 100, 512]
+    # Rows shared about evenly over a small table's steps: the last batch is no sliver.
+    for n_rows in (301, 2_401, 5_121):
+        batch = _table_schedule(n_rows)["batch_size"]
+        steps = -(-n_rows // batch)
+        assert n_rows - (steps - 1) * batch >= 0.5 * batch
 
 
 def test_quantile_bins_grow_with_the_table_and_given_parameters_win():
