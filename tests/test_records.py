@@ -19,6 +19,7 @@ from synthkit.errors import ConditionError, ParameterError
 from synthkit.generators.autoregressive import ARSynthesizer
 from synthkit.generators.records._frames import frame_from_text, frame_to_text
 from synthkit.generators.records.base import (
+    _SEQUENCE_WINDOW,
     _child_counts,
     _context,
     _dataset_from_state,
@@ -242,6 +243,13 @@ def test_given_epochs_and_parameters_override_the_schedule():
     given = synthkit.RecordSynthesizer("ar", sequence_params={"epochs": 7})
     scheduled = given._sequence(0, schedule)
     assert (scheduled.epochs, scheduled.batch_size) == (7, schedule["batch_size"])
+    # Child histories train in windows of _SEQUENCE_WINDOW positions unless given
+    # otherwise; a private fit keeps the sequence model's own.
+    assert scheduled.max_window == _SEQUENCE_WINDOW < default.max_window
+    windowed = synthkit.RecordSynthesizer("ar", sequence_params={"max_window": 48})
+    assert windowed._sequence(0, schedule).max_window == 48
+    private = model._sequence(0, schedule, {"epsilon": 1.0, "delta": 1e-5})
+    assert private.max_window == default.max_window
 
 
 def test_schedule_gives_large_tables_fewer_passes_and_short_histories_larger_batches():

@@ -24,7 +24,9 @@ class RecordARSynthesizer(RecordSynthesizer):
             its size: a root table trains 10 epochs in batches of a tenth of its
             rows, a child table's sequence model about 120,000 event positions
             in all (2 to 8 epochs) in batches of about 1,000 positions, with a
-            learning rate of 0.01. Either way the quantile bins follow the
+            learning rate of 0.01. Outside DP, child histories train in windows
+            of 32 positions (``sequence_params={"max_window": ...}`` to change
+            it). Either way the quantile bins follow the
             table's size: a root table's numbers get one per 150 rows (8 to
             64), a child table's (and its context's) one per 100 parents (12 to
             32).

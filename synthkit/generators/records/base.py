@@ -314,7 +314,10 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
     ) -> SequenceSynthesizer:
         # Parents are synthesized before their children, so the sequence model
         # needs no context model of its own: contexts are always given.
-        params = {"context_model": None, **(self.sequence_params or {}), **(privacy or {})}
+        shared: dict[str, Any] = {"context_model": None}
+        if not privacy:  # the private fit keeps its own windows
+            shared["max_window"] = _SEQUENCE_WINDOW
+        params = {**shared, **(self.sequence_params or {}), **(privacy or {})}
         cls = SEQUENCE_GENERATORS.get(self.sequence_model)
         return cls(**self._sub_params(cls, seed, schedule, params, tokens))
 
@@ -496,6 +499,11 @@ _SEQUENCE_EPOCHS = (2, 8)
 #: labs' days went from 0.04 to 0.34, the real one being 0.55).
 _SEQUENCE_STEP_POSITIONS = 1_000
 _SEQUENCE_BATCH = (32, 256)
+#: Event positions a child table's history contributes per step (the sequence model's
+#: default: 64); longer histories train one window at a time, the state before it
+#: carried. On NAFLD (2,401 patients, two splits) windows of 32 cut the labs' model's
+#: CPU time by a quarter, inter-table trends 0.933 and 0.921 against 0.926 and 0.918.
+_SEQUENCE_WINDOW = 32
 #: Fewer passes than the sequence model's default take a larger step (its default: 3e-3).
 _SEQUENCE_LEARNING_RATE = 0.01
 #: A child table's numbers (the parent's in its context too) get a quantile bin per this
