@@ -18,8 +18,7 @@ SMALL = {"epochs": 3, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verb
 SMALL_CONTEXT = {"context_params": {"epochs": 2, "hidden_dim": 32}}
 
 
-@pytest.fixture(scope="module")
-def cdnow() -> tuple[pd.DataFrame, pd.DataFrame]:
+def cdnow_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
     """CDNOW purchases of the test sample, and each customer's cohort as context."""
     events = pd.read_csv(DATA / "cdnow_sample.csv.gz")
     events["date"] = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
@@ -28,6 +27,11 @@ def cdnow() -> tuple[pd.DataFrame, pd.DataFrame]:
         {"customer_id": first.index, "cohort": first.dt.strftime("%Y-%m").to_numpy()}
     )
     return events, context
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return cdnow_sample()
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +116,10 @@ def test_lengths_with_seed_events_and_event_conditions(labs_model) -> None:
     # Redrawn histories keep their lengths.
     counts = np.full(12, 6)
     met = model.sample(
-        context=given, lengths=counts, event_conditions={"test": "sbp"}, random_state=4
+        context=given, lengths=counts, event_conditions={"test": "hdl"}, random_state=4
     )
     np.testing.assert_array_equal(_counts(met, "id"), counts)
-    assert met.data.groupby("id")["test"].apply(lambda t: (t == "sbp").any()).all()
+    assert met.data.groupby("id")["test"].apply(lambda t: (t == "hdl").any()).all()
     with pytest.raises(ParameterError, match="no events, so it cannot"):
         model.sample(context=given, lengths=np.arange(12), event_conditions={"test": "fib4"})
     with pytest.raises(ParameterError, match="context="):

@@ -15,6 +15,12 @@ from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
 from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer, one_cpu_thread
 from synthkit.generators.sequential.network import SequenceNetwork
 from synthkit.generators.sequential.private import fit_events_private
+from synthkit.generators.sequential.validation import (
+    DEFAULT_PATIENCE,
+    ValidationLoss,
+    held_out_entities,
+    run_validated_epochs,
+)
 
 __all__ = ["SequenceARSynthesizer", "sequence_schedule"]
 
@@ -69,6 +75,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
     entities at once, carrying the state on past the window length; entities
     that stopped leave the batch.
 
+    An ordinary fit holds out ``validation_split`` of the entities and keeps the
+    weights of the epoch with the lowest loss on them (``best_epoch_``; each
+    epoch's ``loss`` and ``val_loss`` in ``loss_history_``), stopping after
+    ``patience`` epochs without improvement, so it stops before it memorizes
+    the training histories.
+
     Args:
         epochs: Passes over the entities; ``None`` (the default) picks epochs,
             batch size and learning rate together from the data's size with
@@ -116,7 +128,19 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         categories: Public ``{column: [categories]}`` of categorical event or
             entity-table columns (DP only): all kept, none dropped by the noisy
             threshold.
-        patience: Stop early when the loss has not improved for this many epochs.
+        validation_split: Share of the entities an ordinary fit holds out (0 or
+            None: none): their loss is computed after every epoch, the weights of
+            the epoch where it was lowest are kept (``best_epoch_``) and training
+            stops after ``patience`` epochs without a lower one, so the epochs of
+            the schedule are a ceiling. The held-out entities are still read for
+            the encoders, the context model and the time inputs; only the
+            history network does not train on them. A fit that would hold out
+            fewer than 50 entities trains on all of them instead. Never used
+            with ``epsilon``: choosing an epoch by real entities' loss reads the
+            data outside the privacy budget, so a private fit ignores it.
+        patience: Stop early when the loss has not improved for this many
+            epochs: the held-out loss with a validation split (``None``: 3
+            epochs), else the training loss (``None``: never).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
         verbose: Show a progress bar while fitting.
@@ -150,6 +174,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "context_share": [Interval(float, 0, 1, closed="neither")],
         "bounds": [_Domains(), None],
         "categories": [_Domains(), None],
+        "validation_split": [Interval(float, 0, 1, closed="left"), None],
     }
 
     def __init__(
@@ -175,6 +200,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_share: float = 0.25,
         bounds: Mapping[str, tuple[Any, Any]] | None = None,
         categories: Mapping[str, list[Any]] | None = None,
+        validation_split: float | None = 0.1,
         patience: int | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -201,6 +227,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.context_share = context_share
         self.bounds = bounds
         self.categories = categories
+        self.validation_split = validation_split
         self.patience = patience
         self.device = device
         self.random_state = random_state
@@ -248,6 +275,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             len(lengths),
             self.schedule_,
         )
+        self.best_epoch_ = None
+        self.layout_["validation"] = None
         with parameters_set(self, self.schedule_):
             if private:
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
@@ -262,7 +291,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context: torch.Tensor,
         timed: bool,
     ) -> None:
-        """Teacher-forced training on windows of every entity's history."""
+        """Teacher-forced training on windows of every training entity's history.
+
+        With a validation split, the held-out entities' loss picks the epoch
+        whose weights are kept (see :mod:`~synthkit.generators.sequential.validation`).
+        """
         network = self.network_
         times = elapsed = None
         if timed:
@@ -272,13 +305,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_events, n_columns = tokens.shape
         device = self.device_
         steps = torch.arange(self.max_window, device=device)
+        split = held_out_entities(len(lengths), self.validation_split, device)
+        train = torch.arange(len(lengths), device=device) if split is None else split[0]
         # Windows cover entities with events; whether an entity has any is learned
         # from batches of all entities mixed, so it is never fitted from batches that
         # hold only empty histories (the length buckets would make such batches).
-        with_events = torch.nonzero(lengths > 0).squeeze(1)
+        with_events = train[lengths[train] > 0]
         n_steps, batches = self._length_batches(lengths[with_events])
-        first_size = -(-len(lengths) // n_steps)
-        firsts = _shuffled_batches(len(lengths), first_size, device)
+        first_size = -(-len(train) // n_steps)
+        firsts = (train[b] for b in _shuffled_batches(len(train), first_size, device))
         optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
 
         def first_loss() -> torch.Tensor:
@@ -347,7 +382,19 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             return {"loss": loss}
 
         with one_cpu_thread(self.device_):
-            self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+            if split is None:
+                self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+            else:
+                clock = None if times is None else (times, elapsed)
+                validate = ValidationLoss(
+                    network, tokens, offsets, lengths, context, split[1], clock
+                )
+                patience = DEFAULT_PATIENCE if self.patience is None else self.patience
+                self.best_epoch_ = run_validated_epochs(self, n_steps, step, validate, patience)
+                self.layout_["validation"] = {
+                    "entities": len(split[1]),
+                    "best_epoch": self.best_epoch_,
+                }
         network.eval()
 
     def _carried_state(

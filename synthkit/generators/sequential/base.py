@@ -1066,6 +1066,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         super()._set_state(state)
         self.n_entities_fitted_ = self.layout_["n_entities"]
         self.schedule_ = self.layout_.get("schedule")
+        self.best_epoch_ = (self.layout_.get("validation") or {}).get("best_epoch")
         privacy = state.get("fitted", {}).get("privacy")
         self.privacy_budget_ = privacy
         self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
