@@ -37,7 +37,11 @@ share and membership AUC against the holdout patients, fit seconds, epsilon spen
 the audit's bound (canary patients, a distance attack).
 
     .venv/bin/python benchmarks/bench_privacy.py --eps 1 4 inf \
-        --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-seqbench/bin/python
+        --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-argn/bin/python
+
+(the venvs of ``benchmarks/requirements-privacy.txt``; the one of
+``benchmarks/requirements-sequences.txt`` holds the same mostlyai-engine and serves
+for ``--argn-python`` too)
     .venv/bin/python benchmarks/bench_privacy.py --sequences --patients 3000 --eps 4 inf
 
 ``--models`` runs some of the models, ``--save`` appends each row to a JSON-lines file
