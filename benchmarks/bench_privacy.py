@@ -38,11 +38,11 @@ the audit's bound (canary patients, a distance attack).
 
     .venv/bin/python benchmarks/bench_privacy.py --eps 1 4 inf \
         --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-argn/bin/python
-
-(the venvs of ``benchmarks/requirements-privacy.txt``; the one of
-``benchmarks/requirements-sequences.txt`` holds the same mostlyai-engine and serves
-for ``--argn-python`` too)
     .venv/bin/python benchmarks/bench_privacy.py --sequences --patients 3000 --eps 4 inf
+
+The venvs are those of ``benchmarks/requirements-privacy.txt``; the one of
+``benchmarks/requirements-sequences.txt`` holds the same mostlyai-engine and serves
+for ``--argn-python`` too.
 
 ``--models`` runs some of the models, ``--save`` appends each row to a JSON-lines file
 as it is measured and ``--merge`` adds saved rows to the table: the slow baselines can
