@@ -11,12 +11,9 @@ import synthkit
 from synthkit.errors import ParameterError
 from synthkit.generators.sequential import SequenceSynthesizer
 from synthkit.generators.sequential import validation as validation_module
+from synthkit.generators.sequential.ar import SequenceARSynthesizer
 from synthkit.generators.sequential.network import SequenceNetwork
-from synthkit.generators.sequential.validation import (
-    ValidationLoss,
-    held_out_entities,
-    run_validated_epochs,
-)
+from synthkit.generators.sequential.validation import ValidationLoss, held_out_entities
 from tests.test_sequence_lengths import cdnow_sample
 
 SMALL = {"batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
@@ -106,17 +103,14 @@ def test_held_out_loss_does_not_depend_on_its_batches(validated, monkeypatch) ->
     assert split() == pytest.approx(whole, rel=1e-5)
 
 
-class _Stub:
-    name = "stub"
-    verbose = False
-    epochs = 10
-
-    def __init__(self) -> None:
-        self.network_ = SequenceNetwork([3], [], state_dim=4, hidden_dim=4)
+def _unfitted_with_network() -> SequenceARSynthesizer:
+    model = SequenceARSynthesizer(epochs=10, verbose=False)
+    model.network_ = SequenceNetwork([3], [], state_dim=4, hidden_dim=4)
+    return model
 
 
-def test_run_validated_epochs_stops_and_keeps_the_best_weights() -> None:
-    model = _Stub()
+def test_validated_epochs_stop_and_keep_the_best_weights() -> None:
+    model = _unfitted_with_network()
     scores = iter([3.0, 2.0, 2.5, 2.6, 1.0, 0.5])
     snapshots = []
 
@@ -129,7 +123,9 @@ def test_run_validated_epochs_stops_and_keeps_the_best_weights() -> None:
         snapshots.append(model.network_.start.clone())
         return next(scores)
 
-    best = run_validated_epochs(model, 1, step, validate, patience=2)
+    best = model._run_epochs(
+        1, step, monitor=lambda row: row["val_loss"], validate=validate, patience=2
+    )
     assert best == 2
     assert list(model.loss_history_["val_loss"]) == [3.0, 2.0, 2.5, 2.6]  # stopped after two
     torch.testing.assert_close(model.network_.start, snapshots[1])

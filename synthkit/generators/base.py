@@ -224,7 +224,9 @@ class BaseSynthesizer:
         step: Callable[[], dict[str, torch.Tensor]],
         monitor: Callable[[dict[str, float]], float],
         epochs: int | None = None,
-    ) -> None:
+        validate: Callable[[], float] | None = None,
+        patience: int | None = None,
+    ) -> int | None:
         """Run the training loop shared by all models.
 
         Losses are summed on the device and read once per epoch, so the loop does
@@ -232,9 +234,20 @@ class BaseSynthesizer:
         when the monitored value has not improved for that many epochs. ``epochs``
         overrides the ``epochs`` parameter (a private fit runs fewer when its
         budget runs out).
+
+        With ``validate`` (a held-out loss, recorded as ``val_loss``), that loss is
+        the monitored value instead, and the weights of :meth:`_modules` at the
+        epoch where it was lowest are loaded back at the end. ``patience`` given
+        here overrides the parameter.
+
+        Returns:
+            With ``validate``, the epoch whose weights were kept (counted from 1);
+            else None.
         """
+        patience = self.patience if patience is None else patience
         history: list[dict[str, float]] = []
         best, waited = math.inf, 0
+        best_epoch, best_weights = None, None
         bar = tqdm(
             range(self.epochs if epochs is None else epochs),
             desc=f"Fitting {self.name}",
@@ -249,17 +262,36 @@ class BaseSynthesizer:
             # In a process group every process records (and stops on) the group's mean.
             means = {k: group_mean(float(v) / n_steps) for k, v in totals.items()}
             row = {"epoch": epoch + 1, **means}
+            if validate is not None:
+                row["val_loss"] = validate()
             history.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
-            if self.patience:
-                value = monitor(row)
-                if not math.isfinite(best) or value < best - 1e-4 * abs(best):
-                    best, waited = value, 0
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
+            if validate is not None:  # the lowest held-out loss, however small the gain
+                value, gain = row["val_loss"], 0.0
+            elif patience:
+                value, gain = monitor(row), 1e-4
+            else:
+                continue
+            if not math.isfinite(best) or value < best - gain * abs(best):
+                best, waited = value, 0
+                if validate is not None:
+                    best_epoch, best_weights = epoch + 1, self._weights()
+            else:
+                waited += 1
+                if patience and waited >= patience:
+                    break
+        if best_weights is not None:
+            for name, module in self._modules().items():
+                module.load_state_dict(best_weights[name])
         self.loss_history_ = pd.DataFrame(history)
+        return best_epoch
+
+    def _weights(self) -> dict[str, dict[str, torch.Tensor]]:
+        """A copy of every network's weights (:meth:`_modules`), by network."""
+        return {
+            name: {key: value.detach().clone() for key, value in module.state_dict().items()}
+            for name, module in self._modules().items()
+        }
 
     def _eval_mode(self) -> None:
         """Switch the model's networks to inference mode."""

@@ -19,7 +19,6 @@ from synthkit.generators.sequential.validation import (
     DEFAULT_PATIENCE,
     ValidationLoss,
     held_out_entities,
-    run_validated_epochs,
 )
 
 __all__ = ["SequenceARSynthesizer", "sequence_schedule"]
@@ -390,7 +389,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     network, tokens, offsets, lengths, context, split[1], clock
                 )
                 patience = DEFAULT_PATIENCE if self.patience is None else self.patience
-                self.best_epoch_ = run_validated_epochs(self, n_steps, step, validate, patience)
+                self.best_epoch_ = self._run_epochs(
+                    n_steps,
+                    step,
+                    monitor=lambda row: row["val_loss"],
+                    validate=validate,
+                    patience=patience,
+                )
                 self.layout_["validation"] = {
                     "entities": len(split[1]),
                     "best_epoch": self.best_epoch_,

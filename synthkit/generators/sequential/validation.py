@@ -8,21 +8,19 @@ histories themselves rather than what they share, which is how TabularARGN
 avoids memorizing. The held-out loss is the same teacher-forced loss training
 minimizes, over whole histories (the GRU reads every event, so no window or
 carried state is needed), computed on the model's device in a few batches of
-entities of similar lengths: no loop over events.
+entities of similar lengths: no loop over events. The epoch loop that reads it
+and keeps the best weights is the models' shared one
+(``BaseSynthesizer._run_epochs`` with ``validate``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import torch
 from torch.nn import functional
-from tqdm.auto import tqdm
 
-__all__ = ["ValidationLoss", "held_out_entities", "run_validated_epochs"]
+__all__ = ["ValidationLoss", "held_out_entities"]
 
 #: Fewer held-out entities than this give a loss too noisy to pick an epoch by:
 #: such fits train on every entity, as without a split.
@@ -166,50 +164,3 @@ def _length_batches(entities: torch.Tensor, lengths: torch.Tensor) -> list[torch
             batches.append(entities[order[start:end]])
             start = end
     return batches
-
-
-def run_validated_epochs(
-    model: Any,
-    n_steps: int,
-    step: Callable[[], dict[str, torch.Tensor]],
-    validate: Callable[[], float],
-    patience: int,
-) -> int:
-    """Train epochs, keep the weights of the one with the lowest held-out loss.
-
-    Runs at most ``model.epochs`` epochs of ``n_steps`` steps, scores
-    ``validate`` after each, stops after ``patience`` epochs without a lower
-    held-out loss and loads the best epoch's weights back into
-    ``model.network_``. ``model.loss_history_`` gets each epoch's training
-    ``loss`` and held-out ``val_loss``.
-
-    Returns:
-        The best epoch (counted from 1).
-    """
-    network = model.network_
-    history: list[dict[str, float]] = []
-    best, best_epoch, waited = math.inf, 0, 0
-    best_weights: dict[str, torch.Tensor] | None = None
-    bar = tqdm(
-        range(model.epochs), desc=f"Fitting {model.name}", disable=not model.verbose, unit="epoch"
-    )
-    for epoch in bar:
-        totals: dict[str, torch.Tensor] = {}
-        for _ in range(n_steps):
-            for key, value in step().items():
-                totals[key] = totals.get(key, 0) + value.detach()
-        row = {"epoch": epoch + 1, **{k: float(v) / n_steps for k, v in totals.items()}}
-        row["val_loss"] = validate()
-        history.append(row)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
-        if row["val_loss"] < best:
-            best, best_epoch, waited = row["val_loss"], epoch + 1, 0
-            best_weights = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    if best_weights is not None:
-        network.load_state_dict(best_weights)
-    model.loss_history_ = pd.DataFrame(history)
-    return best_epoch
