@@ -353,17 +353,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             flat_context = context_vectors[:, None].expand(-1, window, -1)
             flat_context = flat_context.reshape(-1, flat_context.shape[-1])[keep]
             event = is_event.reshape(-1)[keep]
-            targets = torch.cat(
-                [(~event).long()[:, None], current.reshape(-1, n_columns)[keep] * event[:, None]],
-                dim=1,
-            )
-            logits = network.heads_logits(flat_state, flat_context, targets)
-            losses = functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-            ).reshape(targets.shape)
-            # The columns of a stop position do not exist: only the flag is learned;
-            # the flag at position 0 is learned by first_loss.
-            losses[:, 1:] = losses[:, 1:] * event[:, None]
+            current_rows = current.reshape(-1, n_columns)[keep]
+            losses = network.position_losses(flat_state, flat_context, current_rows, event)
+            # The flag at position 0 is learned by first_loss.
             losses[:, 0] = losses[:, 0] * (position.reshape(-1)[keep] > 0)
             # A window is one of its history's tiles, drawn uniformly: weighting it by
             # the number of tiles makes every position count once per epoch on average.

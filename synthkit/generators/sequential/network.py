@@ -238,6 +238,32 @@ class SequenceNetwork(nn.Module):
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
+    def position_losses(
+        self,
+        state: torch.Tensor,
+        context: torch.Tensor,
+        current: torch.Tensor,
+        is_event: torch.Tensor,
+    ) -> torch.Tensor:
+        """Teacher-forced cross-entropy ``[rows, heads]`` of each history position.
+
+        A position is an event (its stop flag "go on", then its columns) or the
+        stop after a history's last event, scored on its flag alone: the columns
+        of a stop do not exist, so their losses are zero.
+
+        Args:
+            state: ``[rows, state_dim]`` history states.
+            context: ``[rows, state_dim]`` context vectors.
+            current: ``[rows, columns]`` the position's event tokens (any at a stop).
+            is_event: ``[rows]`` whether the position is an event.
+        """
+        targets = torch.cat([(~is_event).long()[:, None], current * is_event[:, None]], dim=1)
+        logits = self.heads_logits(state, context, targets)
+        losses = functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+        ).reshape(targets.shape)
+        return torch.cat([losses[:, :1], losses[:, 1:] * is_event[:, None]], dim=1)
+
     # ------------------------------------------------------------ sampling
     def sampler(
         self, masks: tuple[dict[int, torch.Tensor], ...], n_positions: int = _N_POSITIONS

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn import functional
 
 __all__ = ["ValidationLoss", "held_out_entities"]
 
@@ -137,14 +136,8 @@ class ValidationLoss:
         states, _ = network.history(vectors, previous, position, None, clock)
         flat_state = states.reshape(-1, states.shape[-1])[valid]
         flat_context = vectors[:, None].expand(-1, span, -1).reshape(-1, vectors.shape[-1])[valid]
-        columns = current.reshape(-1, n_columns)[valid] * event[:, None]
-        targets = torch.cat([(~event).long()[:, None], columns], dim=1)
-        logits = network.heads_logits(flat_state, flat_context, targets)
-        losses = functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-        ).reshape(targets.shape)
-        # A stop position has no columns: only its flag counts.
-        return losses[:, 0].sum() + (losses[:, 1:] * event[:, None]).sum()
+        current_rows = current.reshape(-1, n_columns)[valid]
+        return network.position_losses(flat_state, flat_context, current_rows, event).sum()
 
 
 def _length_batches(entities: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
