@@ -618,11 +618,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 tokens = self._context_tokens(entity_table, seed)
                 if prefix is not None:
                     tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
-                extra = {}
-                if counts is not None:
-                    extra["lengths"] = torch.as_tensor(counts, device=self.device_)
+                given = None if counts is None else torch.as_tensor(counts, device=self.device_)
                 entity, position, event_tokens = self._sample_events(
-                    tokens, self._step_masks(), tensors, **extra
+                    tokens, self._step_masks(), tensors, given
                 )
         entity = entity.cpu().numpy()
         events, entity = self._decode_events(
