@@ -256,11 +256,16 @@ class Metadata:
 
         Kinds: ``"inequality"`` (``low``, ``high``, optional ``strict``, ``min_gap``,
         ``max_gap``), ``"fixed_combinations"`` (``columns``), ``"range"`` (``low``,
-        ``column``, ``high``) and ``"sum"`` (``total``, ``parts``); or pass a rule
-        object from :mod:`synthkit.rules`. A declared rule must hold in every real
-        row (fitting raises :class:`~synthkit.rules.RuleError` otherwise) and then
-        holds in every synthetic row; ``share=`` declares a tendency that models
-        reproduce instead. Rules on ``id``, ``pii`` or ``text`` columns are refused.
+        ``column``, ``high``), ``"sum"`` (``total``, ``parts``) and ``"formula"``
+        (``column``, ``expression``, optional ``decimals``: a column computed from
+        others, such as ``expression="weight / (height / 100) ** 2"``); or pass a
+        rule object from :mod:`synthkit.rules`. A declared rule must hold in every
+        real row (fitting raises :class:`~synthkit.rules.RuleError` otherwise) and
+        then holds in every synthetic row; ``share=`` declares a tendency that
+        models reproduce instead. A formula is a definition: models learn only
+        where its column is present and compute its values, so real rows may
+        deviate from it (rounding) and those deviations are not kept. Rules on
+        ``id``, ``pii`` or ``text`` columns are refused.
 
         Example:
             >>> md = Metadata({"tstart": {"kind": "numerical"}, "tstop": {"kind": "numerical"},

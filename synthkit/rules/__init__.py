@@ -2,7 +2,8 @@
 
 A :class:`~synthkit.metadata.Metadata` holds a list of rules
 (``metadata.rules``); :meth:`~synthkit.metadata.Metadata.add_rule` declares one
-and :meth:`~synthkit.metadata.Metadata.detect` proposes those the real data obeys.
+and :meth:`~synthkit.metadata.Metadata.detect` proposes those the real data obeys
+(a :class:`Formula`, a column computed from others, is only ever declared).
 The table encoder turns them into a reversible frame transform, so every model
 keeps them natively; rules it cannot transform are kept by bounded rejection.
 """
@@ -10,6 +11,7 @@ keeps them natively; rules it cannot transform are kept by bounded rejection.
 from synthkit.rules._core import (
     RULE_KINDS,
     FixedCombinations,
+    Formula,
     Inequality,
     Range,
     Rule,
@@ -24,6 +26,7 @@ from synthkit.rules._core import (
 __all__ = [
     "RULE_KINDS",
     "FixedCombinations",
+    "Formula",
     "Inequality",
     "Range",
     "Rule",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ast
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,6 +16,7 @@ from synthkit.errors import RuleError
 __all__ = [
     "RULE_KINDS",
     "FixedCombinations",
+    "Formula",
     "Inequality",
     "Range",
     "Rule",
@@ -223,13 +226,251 @@ class Sum:
         return f"Sum({self.describe()}{_share_text(self.share)})"
 
 
-Rule = Inequality | FixedCombinations | Range | Sum
+# ---------------------------------------------------------------------- formulas
+# Arithmetic a formula may use; anything else in an expression is refused, so a
+# model file read from disk never runs code.
+_OPERATORS: dict[type, Callable[..., np.ndarray]] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
+    ast.Pow: np.power,
+    ast.FloorDiv: np.floor_divide,
+    ast.USub: np.negative,
+    ast.UAdd: np.positive,
+}
+# name: (function, fewest arguments, most arguments or None for any number)
+_FUNCTIONS: dict[str, tuple[Callable[..., np.ndarray], int, int | None]] = {
+    "abs": (np.abs, 1, 1),
+    "exp": (np.exp, 1, 1),
+    "log": (np.log, 1, 1),
+    "sqrt": (np.sqrt, 1, 1),
+    "round": (np.round, 1, 2),
+    "min": (lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs)), 2, None),
+    "max": (lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs)), 2, None),
+}
+_QUOTED = re.compile(r"`([^`]*)`")
+
+
+@dataclass(frozen=True)
+class _Expression:
+    """A checked expression tree; ``quoted`` maps stand-in names to backtick-quoted columns."""
+
+    tree: ast.expr
+    quoted: dict[str, str]
+    names: tuple[str, ...]
+
+    def column(self, node: ast.Name) -> str:
+        return self.quoted.get(node.id, node.id)
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(self._value(self.tree, values), dtype=np.float64)
+
+    def _value(self, node: ast.expr, values: Mapping[str, np.ndarray]) -> Any:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return values[self.column(node)]
+        if isinstance(node, ast.UnaryOp):
+            return _OPERATORS[type(node.op)](self._value(node.operand, values))
+        if isinstance(node, ast.BinOp):
+            left, right = self._value(node.left, values), self._value(node.right, values)
+            return _OPERATORS[type(node.op)](left, right)
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        function = _FUNCTIONS[node.func.id][0]
+        if node.func.id == "round" and len(node.args) == 2:
+            digits = node.args[1]
+            assert isinstance(digits, ast.Constant)
+            return function(self._value(node.args[0], values), int(digits.value))
+        return function(*(self._value(arg, values) for arg in node.args))
+
+
+def _parse_expression(column: str, expression: str) -> _Expression:
+    """Parse and check a formula's expression (see :class:`Formula`)."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise RuleError(
+            f"Formula for {column!r}: expression must be a non-empty string such as "
+            f"'weight / (height / 100) ** 2', got {expression!r}."
+        )
+    quoted: dict[str, str] = {}
+    prefix = "_q"
+    while prefix in expression:  # stand-ins must not meet a name written in the text
+        prefix += "_"
+
+    def stand_in(match: re.Match[str]) -> str:
+        name = f"{prefix}{len(quoted)}"
+        quoted[name] = match.group(1)
+        return f" {name} "
+
+    source = _QUOTED.sub(stand_in, expression)
+    if "`" in source or "" in quoted.values():
+        raise RuleError(
+            f"Formula for {column!r}: {expression!r} has an unmatched or empty backtick; "
+            "quote a column name that is not a Python identifier as `case.id`."
+        )
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except (SyntaxError, RecursionError, ValueError) as error:
+        raise RuleError(
+            f"Formula for {column!r}: {expression!r} is not an arithmetic expression ({error}); "
+            "write it like 'weight / (height / 100) ** 2'."
+        ) from None
+    parsed = _Expression(tree, quoted, ())
+    names = tuple(dict.fromkeys(_checked_names(column, parsed, tree)))
+    if not names:
+        raise RuleError(
+            f"Formula for {column!r}: {expression!r} reads no column; name the columns it is "
+            "computed from."
+        )
+    if column in names:
+        raise RuleError(
+            f"Formula for {column!r}: {expression!r} reads {column!r} itself; a derived column "
+            "is computed from other columns only."
+        )
+    return _Expression(tree, quoted, names)
+
+
+def _checked_names(column: str, parsed: _Expression, node: ast.expr) -> list[str]:
+    """The column names ``node`` reads, in order; raises on anything but arithmetic."""
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return []
+    if isinstance(node, ast.Name):
+        return [parsed.column(node)]
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+        return _checked_names(column, parsed, node.operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return [
+            *_checked_names(column, parsed, node.left),
+            *_checked_names(column, parsed, node.right),
+        ]
+    if isinstance(node, ast.Call) and _allowed_call(node):
+        return [name for arg in node.args for name in _checked_names(column, parsed, arg)]
+    part = ast.unparse(node)
+    for stand_in, name in parsed.quoted.items():
+        part = part.replace(stand_in, f"`{name}`")
+    raise RuleError(
+        f"Formula for {column!r}: {part!r} is not allowed in an expression. Use column names, "
+        "numbers, + - * / ** // and parentheses, and the functions "
+        f"{', '.join(sorted(_FUNCTIONS))}; quote other column names as `case.id`."
+    )
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:
+        return False
+
+
+def _allowed_call(node: ast.Call) -> bool:
+    if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords:
+        return False
+    if any(isinstance(arg, ast.Starred) for arg in node.args):
+        return False
+    _, fewest, most = _FUNCTIONS[node.func.id]
+    if len(node.args) < fewest or (most is not None and len(node.args) > most):
+        return False
+    if node.func.id == "round" and len(node.args) == 2:  # digits: a whole number literal
+        digits = node.args[1]
+        return isinstance(digits, ast.Constant) and type(digits.value) is int
+    return True
+
+
+@dataclass(frozen=True)
+class Formula:
+    """``column = expression``: a column computed from others in every row.
+
+    The expression is arithmetic over column names and numbers: ``+ - * / ** //``,
+    unary minus, parentheses and the functions ``abs``, ``exp``, ``log``, ``sqrt``,
+    ``round`` (``round(x)`` or ``round(x, 2)``), ``min`` and ``max``. Quote a column
+    name that is not a Python identifier in backticks (`` `case.id` * 2 ``). It is
+    parsed, never run as code. Every column involved is numerical.
+
+    A formula is a definition: models learn only in which rows the column is
+    present, and compute its value from the drawn columns it reads (rounded to
+    ``decimals`` when given, to whole numbers for an integer column). Real rows
+    that deviate from it (rounding, typos) do not stop a fit, and their
+    deviations are not kept. The value is missing where a column it reads is
+    missing or the result is not finite. Formulas are only declared, never
+    detected, and keep no real value, so differentially private fits keep them.
+
+    Example:
+        >>> rule = Formula("bmi", "weight / (height / 100) ** 2", decimals=1)
+        >>> rule
+        Formula(bmi = weight / (height / 100) ** 2, decimals=1)
+        >>> rule.anchors
+        ('weight', 'height')
+        >>> rule.evaluate({"weight": np.array([80.0]), "height": np.array([180.0])})
+        array([24.7])
+    """
+
+    column: str
+    expression: str
+    decimals: int | None = None
+    share: ClassVar[float | None] = None
+    kind: ClassVar[str] = "formula"
+    _parsed: _Expression = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise RuleError(f"A formula needs a column name to derive, got {self.column!r}.")
+        decimals = self.decimals
+        if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)):
+            raise RuleError(
+                f"Formula for {self.column!r}: decimals={decimals!r} must be a whole number "
+                "of decimal places, such as 1, or None to keep every digit."
+            )
+        object.__setattr__(self, "_parsed", _parse_expression(self.column, self.expression))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns the rule reads: the derived one, then those its expression reads."""
+        return (self.column, *self.anchors)
+
+    @property
+    def derived(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        return self._parsed.names
+
+    def evaluate(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The expression over float arrays of the anchor columns, rounded to ``decimals``."""
+        result = self._parsed.evaluate(values)
+        return result if self.decimals is None else np.round(result, self.decimals)
+
+    def describe(self) -> str:
+        """The rule as a short formula."""
+        return f"{self.column} = {self.expression}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "column": self.column,
+            "expression": self.expression,
+        }
+        if self.decimals is not None:
+            out["decimals"] = self.decimals
+        return out
+
+    def __repr__(self) -> str:
+        decimals = "" if self.decimals is None else f", decimals={self.decimals}"
+        return f"Formula({self.describe()}{decimals})"
+
+
+Rule = Inequality | FixedCombinations | Range | Sum | Formula
 
 _CLASSES: dict[str, type] = {
     "inequality": Inequality,
     "fixed_combinations": FixedCombinations,
     "range": Range,
     "sum": Sum,
+    "formula": Formula,
 }
 
 #: Every rule kind, by the name :meth:`Metadata.add_rule` takes.
@@ -239,6 +480,7 @@ _KINDS_ALLOWED = {
     "inequality": ("numerical", "datetime"),
     "range": ("numerical", "datetime"),
     "sum": ("numerical",),
+    "formula": ("numerical",),
     "fixed_combinations": ("categorical", "boolean"),
 }
 
@@ -253,7 +495,7 @@ def make_rule(kind: str | Rule, **params: Any) -> Rule:
         >>> make_rule("sum", total="total", parts=["net", "tax"])
         Sum(total = net + tax)
     """
-    if isinstance(kind, (Inequality, FixedCombinations, Range, Sum)):
+    if isinstance(kind, (Inequality, FixedCombinations, Range, Sum, Formula)):
         if params:
             raise RuleError(
                 f"Pass either a rule object or a kind with parameters, not both: {params}."
@@ -265,7 +507,8 @@ def make_rule(kind: str | Rule, **params: Any) -> Rule:
     try:
         rule = cls(**params)
     except TypeError as error:
-        fields = [f for f in cls.__dataclass_fields__]  # type: ignore[attr-defined]
+        fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        fields = [name for name, f in fields.items() if f.init]
         raise RuleError(
             f"A {kind!r} rule takes the parameters {fields}; got {sorted(params)} ({error})."
         ) from None
@@ -341,6 +584,20 @@ def check_rule(
     for other in others:
         if other == rule:
             raise RuleError(f"Rule {rule.describe()} is already in the metadata.")
+        _check_formula_clash(rule, other)
+
+
+def _check_formula_clash(rule: Rule, other: Rule) -> None:
+    """A formula's column is computed from its expression: no other rule may derive it."""
+    if not isinstance(rule, Formula) and not isinstance(other, Formula):
+        return
+    shared = sorted(set(rule.derived) & set(other.derived))
+    if shared:
+        raise RuleError(
+            f"Rule {rule.describe()} derives column {shared[0]!r}, which rule "
+            f"{other.describe()} already derives; a formula's column is computed from its "
+            "expression alone. Drop one of the two rules."
+        )
 
 
 def gap_to_number(rule: Rule, value: Any, is_datetime: bool) -> float:
@@ -393,6 +650,8 @@ def rule_shares(
     if isinstance(rule, FixedCombinations):
         return np.ones(n, dtype=bool), np.ones(n, dtype=bool)
     values = {c: column_values(frame, c, columns[c]) for c in rule.columns}
+    if isinstance(rule, Formula):
+        return _formula_shares(rule, values)
     if isinstance(rule, Sum):
         applies = ~np.isnan(values[rule.total])
         total = np.nansum(np.stack([values[p] for p in rule.parts]), axis=0)
@@ -415,6 +674,30 @@ def rule_shares(
                 holds &= gap >= gap_to_number(rule, rule.min_gap, is_datetime)
             if rule.max_gap is not None:
                 holds &= gap <= gap_to_number(rule, rule.max_gap, is_datetime)
+    return applies, holds & applies
+
+
+def _formula_shares(
+    rule: Formula, values: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with every column present; those whose value is the expression's result.
+
+    A value equal to the result rounded (to ``decimals``, or to a whole number in a
+    column of whole numbers) also counts as holding.
+    """
+    actual = values[rule.column]
+    applies = ~np.isnan(actual)
+    for column in rule.anchors:
+        applies &= ~np.isnan(values[column])
+    computed = rule.evaluate(values)
+    observed = actual[~np.isnan(actual)]
+    whole = bool(len(observed)) and bool((observed == np.round(observed)).all())
+    digits = rule.decimals if rule.decimals is not None else (0 if whole else None)
+    with np.errstate(invalid="ignore"):
+        scale = np.maximum(np.abs(computed), 1.0)
+        holds = np.abs(actual - computed) <= 1e-9 * scale
+        if digits is not None:
+            holds |= np.abs(actual - np.round(computed, digits)) <= 1e-9 * scale
     return applies, holds & applies
 
 

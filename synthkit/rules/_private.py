@@ -1,11 +1,12 @@
 """Which rules a differentially private fit may learn.
 
-A rule's transform stores real values (a range's extremes, an inequality's
+Most rules' transforms store real values (a range's extremes, an inequality's
 reference value and smallest gap, the combinations seen), and detecting a rule
-reads the whole table outside any privacy budget. A private fit therefore learns
-no rule: rules detected from the data are left out (stated in the log), and a
-declared rule is refused, since silently dropping it would break what the user
-asked every synthetic row to obey.
+reads the whole table outside any privacy budget. A private fit therefore leaves
+out the rules detected from the data (stated in the log) and refuses a declared
+rule that stores real values, since silently dropping it would break what the
+user asked every synthetic row to obey. A declared formula stores nothing but
+its expression, so a private fit keeps it.
 """
 
 from __future__ import annotations
@@ -14,23 +15,30 @@ import logging
 
 from synthkit.errors import ParameterError
 from synthkit.metadata import Metadata
+from synthkit.rules._core import Formula
 
 _LOG = logging.getLogger("synthkit")
 
 
 def rules_for_private_fit(metadata: Metadata, what: str = "this table") -> Metadata:
-    """``metadata`` without its detected rules, for a differentially private fit.
+    """``metadata`` with only the rules a differentially private fit may keep.
+
+    Detected rules are left out; declared formulas stay, and their columns lose
+    the real range detection recorded (``min``, ``max``), since the values are
+    computed from the formula.
 
     Args:
         metadata: The data's metadata; it is not changed.
         what: The data the rules belong to, for the log and the error.
 
     Returns:
-        ``metadata`` itself when it holds no rules, else a copy without them.
+        ``metadata`` itself when it holds no rules, else a copy with only the
+        declared formulas.
 
     Raises:
-        ParameterError: A rule was declared (``Metadata.add_rule``): a private fit
-            cannot keep it without storing real values.
+        ParameterError: A rule other than a formula was declared
+            (``Metadata.add_rule``): a private fit cannot keep it without storing
+            real values.
 
     Example:
         >>> import pandas as pd
@@ -43,24 +51,35 @@ def rules_for_private_fit(metadata: Metadata, what: str = "this table") -> Metad
         []
         >>> md.rules  # the caller's metadata keeps them
         [Inequality(stop > start (held by 100.0 % of real rows))]
+        >>> md = Metadata.detect(df, rules=False).add_rule("formula", column="stop",
+        ...                                               expression="2 * start + 1")
+        >>> private = rules_for_private_fit(md)
+        >>> private.rules, "max" in private.columns["stop"]
+        ([Formula(stop = 2 * start + 1)], False)
     """
     rules = list(getattr(metadata, "rules", []))
     if not rules:
         return metadata
     declared = [rule for rule in rules if rule.share is None]
-    if declared:
+    refused = [rule for rule in declared if not isinstance(rule, Formula)]
+    if refused:
         raise ParameterError(
-            f"Differentially private fits do not support rules between columns yet: "
-            f"{what} declares {declared} (a rule's transform stores exact real values). "
-            "Remove those rules from metadata.rules, or fit without epsilon."
+            f"Differentially private fits support no declared rule between columns but "
+            f"formulas: {what} declares {refused} (such a rule's transform stores exact "
+            "real values). Remove those rules from metadata.rules, or fit without epsilon."
         )
-    _LOG.info(
-        "A private fit of %s leaves out %d rule(s) detected from the data (detection "
-        "reads the data outside the privacy budget): %s",
-        what,
-        len(rules),
-        rules,
-    )
+    detected = [rule for rule in rules if rule.share is not None]
+    if detected:
+        _LOG.info(
+            "A private fit of %s leaves out %d rule(s) detected from the data (detection "
+            "reads the data outside the privacy budget): %s",
+            what,
+            len(detected),
+            detected,
+        )
     entries = metadata.to_dict()
-    entries.pop("rules", None)
+    entries["rules"] = [rule.to_dict() for rule in declared]
+    for rule in declared:
+        for key in ("min", "max"):
+            entries["columns"][rule.column].pop(key, None)
     return Metadata.from_dict(entries)

@@ -10,7 +10,9 @@ derives into a representation in which the rule cannot be broken:
 * a sum's total becomes its residual from the sum of the parts (zero when the
   rule holds, so nothing is learned);
 * a fixed combination becomes one joint category (in its first column; the others
-  become constant).
+  become constant);
+* a formula's column becomes a flag of whether it is present: its values are
+  computed back from the decoded columns its expression reads.
 
 Decoding runs the steps backwards, in an order where every column a step reads
 is already decoded. Column names stay the same, so the encoder's layout,
@@ -19,12 +21,14 @@ conditions and regenerated columns need no change.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from synthkit.errors import ConditionError
 from synthkit.metadata import Metadata
 from synthkit.processing.columns import (
     CategoricalTransform,
@@ -34,6 +38,7 @@ from synthkit.processing.columns import (
 )
 from synthkit.rules._core import (
     FixedCombinations,
+    Formula,
     Inequality,
     Range,
     Rule,
@@ -46,6 +51,8 @@ from synthkit.rules._core import (
 )
 
 __all__ = ["RuleTransform"]
+
+_LOG = logging.getLogger("synthkit")
 
 # A detected rule (share < 1) refuses data that obeys it this much less often.
 _SOFT_TOLERANCE = 0.02
@@ -106,7 +113,10 @@ class RuleTransform:
         derived: dict[str, Rule] = {}
         transformed: list[Rule] = []
         checked: list[Rule] = []
-        for rule in _with_range_bounds(rules, data, columns):
+        # A formula's column is only ever its expression's result: formulas claim
+        # their columns first, so a range's implied bound order is checked instead.
+        candidates = _with_range_bounds(rules, data, columns)
+        for rule in sorted(candidates, key=lambda r: not isinstance(r, Formula)):
             clash = [c for c in rule.derived if c in derived]
             if clash or any(a in rule.derived for a in rule.anchors):
                 checked.append(rule)
@@ -132,8 +142,19 @@ class RuleTransform:
         return Metadata(columns)
 
     def source_transform(self, column: str) -> ColumnTransform | None:
-        """The real column's description (for conditions on a transformed column)."""
+        """The real column's description (for conditions on a transformed column).
+
+        Raises:
+            ConditionError: For a formula's column: its values are computed, never
+                learned, so conditions go on the columns its expression reads.
+        """
         for step in self.steps:
+            if isinstance(step, _FormulaStep) and column == step.rule.column:
+                raise ConditionError(
+                    f"Cannot condition on column {column!r}: rule {step.rule.describe()} "
+                    "computes it from the drawn rows. Condition on the columns it reads "
+                    f"({', '.join(step.rule.anchors)}) instead."
+                )
             if column in step.sources:
                 return step.sources[column]
         return None
@@ -198,6 +219,9 @@ def _check_data(rule: Rule, data: pd.DataFrame, columns: Mapping[str, Any]) -> N
     applies, holds = rule_shares(rule, data, columns)
     if not applies.any():
         return
+    if isinstance(rule, Formula):
+        _report_formula(rule, applies, holds)
+        return
     share = float(holds.sum() / applies.sum())
     needed = 1.0 if _enforced(rule) else float(rule.share) - _SOFT_TOLERANCE
     if share < needed:
@@ -209,6 +233,20 @@ def _check_data(rule: Rule, data: pd.DataFrame, columns: Mapping[str, Any]) -> N
             f"{100 * needed:.1f} % to obey it. Fix those rows, drop the rule from "
             "metadata.rules, or declare it with share=<the real share> to learn it as a "
             "tendency."
+        )
+
+
+def _report_formula(rule: Formula, applies: np.ndarray, holds: np.ndarray) -> None:
+    """A formula is a definition: real rows that deviate from it are noted, not refused."""
+    broken = int(applies.sum() - holds.sum())
+    if broken:
+        _LOG.info(
+            "Rule %s: %d of %d real rows deviate from it (rounding, for instance); "
+            "synthetic rows compute %r from the formula.",
+            rule.describe(),
+            broken,
+            int(applies.sum()),
+            rule.column,
         )
 
 
@@ -532,11 +570,58 @@ class _CombinationStep(_Step):
         return cls(rule_from_dict(state["rule"]), _sources(state), np.asarray(state["combos"]))
 
 
+class _FormulaStep(_Step):
+    """``column`` as whether it is present; its values are the expression's result.
+
+    The state holds the rule and the column's dtype only: no real value.
+    """
+
+    def __init__(self, rule: Formula, dtype: str, integer: bool):
+        self.rule, self.sources = rule, {}
+        self.dtype, self.integer = dtype, integer
+
+    @classmethod
+    def fit(cls, rule: Formula, data, columns, clip) -> _FormulaStep:
+        dtype = data[rule.column].dtype
+        # A categorical dtype would store the real values as its categories.
+        name = "float64" if isinstance(dtype, pd.CategoricalDtype) else str(dtype)
+        integer = bool(columns[rule.column].get("integer")) or pd.api.types.is_integer_dtype(dtype)
+        return cls(rule, name, integer)
+
+    def model_entries(self) -> dict[str, dict[str, Any]]:
+        return {self.rule.column: {"kind": "boolean"}}
+
+    def forward(self, frame: pd.DataFrame) -> dict[str, Any]:
+        from synthkit.processing.columns import to_float
+
+        return {self.rule.column: ~np.isnan(to_float(self.rule.column, frame[self.rule.column]))}
+
+    def inverse(self, frame: pd.DataFrame) -> dict[str, pd.Series]:
+        from synthkit.processing.columns import restore_dtype, to_float
+
+        values = {c: to_float(c, frame[c]) for c in self.rule.anchors}
+        result = self.rule.evaluate(values)
+        if self.integer:
+            result = np.round(result)
+        drawn = frame[self.rule.column]
+        present = drawn.notna().to_numpy() & drawn.fillna(False).astype(bool).to_numpy()
+        result = np.where(present & np.isfinite(result), result, np.nan)
+        return {self.rule.column: restore_dtype(pd.Series(result), {"dtype": self.dtype})}
+
+    def state(self) -> dict[str, Any]:
+        return {"rule": self.rule.to_dict(), "dtype": self.dtype, "integer": self.integer}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> _FormulaStep:
+        return cls(rule_from_dict(state["rule"]), state["dtype"], state["integer"])
+
+
 _STEPS: dict[str, type] = {
     "inequality": _GapStep,
     "range": _RangeStep,
     "sum": _SumStep,
     "fixed_combinations": _CombinationStep,
+    "formula": _FormulaStep,
 }
 
 
