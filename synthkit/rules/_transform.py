@@ -96,10 +96,12 @@ class RuleTransform:
         ``clip`` keeps decoded numbers inside the real range; a fixed combination
         seen in fewer than ``rare_threshold`` rows is not kept (its rows count as
         the most common combination), so no rare real value reaches the state.
+        A formula is a definition: real rows that deviate from it are logged, not
+        refused, and synthetic rows take the expression's result.
 
         Raises:
-            RuleError: If a rule is not met by the data, names a column that is not
-                learned, or the rules form a cycle.
+            RuleError: If a rule other than a formula is not met by the data, a rule
+                names a column that is not learned, or the rules form a cycle.
         """
         rules = list(getattr(metadata, "rules", []))
         if not rules:
