@@ -217,11 +217,18 @@ def test_a_large_private_fit_batches_a_tenth_of_its_rows() -> None:
     assert model.set_params(batch_size=1_000)._schedule(32_561)["batch_size"] == 1_000
 
 
+def test_an_ordinary_fit_batches_a_32nd_of_its_rows_up_to_512() -> None:
+    model = synthkit.Synthesizer("ar", device="cpu", verbose=False)
+    sizes = [model._schedule(n)["batch_size"] for n in (200, 2_000, 10_000, 32_561, None)]
+    assert sizes == [32, 62, 312, 512, 512]
+    assert model.set_params(batch_size=1_000)._schedule(2_000)["batch_size"] == 1_000
+
+
 def test_an_ordinary_fit_keeps_the_ordinary_schedule(frame: pd.DataFrame) -> None:
     model = synthkit.Synthesizer("ar", epochs=1, device="cpu", verbose=False).fit(frame)
     assert model.schedule_ == {
         "epochs": 1,
-        "batch_size": 512,
+        "batch_size": 32,  # 600 rows: the smallest batch, about 19 steps an epoch
         "hidden_dim": 128,
         "learning_rate": 0.002,
     }

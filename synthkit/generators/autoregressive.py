@@ -48,6 +48,12 @@ _PUBLIC_SCHEDULE = {"epochs": 10, "batch_size": 512, "hidden_dim": 128, "learnin
 _PRIVATE_SCHEDULE = {"epochs": 5, "batch_size": None, "hidden_dim": 64, "learning_rate": 0.02}
 _PRIVATE_BATCH_SHARE = 0.1
 _PRIVATE_MIN_BATCH = 64
+# An ordinary fit of a small table takes batches of a 32nd of its rows (at least
+# 32), so it still makes about 32 steps per epoch: at 512 rows a batch, 2,000 rows
+# made 40 steps in all and left even one skewed count column far from its real
+# shape (1 - KS 0.69; 0.99 in batches of 62).
+_PUBLIC_STEPS_PER_EPOCH = 32
+_PUBLIC_MIN_BATCH = 32
 
 
 class _Mapping(Constraint):
@@ -82,7 +88,7 @@ class ARSynthesizer(Synthesizer):
     ========================  =========  ===========================  ==========  =============
     fit                       epochs     batch_size                   hidden_dim  learning_rate
     ========================  =========  ===========================  ==========  =============
-    ordinary                  10         512                          128         0.002
+    ordinary                  10         a 32nd of the rows (32-512)  128         0.002
     private (``epsilon``)     5          a tenth of the rows (>= 64)  64          0.02
     ========================  =========  ===========================  ==========  =============
 
@@ -300,6 +306,9 @@ class ARSynthesizer(Synthesizer):
         if private:
             rows = n_rows if n_rows is not None else 0
             picked["batch_size"] = max(int(rows * _PRIVATE_BATCH_SHARE), _PRIVATE_MIN_BATCH)
+        elif n_rows is not None:
+            share = n_rows // _PUBLIC_STEPS_PER_EPOCH
+            picked["batch_size"] = int(min(max(share, _PUBLIC_MIN_BATCH), picked["batch_size"]))
         return {
             name: value if getattr(self, name) is None else getattr(self, name)
             for name, value in picked.items()
