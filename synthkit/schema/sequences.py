@@ -38,6 +38,10 @@ class SequenceDataset:
         context: One row per entity keyed by ``sequence_key`` (entities without
             events included), or ``None``. :meth:`~synthkit.SequenceSynthesizer.fit`
             and :func:`~synthkit.evaluate` read it when no context is passed to them.
+        context_metadata: The context's column kinds and rules (for example a
+            declared ``Formula`` such as ``bmi = weight / (height / 100) ** 2``),
+            read by :meth:`~synthkit.SequenceSynthesizer.fit`; detected there when
+            omitted.
 
     Raises:
         SequenceError: If a key column is missing or has nulls, or the index
@@ -63,6 +67,7 @@ class SequenceDataset:
         metadata: Metadata | None = None,
         sort: bool = False,
         context: pd.DataFrame | None = None,
+        context_metadata: Metadata | None = None,
     ) -> None:
         frame = to_pandas(data) if isinstance(data, pa.Table) else data
         if not isinstance(frame, pd.DataFrame):
@@ -75,6 +80,12 @@ class SequenceDataset:
             frame = frame.sort_values(order, kind="stable", ignore_index=True)
         self.data = frame
         self.context = check_context_keys(context, sequence_key)
+        if context_metadata is not None and not isinstance(context_metadata, Metadata):
+            raise DataError(
+                "context_metadata must be a synthkit.Metadata, got "
+                f"{type(context_metadata).__name__}; build one with Metadata.detect(context)."
+            )
+        self.context_metadata = context_metadata
         self.validate()
         self.metadata = metadata_for(
             frame,

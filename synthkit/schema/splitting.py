@@ -166,7 +166,12 @@ def _split_sequences(
             side_context = context[context[key].isin(held_keys) == in_holdout]
             side_context = side_context.reset_index(drop=True)
         return SequenceDataset(
-            rows, key, data.sequence_index, metadata=data.metadata, context=side_context
+            rows,
+            key,
+            data.sequence_index,
+            metadata=data.metadata,
+            context=side_context,
+            context_metadata=getattr(data, "context_metadata", None),
         )
 
     return part(False), part(True)

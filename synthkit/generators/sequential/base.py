@@ -52,6 +52,7 @@ from synthkit.pii.ids import describe_ids, generate_ids
 from synthkit.privacy.preprocessing import protected_range
 from synthkit.processing.columns import NumericTransform, transform_from_state
 from synthkit.processing.discretizer import Discretizer
+from synthkit.rules._core import rule_from_dict
 from synthkit.rules._private import rules_for_private_fit
 from synthkit.rules._transform import RuleTransform
 from synthkit.schema.sequences import SequenceDataset, SequenceError
@@ -222,6 +223,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         sequence_key: str | None = None,
         sequence_index: str | None = None,
         metadata: Metadata | None = None,
+        context_metadata: Metadata | None = None,
     ) -> SequenceSynthesizer:
         """Learn the entities' histories (and, given, their context).
 
@@ -234,6 +236,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             sequence_index: The order column of a frame ``data`` (a number or a
                 datetime); ``None`` keeps the row order.
             metadata: Column kinds of a frame ``data``; detected when omitted.
+            context_metadata: The context's column kinds and rules (a declared
+                :class:`~synthkit.rules.Formula` is kept by private fits too);
+                defaults to ``data.context_metadata``, else detected.
 
         Returns:
             ``self``, fitted.
@@ -248,6 +253,8 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         sequences = _as_sequences(data, sequence_key, sequence_index, metadata)
         if context is None:
             context = getattr(sequences, "context", None)
+        if context_metadata is None:
+            context_metadata = getattr(sequences, "context_metadata", None)
         key, index = sequences.sequence_key, sequences.sequence_index
         events = sequences.data
         # Rules store exact real values (extremes, a reference, the smallest gap).
@@ -276,7 +283,7 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
             else []
         )
         entity_table, entity_metadata = _entity_table(
-            context, key, events, constant, lengths, offsets, fit_metadata
+            context, key, events, constant, lengths, offsets, fit_metadata, context_metadata
         )
         learned = [c for c in event_columns if c not in constant]
         event_meta = {c: fit_metadata.column(c) for c in learned}
@@ -1353,6 +1360,26 @@ def _constant_columns(
     return [c for c in columns if distinct[c] <= 1]
 
 
+def _context_description(table: pd.DataFrame, key: str, metadata: Metadata | None) -> Metadata:
+    """The context columns' metadata: the given one without the key, checked; else detected.
+
+    Example:
+        >>> table = pd.DataFrame({"age": [31, 45, 52]})
+        >>> given = Metadata.detect(pd.DataFrame({"id": [1, 2, 3], "age": [31, 45, 52]}))
+        >>> list(_context_description(table, "id", given).columns)
+        ['age']
+    """
+    if metadata is None:
+        return Metadata.detect(table)
+    given = metadata.to_dict()
+    given["columns"] = {c: e for c, e in given.get("columns", {}).items() if c != key}
+    given["rules"] = [r for r in given.get("rules", []) if key not in rule_from_dict(r).columns]
+    for role in ("primary_key", "sequence_key", "sequence_index"):
+        if given.get(role) == key:
+            given.pop(role)
+    return Metadata.for_data(table, Metadata.from_dict(given))
+
+
 def _entity_table(
     context: pd.DataFrame | None,
     key: str,
@@ -1361,17 +1388,22 @@ def _entity_table(
     lengths: np.ndarray,
     offsets: np.ndarray,
     event_metadata: Metadata,
+    context_metadata: Metadata | None = None,
 ) -> tuple[pd.DataFrame, Metadata]:
-    """The context columns plus the constant event columns, one row per entity."""
+    """The context columns plus the constant event columns, one row per entity.
+
+    The context's column kinds and rules come from ``context_metadata`` (its
+    key column left out), else are detected.
+    """
     n = len(lengths)
     entries: dict[str, dict[str, Any]] = {}
     context_rules: list[Any] = []
     if context is not None:
         table = context.drop(columns=[key])
         if table.shape[1]:
-            detected = Metadata.detect(table)
-            entries.update({c: detected.column(c) for c in table.columns})
-            context_rules = list(detected.rules)
+            described = _context_description(table, key, context_metadata)
+            entries.update({c: described.column(c) for c in table.columns})
+            context_rules = list(described.rules)
     else:
         table = pd.DataFrame(index=range(n))
     has_events = np.flatnonzero(lengths > 0)
