@@ -257,6 +257,7 @@ def _audit_sequences(
         key,
         data.sequence_index,
         metadata=data.metadata,
+        context_metadata=getattr(data, "context_metadata", None),
     )
     train_context = None if context is None else context[~context[key].isin(left_out)]
     model.fit(train, context=train_context)

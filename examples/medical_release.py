@@ -25,6 +25,7 @@ from pathlib import Path
 import synthkit
 from synthkit.datasets import load_nafld_labs
 from synthkit.errors import ReleaseGateError
+from synthkit.metadata import Metadata
 
 epochs = int(os.environ.get("SYNTHKIT_EXAMPLE_EPOCHS", "16"))
 seed = int(os.environ.get("SYNTHKIT_EXAMPLE_SEED", "0"))
@@ -36,10 +37,19 @@ labs, patients = load_nafld_labs()
 # case.id names the matched case: another patient's identifier, not a property of
 # this patient. A release carries no links between people, so it is left out.
 patients = patients.drop(columns=["case.id"])
+# BMI is weight / height² by definition: declared as a formula (public knowledge that
+# stores no real value, so the private fit keeps it), it is computed from each
+# synthetic patient's weight and height instead of being learned as a column.
+context_metadata = Metadata.detect(patients, rules=False).add_rule(
+    "formula", column="bmi", expression="weight / (height / 100) ** 2"
+)
 # Split by patient: each patient's lab tests and context row land on one side,
 # patients without lab tests included; each side carries its patients as .context.
 train, holdout = synthkit.holdout_split(
-    synthkit.SequenceDataset(labs, KEY, INDEX), holdout=500, random_state=0, context=patients
+    synthkit.SequenceDataset(labs, KEY, INDEX, context_metadata=context_metadata),
+    holdout=500,
+    random_state=0,
+    context=patients,
 )
 print(
     f"{len(train.context):,} training patients with {len(train.data):,} lab events; "
@@ -57,7 +67,6 @@ public = {
         "age": (18, 100),
         "weight": (30, 250),
         "height": (120, 220),
-        "bmi": (10, 70),
         "futime": (0, 7305),
     },
     "categories": {"test": ["hdl", "chol", "sbp", "dbp", "smoke", "fib4"]},
