@@ -374,3 +374,13 @@ def test_default_schedule_follows_the_data_size_and_given_values_win(tmp_path) -
     assert given.schedule_["batch_size"] == sequence_schedule(120, 40, 4)["batch_size"]
     loaded = synthkit.load_model(given.save(tmp_path / "given.synthkit"))
     assert loaded.schedule_ == given.schedule_
+
+
+def test_dropout_defaults_by_the_kind_of_fit(model) -> None:
+    assert model.dropout is None and model.network_.dropout == 0.1
+    ordinary = synthkit.SequenceSynthesizer("ar")
+    assert ordinary.dropout is None and ordinary._dropout() == 0.1
+    private = synthkit.SequenceSynthesizer("ar", epsilon=1.0)
+    private._entity_budget = object()  # what a private fit sets before building its network
+    assert private._dropout() == 0.0
+    assert synthkit.SequenceSynthesizer("ar", dropout=0.3)._dropout() == 0.3

@@ -317,6 +317,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         shared: dict[str, Any] = {"context_model": None}
         if not privacy:  # the private fit keeps its own windows
             shared["max_window"] = _SEQUENCE_WINDOW
+            # Child tables train 2 to 8 passes (_SEQUENCE_POSITIONS), too few to
+            # learn single histories, so they keep the full network every step.
+            shared["dropout"] = 0.0
         params = {**shared, **(self.sequence_params or {}), **(privacy or {})}
         cls = SEQUENCE_GENERATORS.get(self.sequence_model)
         return cls(**self._sub_params(cls, seed, schedule, params, tokens))

@@ -13,7 +13,7 @@ from torch.nn import functional
 from synthkit._params import Constraint, Interval, parameters_set
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
 from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer, one_cpu_thread
-from synthkit.generators.sequential.network import SequenceNetwork
+from synthkit.generators.sequential.network import SequenceNetwork, position_buckets
 from synthkit.generators.sequential.private import fit_events_private
 from synthkit.generators.sequential.validation import (
     DEFAULT_PATIENCE,
@@ -39,6 +39,8 @@ _SCHEDULE_LEARNING_RATE = 3e-3
 _PRIVATE_SCHEDULE = {"epochs": 20, "batch_size": 64, "learning_rate": 3e-3}
 # Quantile buckets of the time inputs (the previous event's time, the time since the first).
 _CLOCK_BUCKETS = 32
+#: Dropout of an ordinary fit when none is given (private fits have none).
+_PUBLIC_DROPOUT = 0.1
 
 
 class _Domains(Constraint):
@@ -92,7 +94,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_bins: Quantile bins per numerical event or context column.
         max_points: Numerical columns with at most this many distinct values
             keep each value as its own token.
-        dropout: Dropout on hidden layers while training.
+        dropout: Dropout on the column heads' hidden layers while training;
+            ``None`` takes 0.1 for an ordinary fit (it keeps the model from
+            learning single histories: on CDNOW, entity DCR share 0.5205 instead
+            of 0.530 at like fidelity) and 0 for a private one, which has no
+            dropout.
         learning_rate: Initial Adam learning rate, decayed linearly to a tenth;
             ``None`` picks it with the schedule.
         weight_decay: AdamW weight decay.
@@ -163,7 +169,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "max_window": [Interval(int, 2, None)],
         "state_dim": [Interval(int, 1, None)],
         "hidden_dim": [Interval(int, 1, None)],
-        "dropout": [Interval(float, 0, 1, closed="left")],
+        "dropout": [Interval(float, 0, 1, closed="left"), None],
         "weight_decay": [Interval(float, 0, None)],
         "epsilon": [Interval(float, 0, None, closed="neither"), None],
         "delta": [Interval(float, 0, 1, closed="neither"), None],
@@ -185,7 +191,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         hidden_dim: int = 64,
         n_bins: int = 32,
         max_points: int = 64,
-        dropout: float = 0.0,
+        dropout: float | None = None,
         learning_rate: float | None = None,
         weight_decay: float = 1e-5,
         context_model: str = "ar",
@@ -241,9 +247,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             context,
             self.state_dim,
             self.hidden_dim,
-            self.dropout,
+            self._dropout(),
             clock_buckets=self.layout_.get("clock_buckets", 0),
         ).to(self.device_)
+
+    def _dropout(self) -> float:
+        """The dropout a fit trains with: the given one, else by the kind of fit."""
+        if self.dropout is not None:
+            return float(self.dropout)
+        return 0.0 if getattr(self, "_entity_budget", None) is not None else _PUBLIC_DROPOUT
 
     def _modules(self) -> dict[str, torch.nn.Module]:
         return {"network": self.network_}
@@ -544,6 +556,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         if lengths is not None:
             last = int(lengths.max()) if len(lengths) else 0
         sampler = network.sampler(masks, last + 1)
+        stop_offsets = self.layout_.get("stop_offsets") or []
         vectors = network.encode_context(context)
         state = network.initial_state(vectors)[0]
         context_part = sampler.context_part(vectors)
@@ -573,7 +586,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 elif position >= max_length:  # no real history was longer
                     going = torch.zeros(len(alive), dtype=torch.bool, device=device)
                 else:
-                    going = sampler.draw(0, projected, tokens, uniform[:, 0], first) == 0
+                    bucket = int(position_buckets(torch.tensor(position)))
+                    shift = stop_offsets[bucket] if bucket < len(stop_offsets) else 0.0
+                    flag = sampler.draw(0, projected, tokens, uniform[:, 0], first, shift)
+                    going = flag == 0
                 if seeded is not None:
                     going = going | seeded
                 if not bool(going.all()):

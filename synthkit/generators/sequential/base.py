@@ -36,6 +36,8 @@ from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.base import BaseSynthesizer
 from synthkit.generators.conditions import parse_conditions
 from synthkit.generators.registry import GENERATORS
+from synthkit.generators.sequential import length_calibration
+from synthkit.generators.sequential.network import N_POSITION_BUCKETS
 from synthkit.generators.sequential.private import (
     Domains,
     EntityBudget,
@@ -377,6 +379,9 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
                 torch.as_tensor(lengths, device=device),
                 context_tokens,
             )
+            self.layout_["stop_offsets"] = None
+            if budget is None:
+                self._calibrate_lengths(entity_table, lengths, seed)
             self.privacy_budget_ = None if budget is None else spent_privacy(self, budget)
             self.epsilon_spent_ = None if budget is None else self.privacy_budget_["epsilon_spent"]
             self.delta_ = None if budget is None else budget.delta
@@ -604,6 +609,41 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         return SyntheticSequences(
             events, key, layout["sequence_index"], metadata=metadata, context=out_context
         )
+
+    def _calibrate_lengths(
+        self, entity_table: pd.DataFrame, lengths: np.ndarray, seed: int
+    ) -> None:
+        """Stop-flag offsets by position that bring drawn lengths to the real ``lengths``.
+
+        Histories are drawn for the real entities' own rows (``entity_table``,
+        up to ``SAMPLED_ENTITIES`` of them), so the offsets correct how the
+        event model ends histories given a context, not the context model; see
+        :mod:`~synthkit.generators.sequential.length_calibration`. A model
+        without a context model (a record model's child table, whose parents
+        and counts are always given) is left as trained.
+        """
+        if self.context_model is None or len(lengths) < length_calibration.MIN_REACHED:
+            return
+        rows = np.arange(len(lengths))
+        if len(rows) > length_calibration.SAMPLED_ENTITIES:
+            rng = np.random.default_rng(seed)
+            rows = np.sort(rng.choice(rows, length_calibration.SAMPLED_ENTITIES, replace=False))
+        # Each entity's row is drawn from several times when there are few of them, so
+        # the drawn hazards are not noisier than the real ones.
+        copies = length_calibration.SAMPLED_ENTITIES // len(rows)
+        rows = np.tile(rows, min(max(copies, 1), length_calibration.MAX_COPIES))
+        table = entity_table.iloc[rows].reset_index(drop=True)
+        keys = np.arange(len(rows))
+        key = self.layout_["sequence_key"]
+        buckets = np.zeros(N_POSITION_BUCKETS)
+        for attempt in range(length_calibration.ROUNDS):
+            round_seed = int(np.random.SeedSequence([seed, 0x57, attempt]).generate_state(1)[0])
+            events = self._histories(table, keys, round_seed)
+            drawn = np.bincount(events[key].to_numpy(dtype=np.int64), minlength=len(rows))
+            buckets = length_calibration.updated_offsets(
+                buckets, lengths[rows], drawn, N_POSITION_BUCKETS
+            )
+            self.layout_["stop_offsets"] = [round(float(b), 4) for b in buckets]
 
     def _histories(
         self,

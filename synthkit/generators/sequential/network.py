@@ -9,11 +9,13 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["SequenceNetwork", "draw_tokens", "position_buckets"]
+__all__ = ["N_POSITION_BUCKETS", "SequenceNetwork", "draw_tokens", "position_buckets"]
 
 #: Positions below this get a bucket each; later ones share log-spaced buckets.
 _EXACT_POSITIONS = 8
 _N_POSITIONS = 48
+#: Number of position buckets (:func:`position_buckets`).
+N_POSITION_BUCKETS = _N_POSITIONS
 
 
 def position_buckets(positions: torch.Tensor) -> torch.Tensor:
@@ -364,9 +366,16 @@ class _Sampler:
         tokens: torch.Tensor,
         uniform: torch.Tensor,
         first: bool,
+        stop_offset: float = 0.0,
     ) -> torch.Tensor:
-        """Tokens of ``head`` given the tokens of the heads before it and one uniform per row."""
-        return draw_tokens(self.logits(head, projected, tokens, first), uniform)
+        """Tokens of ``head`` given the tokens of the heads before it and one uniform per row.
+
+        ``stop_offset`` is added to the stop flag's "stop" logit (head 0).
+        """
+        logits = self.logits(head, projected, tokens, first)
+        if head == 0 and stop_offset:
+            logits = logits + torch.tensor([0.0, stop_offset], device=logits.device)
+        return draw_tokens(logits, uniform)
 
     def logits(
         self, head: int, projected: torch.Tensor, tokens: torch.Tensor, first: bool

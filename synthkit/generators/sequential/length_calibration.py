@@ -1,0 +1,85 @@
+"""Calibration of drawn history lengths to the real ones, by position.
+
+The sequence model ends a history by drawing a stop flag at each position. Its
+stop probabilities, learned position by position in windows, add up to a length
+distribution that can miss the real one by a few points (on CDNOW, one purchase
+for 53 % of drawn customers against 49 % of real ones). After an ordinary fit
+the model draws histories, compares the share of histories that stop at each
+position bucket among those that reach it (the hazard) with the real share, and
+adds the difference of their logits to the stop flag's logit at that bucket;
+a few rounds of this bring the drawn lengths to the real distribution while the
+events themselves are drawn as before. Private fits skip it: the real lengths
+would be read outside the budget.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from synthkit.generators.sequential.network import position_buckets
+
+__all__ = ["ROUNDS", "SAMPLED_ENTITIES", "hazards", "updated_offsets"]
+
+#: Rounds of drawing and correcting, and the entities drawn in each.
+ROUNDS = 5
+SAMPLED_ENTITIES = 5_000
+#: Draws per real entity at most, when fewer than ``SAMPLED_ENTITIES`` are real.
+MAX_COPIES = 4
+
+#: A bucket's hazard moves only where this many real and drawn histories reach it;
+#: a bucket reached by ``r`` of each moves by ``r / (r + SHRINK)`` of the logit gap,
+#: so the few histories of late positions do not swing it on noise.
+MIN_REACHED = 30
+SHRINK = 50
+#: Offsets stay within this many logits of the learned stop probability.
+MAX_OFFSET = 3.0
+_EPS = 1e-4
+
+
+def hazards(lengths: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per position bucket: the share of histories reaching it that stop there, and how many reach.
+
+    A history of ``L`` events reaches positions ``0..L`` and stops at ``L``.
+
+    Example:
+        >>> share, reached = hazards(np.array([0, 1, 1, 3]), 4)
+        >>> share.round(2).tolist(), reached.tolist()
+        ([0.25, 0.67, 0.0, 1.0], [4, 3, 1, 1])
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    top = int(lengths.max()) + 1 if len(lengths) else 1
+    positions = np.arange(top)
+    reached_at = len(lengths) - np.searchsorted(np.sort(lengths), positions, side="left")
+    stops_at = np.bincount(lengths, minlength=top)
+    bucket = position_buckets(torch.as_tensor(positions)).numpy()
+    reached = np.bincount(bucket, weights=reached_at, minlength=n_buckets)[:n_buckets]
+    stops = np.bincount(bucket, weights=stops_at, minlength=n_buckets)[:n_buckets]
+    share = np.divide(stops, reached, out=np.zeros(n_buckets), where=reached > 0)
+    return share, reached.astype(np.int64)
+
+
+def updated_offsets(
+    offsets: np.ndarray, real: np.ndarray, drawn: np.ndarray, n_buckets: int
+) -> np.ndarray:
+    """``offsets`` moved by the logit gap between real and drawn hazards per bucket.
+
+    Buckets that too few real or drawn histories reach keep their offset.
+
+    Example:
+        >>> real = np.repeat([1, 2], 100)      # half stop after one event
+        >>> drawn = np.repeat([1, 2], [150, 50])  # three quarters do
+        >>> updated_offsets(np.zeros(4), real, drawn, 4).round(2).tolist()
+        [0.0, -0.88, 0.0, 0.0]
+    """
+    real_share, real_reached = hazards(real, n_buckets)
+    drawn_share, drawn_reached = hazards(drawn, n_buckets)
+    reached = np.minimum(real_reached, drawn_reached)
+    weight = np.where(reached >= MIN_REACHED, reached / (reached + SHRINK), 0.0)
+    moved = offsets + weight * (_logit(real_share) - _logit(drawn_share))
+    return np.clip(moved, -MAX_OFFSET, MAX_OFFSET)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
