@@ -28,7 +28,7 @@ _CHUNK = 20_000  # entities per sampling pass: bounds memory, keeps matrix produ
 # The default schedule (sequence_schedule): positions (events plus one stop per
 # entity) trained in all, the range of epochs, positions per optimizer step, the
 # range of batch sizes, the fewest optimizer steps of a whole fit, and the rate.
-_SCHEDULE_POSITIONS = 240_000
+_SCHEDULE_POSITIONS = 480_000
 _SCHEDULE_EPOCHS = (1, 12)
 _STEP_POSITIONS = 4_096
 _SCHEDULE_BATCH = (16, 512)
@@ -635,7 +635,7 @@ def sequence_schedule(
     """Epochs, batch size and learning rate of a sequence model, by the data's size.
 
     A history of ``k`` events is ``k + 1`` positions (the last one stops it).
-    The epochs give about 240,000 positions in all, between 1 and 12 passes
+    The epochs give about 480,000 positions in all, between 1 and 12 passes
     (small sets train more passes, a set of millions of events one); a batch
     holds about 4,096 positions, but never so many entities that the whole fit
     takes fewer than 250 optimizer steps. ``longest`` (positions of the longest
