@@ -556,7 +556,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         if lengths is not None:
             last = int(lengths.max()) if len(lengths) else 0
         sampler = network.sampler(masks, last + 1)
-        stop_offsets = self.layout_.get("stop_offsets") or []
+        # Each position's calibration offset, read once (length_calibration).
+        stop_offsets = np.zeros(last + 1)
+        if self.layout_.get("stop_offsets"):
+            buckets = position_buckets(torch.arange(last + 1)).numpy()
+            stop_offsets = np.asarray(self.layout_["stop_offsets"])[buckets]
         vectors = network.encode_context(context)
         state = network.initial_state(vectors)[0]
         context_part = sampler.context_part(vectors)
@@ -586,10 +590,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 elif position >= max_length:  # no real history was longer
                     going = torch.zeros(len(alive), dtype=torch.bool, device=device)
                 else:
-                    bucket = int(position_buckets(torch.tensor(position)))
-                    shift = stop_offsets[bucket] if bucket < len(stop_offsets) else 0.0
-                    flag = sampler.draw(0, projected, tokens, uniform[:, 0], first, shift)
-                    going = flag == 0
+                    shift = float(stop_offsets[position])
+                    going = sampler.draw(0, projected, tokens, uniform[:, 0], first, shift) == 0
                 if seeded is not None:
                     going = going | seeded
                 if not bool(going.all()):

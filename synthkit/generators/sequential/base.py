@@ -54,7 +54,6 @@ from synthkit.pii.ids import describe_ids, generate_ids
 from synthkit.privacy.preprocessing import protected_range
 from synthkit.processing.columns import NumericTransform, transform_from_state
 from synthkit.processing.discretizer import Discretizer
-from synthkit.rules._core import rule_from_dict
 from synthkit.rules._private import rules_for_private_fit
 from synthkit.rules._transform import RuleTransform
 from synthkit.schema.sequences import SequenceDataset, SequenceError
@@ -1413,7 +1412,7 @@ def _context_description(table: pd.DataFrame, key: str, metadata: Metadata | Non
         return Metadata.detect(table)
     given = metadata.to_dict()
     given["columns"] = {c: e for c, e in given.get("columns", {}).items() if c != key}
-    given["rules"] = [r for r in given.get("rules", []) if key not in rule_from_dict(r).columns]
+    given["rules"] = [r.to_dict() for r in metadata.rules if key not in r.columns]
     for role in ("primary_key", "sequence_key", "sequence_index"):
         if given.get(role) == key:
             given.pop(role)

@@ -374,7 +374,7 @@ class _Sampler:
         """
         logits = self.logits(head, projected, tokens, first)
         if head == 0 and stop_offset:
-            logits = logits + torch.tensor([0.0, stop_offset], device=logits.device)
+            logits[:, 1] += stop_offset  # a fresh tensor: no copy, no transfer per step
         return draw_tokens(logits, uniform)
 
     def logits(
