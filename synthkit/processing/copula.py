@@ -21,6 +21,8 @@ __all__ = ["CopulaEncoder", "NumericMarginal"]
 _EPS = 1e-6
 # Knots of each numerical column's quantile function.
 _N_KNOTS = 1025
+#: How far below the missing share a decoded level may fall and still be a value.
+_LEVEL_TOLERANCE = 1e-6
 
 
 class NumericMarginal:
@@ -65,7 +67,9 @@ class NumericMarginal:
         """The value at each level (NaN in the missing values' levels)."""
         share = self.missing_share
         inner = np.clip((level - share) / max(1 - share, 1e-12), 0.0, 1.0)
-        return np.where(level < share, np.nan, self.quantiles.value(inner))
+        # The lowest value's level is the missing values' edge; a level that came
+        # back through the normal scores a rounding error below it is that value.
+        return np.where(level < share - _LEVEL_TOLERANCE, np.nan, self.quantiles.value(inner))
 
     def state(self) -> dict[str, Any]:
         """JSON-ready state."""
