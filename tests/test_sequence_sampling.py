@@ -9,8 +9,7 @@ import pytest
 
 import synthkit
 from synthkit.errors import ConditionError, DataError, ParameterError
-from synthkit.generators.sequential import SequenceSynthesizer
-from synthkit.generators.sequential import base as sequence_base
+from synthkit.generators.sequential import SequenceSynthesizer, event_conditions
 
 DATA = Path(__file__).parent / "data"
 # Small networks and few epochs: these tests check what sampling guarantees, not quality.
@@ -181,6 +180,6 @@ def test_bad_event_conditions(model, monkeypatch) -> None:
         model.sample(5, event_conditions=["test"])
     # With one round of drawing, a test few patients have cannot reach 50 entities:
     # the message states the acceptance rate seen.
-    monkeypatch.setattr(sequence_base, "_MAX_EVENT_ROUNDS", 1)
+    monkeypatch.setattr(event_conditions, "_MAX_EVENT_ROUNDS", 1)
     with pytest.raises(ConditionError, match=r"Only \d+ of 50 .*acceptance rate \d+\.\d+%"):
         model.sample(50, event_conditions={"test": "fib4"}, random_state=0)

@@ -55,7 +55,8 @@ from synthkit.generators.records._plan import checked_options, fitting_order, ow
 from synthkit.generators.records._privacy import RecordBudget, check_private_plan
 from synthkit.generators.records.registry import RECORD_GENERATORS
 from synthkit.generators.registry import GENERATORS
-from synthkit.generators.sequential.base import SequenceSynthesizer, _key_entry
+from synthkit.generators.sequential.base import SequenceSynthesizer
+from synthkit.generators.sequential.entities import _key_entry
 from synthkit.generators.sequential.private_layout import private_key_entry
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.metadata import Metadata

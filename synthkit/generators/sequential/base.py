@@ -17,13 +17,19 @@ A subclass implements :meth:`SequenceSynthesizer._fit_events` and
 :meth:`SequenceSynthesizer._sample_events` on tensors; this class validates,
 encodes, draws contexts and keys, and decodes. Parameters, seeding, the epoch
 loop and persistence come from :class:`~synthkit.generators.base.BaseSynthesizer`.
+
+The entity table and the checks of given events and context are in
+:mod:`~synthkit.generators.sequential.entities`, the index's start and gap
+columns in :mod:`~synthkit.generators.sequential.index` and the checks of given
+history lengths in :mod:`~synthkit.generators.sequential.given_lengths`;
+sampling with event conditions and with seed events comes from the mixins
+:class:`~synthkit.generators.sequential.event_conditions.EventConditionSampling`
+and :class:`~synthkit.generators.sequential.seed_events.SeedEvents`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,9 +40,32 @@ from synthkit._params import Constraint, Interval
 from synthkit._runtime import seed_from, torch_seeded
 from synthkit.errors import ConditionError, DataError, ParameterError
 from synthkit.generators.base import BaseSynthesizer
-from synthkit.generators.conditions import parse_conditions
 from synthkit.generators.registry import GENERATORS
 from synthkit.generators.sequential import length_calibration
+from synthkit.generators.sequential.entities import (
+    _as_sequences,
+    _check_context,
+    _check_keys,
+    _constant_columns,
+    _context_schedule,
+    _entity_table,
+    _key_entry,
+    _like,
+)
+from synthkit.generators.sequential.event_conditions import EventConditionSampling
+from synthkit.generators.sequential.given_lengths import (
+    _check_lengths_cover,
+    _checked_lengths,
+    _entity_count,
+)
+from synthkit.generators.sequential.index import (
+    _GAP,
+    _START,
+    _index_range,
+    _index_rules,
+    _index_transform,
+    _learned_frame,
+)
 from synthkit.generators.sequential.network import N_POSITION_BUCKETS
 from synthkit.generators.sequential.private import (
     Domains,
@@ -49,31 +78,17 @@ from synthkit.generators.sequential.private import (
     spent_privacy,
 )
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
+from synthkit.generators.sequential.seed_events import SeedEvents, _Prefix
+from synthkit.generators.sequential.threads import one_cpu_thread
 from synthkit.metadata import Metadata
-from synthkit.pii.ids import describe_ids, generate_ids
-from synthkit.privacy.preprocessing import protected_range
-from synthkit.processing.columns import NumericTransform, transform_from_state
+from synthkit.pii.ids import generate_ids
+from synthkit.processing.columns import transform_from_state
 from synthkit.processing.discretizer import Discretizer
 from synthkit.rules._private import rules_for_private_fit
 from synthkit.rules._transform import RuleTransform
-from synthkit.schema.sequences import SequenceDataset, SequenceError
+from synthkit.schema.sequences import SequenceDataset
 
-__all__ = ["SequenceSynthesizer", "SyntheticSequences", "one_cpu_thread"]
-
-# Names of the derived index columns; the event discretizer learns them as numbers.
-_START = "__sequence_start__"
-_GAP = "__sequence_gap__"
-# A column moves to the entity table only if this many entities show it constant
-# over several events (one or two multi-event entities prove nothing).
-_MIN_REPEATED_ENTITIES = 3
-# Event conditions: rounds of drawing (each redraws the entities still missing) and
-# the most entities drawn per entity asked for, before giving up with the rate seen.
-_MAX_EVENT_ROUNDS = 20
-# A context model given neither epochs nor batch size trains for at least this many
-# steps (and at most this many epochs): see _context_schedule.
-_CONTEXT_STEPS = 300
-_CONTEXT_MAX_EPOCHS = 15
-_MAX_EVENT_FACTOR = 200
+__all__ = ["SequenceSynthesizer", "SyntheticSequences"]
 
 
 class _Text(Constraint):
@@ -120,45 +135,6 @@ class SyntheticSequences(SequenceDataset):
         self.context = context
 
 
-@dataclass(frozen=True)
-class _Prefix:
-    """Seed events of given entities, checked and encoded, grouped by entity in row order.
-
-    Attributes:
-        events: The seed events with the fitted columns and dtypes.
-        entity: The entity (context row) of each seed event.
-        tokens: ``[entities, longest prefix, columns]`` tokens, zero-padded.
-        lengths: Seed events per entity.
-        origin: Each entity's last seed time on the index's numeric scale (0 if none).
-        constants: Constant event columns per entity from its first seed event
-            (missing for entities without seed events).
-    """
-
-    events: pd.DataFrame
-    entity: np.ndarray
-    tokens: torch.Tensor
-    lengths: torch.Tensor
-    origin: np.ndarray
-    constants: pd.DataFrame
-
-    def subset(self, rows: np.ndarray) -> _Prefix:
-        """The prefix of entities ``rows`` only, renumbered in that order."""
-        lookup = np.full(len(self.origin), -1)
-        lookup[rows] = np.arange(len(rows))
-        keep = lookup[self.entity] >= 0
-        entity = lookup[self.entity[keep]]
-        order = np.argsort(entity, kind="stable")
-        index = torch.as_tensor(rows)
-        return _Prefix(
-            self.events[keep].iloc[order].reset_index(drop=True),
-            entity[order],
-            self.tokens[index],
-            self.lengths[index],
-            self.origin[rows],
-            self.constants.iloc[rows].reset_index(drop=True),
-        )
-
-
 class _SequenceDispatch(type):
     """``SequenceSynthesizer("ar", **params)`` builds the registered class for that name."""
 
@@ -177,7 +153,9 @@ class _SequenceDispatch(type):
         return super().__call__(*args, **kwargs)
 
 
-class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
+class SequenceSynthesizer(
+    EventConditionSampling, SeedEvents, BaseSynthesizer, metaclass=_SequenceDispatch
+):
     """A generative model of entities with event histories and their context.
 
     ``SequenceSynthesizer(model, **params)`` builds the sequence model registered
@@ -688,209 +666,6 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         order = np.lexsort((np.arange(len(combined)), owner))
         return combined.iloc[order].reset_index(drop=True)
 
-    def _event_conditions(self, event_conditions: Mapping[str, Any] | None) -> list[Any]:
-        """Parsed event conditions, each checked against the column it names."""
-        if not event_conditions:
-            return []
-        if not isinstance(event_conditions, Mapping):
-            raise ConditionError(
-                "event_conditions must be a dict such as {'fraud': 1} or {'amount': (100, None)}, "
-                f"got {type(event_conditions).__name__}."
-            )
-        layout = self.layout_
-        parsed: list[Any] = []
-        for column, value in event_conditions.items():
-            if column in (layout["sequence_key"], layout["sequence_index"]):
-                raise ConditionError(
-                    f"event_conditions cannot name {column!r}, the sequence key or index; "
-                    "condition on event columns."
-                )
-            if column in layout["constant_columns"] and self.context_model_ is not None:
-                encoder = self.context_model_.encoder_
-            elif self.event_encoder_ is not None and column in self.event_encoder_.columns_:
-                encoder = self.event_encoder_
-            else:
-                columns = [
-                    c
-                    for c in layout["event_columns"]
-                    if c not in (layout["sequence_key"], layout["sequence_index"])
-                ]
-                raise ConditionError(
-                    f"Unknown event condition column {column!r}: event_conditions apply to "
-                    f"event columns, which are {columns}; context columns take conditions=..."
-                )
-            parsed.extend(parse_conditions({column: value}, encoder))
-        return parsed
-
-    def _histories_meeting(
-        self,
-        entity_table: pd.DataFrame,
-        keys: np.ndarray,
-        prefix: _Prefix | None,
-        wanted: list[Any],
-        seed: int,
-        counts: np.ndarray | None = None,
-    ) -> pd.DataFrame:
-        """Histories of given entities, each redrawn until it has an event meeting ``wanted``."""
-        if not wanted:
-            return self._histories(entity_table, keys, seed, prefix, counts)
-        key = self.layout_["sequence_key"]
-        pending = np.arange(len(keys))
-        kept: list[pd.DataFrame] = []
-        drawn = met_count = 0
-        for attempt in range(_MAX_EVENT_ROUNDS):
-            sub = None if prefix is None else prefix.subset(pending)
-            table = entity_table.iloc[pending].reset_index(drop=True)
-            sub_counts = None if counts is None else counts[pending]
-            events = self._histories(table, keys[pending], seed + attempt, sub, sub_counts)
-            drawn += len(pending)
-            accepted = np.isin(keys[pending], _meeting_keys(events, key, wanted))
-            met_count += int(accepted.sum())
-            kept.append(events[events[key].isin(keys[pending][accepted])])
-            pending = pending[~accepted]
-            if not len(pending):
-                events = pd.concat(kept, ignore_index=True)
-                owner = pd.Index(keys).get_indexer(events[key])
-                order = np.lexsort((np.arange(len(events)), owner))
-                return events.iloc[order].reset_index(drop=True)
-        rate = met_count / max(drawn, 1)
-        raise ConditionError(
-            f"{len(pending)} of {len(keys)} given entities still had no event meeting "
-            f"{_described(wanted)} after {_MAX_EVENT_ROUNDS} draws each ({drawn:,} histories "
-            f"drawn; about {rate:.1%} of draws met it). The model rarely generates such "
-            "events for these entities: loosen the event conditions or give other context rows."
-        )
-
-    def _entities_meeting(
-        self, n: int, conditions: Mapping[str, Any] | None, wanted: list[Any], seed: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-        """``n`` new entities whose histories have an event meeting ``wanted``.
-
-        Context and history are drawn together in batches sized by the acceptance
-        rate seen so far, and the entities that meet the conditions are kept, so
-        their context follows the conditions too.
-        """
-        key = self.layout_["sequence_key"]
-        tables: list[pd.DataFrame] = []
-        frames: list[pd.DataFrame] = []
-        have = drawn = met_count = 0
-        rate = None
-        for attempt in range(_MAX_EVENT_ROUNDS):
-            need = n - have
-            if rate is None:
-                batch = need + need // 4 + 16
-            else:
-                batch = int(min(max(need / max(rate, 1e-4) * 1.2, need + 16), 20 * n + 1_000))
-            round_seed = seed + attempt
-            table = self._draw_context(batch, conditions, round_seed).reset_index(drop=True)
-            events = self._histories(table, np.arange(batch), round_seed)
-            met = np.zeros(batch, dtype=bool)
-            met[_meeting_keys(events, key, wanted).astype(np.int64)] = True
-            drawn += batch
-            met_count += int(met.sum())
-            rate = met_count / drawn
-            taken = np.flatnonzero(met)[:need]
-            lookup = np.full(batch, -1)
-            lookup[taken] = np.arange(len(taken)) + have
-            events = events[np.isin(events[key].to_numpy(), taken)]
-            frames.append(events.assign(**{key: lookup[events[key].to_numpy()]}))
-            tables.append(table.iloc[taken])
-            have += len(taken)
-            if have >= n:
-                break
-            if drawn > _MAX_EVENT_FACTOR * n + 5_000:
-                break
-        if have < n:
-            raise ConditionError(
-                f"Only {have} of {n} entities had an event meeting {_described(wanted)} after "
-                f"drawing {drawn:,} entities (acceptance rate {rate:.2%}); the model rarely "
-                "generates such histories. Loosen the event conditions, add context conditions "
-                "that make such events likely, or ask for fewer entities."
-            )
-        keys = self._new_keys(n, seed)
-        events = pd.concat(frames, ignore_index=True)
-        codes = events[key].to_numpy(dtype=np.int64)
-        order = np.lexsort((np.arange(len(events)), codes))
-        events = events.iloc[order].reset_index(drop=True)
-        events[key] = keys[codes[order]]
-        return events, pd.concat(tables, ignore_index=True), keys
-
-    def _seed_prefix(self, seed_events: Any, context_keys: np.ndarray, seed: int) -> _Prefix:
-        """Check, order and encode seed events of the given entities."""
-        layout = self.layout_
-        key, index = layout["sequence_key"], layout["sequence_index"]
-        columns = layout["event_columns"]
-        if not isinstance(seed_events, pd.DataFrame):
-            raise DataError(
-                f"seed_events must be a DataFrame of events; got {type(seed_events).__name__}."
-            )
-        missing = [c for c in columns if c not in seed_events.columns]
-        extra = [c for c in seed_events.columns if c not in columns]
-        if missing or extra:
-            raise DataError(
-                f"seed_events must have the fitted event columns {columns}; "
-                + (f"missing {missing}" if missing else "")
-                + ("; " if missing and extra else "")
-                + (f"unknown {extra}" if extra else "")
-                + ". Pass events with exactly those columns."
-            )
-        seeds = seed_events.loc[:, columns].reset_index(drop=True)
-        if seeds[key].isna().any():
-            raise DataError(
-                f"seed_events has {int(seeds[key].isna().sum())} event(s) without a key in "
-                f"{key!r}; every seed event needs the key of its entity."
-            )
-        entity = pd.Index(context_keys).get_indexer(seeds[key])
-        if (entity < 0).any():
-            value = _plain(seeds[key][entity < 0].iloc[0])
-            raise DataError(
-                f"seed_events has events of {int(seeds[key][entity < 0].nunique())} entities "
-                f"missing from the context rows (first {key}={value!r}); give each seeded "
-                "entity a context row, or drop its seed events."
-            )
-        dtypes = layout["event_dtypes"]
-        for column in columns:
-            if column != key:
-                seeds[column] = _conformed(seeds[column], dtypes[column])
-        order = np.argsort(entity, kind="stable")  # entities in context order, events kept
-        seeds, entity = seeds.iloc[order].reset_index(drop=True), entity[order]
-        n = len(context_keys)
-        lengths = np.bincount(entity, minlength=n)
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        positions = np.arange(len(seeds)) - offsets[entity]
-        origin = np.zeros(n)
-        if index is not None:
-            if seeds[index].isna().any():
-                raise DataError(
-                    f"seed_events has missing values in the index {index!r}; give every seed "
-                    "event its time."
-                )
-            x = self._index_transform.values(seeds[index])
-            backwards = (positions > 0) & (np.diff(x, prepend=np.nan) < 0)
-            if backwards.any():
-                value = _plain(seeds[key][backwards].iloc[0])
-                raise DataError(
-                    f"The index {index!r} of seed_events decreases within entity "
-                    f"{key}={value!r}; order each entity's seed events by {index!r}."
-                )
-            last = offsets + lengths - 1
-            has = lengths > 0
-            origin[has] = x[last[has]]
-        constant = layout["constant_columns"]
-        learned = [c for c in columns if c not in (key, index) and c not in constant]
-        n_columns = 0 if self.event_encoder_ is None else len(self.event_encoder_.vocab_sizes)
-        tokens = torch.zeros((len(seeds), n_columns), dtype=torch.long)
-        if self.event_encoder_ is not None and len(seeds):
-            frame = _learned_frame(
-                seeds, positions, learned, index, self._index_transform, self._index_rules
-            )
-            tokens = self.event_encoder_.encode(frame, random_state=seed)
-        padded = torch.zeros((n, int(lengths.max(initial=0)), n_columns), dtype=torch.long)
-        padded[torch.as_tensor(entity), torch.as_tensor(positions)] = tokens.cpu()
-        # Constant columns of seeded entities come from their first seed event.
-        constants = seeds[constant].groupby(entity).first().reindex(range(n))
-        return _Prefix(seeds, entity, padded, torch.as_tensor(lengths), origin, constants)
-
     def _new_keys(self, n: int, seed: int) -> np.ndarray:
         # Integer keys continue above the real maximum and patterned string keys use
         # segments disjoint from the real ones, so no real key is ever reused.
@@ -1115,431 +890,3 @@ class SequenceSynthesizer(BaseSynthesizer, metaclass=_SequenceDispatch):
         self.privacy_budget_ = privacy
         self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
         self.delta_ = None if privacy is None else privacy["delta"]
-
-
-# --------------------------------------------------------------------- helpers
-def _as_sequences(
-    data: Any, key: str | None, index: str | None, metadata: Metadata | None
-) -> SequenceDataset:
-    if isinstance(data, SequenceDataset):
-        return data
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"Sequence data must be a SequenceDataset or a DataFrame; got {type(data).__name__}."
-        )
-    if key is None:
-        raise DataError(
-            "A frame of events needs sequence_key=<entity column> (and sequence_index=<order "
-            "column>), or pass a synthkit.SequenceDataset."
-        )
-    return SequenceDataset(data, key, index, metadata=metadata)
-
-
-def _length_values(lengths: Any) -> np.ndarray:
-    """``lengths`` as a one-dimensional array, or a ParameterError saying what it must be."""
-    if isinstance(lengths, (pd.Series, pd.Index)):
-        lengths = lengths.to_numpy()
-    if isinstance(lengths, (str, bytes, Mapping)) or np.ndim(lengths) != 1:
-        raise ParameterError(
-            f"lengths must be a one-dimensional array-like of event counts, one per entity; "
-            f"got {type(lengths).__name__}. Pass e.g. lengths=[3, 0, 5]."
-        )
-    return np.asarray(lengths)
-
-
-def _entity_count(lengths: Any) -> int:
-    """The number of entities a ``lengths`` array asks for when no ``n_entities`` is given."""
-    return len(_length_values(lengths))
-
-
-def _checked_lengths(lengths: Any, n: int, what: str) -> np.ndarray:
-    """``lengths`` as int64 event counts, one per entity, or a ParameterError naming the fix.
-
-    Example:
-        >>> _checked_lengths([2, 0, 1.0], 3, "entities").tolist()
-        [2, 0, 1]
-    """
-    values = _length_values(lengths)
-    if len(values) != n:
-        raise ParameterError(
-            f"lengths has {len(values)} value(s) but {n} {what} were asked for; pass one "
-            "event count per entity, in the same order."
-        )
-    if values.dtype == object:
-        try:
-            values = values.astype(float)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                "lengths must hold whole numbers of events (non-negative integers); convert "
-                "them with e.g. numpy.asarray(lengths, dtype=int)."
-            ) from None
-    kind = values.dtype.kind
-    if kind == "b" or kind not in "iuf":
-        raise ParameterError(
-            f"lengths must hold non-negative integers (event counts); got dtype {values.dtype}. "
-            "Pass counts such as [3, 0, 5]."
-        )
-    if kind == "f":
-        bad = ~np.isfinite(values) | (values != np.round(values))
-        if bad.any():
-            raise ParameterError(
-                f"lengths must hold whole numbers of events; got {values[bad][0]!r}. Round "
-                "them or drop missing counts."
-            )
-    values = values.astype(np.int64)
-    if (values < 0).any():
-        raise ParameterError(
-            f"lengths must be non-negative (0 gives an entity no events); got "
-            f"{int(values[values < 0][0])}. Clip the counts at 0."
-        )
-    return values
-
-
-def _check_lengths_cover(counts: np.ndarray, prefix: _Prefix | None, wanted: list[Any]) -> None:
-    """Given lengths must hold each entity's seed events, and an event for event conditions."""
-    if prefix is not None:
-        seeds = prefix.lengths.cpu().numpy()
-        short = counts < seeds
-        if short.any():
-            row = int(np.flatnonzero(short)[0])
-            raise ParameterError(
-                f"lengths gives context row {row} {int(counts[row])} event(s) but it has "
-                f"{int(seeds[row])} seed event(s); lengths count the seed events too, so give "
-                "at least as many."
-            )
-    if wanted and (counts == 0).any():
-        row = int(np.flatnonzero(counts == 0)[0])
-        raise ParameterError(
-            f"lengths gives context row {row} no events, so it cannot have an event meeting "
-            "event_conditions; give every entity at least one event, or drop the condition."
-        )
-
-
-def _check_keys(frame: pd.DataFrame, key: str) -> None:
-    nulls = frame[key].isna()
-    if nulls.any():
-        raise SequenceError(
-            f"The context's key column {key!r} has {int(nulls.sum())} missing value(s); every "
-            "context row needs its entity key. Drop or fill those rows."
-        )
-    duplicated = frame[key].duplicated()
-    if duplicated.any():
-        value = _plain(frame[key][duplicated].iloc[0])
-        raise SequenceError(
-            f"The context has {int(duplicated.sum())} duplicate key(s) in {key!r} (first "
-            f"{value!r}); the context needs one row per entity. Drop the duplicates."
-        )
-
-
-def _check_context(context: Any, key: str, events: pd.DataFrame) -> pd.DataFrame | None:
-    if context is None:
-        return None
-    if not isinstance(context, pd.DataFrame):
-        raise DataError(f"context must be a DataFrame; got {type(context).__name__}.")
-    if key not in context.columns:
-        raise SequenceError(
-            f"The context has no column {key!r}, the sequence key; add the entity key to the "
-            "context rows."
-        )
-    _check_keys(context, key)
-    unknown = ~events[key].isin(context[key])
-    if unknown.any():
-        value = _plain(events[key][unknown].iloc[0])
-        raise SequenceError(
-            f"{int(events[key][unknown].nunique())} entities of the events are missing from "
-            f"the context (first {key}={value!r}); add their context rows or drop their events."
-        )
-    return context.reset_index(drop=True)
-
-
-def _learned_frame(
-    events: pd.DataFrame,
-    positions: np.ndarray,
-    learned: list[str],
-    index: str | None,
-    index_transform: NumericTransform | None,
-    index_rules: RuleTransform | None,
-) -> pd.DataFrame:
-    """The event columns the model learns: the index as start and gaps, rule columns rewritten.
-
-    ``events`` are grouped by entity in order and ``positions`` number each
-    entity's events from 0.
-    """
-    frame = events[learned].copy()
-    if index is not None and index_transform is not None:
-        x = index_transform.values(events[index])
-        previous = np.concatenate([[np.nan], x[:-1]])
-        frame[_START] = np.where(positions == 0, x, np.nan)
-        frame[_GAP] = np.where(positions == 0, np.nan, x - previous)
-    if index_rules is not None:
-        rewritten = index_rules.forward(events[[*learned, index]])
-        for column in index_rules.columns:
-            frame[column] = rewritten[column]
-    return frame
-
-
-def _context_schedule(model_class: type[BaseSynthesizer], n_rows: int) -> dict[str, int]:
-    """Batch size and epochs of a context model given neither: enough steps for its rows.
-
-    The entity table has one row per entity, often a few thousand rows: a table
-    model's defaults (batches of hundreds, ten epochs) would take a few dozen
-    optimizer steps on it and underfit the context. Batches of a twentieth of
-    the rows and ``_CONTEXT_STEPS`` steps fit it better; at most
-    ``_CONTEXT_MAX_EPOCHS`` passes, as more passes over a few thousand rows
-    bring synthetic entities nearer the training ones (a higher DCR share).
-
-    Example:
-        >>> from synthkit.generators.registry import GENERATORS
-        >>> _context_schedule(GENERATORS.get("ar"), 1_500)
-        {'batch_size': 75, 'epochs': 15}
-        >>> _context_schedule(GENERATORS.get("ar"), 50_000)
-        {'batch_size': 512, 'epochs': 10}
-    """
-    names = set(model_class._param_names())
-    if not {"epochs", "batch_size"} <= names:
-        return {}
-    batch = int(min(512, max(64, n_rows // 20)))
-    per_epoch = max(-(-n_rows // batch), 1)
-    epochs = int(min(max(10, -(-_CONTEXT_STEPS // per_epoch)), _CONTEXT_MAX_EPOCHS))
-    return {"batch_size": batch, "epochs": epochs}
-
-
-@contextmanager
-def one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run torch on one CPU thread inside the block (no effect on other devices).
-
-    Training and sampling steps are many small operations (64-wide states, and
-    the context model's few-hundred-row batches);
-    splitting each over threads costs more in synchronization than it saves,
-    and many times more when other processes hold the cores (measured on two
-    busy cores: sampling 10x, training 4x to 16x slower on two threads).
-
-    Example:
-        >>> with one_cpu_thread(torch.device("cpu")):
-        ...     torch.get_num_threads()
-        1
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds, for messages."""
-    return value.item() if hasattr(value, "item") else value
-
-
-def _meeting_keys(events: pd.DataFrame, key: str, wanted: list[Any]) -> np.ndarray:
-    """Keys of the entities with at least one event meeting every condition at once."""
-    mask = np.ones(len(events), dtype=bool)
-    for condition in wanted:
-        mask &= condition.mask(events)
-    return pd.unique(events[key].to_numpy()[mask])
-
-
-def _described(wanted: list[Any]) -> str:
-    """The event conditions in words, for error messages."""
-    parts = []
-    for condition in wanted:
-        column = condition.column
-        if hasattr(condition, "values"):
-            values = list(condition.values)
-            parts.append(f"{column}={values[0]!r}" if len(values) == 1 else f"{column} in {values}")
-        elif condition.low is None or condition.high is None:
-            sign, bound = (
-                (">=", condition.low) if condition.high is None else ("<=", condition.high)
-            )
-            parts.append(f"{column} {sign} {bound}")
-        else:
-            parts.append(f"{condition.low} <= {column} <= {condition.high}")
-    return " and ".join(parts)
-
-
-def _conformed(values: pd.Series, dtype: str) -> pd.Series:
-    """A seed event column in the fitted dtype, or a DataError naming a value that is not."""
-    if str(values.dtype) == dtype or dtype == "object":
-        return values
-    target = np.dtype(dtype) if not dtype.startswith(("datetime64", "category")) else None
-    try:
-        if dtype.startswith("datetime64"):
-            return pd.to_datetime(values).astype(dtype)
-        if (
-            target is not None
-            and target.kind in "iufb"
-            and not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
-        ):
-            raise ValueError(dtype)
-        if target is not None and target.kind in "iub" and values.isna().any():
-            return values.astype(float)  # missing numbers stay missing
-        return values.astype(dtype)
-    except (TypeError, ValueError):
-        bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
-        example = bad.iloc[0] if len(bad) else values.dropna().iloc[0]
-        raise DataError(
-            f"seed_events column {values.name!r} holds {values.dtype} values such as "
-            f"{example!r}, but the model was fitted on {dtype}; convert the column to {dtype}."
-        ) from None
-
-
-def _constant_columns(
-    events: pd.DataFrame, codes: np.ndarray, lengths: np.ndarray, columns: list[str]
-) -> list[str]:
-    """Columns that take one value within every entity with several events."""
-    repeated = lengths[codes] > 1
-    if np.count_nonzero(lengths > 1) < _MIN_REPEATED_ENTITIES or not columns:
-        return []
-    subset = events.loc[repeated, columns]
-    distinct = subset.groupby(codes[repeated]).nunique(dropna=False).max()
-    return [c for c in columns if distinct[c] <= 1]
-
-
-def _context_description(table: pd.DataFrame, key: str, metadata: Metadata | None) -> Metadata:
-    """The context columns' metadata: the given one without the key, checked; else detected.
-
-    Example:
-        >>> table = pd.DataFrame({"age": [31, 45, 52]})
-        >>> given = Metadata.detect(pd.DataFrame({"id": [1, 2, 3], "age": [31, 45, 52]}))
-        >>> list(_context_description(table, "id", given).columns)
-        ['age']
-    """
-    if metadata is None:
-        return Metadata.detect(table)
-    given = metadata.to_dict()
-    given["columns"] = {c: e for c, e in given.get("columns", {}).items() if c != key}
-    given["rules"] = [r.to_dict() for r in metadata.rules if key not in r.columns]
-    for role in ("primary_key", "sequence_key", "sequence_index"):
-        if given.get(role) == key:
-            given.pop(role)
-    return Metadata.for_data(table, Metadata.from_dict(given))
-
-
-def _entity_table(
-    context: pd.DataFrame | None,
-    key: str,
-    events: pd.DataFrame,
-    constant: list[str],
-    lengths: np.ndarray,
-    offsets: np.ndarray,
-    event_metadata: Metadata,
-    context_metadata: Metadata | None = None,
-) -> tuple[pd.DataFrame, Metadata]:
-    """The context columns plus the constant event columns, one row per entity.
-
-    The context's column kinds and rules come from ``context_metadata`` (its
-    key column left out), else are detected.
-    """
-    n = len(lengths)
-    entries: dict[str, dict[str, Any]] = {}
-    context_rules: list[Any] = []
-    if context is not None:
-        table = context.drop(columns=[key])
-        if table.shape[1]:
-            described = _context_description(table, key, context_metadata)
-            entries.update({c: described.column(c) for c in table.columns})
-            context_rules = list(described.rules)
-    else:
-        table = pd.DataFrame(index=range(n))
-    has_events = np.flatnonzero(lengths > 0)
-    for column in constant:
-        values = events[column].iloc[offsets[has_events]].set_axis(has_events)
-        table[column] = values.reindex(range(n)).to_numpy()
-        entries[column] = event_metadata.column(column)
-    # Rules among the entity table's columns (a fixed combination of two constant
-    # event columns, or the context's own) are kept by the context model.
-    rules = [
-        rule.to_dict()
-        for rule in [*getattr(event_metadata, "rules", []), *context_rules]
-        if set(rule.columns) <= set(table.columns)
-    ]
-    return table, Metadata.from_dict({"columns": entries, "rules": rules})
-
-
-def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> NumericTransform:
-    entry = metadata.column(index)
-    series = events[index]
-    if entry["kind"] not in ("numerical", "datetime"):
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        if not numeric:
-            raise DataError(
-                f"sequence_index={index!r} holds {series.dtype} values of kind "
-                f"{entry['kind']!r}; the index must be numbers or datetimes. Convert it, or "
-                "pass sequence_index=None to keep the row order."
-            )
-        entry = {"kind": "numerical"}
-    transform = NumericTransform.describe(index, series, entry)
-    # Synthetic histories may run past the last real time.
-    transform.info["clip"] = False
-    return transform
-
-
-def _index_range(
-    model: Any,
-    transform: NumericTransform | None,
-    events: pd.DataFrame,
-    index: str | None,
-    budget: EntityBudget | None,
-) -> list[float] | None:
-    """The protected range of the index's values, which generated times stay within.
-
-    Value protection's range: the ``m``-th smallest and largest real times (``m``
-    the rare-category threshold, at least 5), never the exact real extremes. A
-    private fit reads nothing off the data here, so its times are not bounded.
-    """
-    if transform is None or budget is not None:
-        return None
-    values = transform.values(events[index])
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return None
-    low, high = protected_range(values, max(int(getattr(model, "rare_category_threshold", 0)), 5))
-    return [low, high]
-
-
-def _index_rules(
-    events: pd.DataFrame, index: str | None, learned: list[str], metadata: Metadata
-) -> RuleTransform | None:
-    """The rules between event columns and the index that derive an event column.
-
-    Such a column is learned relative to the index (an inequality's later column
-    as its gap from the index) and computed back from the drawn index.
-    """
-    if index is None:
-        return None
-    allowed = {*learned, index}
-    rules = [
-        rule
-        for rule in getattr(metadata, "rules", [])
-        if index in rule.columns and index not in rule.derived and set(rule.columns) <= allowed
-    ]
-    if not rules:
-        return None
-    columns = {c: metadata.column(c) for c in [*learned, index]}
-    subset = Metadata.from_dict({"columns": columns, "rules": [r.to_dict() for r in rules]})
-    # Not clipped to the real range: synthetic histories may run past the last real time.
-    return RuleTransform.fit(events[[*learned, index]], subset, clip=False)
-
-
-def _key_entry(keys: pd.Series) -> dict[str, Any]:
-    numeric = pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys)
-    entry = describe_ids(keys, numeric=numeric)
-    if entry is None:  # numbers that are not whole: new integers above every real key
-        return {"kind": "id", "id_type": "integer", "min": 0, "max": int(np.ceil(keys.max()))}
-    return entry
-
-
-def _like(values: pd.Series, dtype: str) -> pd.Series:
-    """``values`` in the real column's dtype where that loses nothing."""
-    if str(values.dtype) == dtype:
-        return values
-    try:
-        if values.isna().any() and np.dtype(dtype).kind in "iub":
-            return values
-        return values.astype(dtype)
-    except (TypeError, ValueError):
-        return values
