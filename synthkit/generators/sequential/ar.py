@@ -12,9 +12,11 @@ from torch.nn import functional
 
 from synthkit._params import Constraint, Interval, parameters_set
 from synthkit.generators.base import RARE_CATEGORY_THRESHOLD
-from synthkit.generators.sequential.base import _GAP, _START, SequenceSynthesizer, one_cpu_thread
+from synthkit.generators.sequential.base import SequenceSynthesizer
+from synthkit.generators.sequential.index import _GAP, _START
 from synthkit.generators.sequential.network import SequenceNetwork, position_buckets
 from synthkit.generators.sequential.private import fit_events_private
+from synthkit.generators.sequential.threads import one_cpu_thread
 from synthkit.generators.sequential.validation import (
     DEFAULT_PATIENCE,
     ValidationLoss,
