@@ -269,6 +269,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         offsets: torch.Tensor,
         lengths: torch.Tensor,
         context: torch.Tensor,
+        bounds: torch.Tensor | None = None,
     ) -> None:
         # Time inputs need the index's start and gap tokens; the private fit has none.
         timed = self._entity_budget is None and self._clock_tables() is not None
@@ -294,7 +295,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             if private:
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             else:
-                self._fit_public(tokens, offsets, lengths, context, timed)
+                self._fit_public(tokens, offsets, lengths, context, timed, bounds)
 
     def _fit_public(
         self,
@@ -303,16 +304,24 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         lengths: torch.Tensor,
         context: torch.Tensor,
         timed: bool,
+        bounds: torch.Tensor | None = None,
     ) -> None:
         """Teacher-forced training on windows of every training entity's history.
 
         With a validation split, the held-out entities' loss picks the epoch
         whose weights are kept (see :mod:`~synthkit.generators.sequential.validation`).
+        With ``bounds`` (each entity's bound on the index), the first time input
+        is the time left before the bound instead of the time itself.
         """
         network = self.network_
         times = elapsed = None
         if timed:
             times, elapsed = self._event_times(tokens, offsets, lengths)
+            if bounds is not None:
+                entity = torch.repeat_interleave(
+                    torch.arange(len(lengths), device=tokens.device), lengths
+                )
+                times = bounds[entity] - times
             _set_clock_edges(network, times, elapsed)
         network.train()
         n_events, n_columns = tokens.shape
@@ -359,7 +368,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 clock = network.clock_tokens(times[before], elapsed[before], position)
             context_vectors = network.encode_context(context[entities])
             state = self._carried_state(
-                context_vectors, tokens, offsets[entities], start, window, n_events
+                context_vectors,
+                tokens,
+                offsets[entities],
+                start,
+                window,
+                n_events,
+                None if bounds is None else bounds[entities],
             )
             states, _ = network.history(context_vectors, previous, position, state, clock)
             keep = valid.reshape(-1)
@@ -416,11 +431,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         start: torch.Tensor,
         window: int,
         n_events: int,
+        bounds: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The GRU state at each window's start: the history before it, read without gradients.
 
         The earlier events are read ``window`` positions at a time, so memory stays
-        bounded by the window whatever the history's length.
+        bounded by the window whatever the history's length. ``bounds`` holds the
+        entities' bounds on the index, if the model learned one.
         """
         network = self.network_
         initial = network.initial_state(context_vectors)
@@ -448,12 +465,32 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                         origin = value[:, 1] if value.shape[1] > 1 else origin
                     times = time[:, None] + value.cumsum(dim=1)
                     time = times[:, -1]
-                    clock = network.clock_tokens(times, times - origin[:, None], position)
+                    left = times if bounds is None else bounds[later][:, None] - times
+                    clock = network.clock_tokens(left, times - origin[:, None], position)
                 out, state = network.history(None, tokens[row], position, state, clock)
                 last = begin - 1 - first
                 inside = torch.nonzero((last >= 0) & (last < position.shape[1])).squeeze(1)
                 carried[inside] = out[inside, last[inside]]
         return initial.index_put((torch.zeros_like(later), later), carried)
+
+    def _time_floors(self) -> dict[int, torch.Tensor]:
+        """The smallest value each start or gap token carries, by its head (the stop flag is 0).
+
+        A point carries its value, a bin its lower edge; the missing token
+        carries no time (-inf: always allowed).
+        """
+        encoder = self.event_encoder_
+        floors = {}
+        for column in (_START, _GAP):
+            tokens = encoder.tokens_[column]
+            lows = [
+                *tokens.points,
+                *tokens.quantiles.value(np.arange(tokens.n_bins) / tokens.n_bins),
+            ]
+            lows += [-np.inf] * int(tokens.has_missing)
+            head = encoder.learned_columns.index(column) + 1
+            floors[head] = torch.as_tensor(np.asarray(lows, dtype=np.float64), device=self.device_)
+        return floors
 
     def _clock_tables(self) -> tuple[int, torch.Tensor, int, torch.Tensor] | None:
         """The start and gap columns' token positions and each token's value, if the index has them.
@@ -512,6 +549,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
+        bounds: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         entities, positions, drawn = [], [], []
         with one_cpu_thread(self.device_):
@@ -521,7 +559,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 if prefix is not None:
                     part = (prefix[0][start : start + _CHUNK], prefix[1][start : start + _CHUNK])
                 wanted = None if lengths is None else lengths[start : start + _CHUNK]
-                e, p, t = self._sample_chunk(chunk, masks, part, wanted)
+                limits = None if bounds is None else bounds[start : start + _CHUNK]
+                e, p, t = self._sample_chunk(chunk, masks, part, wanted, limits)
                 entities.append(e + start)
                 positions.append(p)
                 drawn.append(t)
@@ -536,6 +575,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
+        bounds: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw one chunk of entities' histories, one GRU step per event position.
 
@@ -545,7 +585,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         ends before its prefix; only the events after it are returned. With
         ``lengths`` the stop flag is not drawn at all: an entity goes on (its
         flag set to "go on", which the columns after it read, as in training)
-        until it has its given number of events, and stops there.
+        until it has its given number of events, and stops there. With
+        ``bounds`` (each entity's bound on the index), the start and gap tokens
+        that would carry a time past it are not drawn.
         """
         network = self.network_
         device = self.device_
@@ -569,6 +611,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
         tables = self._clock_tables() if network.clock_buckets else None
+        floors = None if tables is None or bounds is None else self._time_floors()
         # The previous event's time and the first event's time, as training computes them.
         time = torch.zeros(len(context), dtype=torch.float64, device=device)
         origin = torch.zeros_like(time)
@@ -577,7 +620,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             clock = None
             if tables is not None and position:
                 where = torch.full_like(alive, position)
-                clock = network.clock_tokens(time, time - origin, where)
+                left = time if bounds is None else bounds[alive] - time
+                clock = network.clock_tokens(left, time - origin, where)
             state = sampler.step(previous, position, state, clock)
             projected = sampler.projected(state, context_part)
             # One uniform per head and entity, drawn before the stopped ones leave.
@@ -606,7 +650,15 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     seeded = None if seeded is None else seeded[keep]
                     time, origin = time[keep], origin[keep]
             for head in range(1, n_heads):
-                tokens[:, head] = sampler.draw(head, projected, tokens, uniform[:, head], first)
+                allowed = None
+                # A first event starts within the bound. Later gaps are kept within it only
+                # for given lengths; otherwise a history that passes it ends there.
+                if floors is not None and head in floors and (first or lengths is not None):
+                    room = bounds[alive] if first else bounds[alive] - time
+                    allowed = floors[head][None, :] <= room[:, None]
+                tokens[:, head] = sampler.draw(
+                    head, projected, tokens, uniform[:, head], first, allowed=allowed
+                )
             if seeded is not None and bool(seeded.any()):
                 # Given events replace the drawn ones; the next step reads them.
                 rows = seeded.nonzero().squeeze(1)
@@ -701,7 +753,9 @@ def _set_clock_edges(network: SequenceNetwork, times: torch.Tensor, elapsed: tor
     """Cut the time inputs at the quantiles of the training events' times."""
     levels = np.linspace(0, 1, network.clock_buckets + 1)[1:-1]
     for i, values in enumerate((times, elapsed)):
-        found = np.quantile(values.cpu().numpy(), levels) if len(values) else levels
+        values = values.cpu().numpy()
+        values = values[np.isfinite(values)]  # an entity without a bound has infinite time left
+        found = np.quantile(values, levels) if len(values) else levels
         network.clock_edges[i] = torch.as_tensor(found, dtype=network.clock_edges.dtype)
 
 

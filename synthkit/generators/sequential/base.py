@@ -61,6 +61,8 @@ from synthkit.generators.sequential.given_lengths import (
 from synthkit.generators.sequential.index import (
     _GAP,
     _START,
+    _bound_values,
+    _index_bound,
     _index_range,
     _index_rules,
     _index_transform,
@@ -342,6 +344,9 @@ class SequenceSynthesizer(
                 "index_transform": None if index_transform is None else index_transform.state(),
                 "index_rules": None if index_rules is None else index_rules.state(),
                 "index_range": _index_range(self, index_transform, events, index, budget),
+                "index_bound": _index_bound(
+                    events, index, index_transform, entity_table, lengths, budget
+                ),
                 "min_length": int(lengths.min()),
                 "max_length": int(lengths.max()),
                 "n_entities": n_entities,
@@ -355,6 +360,7 @@ class SequenceSynthesizer(
                 torch.as_tensor(offsets, device=device),
                 torch.as_tensor(lengths, device=device),
                 context_tokens,
+                bounds=self._entity_bounds(entity_table),
             )
             self.layout_["stop_offsets"] = None
             if budget is None:
@@ -388,6 +394,22 @@ class SequenceSynthesizer(
             params.update(private)
         return model_class(**params)
 
+    def _entity_bounds(self, entity_table: pd.DataFrame) -> torch.Tensor | None:
+        """Each entity's bound on the index, on its numeric scale (inf: none), if one was learned.
+
+        The bound is the entity column the fit found no real event passing
+        (``layout_["index_bound"]``, see
+        :func:`~synthkit.generators.sequential.index._index_bound`).
+        """
+        column = self.layout_.get("index_bound")
+        if column is None or self._index_transform is None or column not in entity_table:
+            return None
+        values = _bound_values(self._index_transform, entity_table[column].reset_index(drop=True))
+        if values is None:
+            values = np.full(len(entity_table), np.nan)
+        values = np.where(np.isnan(values), np.inf, values)
+        return torch.as_tensor(values, dtype=torch.float64, device=self.device_)
+
     def _context_tokens(self, entity_table: pd.DataFrame, seed: int) -> torch.Tensor:
         if self.context_encoder_ is None:
             return torch.zeros((len(entity_table), 0), dtype=torch.long, device=self.device_)
@@ -399,6 +421,7 @@ class SequenceSynthesizer(
         offsets: torch.Tensor,
         lengths: torch.Tensor,
         context: torch.Tensor,
+        bounds: torch.Tensor | None = None,
     ) -> None:
         """Learn the events from tensors on the model's device (models implement).
 
@@ -407,6 +430,7 @@ class SequenceSynthesizer(
             offsets: Each entity's first row in ``tokens``.
             lengths: Each entity's number of events (0 for context rows without any).
             context: ``[entities, columns]`` context tokens (possibly no columns).
+            bounds: Each entity's bound on the index (:meth:`_entity_bounds`), if any.
         """
         raise NotImplementedError
 
@@ -416,6 +440,7 @@ class SequenceSynthesizer(
         masks: tuple[dict[int, torch.Tensor], ...],
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
+        bounds: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw histories for ``[entities, columns]`` context tokens (models implement).
 
@@ -424,6 +449,8 @@ class SequenceSynthesizer(
         ``prefix``, when given, is ``([entities, positions, columns] tokens,
         [entities] lengths)``: each entity's first events, which the model reads
         as its own (it never stops before they end) and does not return.
+        ``bounds`` holds each entity's bound on the index (:meth:`_entity_bounds`),
+        which no drawn time passes.
 
         Returns:
             The entity and position of every drawn event, grouped by entity in
@@ -644,7 +671,7 @@ class SequenceSynthesizer(
                     tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
                 given = None if counts is None else torch.as_tensor(counts, device=self.device_)
                 entity, position, event_tokens = self._sample_events(
-                    tokens, self._step_masks(), tensors, given
+                    tokens, self._step_masks(), tensors, given, self._entity_bounds(entity_table)
                 )
         entity = entity.cpu().numpy()
         events, entity = self._decode_events(
@@ -814,6 +841,22 @@ class SequenceSynthesizer(
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
             if origin is not None:  # continued histories count on from their seed events
                 x = x + origin[entity]
+            limits = self._entity_bounds(entity_table)
+            if limits is not None and n:
+                # Given lengths: a time drawn inside a bin that straddles the entity's
+                # bound stays at it (a continued history already past it, at its last
+                # seed time). Otherwise a history that passes its bound ends there, as
+                # real ones did, and gaps keep their learned sizes.
+                ceiling = limits.cpu().numpy()[entity]
+                if origin is not None:
+                    ceiling = np.maximum(ceiling, origin[entity])
+                if exact:
+                    x = np.minimum(x, ceiling)
+                else:
+                    inside = x <= ceiling
+                    frame = frame[inside].reset_index(drop=True)
+                    entity, x = entity[inside], x[inside]
+                    n = len(entity)
             if bounds is not None and n and exact:
                 # Given lengths are kept: times stop at the range's end (still non-decreasing).
                 # A continued history already past the end stays at its last seed time.

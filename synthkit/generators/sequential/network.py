@@ -367,14 +367,21 @@ class _Sampler:
         uniform: torch.Tensor,
         first: bool,
         stop_offset: float = 0.0,
+        allowed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Tokens of ``head`` given the tokens of the heads before it and one uniform per row.
 
         ``stop_offset`` is added to the stop flag's "stop" logit (head 0).
+        ``allowed`` (``[rows, vocab]``) keeps each row to some tokens; a row
+        that would keep none of its possible tokens keeps them all.
         """
         logits = self.logits(head, projected, tokens, first)
         if head == 0 and stop_offset:
             logits[:, 1] += stop_offset  # a fresh tensor: no copy, no transfer per step
+        if allowed is not None:
+            kept = logits.masked_fill(~allowed, float("-inf"))
+            none = torch.isinf(kept).all(dim=1, keepdim=True)
+            logits = torch.where(none, logits, kept)
         return draw_tokens(logits, uniform)
 
     def logits(
