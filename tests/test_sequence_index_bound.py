@@ -10,6 +10,7 @@ import pytest
 
 import synthkit
 from synthkit.datasets import load_nafld_labs
+from synthkit.errors import DataError, ParameterError
 from synthkit.generators.sequential.index import _bound_values, _index_bound
 from synthkit.processing.columns import NumericTransform
 
@@ -113,3 +114,40 @@ def test_datetime_indexes_are_bounded_by_datetime_columns_only() -> None:
     )
     assert _index_bound(events, "at", transform, table, np.full(25, 3), None) == "closed"
     assert _bound_values(transform, table["amount"]) is None
+
+
+def test_a_declared_bound_is_checked_and_bad_ones_are_refused(
+    nafld: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    labs, patients = nafld
+    data = synthkit.SequenceDataset(labs, "id", "days")
+    off = synthkit.SequenceSynthesizer("ar", index_bound=None, **{**FAST, "epochs": 1})
+    assert off.fit(data, context=patients).layout_["index_bound"] is None
+    with pytest.raises(ParameterError, match="not a context column"):
+        synthkit.SequenceSynthesizer("ar", index_bound="end", **FAST).fit(data, context=patients)
+    with pytest.raises(DataError, match="past their entity's bound"):
+        synthkit.SequenceSynthesizer("ar", index_bound="age", **FAST).fit(data, context=patients)
+    strings = patients.assign(futime=patients["futime"].astype(str))
+    with pytest.raises(ParameterError, match="must be numeric too"):
+        synthkit.SequenceSynthesizer("ar", index_bound="futime", **FAST).fit(data, context=strings)
+    with pytest.raises(ParameterError, match="index_bound"):
+        synthkit.SequenceSynthesizer("ar", index_bound="", **FAST).fit(data, context=patients)
+
+
+@pytest.mark.slow
+def test_a_private_fit_keeps_a_declared_bound_and_finds_none(
+    nafld: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    labs, patients = nafld
+    data = synthkit.SequenceDataset(labs, "id", "days")
+    private = {**FAST, "epochs": 2, "epsilon": 4.0}
+    found = synthkit.SequenceSynthesizer("ar", **private).fit(data, context=patients)
+    assert found.layout_["index_bound"] is None
+    declared = synthkit.SequenceSynthesizer("ar", index_bound="futime", **private)
+    declared.fit(data, context=patients)
+    assert declared.layout_["index_bound"] == "futime"
+    drawn = declared.sample(n_entities=400, random_state=2)
+    assert len(drawn.data) and not _past_bound(drawn.data, drawn.context).any()
+    given = declared.sample(context=patients.head(30), lengths=np.full(30, 5), random_state=2)
+    assert (given.data.groupby("id").size() == 5).all()
+    assert not _past_bound(given.data, given.context).any()

@@ -148,6 +148,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         patience: Stop early when the loss has not improved for this many
             epochs: the held-out loss with a validation split (``None``: 3
             epochs), else the training loss (``None``: never).
+        index_bound: The context column no event's index passes (a patient's
+            end of follow-up for their tests' days): ``"auto"`` finds one in an
+            ordinary fit (a numeric or datetime column that every real event
+            lies at or before) and none in a private one; a column name declares
+            it (a private fit keeps it too, reading nothing off the data for it;
+            an ordinary fit checks every real event); ``None`` keeps none.
+            Drawn histories never pass their entity's bound.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
         verbose: Show a progress bar while fitting.
@@ -209,6 +216,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         categories: Mapping[str, list[Any]] | None = None,
         validation_split: float | None = 0.1,
         patience: int | None = None,
+        index_bound: str | None = "auto",
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = True,
@@ -236,6 +244,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.categories = categories
         self.validation_split = validation_split
         self.patience = patience
+        self.index_bound = index_bound
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

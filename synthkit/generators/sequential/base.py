@@ -62,7 +62,7 @@ from synthkit.generators.sequential.index import (
     _GAP,
     _START,
     _bound_values,
-    _index_bound,
+    _chosen_bound,
     _index_range,
     _index_rules,
     _index_transform,
@@ -190,6 +190,7 @@ class SequenceSynthesizer(
     data_shape: ClassVar[str] = "sequences"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "context_model": [_Text(), None],
+        "index_bound": [_Text(), None],
         "context_params": [_Params(), None],
         "n_bins": [Interval(int, 1, None)],
         "max_points": [Interval(int, 1, None)],
@@ -344,8 +345,14 @@ class SequenceSynthesizer(
                 "index_transform": None if index_transform is None else index_transform.state(),
                 "index_rules": None if index_rules is None else index_rules.state(),
                 "index_range": _index_range(self, index_transform, events, index, budget),
-                "index_bound": _index_bound(
-                    events, index, index_transform, entity_table, lengths, budget
+                "index_bound": _chosen_bound(
+                    getattr(self, "index_bound", "auto"),
+                    events,
+                    (key, index),
+                    index_transform,
+                    entity_table,
+                    lengths,
+                    budget,
                 ),
                 "min_length": int(lengths.min()),
                 "max_length": int(lengths.max()),

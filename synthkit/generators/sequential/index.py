@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthkit.errors import DataError
+from synthkit.errors import DataError, ParameterError
 from synthkit.generators.sequential.private import EntityBudget
 from synthkit.metadata import Metadata
 from synthkit.privacy.preprocessing import protected_range
@@ -181,3 +181,61 @@ def _index_bound(
         if slack < closest:
             found, closest = str(column), slack
     return found
+
+
+def _chosen_bound(
+    declared: str | None,
+    events: pd.DataFrame,
+    keys: tuple[str, str | None],
+    transform: NumericTransform | None,
+    entity_table: pd.DataFrame,
+    lengths: np.ndarray,
+    budget: EntityBudget | None,
+) -> str | None:
+    """The index bound a fit keeps: found (``"auto"``), declared (a column) or none.
+
+    A declared bound must be a numeric or datetime entity column comparable with
+    the index. An ordinary fit checks that no real event passes it; a private
+    fit reads nothing off the data for it (it is public knowledge, like a
+    declared formula), so it keeps it unchecked.
+
+    Raises:
+        ParameterError: For a declared column the entities lack, one that is
+            not comparable with the index, or a bound without an index.
+        DataError: For a declared bound that a real event passes.
+    """
+    key, index = keys
+    if declared is None:
+        return None
+    if declared == "auto":
+        return _index_bound(events, index, transform, entity_table, lengths, budget)
+    if index is None or transform is None:
+        raise ParameterError(
+            f"index_bound={declared!r} bounds the index, and these events have none. Pass "
+            "sequence_index=..., or index_bound=None."
+        )
+    if declared not in entity_table.columns:
+        raise ParameterError(
+            f"index_bound={declared!r} is not a context column; the context has "
+            f"{sorted(map(str, entity_table.columns))}. Name one of them, or pass 'auto'."
+        )
+    bound = _bound_values(transform, entity_table[declared])
+    if bound is None:
+        kind = "datetime" if transform.info.get("datetime") else "numeric"
+        raise ParameterError(
+            f"index_bound={declared!r} holds {entity_table[declared].dtype} values; the "
+            f"index {index!r} is {kind}, so its bound must be {kind} too. Convert the "
+            "column, or pass index_bound=None."
+        )
+    if budget is None:
+        x = transform.values(events[index])
+        past = x > np.repeat(bound, lengths)  # NaN on either side compares False
+        if past.any():
+            first = int(np.flatnonzero(past)[0])
+            raise DataError(
+                f"index_bound={declared!r}: {int(past.sum())} events lie past their entity's "
+                f"bound, for example {index}={events[index].iloc[first]!r} of {key}="
+                f"{events[key].iloc[first]!r}. Fix those rows, or pass index_bound='auto' "
+                "or None."
+            )
+    return declared
