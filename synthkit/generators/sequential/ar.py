@@ -482,6 +482,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 carried[inside] = out[inside, last[inside]]
         return initial.index_put((torch.zeros_like(later), later), carried)
 
+    def _ends_at_bound(self) -> bool:
+        # Only a network with time inputs reads the time left before the bound.
+        return self.network_.clock_buckets > 0
+
     def _time_floors(self) -> dict[int, torch.Tensor]:
         """The smallest value each start or gap token carries, by its head (the stop flag is 0).
 
@@ -492,10 +496,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         floors = {}
         for column in (_START, _GAP):
             tokens = encoder.tokens_[column]
-            lows = [
-                *tokens.points,
-                *tokens.quantiles.value(np.arange(tokens.n_bins) / tokens.n_bins),
-            ]
+            lows = list(tokens.points)
+            if tokens.n_bins:
+                lows += list(tokens.quantiles.value(np.arange(tokens.n_bins) / tokens.n_bins))
             lows += [-np.inf] * int(tokens.has_missing)
             head = encoder.learned_columns.index(column) + 1
             floors[head] = torch.as_tensor(np.asarray(lows, dtype=np.float64), device=self.device_)
@@ -619,7 +622,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
-        tables = self._clock_tables() if network.clock_buckets else None
+        # Times are followed for the time inputs, and for the bound (a private fit has no
+        # time inputs but may have a declared bound).
+        timed = network.clock_buckets > 0
+        tables = self._clock_tables() if timed or bounds is not None else None
         floors = None if tables is None or bounds is None else self._time_floors()
         # The previous event's time and the first event's time, as training computes them.
         time = torch.zeros(len(context), dtype=torch.float64, device=device)
@@ -627,7 +633,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         entities, positions, drawn = [], [], []
         for position in range(last + 1):
             clock = None
-            if tables is not None and position:
+            if timed and position:
                 where = torch.full_like(alive, position)
                 left = time if bounds is None else bounds[alive] - time
                 clock = network.clock_tokens(left, time - origin, where)
@@ -660,9 +666,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     time, origin = time[keep], origin[keep]
             for head in range(1, n_heads):
                 allowed = None
-                # A first event starts within the bound. Later gaps are kept within it only
-                # for given lengths; otherwise a history that passes it ends there.
-                if floors is not None and head in floors and (first or lengths is not None):
+                # A first event starts within the bound. Later gaps are kept within it for
+                # given lengths and for a model without time inputs, which cannot see the
+                # bound nearing; otherwise a history that passes it ends there.
+                keep_within = first or lengths is not None or not timed
+                if floors is not None and head in floors and keep_within:
                     room = bounds[alive] if first else bounds[alive] - time
                     allowed = floors[head][None, :] <= room[:, None]
                 tokens[:, head] = sampler.draw(

@@ -401,6 +401,14 @@ class SequenceSynthesizer(
             params.update(private)
         return model_class(**params)
 
+    def _ends_at_bound(self) -> bool:
+        """Whether a drawn history that passes its entity's bound ends there (models override).
+
+        True where the model sees the bound nearing and draws gaps freely; a model
+        that keeps its gaps within the bound instead returns False.
+        """
+        return True
+
     def _entity_bounds(self, entity_table: pd.DataFrame) -> torch.Tensor | None:
         """Each entity's bound on the index, on its numeric scale (inf: none), if one was learned.
 
@@ -850,14 +858,15 @@ class SequenceSynthesizer(
                 x = x + origin[entity]
             limits = self._entity_bounds(entity_table)
             if limits is not None and n:
-                # Given lengths: a time drawn inside a bin that straddles the entity's
-                # bound stays at it (a continued history already past it, at its last
-                # seed time). Otherwise a history that passes its bound ends there, as
-                # real ones did, and gaps keep their learned sizes.
+                # Where the gaps were kept within the bound (given lengths, a model that
+                # cannot see the bound nearing), a time drawn inside a bin that straddles
+                # it stays at it (a continued history already past it, at its last seed
+                # time). Otherwise a history that passes its bound ends there, as real
+                # ones did, and gaps keep their learned sizes.
                 ceiling = limits.cpu().numpy()[entity]
                 if origin is not None:
                     ceiling = np.maximum(ceiling, origin[entity])
-                if exact:
+                if exact or not self._ends_at_bound():
                     x = np.minimum(x, ceiling)
                 else:
                     inside = x <= ceiling
