@@ -92,6 +92,9 @@ try:
             "hidden_dim": 32,
             "n_bins": 16,
             "context_params": {"epochs": max(epochs, 1), "n_bins": 8},
+            # Lab tests are taken during follow-up (futime is its length in days):
+            # declared, this public fact keeps every drawn test within its patient's.
+            "index_bound": "futime",
             "verbose": False,
             **public,
         },
