@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import synthkit
-from synthkit.datasets import load_nafld_labs
+from synthkit.datasets import load_card_statements, load_nafld_labs
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.sequential.index import _bound_values, _index_bound
 from synthkit.processing.columns import NumericTransform
@@ -151,3 +151,18 @@ def test_a_private_fit_keeps_a_declared_bound_and_finds_none(
     given = declared.sample(context=patients.head(30), lengths=np.full(30, 5), random_state=2)
     assert (given.data.groupby("id").size() == 5).all()
     assert not _past_bound(given.data, given.context).any()
+
+
+def test_a_column_far_past_every_event_bounds_nothing() -> None:
+    # Every statement month (1 to 6) lies before its holder's age, 28 years
+    # before it at the median: an age is no end for a card's statements.
+    events, cards = load_card_statements()
+    events = events.sort_values(["card", "month"], kind="stable")
+    lengths = events.groupby("card").size().reindex(cards["card"]).fillna(0).astype(int)
+    transform = NumericTransform.describe("month", events["month"], {"kind": "numerical"})
+    table = cards.drop(columns=["card"]).reset_index(drop=True)
+    assert (np.repeat(table["age"].to_numpy(), lengths.to_numpy()) >= events["month"]).all()
+    assert _index_bound(events, "month", transform, table, lengths.to_numpy(), None) is None
+    # On the index's scale the same kind of column is kept.
+    ends = table.assign(closed=6)
+    assert _index_bound(events, "month", transform, ends, lengths.to_numpy(), None) == "closed"

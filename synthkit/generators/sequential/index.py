@@ -150,9 +150,12 @@ def _index_bound(
     A numeric or datetime column of the entity table bounds the index when every
     event of every entity with a value in it lies at or before that value, over
     at least ``_MIN_BOUND_ENTITIES`` entities with events (NAFLD: every lab test
-    falls within the patient's follow-up, ``days <= futime``). Of several, the
-    one closest to the entities' last events is kept. A private fit reads no
-    such rule off the data.
+    falls within the patient's follow-up, ``days <= futime``), and the bound
+    lies on the index's scale: its median distance past the entities' last
+    events is at most the span of the middle 90 % of event times (a holder's
+    age is past every statement month 1 to 6 of their card, but 28 years past
+    them, so it bounds nothing). Of several, the one closest to the entities'
+    last events is kept. A private fit reads no such rule off the data.
 
     Example:
         >>> events = pd.DataFrame({"id": np.repeat(np.arange(30), 2), "day": np.tile([1, 5], 30)})
@@ -164,6 +167,10 @@ def _index_bound(
     if index is None or transform is None or budget is not None or not len(events):
         return None
     x = transform.values(events[index])
+    observed = x[~np.isnan(x)]
+    if not len(observed):
+        return None
+    span = float(np.percentile(observed, 95) - np.percentile(observed, 5))
     has_events = lengths > 0
     last = np.full(len(lengths), np.nan)
     last[has_events] = x[np.cumsum(lengths)[has_events] - 1]
@@ -178,7 +185,7 @@ def _index_bound(
         if bounded.sum() < _MIN_BOUND_ENTITIES or not np.all(x[known] <= per_event[known]):
             continue
         slack = float(np.nanmedian(bound[bounded] - last[bounded]))
-        if slack < closest:
+        if slack <= span and slack < closest:
             found, closest = str(column), slack
     return found
 
