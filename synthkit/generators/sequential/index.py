@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthkit.errors import DataError, ParameterError
+from synthkit.generators.sequential.entities import _plain
 from synthkit.generators.sequential.private import EntityBudget
 from synthkit.metadata import Metadata
 from synthkit.privacy.preprocessing import protected_range
@@ -239,10 +240,12 @@ def _chosen_bound(
         past = x > np.repeat(bound, lengths)  # NaN on either side compares False
         if past.any():
             first = int(np.flatnonzero(past)[0])
+            owner = int(np.repeat(np.arange(len(lengths)), lengths)[first])
+            time, entity = (_plain(events[c].iloc[first]) for c in (index, key))
+            limit = _plain(entity_table[declared].iloc[owner])
             raise DataError(
                 f"index_bound={declared!r}: {int(past.sum())} events lie past their entity's "
-                f"bound, for example {index}={events[index].iloc[first]!r} of {key}="
-                f"{events[key].iloc[first]!r}. Fix those rows, or pass index_bound='auto' "
-                "or None."
+                f"bound, for example {index}={time!r} of {key}={entity!r} ({declared}="
+                f"{limit!r}). Fix those rows, or pass index_bound='auto' or None."
             )
     return declared
