@@ -678,6 +678,7 @@ class SequenceSynthesizer(
         events included).
         """
         tensors = None
+        bounds = self._entity_bounds(entity_table)
         with torch_seeded(seed, self.device_):
             self._eval_mode()
             with torch.no_grad():
@@ -686,7 +687,7 @@ class SequenceSynthesizer(
                     tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
                 given = None if counts is None else torch.as_tensor(counts, device=self.device_)
                 entity, position, event_tokens = self._sample_events(
-                    tokens, self._step_masks(), tensors, given, self._entity_bounds(entity_table)
+                    tokens, self._step_masks(), tensors, given, bounds
                 )
         entity = entity.cpu().numpy()
         events, entity = self._decode_events(
@@ -698,6 +699,7 @@ class SequenceSynthesizer(
             seed,
             None if prefix is None else prefix.origin,
             exact=counts is not None,
+            limits=None if bounds is None else bounds.cpu().numpy(),
         )
         if prefix is None or not len(prefix.events):
             return events
@@ -827,11 +829,13 @@ class SequenceSynthesizer(
         seed: int,
         origin: np.ndarray | None = None,
         exact: bool = False,
+        limits: np.ndarray | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Decode drawn events; ``origin`` holds each entity's last seed event time, if any.
 
         With ``exact`` (histories of given lengths) no event is dropped: times
-        past the learned index range stay at its end.
+        past the learned index range stay at its end. ``limits`` holds each
+        entity's bound on the index (:meth:`_entity_bounds`), if the model has one.
 
         Returns:
             The events, and the entity of each (histories that passed the learned
@@ -856,14 +860,13 @@ class SequenceSynthesizer(
             x = pd.Series(step).groupby(entity).cumsum().to_numpy()
             if origin is not None:  # continued histories count on from their seed events
                 x = x + origin[entity]
-            limits = self._entity_bounds(entity_table)
             if limits is not None and n:
                 # Where the gaps were kept within the bound (given lengths, a model that
                 # cannot see the bound nearing), a time drawn inside a bin that straddles
                 # it stays at it (a continued history already past it, at its last seed
                 # time). Otherwise a history that passes its bound ends there, as real
                 # ones did, and gaps keep their learned sizes.
-                ceiling = limits.cpu().numpy()[entity]
+                ceiling = limits[entity]
                 if origin is not None:
                     ceiling = np.maximum(ceiling, origin[entity])
                 if exact or not self._ends_at_bound():

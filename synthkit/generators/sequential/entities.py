@@ -189,9 +189,13 @@ def _context_schedule(model_class: type[BaseSynthesizer], n_rows: int) -> dict[s
     return {"batch_size": batch, "epochs": epochs}
 
 
+def _is_number(values: pd.Series) -> bool:
+    """Whether ``values`` hold numbers (booleans are not)."""
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
 def _key_entry(keys: pd.Series) -> dict[str, Any]:
-    numeric = pd.api.types.is_numeric_dtype(keys) and not pd.api.types.is_bool_dtype(keys)
-    entry = describe_ids(keys, numeric=numeric)
+    entry = describe_ids(keys, numeric=_is_number(keys))
     if entry is None:  # numbers that are not whole: new integers above every real key
         return {"kind": "id", "id_type": "integer", "min": 0, "max": int(np.ceil(keys.max()))}
     return entry

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthkit.errors import DataError, ParameterError
-from synthkit.generators.sequential.entities import _plain
+from synthkit.generators.sequential.entities import _is_number, _plain
 from synthkit.generators.sequential.private import EntityBudget
 from synthkit.metadata import Metadata
 from synthkit.privacy.preprocessing import protected_range
@@ -57,8 +57,7 @@ def _index_transform(events: pd.DataFrame, index: str, metadata: Metadata) -> Nu
     entry = metadata.column(index)
     series = events[index]
     if entry["kind"] not in ("numerical", "datetime"):
-        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        if not numeric:
+        if not _is_number(series):
             raise DataError(
                 f"sequence_index={index!r} holds {series.dtype} values of kind "
                 f"{entry['kind']!r}; the index must be numbers or datetimes. Convert it, or "
@@ -127,9 +126,7 @@ def _bound_values(transform: NumericTransform, values: pd.Series) -> np.ndarray 
     if transform.info.get("datetime"):
         comparable = pd.api.types.is_datetime64_any_dtype(values)
     else:
-        comparable = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
-            values
-        )
+        comparable = _is_number(values)
     if not comparable:
         return None
     try:
