@@ -18,7 +18,7 @@ from synthkit.errors import (
     UnknownNameError,
 )
 from synthkit.generators.sequential import SEQUENCE_GENERATORS, SequenceSynthesizer
-from synthkit.generators.sequential.ar import _tiles
+from synthkit.generators.sequential.ar import _event_times, _tiles
 
 DATA = Path(__file__).parent / "data"
 FAST = {"epochs": 4, "batch_size": 32, "state_dim": 32, "hidden_dim": 32, "verbose": False}
@@ -266,13 +266,16 @@ def test_windows_inside_a_history_start_from_its_earlier_events(model) -> None:
         torch.zeros((2, len(model.context_encoder_.vocab_sizes)), dtype=torch.long)
     )
     offsets, start = torch.tensor([0, 20]), torch.tensor([0, 13])
+    # Each event's time inputs, from its time step as training computes them.
+    steps = torch.rand(40, dtype=torch.float64) * 100
+    times, elapsed = _event_times(steps, offsets, torch.tensor([20, 20]))
     with torch.no_grad():
-        carried = model._carried_state(context, tokens, offsets, start, 4, len(tokens))
+        carried = model._carried_state(
+            context, tokens, offsets, start, 4, len(tokens), (times, elapsed)
+        )
         position = torch.arange(13)[None]
         previous = tokens[(20 + position - 1).clamp_min(0)]
-        # The time inputs of the same events, read as training computes them.
-        times, elapsed = model._event_times(tokens[20:33], torch.tensor([0]), torch.tensor([13]))
-        before = (position - 1).clamp_min(0)
+        before = (20 + position - 1).clamp_min(0)
         clock = network.clock_tokens(times[before], elapsed[before], position)
         _, full = network.history(context[1:], previous, position, None, clock)
     assert torch.allclose(carried[0, 1], full[0, 0], atol=1e-5)

@@ -16,6 +16,7 @@ from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.index import _GAP, _START
 from synthkit.generators.sequential.network import SequenceNetwork, position_buckets
 from synthkit.generators.sequential.private import fit_events_private
+from synthkit.generators.sequential.step_values import TokenValues
 from synthkit.generators.sequential.threads import one_cpu_thread
 from synthkit.generators.sequential.validation import (
     DEFAULT_PATIENCE,
@@ -279,6 +280,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         lengths: torch.Tensor,
         context: torch.Tensor,
         bounds: torch.Tensor | None = None,
+        steps: torch.Tensor | None = None,
     ) -> None:
         # Time inputs need the index's start and gap tokens; the private fit has none.
         timed = self._entity_budget is None and self._clock_tables() is not None
@@ -304,7 +306,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             if private:
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             else:
-                self._fit_public(tokens, offsets, lengths, context, timed, bounds)
+                self._fit_public(tokens, offsets, lengths, context, timed, bounds, steps)
 
     def _fit_public(
         self,
@@ -314,18 +316,21 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context: torch.Tensor,
         timed: bool,
         bounds: torch.Tensor | None = None,
+        steps: torch.Tensor | None = None,
     ) -> None:
         """Teacher-forced training on windows of every training entity's history.
 
         With a validation split, the held-out entities' loss picks the epoch
         whose weights are kept (see :mod:`~synthkit.generators.sequential.validation`).
-        With ``bounds`` (each entity's bound on the index), the first time input
-        is the time left before the bound instead of the time itself.
+        The time inputs are sums of the events' exact time ``steps``
+        (:func:`~synthkit.generators.sequential.step_values.exact_steps`). With
+        ``bounds`` (each entity's bound on the index), the first time input is
+        the time left before the bound instead of the time itself.
         """
         network = self.network_
         times = elapsed = None
-        if timed:
-            times, elapsed = self._event_times(tokens, offsets, lengths)
+        if timed and steps is not None:
+            times, elapsed = _event_times(steps, offsets, lengths)
             if bounds is not None:
                 entity = torch.repeat_interleave(
                     torch.arange(len(lengths), device=tokens.device), lengths
@@ -383,7 +388,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 start,
                 window,
                 n_events,
-                None if bounds is None else bounds[entities],
+                None if times is None else (times, elapsed),
             )
             states, _ = network.history(context_vectors, previous, position, state, clock)
             keep = valid.reshape(-1)
@@ -440,51 +445,37 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         start: torch.Tensor,
         window: int,
         n_events: int,
-        bounds: torch.Tensor | None = None,
+        clock_inputs: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """The GRU state at each window's start: the history before it, read without gradients.
 
         The earlier events are read ``window`` positions at a time, so memory stays
-        bounded by the window whatever the history's length. ``bounds`` holds the
-        entities' bounds on the index, if the model learned one.
+        bounded by the window whatever the history's length. ``clock_inputs``
+        holds each event's first and second time input (networks with time inputs).
         """
         network = self.network_
         initial = network.initial_state(context_vectors)
         later = torch.nonzero(start > 0).squeeze(1)
         if len(later) == 0:
             return initial
-        tables = self._clock_tables() if network.clock_buckets else None
         with torch.no_grad():
             begin = start[later]
             state = initial[:, later]
             carried = torch.zeros_like(state[0])
             steps = torch.arange(window, device=start.device)
-            # Times of the events read so far (start plus gaps), as training computes them.
-            time = torch.zeros(len(later), dtype=torch.float64, device=start.device)
-            origin = torch.zeros_like(time)
             for first in range(0, int(begin.max()), window):
                 position = first + steps[: min(window, int(begin.max()) - first)]
                 position = position.expand(len(later), -1)
                 row = (offsets[later][:, None] + position - 1).clamp(0, n_events - 1)
                 clock = None
-                if tables is not None:
-                    value = _token_values(tables, tokens[row], position - 1)
-                    value = value * (position > 0)
-                    if first == 0:
-                        origin = value[:, 1] if value.shape[1] > 1 else origin
-                    times = time[:, None] + value.cumsum(dim=1)
-                    time = times[:, -1]
-                    left = times if bounds is None else bounds[later][:, None] - times
-                    clock = network.clock_tokens(left, times - origin[:, None], position)
+                if clock_inputs is not None:
+                    time, elapsed = clock_inputs
+                    clock = network.clock_tokens(time[row], elapsed[row], position)
                 out, state = network.history(None, tokens[row], position, state, clock)
                 last = begin - 1 - first
                 inside = torch.nonzero((last >= 0) & (last < position.shape[1])).squeeze(1)
                 carried[inside] = out[inside, last[inside]]
         return initial.index_put((torch.zeros_like(later), later), carried)
-
-    def _ends_at_bound(self) -> bool:
-        # Only a network with time inputs reads the time left before the bound.
-        return self.network_.clock_buckets > 0
 
     def _time_floors(self) -> dict[int, torch.Tensor]:
         """The smallest value each start or gap token carries, by its head (the stop flag is 0).
@@ -504,11 +495,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             floors[head] = torch.as_tensor(np.asarray(lows, dtype=np.float64), device=self.device_)
         return floors
 
-    def _clock_tables(self) -> tuple[int, torch.Tensor, int, torch.Tensor] | None:
-        """The start and gap columns' token positions and each token's value, if the index has them.
+    def _clock_tables(self) -> tuple[int, TokenValues, int, TokenValues] | None:
+        """The start and gap columns' positions among the event columns and their values.
 
-        A token's value is its exact value or the median of its bin (0 for the
-        missing token), in the index's numeric units.
+        None if the index has no start and gap columns (no index, no encoder).
         """
         encoder = self.event_encoder_
         if encoder is None or self.layout_["sequence_index"] is None:
@@ -518,20 +508,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             return None
         found: list[Any] = []
         for column in (_START, _GAP):
-            found += [columns.index(column), _representative_values(encoder.tokens_[column])]
-        return (found[0], found[1].to(self.device_), found[2], found[3].to(self.device_))
-
-    def _event_times(
-        self, tokens: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each event's time and time since its entity's first event, from the tokens."""
-        entity = torch.repeat_interleave(torch.arange(len(lengths), device=tokens.device), lengths)
-        position = torch.arange(len(tokens), device=tokens.device) - offsets[entity]
-        value = _token_values(self._clock_tables(), tokens, position)
-        total = value.cumsum(dim=0)
-        before = torch.where(offsets > 0, total[(offsets - 1).clamp_min(0)], 0.0)
-        times = total - before[entity]
-        return times, times - times[offsets[entity]]
+            found += [columns.index(column), TokenValues(encoder.tokens_[column], self.device_)]
+        return (found[0], found[1], found[2], found[3])
 
     def _length_batches(self, lengths: torch.Tensor) -> tuple[int, Iterator[torch.Tensor]]:
         """Steps per epoch, and entity batches of similar lengths in a random batch order.
@@ -559,36 +537,36 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self,
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
-        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prefix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
         bounds: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        entities, positions, drawn = [], [], []
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        entities, positions, drawn, values = [], [], [], []
         with one_cpu_thread(self.device_):
             for start in range(0, len(context), _CHUNK):
-                chunk = context[start : start + _CHUNK]
-                part = None
-                if prefix is not None:
-                    part = (prefix[0][start : start + _CHUNK], prefix[1][start : start + _CHUNK])
-                wanted = None if lengths is None else lengths[start : start + _CHUNK]
-                limits = None if bounds is None else bounds[start : start + _CHUNK]
-                e, p, t = self._sample_chunk(chunk, masks, part, wanted, limits)
+                chunk = slice(start, start + _CHUNK)
+                part = None if prefix is None else tuple(given[chunk] for given in prefix)
+                wanted = None if lengths is None else lengths[chunk]
+                limits = None if bounds is None else bounds[chunk]
+                e, p, t, v = self._sample_chunk(context[chunk], masks, part, wanted, limits)
                 entities.append(e + start)
                 positions.append(p)
                 drawn.append(t)
+                values.append(v)
             entity = torch.cat(entities)
             # Events were drawn position by position; group them by entity, in order.
             order = torch.sort(entity, stable=True).indices
-            return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order]
+            steps = None if values[0] is None else torch.cat(values)[order]
+            return entity[order], torch.cat(positions)[order], torch.cat(drawn)[order], steps
 
     def _sample_chunk(
         self,
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
-        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prefix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
         bounds: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Draw one chunk of entities' histories, one GRU step per event position.
 
         Entities with ``prefix`` events read them as their own first events: at
@@ -606,7 +584,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         n_columns = network.n_event_columns
         n_heads = network.n_heads
         min_length, max_length = self.layout_["min_length"], self.layout_["max_length"]
-        seeded_tokens, seeded_lengths = prefix if prefix is not None else (None, None)
+        seeded_tokens, seeded_lengths, seeded_steps = prefix if prefix is not None else (None,) * 3
         longest = 0 if prefix is None or not len(seeded_lengths) else int(seeded_lengths.max())
         last = max(max_length, longest)
         if lengths is not None:
@@ -627,10 +605,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         timed = network.clock_buckets > 0
         tables = self._clock_tables() if timed or bounds is not None else None
         floors = None if tables is None or bounds is None else self._time_floors()
+        index_range = self.layout_.get("index_range")
         # The previous event's time and the first event's time, as training computes them.
         time = torch.zeros(len(context), dtype=torch.float64, device=device)
         origin = torch.zeros_like(time)
-        entities, positions, drawn = [], [], []
+        entities, positions, drawn, values = [], [], [], []
         for position in range(last + 1):
             clock = None
             if timed and position:
@@ -664,42 +643,60 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     projected, tokens, uniform = projected[keep], tokens[keep], uniform[keep]
                     seeded = None if seeded is None else seeded[keep]
                     time, origin = time[keep], origin[keep]
+            # The start and gap are drawn among the tokens that keep the history within
+            # its bound: the history goes on to its drawn length, as real ones do.
+            room = None if floors is None else bounds[alive] - (0.0 if first else time)
             for head in range(1, n_heads):
                 allowed = None
-                # A first event starts within the bound. Later gaps are kept within it for
-                # given lengths and for a model without time inputs, which cannot see the
-                # bound nearing; otherwise a history that passes it ends there.
-                keep_within = first or lengths is not None or not timed
-                if floors is not None and head in floors and keep_within:
-                    room = bounds[alive] if first else bounds[alive] - time
+                if room is not None and head in floors:
                     allowed = floors[head][None, :] <= room[:, None]
                 tokens[:, head] = sampler.draw(
                     head, projected, tokens, uniform[:, head], first, allowed=allowed
                 )
+            step = None
+            if tables is not None:
+                # The drawn time step's value, as decoding would draw it; within the bound
+                # where the tokens were kept within it (a straddling bin stops at it).
+                start_column, start_values, gap_column, gap_values = tables
+                level = torch.rand(len(alive), dtype=torch.float64, device=device)
+                if first:
+                    step = start_values.draw(tokens[:, start_column + 1], level)
+                    if index_range is not None:
+                        step = step.clamp(*index_range)
+                else:
+                    step = gap_values.draw(tokens[:, gap_column + 1], level).clamp_min(0.0)
+                if room is not None:  # a value drawn in a bin that straddles the bound
+                    step = torch.minimum(step, room)
             if seeded is not None and bool(seeded.any()):
                 # Given events replace the drawn ones; the next step reads them.
                 rows = seeded.nonzero().squeeze(1)
                 tokens[rows, 1:] = seeded_tokens[alive[rows], position]
+                if step is not None:
+                    step[rows] = seeded_steps[alive[rows], position]
                 new = (~seeded).nonzero().squeeze(1)
             else:
                 new = None
             previous = tokens[:, 1:]
-            if tables is not None:
-                step = _token_values(tables, previous, torch.full_like(alive, position))
-                time = step if position == 0 else time + step
-                origin = time if position == 0 else origin
+            if step is not None:
+                time = step if first else time + step
+                origin = time if first else origin
             if new is None:
                 entities.append(alive)
                 positions.append(torch.full_like(alive, position))
                 drawn.append(previous)
+                values.append(step)
             elif len(new):
                 entities.append(alive[new])
                 positions.append(torch.full_like(alive[new], position))
                 drawn.append(previous[new])
+                values.append(None if step is None else step[new])
         if not entities:
             empty = torch.zeros(0, dtype=torch.long, device=device)
-            return empty, empty, torch.zeros((0, n_columns), dtype=torch.long, device=device)
-        return torch.cat(entities), torch.cat(positions), torch.cat(drawn)
+            none_drawn = torch.zeros((0, n_columns), dtype=torch.long, device=device)
+            no_steps = None if tables is None else empty.to(torch.float64)
+            return empty, empty, none_drawn, no_steps
+        steps = None if tables is None else torch.cat(values)
+        return torch.cat(entities), torch.cat(positions), torch.cat(drawn), steps
 
 
 def sequence_schedule(
@@ -744,26 +741,15 @@ def sequence_schedule(
     return {"epochs": epochs, "batch_size": batch, "learning_rate": _SCHEDULE_LEARNING_RATE}
 
 
-def _representative_values(tokens: Any) -> torch.Tensor:
-    """The value each token of a numeric column stands for (bins: their median)."""
-    values = list(tokens.points)
-    if tokens.n_bins:
-        middle = (np.arange(tokens.n_bins) + 0.5) / tokens.n_bins
-        values += list(tokens.quantiles.value(middle))
-    values += [0.0] * int(tokens.has_missing)
-    return torch.as_tensor(np.nan_to_num(np.asarray(values, dtype=np.float64)))
-
-
-def _token_values(
-    tables: tuple[int, torch.Tensor, int, torch.Tensor],
-    tokens: torch.Tensor,
-    position: torch.Tensor,
-) -> torch.Tensor:
-    """The time step each event's tokens stand for: its start at position 0, else its gap."""
-    start_column, start_values, gap_column, gap_values = tables
-    start = start_values[tokens[..., start_column]]
-    gap = gap_values[tokens[..., gap_column]].clamp_min(0.0)
-    return torch.where(position <= 0, start, gap)
+def _event_times(
+    steps: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each event's time and time since its entity's first event, from its exact time steps."""
+    entity = torch.repeat_interleave(torch.arange(len(lengths), device=steps.device), lengths)
+    total = steps.to(torch.float64).cumsum(dim=0)
+    before = torch.where(offsets > 0, total[(offsets - 1).clamp_min(0)], 0.0)
+    times = total - before[entity]
+    return times, times - times[offsets[entity]]
 
 
 def _set_clock_edges(network: SequenceNetwork, times: torch.Tensor, elapsed: torch.Tensor) -> None:

@@ -81,6 +81,7 @@ from synthkit.generators.sequential.private import (
 )
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
 from synthkit.generators.sequential.seed_events import SeedEvents, _Prefix
+from synthkit.generators.sequential.step_values import exact_steps
 from synthkit.generators.sequential.threads import one_cpu_thread
 from synthkit.metadata import Metadata
 from synthkit.pii.ids import generate_ids
@@ -362,12 +363,16 @@ class SequenceSynthesizer(
             self._index_rules = index_rules
             self.metadata_ = fit_metadata
             self.loss_history_ = pd.DataFrame()
+            steps = None
+            if _START in frame.columns:
+                steps = torch.as_tensor(exact_steps(frame), device=device)
             self._fit_events(
                 tokens,
                 torch.as_tensor(offsets, device=device),
                 torch.as_tensor(lengths, device=device),
                 context_tokens,
                 bounds=self._entity_bounds(entity_table),
+                steps=steps,
             )
             self.layout_["stop_offsets"] = None
             if budget is None:
@@ -401,14 +406,6 @@ class SequenceSynthesizer(
             params.update(private)
         return model_class(**params)
 
-    def _ends_at_bound(self) -> bool:
-        """Whether a drawn history that passes its entity's bound ends there (models override).
-
-        True where the model sees the bound nearing and draws gaps freely; a model
-        that keeps its gaps within the bound instead returns False.
-        """
-        return True
-
     def _entity_bounds(self, entity_table: pd.DataFrame) -> torch.Tensor | None:
         """Each entity's bound on the index, on its numeric scale (inf: none), if one was learned.
 
@@ -437,6 +434,7 @@ class SequenceSynthesizer(
         lengths: torch.Tensor,
         context: torch.Tensor,
         bounds: torch.Tensor | None = None,
+        steps: torch.Tensor | None = None,
     ) -> None:
         """Learn the events from tensors on the model's device (models implement).
 
@@ -446,6 +444,8 @@ class SequenceSynthesizer(
             lengths: Each entity's number of events (0 for context rows without any).
             context: ``[entities, columns]`` context tokens (possibly no columns).
             bounds: Each entity's bound on the index (:meth:`_entity_bounds`), if any.
+            steps: Each event's exact time step (:func:`exact_steps`), if the index
+                has start and gap columns.
         """
         raise NotImplementedError
 
@@ -453,23 +453,25 @@ class SequenceSynthesizer(
         self,
         context: torch.Tensor,
         masks: tuple[dict[int, torch.Tensor], ...],
-        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prefix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         lengths: torch.Tensor | None = None,
         bounds: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Draw histories for ``[entities, columns]`` context tokens (models implement).
 
         ``masks`` holds, for the first event and for later ones, the tokens each
         restricted event column may take (the index's start and gap columns).
         ``prefix``, when given, is ``([entities, positions, columns] tokens,
-        [entities] lengths)``: each entity's first events, which the model reads
-        as its own (it never stops before they end) and does not return.
-        ``bounds`` holds each entity's bound on the index (:meth:`_entity_bounds`),
-        which no drawn time passes.
+        [entities] lengths, [entities, positions] time steps)``: each entity's
+        first events, which the model reads as its own (it never stops before
+        they end) and does not return. ``bounds`` holds each entity's bound on
+        the index (:meth:`_entity_bounds`), which no drawn time passes.
 
         Returns:
             The entity and position of every drawn event, grouped by entity in
-            order, and its ``[events, columns]`` tokens.
+            order, its ``[events, columns]`` tokens, and its time step (the
+            first event's time, else the gap since the previous one) where the
+            index has them, else None.
         """
         raise NotImplementedError
 
@@ -660,7 +662,7 @@ class SequenceSynthesizer(
             events = self._histories(table, keys, round_seed)
             drawn = np.bincount(events[key].to_numpy(dtype=np.int64), minlength=len(rows))
             buckets = length_calibration.updated_offsets(
-                buckets, lengths[rows], drawn, N_POSITION_BUCKETS
+                buckets, lengths[rows], drawn, N_POSITION_BUCKETS, rate=1 / (attempt + 1)
             )
             self.layout_["stop_offsets"] = [round(float(b), 4) for b in buckets]
 
@@ -684,9 +686,12 @@ class SequenceSynthesizer(
             with torch.no_grad():
                 tokens = self._context_tokens(entity_table, seed)
                 if prefix is not None:
-                    tensors = (prefix.tokens.to(self.device_), prefix.lengths.to(self.device_))
+                    tensors = tuple(
+                        given.to(self.device_)
+                        for given in (prefix.tokens, prefix.lengths, prefix.steps)
+                    )
                 given = None if counts is None else torch.as_tensor(counts, device=self.device_)
-                entity, position, event_tokens = self._sample_events(
+                entity, position, event_tokens, steps = self._sample_events(
                     tokens, self._step_masks(), tensors, given, bounds
                 )
         entity = entity.cpu().numpy()
@@ -700,6 +705,7 @@ class SequenceSynthesizer(
             None if prefix is None else prefix.origin,
             exact=counts is not None,
             limits=None if bounds is None else bounds.cpu().numpy(),
+            steps=None if steps is None else steps.cpu().numpy(),
         )
         if prefix is None or not len(prefix.events):
             return events
@@ -830,12 +836,16 @@ class SequenceSynthesizer(
         origin: np.ndarray | None = None,
         exact: bool = False,
         limits: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Decode drawn events; ``origin`` holds each entity's last seed event time, if any.
 
         With ``exact`` (histories of given lengths) no event is dropped: times
         past the learned index range stay at its end. ``limits`` holds each
         entity's bound on the index (:meth:`_entity_bounds`), if the model has one.
+        ``steps`` holds the time steps drawn with the tokens (the values the
+        model's time inputs read), if the model drew them; otherwise the
+        index's start and gap tokens are decoded here.
 
         Returns:
             The events, and the entity of each (histories that passed the learned
@@ -850,9 +860,12 @@ class SequenceSynthesizer(
             frame = pd.DataFrame(index=range(n))
         x = None
         if index is not None:
-            start = frame[_START].to_numpy(dtype=float) if _START in frame else np.zeros(n)
-            gap = frame[_GAP].to_numpy(dtype=float) if _GAP in frame else np.zeros(n)
-            step = np.where(position == 0, start, np.nan_to_num(np.maximum(gap, 0.0)))
+            if steps is not None:
+                step = steps
+            else:
+                start = frame[_START].to_numpy(dtype=float) if _START in frame else np.zeros(n)
+                gap = frame[_GAP].to_numpy(dtype=float) if _GAP in frame else np.zeros(n)
+                step = np.where(position == 0, start, np.nan_to_num(np.maximum(gap, 0.0)))
             bounds = layout.get("index_range")
             if bounds is not None:
                 step = np.where(position == 0, np.clip(step, *bounds), step)
@@ -861,21 +874,13 @@ class SequenceSynthesizer(
             if origin is not None:  # continued histories count on from their seed events
                 x = x + origin[entity]
             if limits is not None and n:
-                # Where the gaps were kept within the bound (given lengths, a model that
-                # cannot see the bound nearing), a time drawn inside a bin that straddles
-                # it stays at it (a continued history already past it, at its last seed
-                # time). Otherwise a history that passes its bound ends there, as real
-                # ones did, and gaps keep their learned sizes.
+                # The gaps were drawn within the bound: a time drawn inside a bin that
+                # straddles it stays at it (a continued history already past it, at its
+                # last seed time).
                 ceiling = limits[entity]
                 if origin is not None:
                     ceiling = np.maximum(ceiling, origin[entity])
-                if exact or not self._ends_at_bound():
-                    x = np.minimum(x, ceiling)
-                else:
-                    inside = x <= ceiling
-                    frame = frame[inside].reset_index(drop=True)
-                    entity, x = entity[inside], x[inside]
-                    n = len(entity)
+                x = np.minimum(x, ceiling)
             if bounds is not None and n and exact:
                 # Given lengths are kept: times stop at the range's end (still non-decreasing).
                 # A continued history already past the end stays at its last seed time.

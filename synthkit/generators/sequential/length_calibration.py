@@ -60,11 +60,19 @@ def hazards(lengths: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray
 
 
 def updated_offsets(
-    offsets: np.ndarray, real: np.ndarray, drawn: np.ndarray, n_buckets: int
+    offsets: np.ndarray,
+    real: np.ndarray,
+    drawn: np.ndarray,
+    n_buckets: int,
+    rate: float = 1.0,
 ) -> np.ndarray:
-    """``offsets`` moved by the logit gap between real and drawn hazards per bucket.
+    """``offsets`` moved by ``rate`` times the logit gap between real and drawn hazards per bucket.
 
-    Buckets that too few real or drawn histories reach keep their offset.
+    Buckets that too few real or drawn histories reach keep their offset. The
+    drawn hazards are noisy (each round draws its histories anew), so rounds
+    move the offsets by a falling ``rate`` (``1 / (round + 1)``): the offsets
+    settle at the mean of what the rounds found instead of at the last one's
+    noise.
 
     Example:
         >>> real = np.repeat([1, 2], 100)      # half stop after one event
@@ -76,7 +84,7 @@ def updated_offsets(
     drawn_share, drawn_reached = hazards(drawn, n_buckets)
     reached = np.minimum(real_reached, drawn_reached)
     weight = np.where(reached >= MIN_REACHED, reached / (reached + SHRINK), 0.0)
-    moved = offsets + weight * (_logit(real_share) - _logit(drawn_share))
+    moved = offsets + rate * weight * (_logit(real_share) - _logit(drawn_share))
     return np.clip(moved, -MAX_OFFSET, MAX_OFFSET)
 
 

@@ -64,7 +64,7 @@ def calibrate_columns(
         masks = model._step_masks()
         for _ in range(_COLUMN_ROUNDS):
             torch.manual_seed(seed)
-            _, position, tokens = model._sample_events(context, masks, None)
+            _, position, tokens, _ = model._sample_events(context, masks, None)
             position, tokens = position.cpu().numpy(), tokens.cpu().numpy()
             worst = 0.0
             for i, column in enumerate(encoder.learned_columns):
@@ -121,7 +121,7 @@ def calibrate_stop(model: Any, target: float, seed: int) -> list[float]:
         for _ in range(_ROUNDS):
             network.out_bias[0, 0, 1] = base + shift
             torch.manual_seed(seed)
-            entity, _, _ = model._sample_events(context, masks, None)
+            entity, _, _, _ = model._sample_events(context, masks, None)
             lengths = np.bincount(entity.cpu().numpy(), minlength=len(context))
             tried.append((shift, float(np.log1p(lengths).mean())))
             if abs(tried[-1][1] - target) < _TOLERANCE:

@@ -17,7 +17,8 @@ import torch
 
 from synthkit.errors import DataError
 from synthkit.generators.sequential.entities import _plain
-from synthkit.generators.sequential.index import _learned_frame
+from synthkit.generators.sequential.index import _START, _learned_frame
+from synthkit.generators.sequential.step_values import exact_steps
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class _Prefix:
         entity: The entity (context row) of each seed event.
         tokens: ``[entities, longest prefix, columns]`` tokens, zero-padded.
         lengths: Seed events per entity.
+        steps: ``[entities, longest prefix]`` exact time steps of the seed events
+            (:func:`~synthkit.generators.sequential.step_values.exact_steps`; 0
+            without an index), zero-padded.
         origin: Each entity's last seed time on the index's numeric scale (0 if none).
         constants: Constant event columns per entity from its first seed event
             (missing for entities without seed events).
@@ -38,6 +42,7 @@ class _Prefix:
     entity: np.ndarray
     tokens: torch.Tensor
     lengths: torch.Tensor
+    steps: torch.Tensor
     origin: np.ndarray
     constants: pd.DataFrame
 
@@ -54,6 +59,7 @@ class _Prefix:
             entity[order],
             self.tokens[index],
             self.lengths[index],
+            self.steps[index],
             self.origin[rows],
             self.constants.iloc[rows].reset_index(drop=True),
         )
@@ -132,16 +138,24 @@ class SeedEvents:
         learned = [c for c in columns if c not in (key, index) and c not in constant]
         n_columns = 0 if self.event_encoder_ is None else len(self.event_encoder_.vocab_sizes)
         tokens = torch.zeros((len(seeds), n_columns), dtype=torch.long)
+        steps = np.zeros(len(seeds))
         if self.event_encoder_ is not None and len(seeds):
             frame = _learned_frame(
                 seeds, positions, learned, index, self._index_transform, self._index_rules
             )
             tokens = self.event_encoder_.encode(frame, random_state=seed)
-        padded = torch.zeros((n, int(lengths.max(initial=0)), n_columns), dtype=torch.long)
+            if _START in frame.columns:
+                steps = exact_steps(frame)
+        longest = int(lengths.max(initial=0))
+        padded = torch.zeros((n, longest, n_columns), dtype=torch.long)
         padded[torch.as_tensor(entity), torch.as_tensor(positions)] = tokens.cpu()
+        padded_steps = torch.zeros((n, longest), dtype=torch.float64)
+        padded_steps[torch.as_tensor(entity), torch.as_tensor(positions)] = torch.as_tensor(steps)
         # Constant columns of seeded entities come from their first seed event.
         constants = seeds[constant].groupby(entity).first().reindex(range(n))
-        return _Prefix(seeds, entity, padded, torch.as_tensor(lengths), origin, constants)
+        return _Prefix(
+            seeds, entity, padded, torch.as_tensor(lengths), padded_steps, origin, constants
+        )
 
 
 def _conformed(values: pd.Series, dtype: str) -> pd.Series:
