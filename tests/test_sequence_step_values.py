@@ -109,3 +109,15 @@ def test_decoded_times_are_the_times_the_sampler_read(
     assert len(decoded) == len(sampled) == 6 * len(given)
     bound = np.repeat(given["futime"].to_numpy(dtype=float), 6)
     np.testing.assert_allclose(decoded, np.minimum(sampled, bound), atol=0.5 + 1e-9)
+
+
+def test_histories_of_one_event_learn_no_gaps(nafld: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    labs, patients = nafld
+    first = labs.groupby("id").head(1)  # each patient's first lab test alone
+    model = synthkit.SequenceSynthesizer("ar", **FAST).fit(
+        synthkit.SequenceDataset(first, "id", "days"), context=patients
+    )
+    assert "__sequence_gap__" not in model.event_encoder_.learned_columns
+    drawn = model.sample(n_entities=200, random_state=1)
+    assert drawn.data.groupby("id").size().max() == 1
+    assert drawn.data["days"].between(first["days"].min(), first["days"].max()).all()

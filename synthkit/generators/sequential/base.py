@@ -282,6 +282,10 @@ class SequenceSynthesizer(
             for column in index_rules.columns:
                 event_meta[column] = model_metadata.column(column)
         frame = _learned_frame(events, positions, learned, index, index_transform, index_rules)
+        if _GAP in frame.columns and frame[_GAP].isna().all():
+            # No entity has a second event: there are no gaps to learn (nor to draw).
+            frame = frame.drop(columns=[_GAP])
+            del event_meta[_GAP]
         event_rules = [
             rule.to_dict()
             for rule in getattr(fit_metadata, "rules", [])

@@ -37,7 +37,8 @@ def exact_steps(frame: pd.DataFrame) -> np.ndarray:
         [5.0, 2.0, 0.5]
     """
     start = frame[_START].to_numpy(dtype=np.float64)
-    gap = np.maximum(frame[_GAP].to_numpy(dtype=np.float64), 0.0)
+    gap = frame[_GAP].to_numpy(dtype=np.float64) if _GAP in frame else np.zeros(len(frame))
+    gap = np.maximum(gap, 0.0)
     return np.nan_to_num(np.where(np.isnan(start), gap, start))
 
 
