@@ -665,8 +665,9 @@ class SequenceSynthesizer(
             round_seed = int(np.random.SeedSequence([seed, 0x57, attempt]).generate_state(1)[0])
             events = self._histories(table, keys, round_seed)
             drawn = np.bincount(events[key].to_numpy(dtype=np.int64), minlength=len(rows))
+            step = length_calibration.rate(attempt)
             buckets = length_calibration.updated_offsets(
-                buckets, lengths[rows], drawn, N_POSITION_BUCKETS, rate=1 / (attempt + 1)
+                buckets, lengths[rows], drawn, N_POSITION_BUCKETS, rate=step
             )
             self.layout_["stop_offsets"] = [round(float(b), 4) for b in buckets]
 

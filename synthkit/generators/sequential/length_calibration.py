@@ -19,7 +19,7 @@ import torch
 
 from synthkit.generators.sequential.network import position_buckets
 
-__all__ = ["ROUNDS", "SAMPLED_ENTITIES", "hazards", "updated_offsets"]
+__all__ = ["ROUNDS", "SAMPLED_ENTITIES", "hazards", "rate", "updated_offsets"]
 
 #: Rounds of drawing and correcting, and the entities drawn in each.
 ROUNDS = 5
@@ -68,11 +68,8 @@ def updated_offsets(
 ) -> np.ndarray:
     """``offsets`` moved by ``rate`` times the logit gap between real and drawn hazards per bucket.
 
-    Buckets that too few real or drawn histories reach keep their offset. The
-    drawn hazards are noisy (each round draws its histories anew), so rounds
-    move the offsets by a falling ``rate`` (``1 / (round + 1)``): the offsets
-    settle at the mean of what the rounds found instead of at the last one's
-    noise.
+    Buckets that too few real or drawn histories reach keep their offset; see
+    :func:`rate` for the share of the gap each round moves.
 
     Example:
         >>> real = np.repeat([1, 2], 100)      # half stop after one event
@@ -86,6 +83,21 @@ def updated_offsets(
     weight = np.where(reached >= MIN_REACHED, reached / (reached + SHRINK), 0.0)
     moved = offsets + rate * weight * (_logit(real_share) - _logit(drawn_share))
     return np.clip(moved, -MAX_OFFSET, MAX_OFFSET)
+
+
+def rate(attempt: int) -> float:
+    """The share of the logit gap round ``attempt`` (from 0) moves the offsets by.
+
+    The first rounds move them the whole way; the later ones by a falling share,
+    since each round's drawn hazards are noisy (its histories are drawn anew):
+    the offsets then settle at the mean of what the last rounds found instead of
+    at the last one's noise.
+
+    Example:
+        >>> [round(rate(a), 2) for a in range(5)]
+        [1.0, 1.0, 1.0, 0.5, 0.33]
+    """
+    return 1.0 / max(1, attempt - 1)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
