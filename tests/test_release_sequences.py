@@ -16,11 +16,13 @@ from synthkit.schema import SequenceDataset
 from tests.conftest import DATA
 
 #: Gates this small cohort can be held to: 150 entities leave the attacks' intervals
-#: too wide for the 0.10 bounds and the distance figures noisy; the failing-gate
-#: test checks refusal instead.
+#: too wide for the 0.10 bounds (singling out's upper bound moves around 0.10 from
+#: one fit to the next) and the distance figures noisy; the failing-gate test
+#: checks refusal instead.
 _SMALL_COHORT_GATES = {
     "inference_risk": None,
     "linkability_risk": None,
+    "singling_out_risk": 0.2,
     "dcr_share": 0.8,
     "mia_auc": 0.8,
 }
