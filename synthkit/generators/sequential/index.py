@@ -117,8 +117,11 @@ def _index_rules(
     return RuleTransform.fit(events[[*learned, index]], subset, clip=False)
 
 
-#: An index bound is kept when it holds on every event of at least this many entities.
+#: An index bound is kept when it holds on the events of at least this many entities,
+#: all but this share of them at most (outliers past it, as value protection treats
+#: a column's extremes).
 _MIN_BOUND_ENTITIES = 20
+_BOUND_OUTLIERS = 0.001
 
 
 def _bound_values(transform: NumericTransform, values: pd.Series) -> np.ndarray | None:
@@ -145,10 +148,12 @@ def _index_bound(
 ) -> str | None:
     """The entity column no event's index ever passes (a follow-up's end), if there is one.
 
-    A numeric or datetime column of the entity table bounds the index when every
-    event of every entity with a value in it lies at or before that value, over
-    at least ``_MIN_BOUND_ENTITIES`` entities with events (NAFLD: every lab test
-    falls within the patient's follow-up, ``days <= futime``), and the bound
+    A numeric or datetime column of the entity table bounds the index when the
+    events of the entities with a value in it lie at or before that value, all
+    but at most ``_BOUND_OUTLIERS`` of them (outliers: no drawn event passes the
+    bound), over at least ``_MIN_BOUND_ENTITIES`` entities with events (NAFLD:
+    every lab test falls within the patient's follow-up, ``days <= futime``, and
+    all but 0.04 % of the clinical events), and the bound
     lies on the index's scale: its median distance past the entities' last
     events is at most the span of the middle 90 % of event times (a holder's
     age is past every statement month 1 to 6 of their card, but 28 years past
@@ -180,7 +185,8 @@ def _index_bound(
         per_event = np.repeat(bound, lengths)
         known = ~np.isnan(per_event) & ~np.isnan(x)
         bounded = has_events & ~np.isnan(bound)
-        if bounded.sum() < _MIN_BOUND_ENTITIES or not np.all(x[known] <= per_event[known]):
+        past = int(np.sum(x[known] > per_event[known]))
+        if bounded.sum() < _MIN_BOUND_ENTITIES or past > _BOUND_OUTLIERS * known.sum():
             continue
         slack = float(np.nanmedian(bound[bounded] - last[bounded]))
         if slack <= span and slack < closest:
