@@ -600,10 +600,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
-        # Times are followed for the time inputs, and for the bound (a private fit has no
-        # time inputs but may have a declared bound).
+        # Each drawn start and gap gets its value here, for every model with them: the
+        # time inputs read it, the bound limits it and the decoder keeps it.
         timed = network.clock_buckets > 0
-        tables = self._clock_tables() if timed or bounds is not None else None
+        tables = self._clock_tables()
         floors = None if tables is None or bounds is None else self._time_floors()
         index_range = self.layout_.get("index_range")
         # The previous event's time and the first event's time, as training computes them.

@@ -849,8 +849,8 @@ class SequenceSynthesizer(
         past the learned index range stay at its end. ``limits`` holds each
         entity's bound on the index (:meth:`_entity_bounds`), if the model has one.
         ``steps`` holds the time steps drawn with the tokens (the values the
-        model's time inputs read), if the model drew them; otherwise the
-        index's start and gap tokens are decoded here.
+        model's time inputs read); without them (an index learned without gaps,
+        every entity having one event) the start tokens are decoded here.
 
         Returns:
             The events, and the entity of each (histories that passed the learned
