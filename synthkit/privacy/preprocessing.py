@@ -11,15 +11,16 @@ cell of each histogram, so the L2 sensitivity of ``K`` histograms is ``sqrt(K)``
   (``±{1, 2, 5}·10^k``) gives the range (its cells above the noise, half-open at the
   top; where its outermost cells decay, the decay is continued past them unless the
   next cell's count contradicts it, so a thin tail under the noise reaches about as
-  far as the real one), then a noisy histogram of 256 equal cells in that range gives
-  the quantile function and its bins (or, for integers spanning at most ``max_points``
-  values, every integer of the range gets a token, and that histogram is one noisy
-  count per integer, made consistent with the range cells' counts, which the one-way
-  marginals pool with theirs; zero, when common,
-  gets a token of its own). The fine cells the noise floor empties get the rows their
-  range cell holds beyond the kept fine counts, spread along the range cells' decay, so
-  the quantile function follows a tail instead of a flat line; each bin holds at least
-  ``_BIN_NOISE`` deviations of rows.
+  far as the real one), then a noisy histogram of equal cells in that range (256, or
+  fewer where the noise would swamp them) gives the quantile function and its bins
+  (or, for integers spanning at most ``max_points`` values, every integer of the
+  range gets a token, and that histogram is one noisy count per integer, made
+  consistent with the range cells' counts, which the one-way marginals pool with
+  theirs; zero, when common, gets a token of its own). The fine cells the noise floor
+  empties get the rows their range cell holds beyond the kept fine counts, spread
+  along the range cells' decay, so the quantile function follows a tail instead of a
+  flat line; under public bounds the fine counts' own pooled blocks play the range
+  cells' part. Each bin holds at least ``_BIN_NOISE`` deviations of rows.
 
 Bounds and category lists the user declares public are used as given and spend nothing
 on their range or set. Metadata (kinds, dtypes, integer or decimal rounding, datetime
@@ -546,12 +547,13 @@ def _noisy_tokens(
     # Zero is a data-independent candidate spike (amounts that are mostly zero).
     zero = low <= 0.0 <= high
     at_zero = observed == 0.0 if zero else np.zeros(len(observed), bool)
-    edges = np.linspace(low, high, _FINE_CELLS + 1)
+    n_cells = _fine_cells(len(values), sigma)
+    edges = np.linspace(low, high, n_cells + 1)
     # Values beyond the range are left out rather than clipped in: clipped, they pile
     # up in the end cell and draw bins there (capital gains of 99,999 at 10,000).
     inner = observed[~at_zero & (values[~missing] >= low) & (values[~missing] <= high)]
     counts = np.histogram(inner, bins=edges)[0]
-    raw = counts + rng.normal(0.0, sigma, _FINE_CELLS)
+    raw = counts + rng.normal(0.0, sigma, n_cells)
     noisy = np.where(raw > _NOISE_FLOOR * sigma, raw, 0.0)
     points: list[float] = []
     noisy_zero = 0.0
@@ -560,8 +562,11 @@ def _noisy_tokens(
         total = noisy.sum() + max(noisy_zero, 0.0)
         if noisy_zero > max(_NOISE_FLOOR * sigma, total / n_bins):
             points = [0.0]
-    mass = _fine_mass(edges, noisy, raw, cells, max(noisy_zero, 0.0) if points else 0.0)
-    sub_edges = np.linspace(low, high, _FINE_CELLS * _SUB_CELLS + 1)
+    spike = max(noisy_zero, 0.0) if points else 0.0
+    if cells is None:  # public bounds: the fine counts, pooled where the noise needs it
+        cells, spike = _pooled_cells(edges, raw, sigma), 0.0
+    mass = _fine_mass(edges, noisy, raw, cells, spike)
+    sub_edges = np.linspace(low, high, n_cells * _SUB_CELLS + 1)
     cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
     knots = np.interp(np.linspace(0.0, 1.0, _LEVELS + 1), cdf, sub_edges)
     # Each bin should hold rows well above the noise: its share of the released
@@ -571,6 +576,82 @@ def _noisy_tokens(
     held = float(mass.sum())
     bins = max(1, min(n_bins, _FINE_CELLS // 4, int(held / (_BIN_NOISE * sigma))))
     return NumericTokens(points, knots.tolist(), bins, has_missing), float(low), float(high)
+
+
+# A block of fine cells is split in halves while both halves' noisy sums stand this
+# many of their noise deviations above zero, or differ by this many deviations of
+# their difference; a block's rows count only above this many deviations.
+_POOL_DEVIATIONS = 3.0
+
+
+# The fine histogram gets about one cell per this many noise deviations of rows.
+_ROWS_PER_CELL = 4.0
+_FEWEST_CELLS = 4
+
+
+def _fine_cells(n_rows: int, sigma: float) -> int:
+    """Cells of a numeric column's fine histogram: at most 256, fewer under more noise.
+
+    Read from public figures only (the row count and the noise). A power of two near
+    ``n_rows / (4 sigma)``: the equal cells of a range hold well under ``n_rows /
+    cells`` rows where the column is thin, so finer cells would leave most of them
+    under the noise floor. On 2,100 NAFLD patients (weight, height, age, follow-up),
+    the drawn values' distance from the real ones (Kolmogorov-Smirnov, three seeds)
+    at noise deviations of 10, 30 and 63 rows went, with 256 cells against these,
+    from 0.07, 0.21 and 0.25 to 0.03, 0.06 and 0.08 in noisy ranges, and from 0.07,
+    0.22 and 0.57 to 0.04, 0.06 and 0.09 in public bounds. On Adult (32,561 rows, a
+    deviation of 67) ``fnlwgt``'s quantiles keep their tail with 64.
+
+    Example:
+        >>> _fine_cells(32_561, 67.0), _fine_cells(2_100, 63.0), _fine_cells(10**7, 1.0)
+        (64, 8, 256)
+    """
+    cells = n_rows / (_ROWS_PER_CELL * sigma)
+    return int(min(_FINE_CELLS, max(_FEWEST_CELLS, 2 ** math.floor(math.log2(max(cells, 1.0))))))
+
+
+def _pooled_cells(edges: np.ndarray, raw: np.ndarray, sigma: float) -> _Cells:
+    """Cells of a public range read off the fine histogram at the resolution its noise allows.
+
+    The fine histogram's noisy counts are summed over halving blocks (a post-processing
+    of the one release, spending nothing): a block is split while its halves stand
+    clearly above the noise or clearly apart, so the bulk of a column is described
+    cell by cell where its counts are large and by a few wide blocks where they are
+    not. Without this, the rows of every fine cell under the noise floor were spread
+    evenly over the public range: 2,100 NAFLD patients with weights bounded to
+    (30, 250) kg at a noise of 63 rows per cell kept no cell, and the weights came out
+    uniform over the bounds.
+
+    Example:
+        >>> edges = np.linspace(0.0, 100.0, 9)
+        >>> raw = np.array([0.0, 0.0, 400.0, 900.0, 500.0, 0.0, 0.0, 0.0])
+        >>> _pooled_cells(edges, raw, 10.0).edges.tolist()
+        [0.0, 25.0, 37.5, 50.0, 62.5, 75.0, 100.0]
+    """
+    prefix = np.concatenate([[0.0], np.cumsum(raw)])
+    blocks: list[tuple[int, int]] = []
+    pending = [(0, len(raw))]
+    while pending:
+        start, stop = pending.pop()
+        if stop - start >= 2:
+            middle = (start + stop) // 2
+            left, right = prefix[middle] - prefix[start], prefix[stop] - prefix[middle]
+            deviation = sigma * math.sqrt((stop - start) / 2)
+            both = min(left, right) > _POOL_DEVIATIONS * deviation
+            apart = abs(left - right) > _POOL_DEVIATIONS * deviation * math.sqrt(2.0)
+            if both or apart:
+                pending += [(middle, stop), (start, middle)]
+                continue
+        blocks.append((start, stop))
+    blocks.sort()
+    cut = np.array([start for start, _ in blocks] + [len(raw)])
+    sums = np.array([prefix[stop] - prefix[start] for start, stop in blocks])
+    floor = _POOL_DEVIATIONS * sigma * np.sqrt(np.diff(cut))
+    rows = np.where(sums > floor, sums, 0.0)
+    cell_edges = edges[cut].astype(float)
+    slopes = np.full(len(rows), np.nan)
+    released = np.full(len(rows), np.nan)
+    return _Cells(cell_edges, rows, _fill_slopes(cell_edges, rows, slopes), released)
 
 
 def _consistent(noisy: np.ndarray, grid: np.ndarray, cells: _Cells) -> np.ndarray:
@@ -611,7 +692,8 @@ def _fine_mass(
     cells hold are spread over its emptied sub-cells along the cell's log-density
     slope, so a tail keeps decaying instead of stopping where the fine counts sink
     under the noise or being spread evenly to the end of the range. With public
-    bounds (no range cells) the rows missed overall are spread evenly. ``at_zero``
+    bounds the cells are the fine counts' own pooled blocks (:func:`_pooled_cells`);
+    with no cells at all the rows missed overall are spread evenly. ``at_zero``
     rows are a token of their own and are taken out of the range cell holding zero.
     Only released counts are read.
     """
