@@ -570,3 +570,25 @@ def test_a_column_can_switch_off_rare_category_pooling():
 def test_frames_round_trip_through_model_file_text(frame):
     back = frame_from_text(frame_to_text(frame))
     pd.testing.assert_frame_equal(back, frame.reset_index(drop=True))
+
+
+def test_a_root_with_nothing_to_learn_is_drawn_without_a_model():
+    # A root of a key, a constant and a name column: no table model (it would refuse
+    # a table of constants); a root with a number that varies gets one.
+    labs = _nafld(40).tables["labs"]
+    ids = labs["id"].unique()
+    first = ["Anna", "James", "Maria", "David", "Laura", "Peter", "Sofia", "Lucas"]
+    names = [first[i % len(first)] for i in range(len(ids))]
+    for extra, role in (({}, "unlearned"), ({"age": np.arange(len(ids)) % 50 + 20}, "root")):
+        root = pd.DataFrame({"id": ids, "site": "north", "first_name": names, **extra})
+        dataset = synthkit.RecordDataset(
+            {"patients": root, "labs": labs},
+            [synthkit.Relationship("patients", "labs", "id", "id")],
+            primary_keys={"patients": "id"},
+        )
+        model = synthkit.RecordSynthesizer("ar", random_state=0, **FAST).fit(dataset)
+        assert model.layout_["tables"]["patients"]["role"] == role
+        assert ("patients" in model.models_) == (role == "root")
+        synthetic = model.sample(random_state=1)
+        assert (synthetic.tables["patients"]["site"] == "north").all()
+        assert synthetic.tables["labs"]["id"].isin(synthetic.tables["patients"]["id"]).all()

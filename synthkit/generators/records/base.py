@@ -59,7 +59,7 @@ from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.entities import _key_entry
 from synthkit.generators.sequential.private_layout import private_key_entry
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
-from synthkit.metadata import Metadata
+from synthkit.metadata import Kind, Metadata
 from synthkit.pii.common import seed_for
 from synthkit.pii.ids import generate_ids
 from synthkit.processing.table_encoder import TableEncoder
@@ -706,7 +706,13 @@ def _encoder_alone(values: pd.DataFrame, threshold: int) -> TableEncoder | bool 
     """
     if values.shape[1] == 0:
         return None
-    encoder = TableEncoder(rare_category_threshold=threshold).fit(values)
+    metadata = Metadata.for_data(values)
+    for column in values.columns:
+        kind = Kind(metadata.column(column)["kind"])
+        # A number that varies is always learned: no need to fit mixtures to know it.
+        if kind in (Kind.NUMERICAL, Kind.DATETIME) and values[column].nunique() > 1:
+            return False
+    encoder = TableEncoder(rare_category_threshold=threshold).fit(values, metadata)
     return encoder if encoder.output_dim_ == 0 else False
 
 
