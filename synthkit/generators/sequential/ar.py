@@ -283,7 +283,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         steps: torch.Tensor | None = None,
     ) -> None:
         # Time inputs need the index's start and gap tokens; the private fit has none.
-        timed = self._entity_budget is None and self._clock_tables() is not None
+        timed = self._entity_budget is None and self._has_clock_columns()
         self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
         self._build_modules()
         private = self._entity_budget is not None
@@ -495,17 +495,22 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             floors[head] = torch.as_tensor(np.asarray(lows, dtype=np.float64), device=self.device_)
         return floors
 
+    def _has_clock_columns(self) -> bool:
+        """Whether the index is learned as start and gap columns (an index, an encoder)."""
+        encoder = self.event_encoder_
+        if encoder is None or self.layout_["sequence_index"] is None:
+            return False
+        return {_START, _GAP} <= set(encoder.learned_columns)
+
     def _clock_tables(self) -> tuple[int, TokenValues, int, TokenValues] | None:
         """The start and gap columns' positions among the event columns and their values.
 
         None if the index has no start and gap columns (no index, no encoder).
         """
+        if not self._has_clock_columns():
+            return None
         encoder = self.event_encoder_
-        if encoder is None or self.layout_["sequence_index"] is None:
-            return None
         columns = encoder.learned_columns
-        if _START not in columns or _GAP not in columns:
-            return None
         found: list[Any] = []
         for column in (_START, _GAP):
             found += [columns.index(column), TokenValues(encoder.tokens_[column], self.device_)]
