@@ -16,6 +16,7 @@ from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.index import _GAP, _START
 from synthkit.generators.sequential.network import SequenceNetwork, position_buckets
 from synthkit.generators.sequential.private import fit_events_private
+from synthkit.generators.sequential.start_head import refine_start_head
 from synthkit.generators.sequential.step_values import TokenValues
 from synthkit.generators.sequential.threads import one_cpu_thread
 from synthkit.generators.sequential.validation import (
@@ -261,6 +262,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             self.hidden_dim,
             self._dropout(),
             clock_buckets=self.layout_.get("clock_buckets", 0),
+            start_bound=self.layout_.get("start_bound", False),
         ).to(self.device_)
 
     def _dropout(self) -> float:
@@ -285,6 +287,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         # Time inputs need the index's start and gap tokens; the private fit has none.
         timed = self._entity_budget is None and self._has_clock_columns()
         self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
+        self.layout_["start_bound"] = timed and bounds is not None
         self._build_modules()
         private = self._entity_budget is not None
         if private:
@@ -307,6 +310,29 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             else:
                 self._fit_public(tokens, offsets, lengths, context, timed, bounds, steps)
+                if self.network_.start_bound is not None and bounds is not None:
+                    self._refine_start(tokens, offsets, lengths, context, bounds)
+
+    def _refine_start(
+        self,
+        tokens: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        context: torch.Tensor,
+        bounds: torch.Tensor,
+    ) -> None:
+        """Learn how the first time depends on the bound, on first events (``start_head``)."""
+        with_events = torch.nonzero(lengths > 0).squeeze(1)
+        head = 1 + self.event_encoder_.learned_columns.index(_START)
+        with one_cpu_thread(self.device_):
+            epoch = refine_start_head(
+                self.network_,
+                head,
+                tokens[offsets[with_events]],
+                context[with_events],
+                bounds[with_events],
+            )
+        self.layout_["start_refinement"] = {"best_epoch": epoch}
 
     def _fit_public(
         self,
@@ -623,6 +649,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 clock = network.clock_tokens(left, time - origin, where)
             state = sampler.step(previous, position, state, clock)
             projected = sampler.projected(state, context_part)
+
             # One uniform per head and entity, drawn before the stopped ones leave.
             uniform = torch.rand(len(alive), n_heads, device=device)
             tokens = torch.zeros((len(alive), n_heads), dtype=torch.long, device=device)
@@ -651,12 +678,25 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             # The start and gap are drawn among the tokens that keep the history within
             # its bound: the history goes on to its drawn length, as real ones do.
             room = None if floors is None else bounds[alive] - (0.0 if first else time)
+            # The first time's head reads the entity's bound (start_head).
+            start_offsets = None
+            if first and network.start_bound is not None and bounds is not None:
+                start_offsets = (tables[0] + 1, network.start_bound_logits(bounds[alive]))
             for head in range(1, n_heads):
                 allowed = None
                 if room is not None and head in floors:
                     allowed = floors[head][None, :] <= room[:, None]
+                offsets = None
+                if start_offsets is not None and head == start_offsets[0]:
+                    offsets = start_offsets[1]
                 tokens[:, head] = sampler.draw(
-                    head, projected, tokens, uniform[:, head], first, allowed=allowed
+                    head,
+                    projected,
+                    tokens,
+                    uniform[:, head],
+                    first,
+                    allowed=allowed,
+                    offsets=offsets,
                 )
             step = None
             if tables is not None:

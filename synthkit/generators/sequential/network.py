@@ -61,6 +61,8 @@ class SequenceNetwork(nn.Module):
         hidden_dim: Width of each head's hidden layers.
         dropout: Dropout on hidden layers while training.
         clock_buckets: Buckets of the time inputs (0: no time inputs).
+        start_bound: Whether the first time's head reads the entity's bound on the
+            index (networks with time inputs; see :meth:`start_bound_hidden`).
 
     Example:
         >>> net = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
@@ -80,6 +82,7 @@ class SequenceNetwork(nn.Module):
         hidden_dim: int = 64,
         dropout: float = 0.0,
         clock_buckets: int = 0,
+        start_bound: bool = False,
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -129,6 +132,11 @@ class SequenceNetwork(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_heads, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_heads, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_heads, 1, width))
+        # Logits the first time's head adds by the bucket of the entity's bound: zero
+        # until the head's own passes (start_head.refine_start_head) learn them.
+        self.start_bound = None
+        if start_bound and self.clock_buckets:
+            self.start_bound = nn.Parameter(torch.zeros(2, width))
 
     # ------------------------------------------------------------- history
     def encode_context(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -185,6 +193,22 @@ class SequenceNetwork(nn.Module):
             embedded = embedded + self._clock_input(clock, shape)
         return embedded
 
+    def start_bound_logits(self, bounds: torch.Tensor) -> torch.Tensor:
+        """Logits ``[entities, max_vocab]`` the first time's head adds for each entity's bound.
+
+        The bound's bucket (as the time left before it is bucketed, at time 0) is
+        scaled to ``[-1, 1]``; each token's logit moves along it, linearly and
+        quadratically: the first time's tokens are ordered, so a few weights per
+        token describe how the bound shifts them.
+        """
+        if self.start_bound is None:
+            raise ValueError("this network was built without start_bound")
+        edges = self.clock_edges[0].contiguous()
+        buckets = torch.bucketize(bounds.to(edges.dtype).contiguous(), edges).float()
+        scaled = 2.0 * buckets / max(self.clock_buckets - 1, 1) - 1.0
+        features = torch.stack([scaled, scaled.square() - 1.0 / 3.0], dim=-1)
+        return features @ self.start_bound
+
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
         """The GRU's initial state ``[1, entities, state_dim]`` from context vectors."""
         return torch.tanh(self.initial(context))[None]
@@ -219,7 +243,11 @@ class SequenceNetwork(nn.Module):
         return torch.baddbmm(self.out_bias[index], hidden, self.out[index])
 
     def heads_logits(
-        self, state: torch.Tensor, context: torch.Tensor, tokens: torch.Tensor
+        self,
+        state: torch.Tensor,
+        context: torch.Tensor,
+        tokens: torch.Tensor,
+        extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[rows, heads, max_vocab]`` of every head given the tokens before it.
 
@@ -227,6 +255,7 @@ class SequenceNetwork(nn.Module):
             state: ``[rows, state_dim]`` history states.
             context: ``[rows, state_dim]`` context vectors.
             tokens: ``[rows, heads]`` tokens: the stop flag then the event columns.
+            extra: ``[rows, heads, max_vocab]`` added to the heads' logits, if given.
         """
         rows = tokens.shape[0]
         index = (tokens + self.head_offsets)[:, None, :] + self.head_tables[None, :, None]
@@ -238,6 +267,8 @@ class SequenceNetwork(nn.Module):
         ).reshape(rows, self.n_heads, -1)
         hidden = (summed + self._projected(state, context)).transpose(0, 1)
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
+        if extra is not None:
+            logits = logits + extra
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
     def position_losses(
@@ -368,14 +399,18 @@ class _Sampler:
         first: bool,
         stop_offset: float = 0.0,
         allowed: torch.Tensor | None = None,
+        offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Tokens of ``head`` given the tokens of the heads before it and one uniform per row.
 
-        ``stop_offset`` is added to the stop flag's "stop" logit (head 0).
+        ``stop_offset`` is added to the stop flag's "stop" logit (head 0), and
+        ``offsets`` (``[rows, max_vocab]``) to every row's logits.
         ``allowed`` (``[rows, vocab]``) keeps each row to some tokens; a row
         that would keep none of its possible tokens keeps them all.
         """
         logits = self.logits(head, projected, tokens, first)
+        if offsets is not None:
+            logits = logits + offsets[:, : logits.shape[1]]
         if head == 0 and stop_offset:
             logits[:, 1] += stop_offset  # a fresh tensor: no copy, no transfer per step
         if allowed is not None:
