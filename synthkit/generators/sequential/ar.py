@@ -649,7 +649,6 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 clock = network.clock_tokens(left, time - origin, where)
             state = sampler.step(previous, position, state, clock)
             projected = sampler.projected(state, context_part)
-
             # One uniform per head and entity, drawn before the stopped ones leave.
             uniform = torch.rand(len(alive), n_heads, device=device)
             tokens = torch.zeros((len(alive), n_heads), dtype=torch.long, device=device)
@@ -679,16 +678,16 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             # its bound: the history goes on to its drawn length, as real ones do.
             room = None if floors is None else bounds[alive] - (0.0 if first else time)
             # The first time's head reads the entity's bound (start_head).
-            start_offsets = None
+            start_logits = None
             if first and network.start_bound is not None and bounds is not None:
-                start_offsets = (tables[0] + 1, network.start_bound_logits(bounds[alive]))
+                start_logits = (tables[0] + 1, network.start_bound_logits(bounds[alive]))
             for head in range(1, n_heads):
                 allowed = None
                 if room is not None and head in floors:
                     allowed = floors[head][None, :] <= room[:, None]
-                offsets = None
-                if start_offsets is not None and head == start_offsets[0]:
-                    offsets = start_offsets[1]
+                added = None
+                if start_logits is not None and head == start_logits[0]:
+                    added = start_logits[1]
                 tokens[:, head] = sampler.draw(
                     head,
                     projected,
@@ -696,7 +695,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     uniform[:, head],
                     first,
                     allowed=allowed,
-                    offsets=offsets,
+                    logit_offsets=added,
                 )
             step = None
             if tables is not None:

@@ -62,7 +62,7 @@ class SequenceNetwork(nn.Module):
         dropout: Dropout on hidden layers while training.
         clock_buckets: Buckets of the time inputs (0: no time inputs).
         start_bound: Whether the first time's head reads the entity's bound on the
-            index (networks with time inputs; see :meth:`start_bound_hidden`).
+            index (networks with time inputs; see :meth:`start_bound_logits`).
 
     Example:
         >>> net = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
@@ -243,11 +243,7 @@ class SequenceNetwork(nn.Module):
         return torch.baddbmm(self.out_bias[index], hidden, self.out[index])
 
     def heads_logits(
-        self,
-        state: torch.Tensor,
-        context: torch.Tensor,
-        tokens: torch.Tensor,
-        extra: torch.Tensor | None = None,
+        self, state: torch.Tensor, context: torch.Tensor, tokens: torch.Tensor
     ) -> torch.Tensor:
         """Logits ``[rows, heads, max_vocab]`` of every head given the tokens before it.
 
@@ -255,7 +251,6 @@ class SequenceNetwork(nn.Module):
             state: ``[rows, state_dim]`` history states.
             context: ``[rows, state_dim]`` context vectors.
             tokens: ``[rows, heads]`` tokens: the stop flag then the event columns.
-            extra: ``[rows, heads, max_vocab]`` added to the heads' logits, if given.
         """
         rows = tokens.shape[0]
         index = (tokens + self.head_offsets)[:, None, :] + self.head_tables[None, :, None]
@@ -267,8 +262,6 @@ class SequenceNetwork(nn.Module):
         ).reshape(rows, self.n_heads, -1)
         hidden = (summed + self._projected(state, context)).transpose(0, 1)
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
-        if extra is not None:
-            logits = logits + extra
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
     def position_losses(
@@ -399,18 +392,18 @@ class _Sampler:
         first: bool,
         stop_offset: float = 0.0,
         allowed: torch.Tensor | None = None,
-        offsets: torch.Tensor | None = None,
+        logit_offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Tokens of ``head`` given the tokens of the heads before it and one uniform per row.
 
         ``stop_offset`` is added to the stop flag's "stop" logit (head 0), and
-        ``offsets`` (``[rows, max_vocab]``) to every row's logits.
+        ``logit_offsets`` (``[rows, max_vocab]``) to every row's logits.
         ``allowed`` (``[rows, vocab]``) keeps each row to some tokens; a row
         that would keep none of its possible tokens keeps them all.
         """
         logits = self.logits(head, projected, tokens, first)
-        if offsets is not None:
-            logits = logits + offsets[:, : logits.shape[1]]
+        if logit_offsets is not None:
+            logits = logits + logit_offsets[:, : logits.shape[1]]
         if head == 0 and stop_offset:
             logits[:, 1] += stop_offset  # a fresh tensor: no copy, no transfer per step
         if allowed is not None:
