@@ -263,6 +263,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             self._dropout(),
             clock_buckets=self.layout_.get("clock_buckets", 0),
             start_bound=self.layout_.get("start_bound", False),
+            start_columns=self.layout_.get("start_columns", ()),
         ).to(self.device_)
 
     def _dropout(self) -> float:
@@ -288,6 +289,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         timed = self._entity_budget is None and self._has_clock_columns()
         self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
         self.layout_["start_bound"] = timed and bounds is not None
+        self.layout_["start_columns"] = self._numeric_context() if timed else []
         self._build_modules()
         private = self._entity_budget is not None
         if private:
@@ -521,6 +523,16 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             floors[head] = torch.as_tensor(np.asarray(lows, dtype=np.float64), device=self.device_)
         return floors
 
+    def _numeric_context(self) -> list[tuple[int, int]]:
+        """``(position, tokens)`` of the context's numeric columns among its token columns."""
+        encoder = self.context_encoder_
+        if encoder is None:
+            return []
+        sizes = encoder.vocab_sizes
+        return [
+            (i, sizes[i]) for i, c in enumerate(encoder.learned_columns) if c in encoder.tokens_
+        ]
+
     def _has_clock_columns(self) -> bool:
         """Whether the index is learned as start and gap columns (an index, an encoder)."""
         encoder = self.event_encoder_
@@ -680,7 +692,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             # The first time's head reads the entity's bound (start_head).
             start_logits = None
             if first and network.start_bound is not None and bounds is not None:
-                start_logits = (tables[0] + 1, network.start_bound_logits(bounds[alive]))
+                offsets = network.start_bound_logits(bounds[alive], context[alive])
+                start_logits = (tables[0] + 1, offsets)
             for head in range(1, n_heads):
                 allowed = None
                 if room is not None and head in floors:

@@ -63,6 +63,8 @@ class SequenceNetwork(nn.Module):
         clock_buckets: Buckets of the time inputs (0: no time inputs).
         start_bound: Whether the first time's head reads the entity's bound on the
             index (networks with time inputs; see :meth:`start_bound_logits`).
+        start_columns: ``(context column, tokens)`` of the context's numeric
+            columns, whose tokens that head reads as ordered values too.
 
     Example:
         >>> net = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
@@ -83,6 +85,7 @@ class SequenceNetwork(nn.Module):
         dropout: float = 0.0,
         clock_buckets: int = 0,
         start_bound: bool = False,
+        start_columns: Sequence[tuple[int, int]] = (),
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -135,8 +138,10 @@ class SequenceNetwork(nn.Module):
         # Logits the first time's head adds by the bucket of the entity's bound: zero
         # until the head's own passes (start_head.refine_start_head) learn them.
         self.start_bound = None
+        self.start_columns = [(int(c), int(n)) for c, n in start_columns]
         if start_bound and self.clock_buckets:
-            self.start_bound = nn.Parameter(torch.zeros(2, width))
+            features = 2 * (1 + len(self.start_columns))
+            self.start_bound = nn.Parameter(torch.zeros(features, width))
 
     # ------------------------------------------------------------- history
     def encode_context(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -193,20 +198,23 @@ class SequenceNetwork(nn.Module):
             embedded = embedded + self._clock_input(clock, shape)
         return embedded
 
-    def start_bound_logits(self, bounds: torch.Tensor) -> torch.Tensor:
-        """Logits ``[entities, max_vocab]`` the first time's head adds for each entity's bound.
+    def start_bound_logits(self, bounds: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Logits ``[entities, max_vocab]`` the first time's head adds for each entity.
 
-        The bound's bucket (as the time left before it is bucketed, at time 0) is
-        scaled to ``[-1, 1]``; each token's logit moves along it, linearly and
-        quadratically: the first time's tokens are ordered, so a few weights per
-        token describe how the bound shifts them.
+        The bound's bucket (as the time left before it is bucketed, at time 0) and
+        each numeric context column's token are scaled to ``[-1, 1]``; each token's
+        logit moves along them, linearly and quadratically: the first time's tokens
+        are ordered, so a few weights per token describe how each shifts them.
         """
         if self.start_bound is None:
             raise ValueError("this network was built without start_bound")
         edges = self.clock_edges[0].contiguous()
         buckets = torch.bucketize(bounds.to(edges.dtype).contiguous(), edges).float()
-        scaled = 2.0 * buckets / max(self.clock_buckets - 1, 1) - 1.0
-        features = torch.stack([scaled, scaled.square() - 1.0 / 3.0], dim=-1)
+        scaled = [2.0 * buckets / max(self.clock_buckets - 1, 1) - 1.0]
+        for column, size in self.start_columns:
+            scaled.append(2.0 * context[:, column].float() / max(size - 1, 1) - 1.0)
+        values = torch.stack(scaled, dim=-1)
+        features = torch.cat([values, values.square() - 1.0 / 3.0], dim=-1)
         return features @ self.start_bound
 
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
