@@ -562,10 +562,10 @@ def _noisy_tokens(
         total = noisy.sum() + max(noisy_zero, 0.0)
         if noisy_zero > max(_NOISE_FLOOR * sigma, total / n_bins):
             points = [0.0]
-    spike = max(noisy_zero, 0.0) if points else 0.0
-    if cells is None:  # public bounds: the fine counts, pooled where the noise needs it
-        cells, spike = _pooled_cells(edges, raw, sigma), 0.0
-    mass = _fine_mass(edges, noisy, raw, cells, spike)
+    if cells is None:  # public bounds: the fine counts (zero's rows left out), pooled
+        mass = _fine_mass(edges, noisy, _pooled_cells(edges, raw, sigma), 0.0)
+    else:  # the range's cells hold zero's rows: a zero token takes them out
+        mass = _fine_mass(edges, noisy, cells, max(noisy_zero, 0.0) if points else 0.0)
     sub_edges = np.linspace(low, high, n_cells * _SUB_CELLS + 1)
     cdf = np.concatenate([[0.0], np.cumsum(mass)]) / mass.sum()
     knots = np.interp(np.linspace(0.0, 1.0, _LEVELS + 1), cdf, sub_edges)
@@ -576,12 +576,6 @@ def _noisy_tokens(
     held = float(mass.sum())
     bins = max(1, min(n_bins, _FINE_CELLS // 4, int(held / (_BIN_NOISE * sigma))))
     return NumericTokens(points, knots.tolist(), bins, has_missing), float(low), float(high)
-
-
-# A block of fine cells is split in halves while both halves' noisy sums stand this
-# many of their noise deviations above zero, or differ by this many deviations of
-# their difference; a block's rows count only above this many deviations.
-_POOL_DEVIATIONS = 3.0
 
 
 # The fine histogram gets about one cell per this many noise deviations of rows.
@@ -608,6 +602,12 @@ def _fine_cells(n_rows: int, sigma: float) -> int:
     """
     cells = n_rows / (_ROWS_PER_CELL * sigma)
     return int(min(_FINE_CELLS, max(_FEWEST_CELLS, 2 ** math.floor(math.log2(max(cells, 1.0))))))
+
+
+# A block of fine cells is split in halves while both halves' noisy sums stand this
+# many of their noise deviations above zero, or differ by this many deviations of
+# their difference; a block's rows count only above this many deviations.
+_POOL_DEVIATIONS = 3.0
 
 
 def _pooled_cells(edges: np.ndarray, raw: np.ndarray, sigma: float) -> _Cells:
@@ -676,26 +676,19 @@ def _consistent(noisy: np.ndarray, grid: np.ndarray, cells: _Cells) -> np.ndarra
     return out
 
 
-def _fine_mass(
-    edges: np.ndarray,
-    kept: np.ndarray,
-    raw: np.ndarray,
-    cells: _Cells | None,
-    at_zero: float,
-) -> np.ndarray:
+def _fine_mass(edges: np.ndarray, kept: np.ndarray, cells: _Cells, at_zero: float) -> np.ndarray:
     """Rows per sub-cell of the fine histogram: what it kept, plus the rows it missed.
 
     The fine cells whose noisy counts stand above the noise keep them (spread evenly
     over their sub-cells). The rows the noise floor emptied (a decaying tail of a few
     rows per cell: Adult's ``fnlwgt`` above 350,000) are placed from the coarser
-    released cells of the range: each range cell's rows beyond what its kept fine
-    cells hold are spread over its emptied sub-cells along the cell's log-density
-    slope, so a tail keeps decaying instead of stopping where the fine counts sink
-    under the noise or being spread evenly to the end of the range. With public
-    bounds the cells are the fine counts' own pooled blocks (:func:`_pooled_cells`);
-    with no cells at all the rows missed overall are spread evenly. ``at_zero``
-    rows are a token of their own and are taken out of the range cell holding zero.
-    Only released counts are read.
+    ``cells`` (a noisy range's released cells, or under public bounds the fine
+    counts' own pooled blocks, :func:`_pooled_cells`): each cell's rows beyond what
+    its kept fine cells hold are spread over its emptied sub-cells along the cell's
+    log-density slope, so a tail keeps decaying instead of stopping where the fine
+    counts sink under the noise or being spread evenly to the end of the range.
+    ``at_zero`` rows are a token of their own and are taken out of the cell holding
+    zero. Only released counts are read.
     """
     n_sub = _SUB_CELLS
     fine = np.repeat(kept / n_sub, n_sub)
@@ -703,29 +696,24 @@ def _fine_mass(
     middles = (sub_edges[:-1] + sub_edges[1:]) / 2
     emptied = np.repeat(kept <= 0, n_sub)
     extra = np.zeros_like(fine)
-    if cells is None:
-        missed = max(float(raw.sum() - kept.sum()), 0.0)
-        where = emptied if emptied.any() else np.ones_like(emptied)
-        extra[where] = missed / where.sum()
-    else:
-        owner = np.clip(
-            np.searchsorted(cells.edges, middles, side="right") - 1, 0, len(cells.counts) - 1
-        )
-        for j, rows in enumerate(cells.counts):
-            inside = owner == j
-            if not inside.any():
-                continue
-            if cells.edges[j] <= 0.0 < cells.edges[j + 1]:
-                rows = rows - at_zero
-            missed = rows - float(fine[inside].sum())
-            if missed <= 0:
-                continue
-            where = inside & emptied
-            if not where.any():
-                where = inside
-            middle = (cells.edges[j] + cells.edges[j + 1]) / 2
-            weight = np.exp(cells.slopes[j] * (middles[where] - middle))
-            extra[where] = missed * weight / weight.sum()
+    owner = np.clip(
+        np.searchsorted(cells.edges, middles, side="right") - 1, 0, len(cells.counts) - 1
+    )
+    for j, rows in enumerate(cells.counts):
+        inside = owner == j
+        if not inside.any():
+            continue
+        if cells.edges[j] <= 0.0 < cells.edges[j + 1]:
+            rows = rows - at_zero
+        missed = rows - float(fine[inside].sum())
+        if missed <= 0:
+            continue
+        where = inside & emptied
+        if not where.any():
+            where = inside
+        middle = (cells.edges[j] + cells.edges[j + 1]) / 2
+        weight = np.exp(cells.slopes[j] * (middles[where] - middle))
+        extra[where] = missed * weight / weight.sum()
     mass = fine + extra
     # A trace of even mass keeps the cumulative mass strictly rising.
     return mass + max(float(mass.sum()), 1.0) * 1e-6 / len(mass)
