@@ -289,7 +289,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         timed = self._entity_budget is None and self._has_clock_columns()
         self.layout_["clock_buckets"] = _CLOCK_BUCKETS if timed else 0
         self.layout_["start_bound"] = timed and bounds is not None
-        self.layout_["start_columns"] = self._numeric_context() if timed else []
+        self.layout_["start_columns"] = (
+            self._numeric_context() if self.layout_["start_bound"] else []
+        )
         self._build_modules()
         private = self._entity_budget is not None
         if private:
@@ -312,7 +314,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 fit_events_private(self, tokens, offsets, lengths, context, self._entity_budget)
             else:
                 self._fit_public(tokens, offsets, lengths, context, timed, bounds, steps)
-                if self.network_.start_bound is not None and bounds is not None:
+                if self.network_.start_bound is not None:  # timed, with a bound
                     self._refine_start(tokens, offsets, lengths, context, bounds)
 
     def _refine_start(
@@ -384,12 +386,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             """Stop-flag loss at position 0 (an empty history) of a mixed batch."""
             entities = next(firsts)
             vectors = network.encode_context(context[entities])
-            previous = torch.zeros((len(entities), 1, n_columns), dtype=torch.long, device=device)
-            position = torch.zeros((len(entities), 1), dtype=torch.long, device=device)
-            states, _ = network.history(vectors, previous, position)
             targets = torch.zeros((len(entities), n_columns + 1), dtype=torch.long, device=device)
             targets[:, 0] = (lengths[entities] == 0).long()
-            logits = network.heads_logits(states[:, 0], vectors, targets)[:, 0]
+            logits = network.heads_logits(network.first_state(vectors), vectors, targets)[:, 0]
             return functional.cross_entropy(logits, targets[:, 0], reduction="sum")
 
         def window_loss() -> torch.Tensor:

@@ -62,7 +62,8 @@ class SequenceNetwork(nn.Module):
         dropout: Dropout on hidden layers while training.
         clock_buckets: Buckets of the time inputs (0: no time inputs).
         start_bound: Whether the first time's head reads the entity's bound on the
-            index (networks with time inputs; see :meth:`start_bound_logits`).
+            index and ``start_columns`` (networks with time inputs; see
+            :meth:`start_bound_logits`).
         start_columns: ``(context column, tokens)`` of the context's numeric
             columns, whose tokens that head reads as ordered values too.
 
@@ -135,8 +136,8 @@ class SequenceNetwork(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_heads, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_heads, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_heads, 1, width))
-        # Logits the first time's head adds by the bucket of the entity's bound: zero
-        # until the head's own passes (start_head.refine_start_head) learn them.
+        # Logits the first time's head adds by the entity's bound and numeric context:
+        # zero until the head's own passes (start_head.refine_start_head) learn them.
         self.start_bound = None
         self.start_columns = [(int(c), int(n)) for c, n in start_columns]
         if start_bound and self.clock_buckets:
@@ -216,6 +217,13 @@ class SequenceNetwork(nn.Module):
         values = torch.stack(scaled, dim=-1)
         features = torch.cat([values, values.square() - 1.0 / 3.0], dim=-1)
         return features @ self.start_bound
+
+    def first_state(self, context: torch.Tensor) -> torch.Tensor:
+        """The state ``[entities, state_dim]`` the first position's heads read."""
+        shape = (context.shape[0], 1)
+        position = torch.zeros(shape, dtype=torch.long, device=context.device)
+        previous = position[:, :, None].expand(-1, -1, self.n_event_columns)
+        return self.history(context, previous, position)[0][:, 0]
 
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
         """The GRU's initial state ``[1, entities, state_dim]`` from context vectors."""

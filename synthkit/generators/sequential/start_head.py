@@ -81,12 +81,9 @@ def refine_start_head(
         return 0
     with torch.no_grad():
         vectors = network.encode_context(context)
-        zeros = torch.zeros((len(context), 1), dtype=torch.long, device=context.device)
-        previous = zeros[:, :, None].expand(-1, -1, network.n_event_columns)
-        states = network.history(vectors, previous, zeros)[0][:, 0]
         # The tokens before the head: "go on" (an event follows), then the event's columns.
-        targets = torch.cat([zeros, first_tokens], dim=1)
-        frozen = network.heads_logits(states, vectors, targets)[:, head]
+        targets = torch.cat([torch.zeros_like(first_tokens[:, :1]), first_tokens], dim=1)
+        frozen = network.heads_logits(network.first_state(vectors), vectors, targets)[:, head]
     weights = network.start_bound
 
     def loss(rows: torch.Tensor) -> torch.Tensor:
