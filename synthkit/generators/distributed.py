@@ -16,7 +16,6 @@ import json
 import os
 import socket
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pandas as pd
 import torch
 from torch import distributed
 
-from synthkit import errors
+from synthkit._worker_errors import error_report, raise_reported
 from synthkit.errors import DataError, ParameterError
 
 __all__ = [
@@ -309,8 +308,7 @@ def _fit_worker(rank: int, world: int, job: dict[str, Any], data: pd.DataFrame) 
         finally:
             distributed.destroy_process_group()
     except BaseException as error:
-        report = {"type": type(error).__name__, "message": str(error)}
-        report["traceback"] = traceback.format_exc()
+        report = error_report(error)
         (Path(job["directory"]) / f"error-{rank}.json").write_text(json.dumps(report))
         raise
 
@@ -318,14 +316,8 @@ def _fit_worker(rank: int, world: int, job: dict[str, Any], data: pd.DataFrame) 
 def _raise_worker_error(directory: Path, failure: Exception) -> None:
     """Raise the first error a worker reported, as its synthkit class where it has one."""
     for path in sorted(directory.glob("error-*.json")):
-        report = json.loads(path.read_text())
-        kind = getattr(errors, report["type"], None)
-        if isinstance(kind, type) and issubclass(kind, errors.SynthkitError):
-            raise kind(report["message"]) from failure
-        raise RuntimeError(
-            f"Process {path.stem.split('-')[1]} of the data-parallel fit failed with "
-            f"{report['type']}: {report['message']}\n{report['traceback']}"
-        ) from failure
+        where = f"Process {path.stem.split('-')[1]} of the data-parallel fit"
+        raise_reported(json.loads(path.read_text()), where, failure)
     raise RuntimeError(f"The data-parallel fit failed: {failure}") from failure
 
 

@@ -53,6 +53,13 @@ class RecordARSynthesizer(RecordSynthesizer):
             are refused. ``model.privacy_budget_`` states the split.
         delta: The total δ under ``epsilon``; None gives ``1 / n**1.1`` for ``n``
             root rows.
+        n_jobs: Tables fitted at a time, each in a worker process of its own
+            (their models learn from the real tables alone, so no fit waits on
+            another): ``-1`` (the default) one per core, ``1`` every fit in this
+            process. Workers are forked on Linux with a CPU device; on a GPU or
+            elsewhere the tables fit here, one after another. Either way each
+            model trains on one CPU thread, so the same ``random_state`` gives
+            the same models whatever ``n_jobs``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         random_state: Seed for reproducible fits.
         verbose: Show progress bars while fitting.
@@ -75,6 +82,7 @@ class RecordARSynthesizer(RecordSynthesizer):
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
         epsilon: float | None = None,
         delta: float | None = None,
+        n_jobs: int = -1,
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = True,
@@ -88,6 +96,7 @@ class RecordARSynthesizer(RecordSynthesizer):
         self.rare_category_threshold = rare_category_threshold
         self.epsilon = epsilon
         self.delta = delta
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

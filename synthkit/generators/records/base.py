@@ -32,7 +32,6 @@ parents, so referential integrity holds by construction.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -41,7 +40,7 @@ import pandas as pd
 import torch
 
 from synthkit._params import Constraint, Interval
-from synthkit._runtime import seed_from
+from synthkit._runtime import resolve_device, seed_from
 from synthkit.errors import ConditionError, ParameterError, SynthkitError
 from synthkit.generators.base import BaseSynthesizer
 from synthkit.generators.records._frames import (
@@ -54,6 +53,7 @@ from synthkit.generators.records._frames import (
 from synthkit.generators.records._plan import checked_options, fitting_order, owner_of
 from synthkit.generators.records._privacy import RecordBudget, check_private_plan
 from synthkit.generators.records.registry import RECORD_GENERATORS
+from synthkit.generators.records.table_fits import TableFit, fit_tables
 from synthkit.generators.registry import GENERATORS
 from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.entities import _key_entry
@@ -89,6 +89,12 @@ _MODEL_NAME = _Check(lambda v: isinstance(v, str) and bool(v), "a registered mod
 _PARAMS = _Check(
     lambda v: isinstance(v, Mapping) and all(isinstance(k, str) for k in v),
     "a dict of parameters by name",
+)
+
+
+_N_JOBS = _Check(
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and (v == -1 or v >= 1),
+    "-1 (one per core) or a positive integer",
 )
 
 
@@ -145,6 +151,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         "max_key_categories": [Interval(int, 1, None)],
         "epsilon": [Interval(float, 0, None, closed="neither"), None],
         "delta": [Interval(float, 0, 1, closed="neither"), None],
+        "n_jobs": [_N_JOBS],
     }
 
     def _check_param_relations(self) -> None:
@@ -216,12 +223,10 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         if budget is None:
             _plan_counts(plans, order)
         counts: dict[str, pd.DataFrame] = {}  # children per root row, by root table
-        self.models_: dict[str, BaseSynthesizer] = {}
-        self.fit_seconds_: dict[str, dict[str, float]] = {}
+        fits: list[TableFit] = []
         for name in order:
             plan = plans[name]
             frame = dataset.tables[name]
-            started = (time.perf_counter(), time.process_time())
             sub_seed = _sub_seed(seed, f"fit:{name}")
             privacy = (
                 {} if budget is None or plan["role"] not in ("root", "child") else budget.part(name)
@@ -233,19 +238,22 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 schedule = _table_schedule(len(values))
                 tokens = _table_tokens(len(values))
                 model = self._table_model(sub_seed, schedule, privacy, tokens)
-                self.models_[name] = model.fit(values, _root_metadata(values, counts[name]))
+                arguments = (values, _root_metadata(values, counts[name]))
+                fits.append(TableFit(name, model, arguments, work=_work(model, len(values))))
             elif plan["role"] == "child":
                 context = _context(plans, plan, dataset.tables, self.context_depth, counts)
-                sequences = _events(frame, plan)
                 schedule = _sequence_schedule(len(frame), len(context))
                 tokens = _sequence_tokens(len(context))
                 model = self._sequence(sub_seed, schedule, privacy, tokens)
-                self.models_[name] = model.fit(sequences, context=context)
-            if name in self.models_:
-                self.fit_seconds_[name] = {
-                    "wall": time.perf_counter() - started[0],
-                    "cpu": time.process_time() - started[1],
-                }
+                work = _work(model, len(frame) + len(context))
+                fits.append(
+                    TableFit(name, model, (_events(frame, plan),), {"context": context}, work)
+                )
+        fitted = fit_tables(fits, self.n_jobs, resolve_device(self.device), self.verbose)
+        self.models_: dict[str, BaseSynthesizer] = {n: f.model for n, f in fitted.items()}
+        self.fit_seconds_: dict[str, dict[str, float]] = {
+            n: {"wall": f.wall, "cpu": f.cpu} for n, f in fitted.items()
+        }
         self.layout_ = {
             "order": order,
             "tables": plans,
@@ -597,6 +605,11 @@ def _sequence_schedule(n_events: int, n_entities: int) -> dict[str, float]:
     low, high = _SEQUENCE_BATCH
     batch = int(min(high, max(low, round(_SEQUENCE_STEP_POSITIONS / per_entity))))
     return {"epochs": epochs, "batch_size": batch, "learning_rate": _SEQUENCE_LEARNING_RATE}
+
+
+def _work(model: BaseSynthesizer, rows: int) -> float:
+    """Rows times passes of a table's fit: the largest fits start first."""
+    return float(rows * (getattr(model, "epochs", None) or 1))
 
 
 def _sub_seed(seed: int, purpose: str) -> int:

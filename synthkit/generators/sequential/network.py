@@ -44,7 +44,7 @@ class SequenceNetwork(nn.Module):
     sees the history state, the context and the tokens of the columns before it
     in this order: its first layer is a projection of the state plus, for each
     earlier column, a learned vector for that column's token (one
-    ``embedding_bag`` with the causal mask as weights); a residual layer and an
+    lookup per earlier column, summed); a residual layer and an
     output layer follow, stacked over heads so all heads run as batched
     matrix products in training.
 
@@ -126,6 +126,21 @@ class SequenceNetwork(nn.Module):
         self.register_buffer("head_offsets", torch.tensor([0, *sizes[:-1]]).cumsum(0))
         self.register_buffer("head_tables", torch.arange(n_heads) * total)
         self.register_buffer("causal", torch.ones(n_heads, n_heads).tril(-1))
+        # Each (head, earlier column) pair, for training: one row of ``inputs`` per
+        # pair and token, summed into its head by a 0/1 matrix. Derived from the
+        # sizes, so not saved.
+        pairs = self.causal.nonzero()
+        self.register_buffer(
+            "pair_rows",
+            self.head_tables[pairs[:, 0]] + self.head_offsets[pairs[:, 1]],
+            persistent=False,
+        )
+        self.register_buffer("pair_columns", pairs[:, 1].contiguous(), persistent=False)
+        self.register_buffer(
+            "pair_heads",
+            functional.one_hot(pairs[:, 0], n_heads).t().float(),
+            persistent=False,
+        )
         valid = torch.arange(width)[None, :] < torch.tensor(sizes)[:, None]
         self.register_buffer("invalid", ~valid)
         self.state_proj = nn.Linear(2 * state_dim, n_heads * hidden_dim)
@@ -269,14 +284,14 @@ class SequenceNetwork(nn.Module):
             tokens: ``[rows, heads]`` tokens: the stop flag then the event columns.
         """
         rows = tokens.shape[0]
-        index = (tokens + self.head_offsets)[:, None, :] + self.head_tables[None, :, None]
-        summed = functional.embedding_bag(
-            index.reshape(-1, self.n_heads),
-            self.inputs,
-            per_sample_weights=self.causal.expand(rows, -1, -1).reshape(-1, self.n_heads),
-            mode="sum",
-        ).reshape(rows, self.n_heads, -1)
-        hidden = (summed + self._projected(state, context)).transpose(0, 1)
+        hidden = self._projected(state, context).transpose(0, 1)  # [heads, rows, h]
+        if len(self.pair_rows):
+            # A lookup per (head, earlier column) pair, then a sum per head: cheaper
+            # to train than a bag of every column per head masked to the earlier ones.
+            index = tokens[:, self.pair_columns].t() + self.pair_rows[:, None]
+            looked_up = functional.embedding(index, self.inputs)  # [pairs, rows, h]
+            summed = self.pair_heads @ looked_up.reshape(len(self.pair_rows), -1)
+            hidden = hidden + summed.reshape(self.n_heads, rows, -1)
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
