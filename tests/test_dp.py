@@ -184,14 +184,14 @@ def test_a_private_fit_takes_the_private_schedule_unless_told_otherwise(
     private = synthkit.Synthesizer("ar", epsilon=2.0, **quick).fit(frame)
     # A tenth of the 600 rows is under the floor of 64 rows a batch.
     assert private.schedule_ == {
-        "epochs": 5,
+        "epochs": 12,
         "batch_size": 64,
         "hidden_dim": 64,
         "learning_rate": 0.02,
     }
     budget = private.privacy_budget_
     assert budget["sample_rate"] == pytest.approx(64 / 600)
-    assert budget["steps"] == 5 * round(600 / 64) and private.epsilon_spent_ <= 2.0
+    assert budget["steps"] == 12 * round(600 / 64) and private.epsilon_spent_ <= 2.0
     assert private.network_.inputs.shape[1] == 64
     # The parameters stay as given: a clone of the model plans the same again.
     assert private.get_params()["epochs"] is None and private.get_params()["hidden_dim"] is None
