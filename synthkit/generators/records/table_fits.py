@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from synthkit._worker_errors import error_report, raise_reported
 from synthkit.generators.base import BaseSynthesizer
+from synthkit.generators.persistence import load_model_bytes, model_bytes
 from synthkit.generators.sequential.threads import one_cpu_thread
 
 __all__ = ["FittedTable", "TableFit", "fit_tables", "worker_count"]
@@ -164,8 +165,6 @@ def _worker(fit: TableFit, sender: Connection) -> None:
     try:
         fit.model.set_params(verbose=False)
         fitted = _fit_here(fit, torch.device("cpu"))
-        from synthkit.generators.persistence import model_bytes
-
         content = model_bytes(fitted.model)
         sender.send_bytes(json.dumps({"wall": fitted.wall, "cpu": fitted.cpu}).encode())
         sender.send_bytes(content)
@@ -188,9 +187,6 @@ def _received(fit: TableFit, receiver: Connection, process: Any) -> FittedTable:
             f"{where} ended without a model (exit code {process.exitcode}), for instance "
             "killed for memory; fit with n_jobs=1 to fit the tables in this process."
         ) from None
-    from synthkit.generators.persistence import load_model_bytes
-
-    verbose = fit.model.get_params().get("verbose")
     model = load_model_bytes(content, device="cpu")
-    model.set_params(device=fit.model.device, verbose=verbose)
+    model.set_params(device=fit.model.device, verbose=fit.model.verbose)
     return FittedTable(model, header["wall"], header["cpu"])

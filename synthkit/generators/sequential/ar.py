@@ -689,17 +689,16 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             # its bound: the history goes on to its drawn length, as real ones do.
             room = None if floors is None else bounds[alive] - (0.0 if first else time)
             # The first time's head reads the entity's bound (start_head).
-            start_logits = None
+            start_offsets = None
             if first and network.start_bound is not None and bounds is not None:
-                offsets = network.start_bound_logits(bounds[alive], context[alive])
-                start_logits = (tables[0] + 1, offsets)
+                start_offsets = network.start_bound_logits(bounds[alive], context[alive])
             for head in range(1, n_heads):
                 allowed = None
                 if room is not None and head in floors:
                     allowed = floors[head][None, :] <= room[:, None]
-                added = None
-                if start_logits is not None and head == start_logits[0]:
-                    added = start_logits[1]
+                # start_bound exists only with time inputs, so with the clock tables.
+                starts = start_offsets is not None and head == tables[0] + 1
+                added = start_offsets if starts else None
                 tokens[:, head] = sampler.draw(
                     head,
                     projected,
