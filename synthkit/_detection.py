@@ -718,7 +718,8 @@ def _date_format(distinct: pd.Series, named_like_date: bool) -> str | None:
     """The one strptime format every value parses with, or None."""
     from pandas.tseries.api import guess_datetime_format
 
-    probe = distinct.iloc[:20].tolist()
+    # str(): the guesser rejects subclasses of str, such as numpy's strings.
+    probe = [str(value) for value in distinct.iloc[:20].tolist()]
     candidates: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

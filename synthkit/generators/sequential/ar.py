@@ -16,6 +16,12 @@ from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.index import _GAP, _START
 from synthkit.generators.sequential.network import SequenceNetwork, position_buckets
 from synthkit.generators.sequential.private import fit_events_private
+from synthkit.generators.sequential.recall import (
+    RecallTable,
+    recall_layout,
+    recall_sizes,
+    recall_tokens,
+)
 from synthkit.generators.sequential.start_head import refine_start_head
 from synthkit.generators.sequential.step_values import TokenValues
 from synthkit.generators.sequential.threads import one_cpu_thread
@@ -264,6 +270,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             clock_buckets=self.layout_.get("clock_buckets", 0),
             start_bound=self.layout_.get("start_bound", False),
             start_columns=self.layout_.get("start_columns", ()),
+            recall=recall_sizes(self.layout_.get("recall"), events),
         ).to(self.device_)
 
     def _dropout(self) -> float:
@@ -292,8 +299,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.layout_["start_columns"] = (
             self._numeric_context() if self.layout_["start_bound"] else []
         )
-        self._build_modules()
         private = self._entity_budget is not None
+        # Recall slots feed each head its column's earlier tokens; the private fit
+        # trains without them (its per-entity gradients cover the network's inputs).
+        self.layout_["recall"] = None if private else self._recall_layout(tokens, lengths)
+        self._build_modules()
         if private:
             picked = dict(_PRIVATE_SCHEDULE)
         else:
@@ -316,6 +326,22 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 self._fit_public(tokens, offsets, lengths, context, timed, bounds, steps)
                 if self.network_.start_bound is not None:  # timed, with a bound
                     self._refine_start(tokens, offsets, lengths, context, bounds)
+
+    def _recall_layout(self, tokens: torch.Tensor, lengths: torch.Tensor) -> dict[str, Any] | None:
+        """The recall slots of this fit's event columns (``recall.recall_layout``)."""
+        encoder = self.event_encoder_
+        if encoder is None or not encoder.learned_columns:
+            return None
+        columns = encoder.learned_columns
+        categorical = set(encoder.categorical_columns)
+        layout = recall_layout(
+            tokens,
+            lengths,
+            encoder.vocab_sizes,
+            [i for i, c in enumerate(columns) if c in categorical],
+            [i for i, c in enumerate(columns) if c in (_START, _GAP)],
+        )
+        return layout if layout["slots"] else None
 
     def _refine_start(
         self,
@@ -358,6 +384,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         the time left before the bound instead of the time itself.
         """
         network = self.network_
+        sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
+        recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
         times = elapsed = None
         if timed and steps is not None:
             times, elapsed = _event_times(steps, offsets, lengths)
@@ -424,7 +452,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             flat_context = flat_context.reshape(-1, flat_context.shape[-1])[keep]
             event = is_event.reshape(-1)[keep]
             current_rows = current.reshape(-1, n_columns)[keep]
-            losses = network.position_losses(flat_state, flat_context, current_rows, event)
+            recalled = None
+            if recall.shape[1]:
+                recalled = recall[row.clamp(0, n_events - 1)].reshape(-1, recall.shape[1])[keep]
+            losses = network.position_losses(
+                flat_state, flat_context, current_rows, event, recalled
+            )
             # The flag at position 0 is learned by first_loss.
             losses[:, 0] = losses[:, 0] * (position.reshape(-1)[keep] > 0)
             # A window is one of its history's tiles, drawn uniformly: weighting it by
@@ -448,7 +481,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             else:
                 clock = None if times is None else (times, elapsed)
                 validate = ValidationLoss(
-                    network, tokens, offsets, lengths, context, split[1], clock
+                    network, tokens, offsets, lengths, context, split[1], clock, recall
                 )
                 patience = DEFAULT_PATIENCE if self.patience is None else self.patience
                 self.best_epoch_ = self._run_epochs(
@@ -642,6 +675,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_part = sampler.context_part(vectors)
         alive = torch.arange(len(context), device=device)
         previous = torch.zeros((len(context), n_columns), dtype=torch.long, device=device)
+        recall_table = None
+        if network.n_recall:
+            layout = self.layout_["recall"]
+            sizes = self.event_encoder_.vocab_sizes
+            recall_table = RecallTable(layout, sizes, len(context), device)
+            key_head = None if layout["key"] is None else 1 + layout["key"]
         # Each drawn start and gap gets its value here, for every model with them: the
         # time inputs read it, the bound limits it and the decoder keeps it.
         timed = network.clock_buckets > 0
@@ -685,6 +724,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     projected, tokens, uniform = projected[keep], tokens[keep], uniform[keep]
                     seeded = None if seeded is None else seeded[keep]
                     time, origin = time[keep], origin[keep]
+                    if recall_table is not None:
+                        recall_table.keep(keep)
             # The start and gap are drawn among the tokens that keep the history within
             # its bound: the history goes on to its drawn length, as real ones do.
             room = None if floors is None else bounds[alive] - (0.0 if first else time)
@@ -692,6 +733,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             start_offsets = None
             if first and network.start_bound is not None and bounds is not None:
                 start_offsets = network.start_bound_logits(bounds[alive], context[alive])
+            recalled = None if recall_table is None else recall_table.slots(None)
             for head in range(1, n_heads):
                 allowed = None
                 if room is not None and head in floors:
@@ -707,7 +749,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     first,
                     allowed=allowed,
                     logit_offsets=added,
+                    recall=recalled,
                 )
+                if recall_table is not None and head == key_head:
+                    recalled = recall_table.slots(tokens[:, head])
             step = None
             if tables is not None:
                 # The drawn time step's value, as decoding would draw it; within the bound
@@ -732,6 +777,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             else:
                 new = None
             previous = tokens[:, 1:]
+            if recall_table is not None:
+                recall_table.record(previous)
             if step is not None:
                 time = step if first else time + step
                 origin = time if first else origin

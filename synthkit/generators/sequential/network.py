@@ -66,6 +66,10 @@ class SequenceNetwork(nn.Module):
             :meth:`start_bound_logits`).
         start_columns: ``(context column, tokens)`` of the context's numeric
             columns, whose tokens that head reads as ordered values too.
+        recall: ``(event column, tokens)`` of each recall slot
+            (:mod:`~synthkit.generators.sequential.recall`): the head of that
+            column adds a learned vector for the slot's token (one past the
+            column's tokens: nothing to recall).
 
     Example:
         >>> net = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
@@ -87,6 +91,7 @@ class SequenceNetwork(nn.Module):
         clock_buckets: int = 0,
         start_bound: bool = False,
         start_columns: Sequence[tuple[int, int]] = (),
+        recall: Sequence[tuple[int, int]] = (),
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -151,6 +156,21 @@ class SequenceNetwork(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_heads, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_heads, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_heads, 1, width))
+        # Recall slots: each adds a lookup of its token to its column's head.
+        recall_sizes = [int(n) + 1 for _, n in recall]
+        self.n_recall = len(recall_sizes)
+        self.register_buffer(
+            "recall_offsets", torch.tensor([0, *recall_sizes[:-1]], dtype=torch.long).cumsum(0)
+        )
+        self.register_buffer(
+            "recall_heads", torch.tensor([1 + int(c) for c, _ in recall], dtype=torch.long)
+        )
+        self.register_buffer(
+            "recall_none", torch.tensor([int(n) for _, n in recall], dtype=torch.long)
+        )
+        self.recall_inputs = nn.Parameter(
+            torch.randn(max(sum(recall_sizes), 1), hidden_dim) / math.sqrt(n_heads)
+        )
         # Logits the first time's head adds by the entity's bound and numeric context:
         # zero until the head's own passes (start_head.refine_start_head) learn them.
         self.start_bound = None
@@ -274,7 +294,11 @@ class SequenceNetwork(nn.Module):
         return torch.baddbmm(self.out_bias[index], hidden, self.out[index])
 
     def heads_logits(
-        self, state: torch.Tensor, context: torch.Tensor, tokens: torch.Tensor
+        self,
+        state: torch.Tensor,
+        context: torch.Tensor,
+        tokens: torch.Tensor,
+        recall: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[rows, heads, max_vocab]`` of every head given the tokens before it.
 
@@ -282,6 +306,8 @@ class SequenceNetwork(nn.Module):
             state: ``[rows, state_dim]`` history states.
             context: ``[rows, state_dim]`` context vectors.
             tokens: ``[rows, heads]`` tokens: the stop flag then the event columns.
+            recall: ``[rows, slots]`` recalled tokens (None: nothing recalled, as
+                at a history's first event).
         """
         rows = tokens.shape[0]
         hidden = self._projected(state, context).transpose(0, 1)  # [heads, rows, h]
@@ -292,6 +318,11 @@ class SequenceNetwork(nn.Module):
             looked_up = functional.embedding(index, self.inputs)  # [pairs, rows, h]
             summed = self.pair_heads @ looked_up.reshape(len(self.pair_rows), -1)
             hidden = hidden + summed.reshape(self.n_heads, rows, -1)
+        if self.n_recall:
+            if recall is None:
+                recall = self.recall_none.expand(rows, -1)
+            recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
+            hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
         return logits.masked_fill(self.invalid[None], float("-inf"))
 
@@ -301,6 +332,7 @@ class SequenceNetwork(nn.Module):
         context: torch.Tensor,
         current: torch.Tensor,
         is_event: torch.Tensor,
+        recall: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Teacher-forced cross-entropy ``[rows, heads]`` of each history position.
 
@@ -313,9 +345,10 @@ class SequenceNetwork(nn.Module):
             context: ``[rows, state_dim]`` context vectors.
             current: ``[rows, columns]`` the position's event tokens (any at a stop).
             is_event: ``[rows]`` whether the position is an event.
+            recall: ``[rows, slots]`` the position's recalled tokens.
         """
         targets = torch.cat([(~is_event).long()[:, None], current * is_event[:, None]], dim=1)
-        logits = self.heads_logits(state, context, targets)
+        logits = self.heads_logits(state, context, targets, recall)
         losses = functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
         ).reshape(targets.shape)
@@ -365,6 +398,11 @@ class _Sampler:
         self.second = network.second
         self.second_bias = network.second_bias[:, 0]
         self.out = [network.out[i, :, :size].contiguous() for i, size in enumerate(network.sizes)]
+        # Each head's recall slots and their rows' offsets in the recall inputs.
+        self.recall_slots = {}
+        for head in network.recall_heads.unique().tolist():
+            slots = (network.recall_heads == head).nonzero().squeeze(1)
+            self.recall_slots[head] = (slots, network.recall_offsets[slots])
         self.bias = []
         for allowed in masks:
             biases = []
@@ -424,15 +462,17 @@ class _Sampler:
         stop_offset: float = 0.0,
         allowed: torch.Tensor | None = None,
         logit_offsets: torch.Tensor | None = None,
+        recall: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Tokens of ``head`` given the tokens of the heads before it and one uniform per row.
 
         ``stop_offset`` is added to the stop flag's "stop" logit (head 0), and
         ``logit_offsets`` (``[rows, max_vocab]``) to every row's logits.
         ``allowed`` (``[rows, vocab]``) keeps each row to some tokens; a row
-        that would keep none of its possible tokens keeps them all.
+        that would keep none of its possible tokens keeps them all. ``recall``
+        holds the rows' recalled tokens (``[rows, slots]``; None: none).
         """
-        logits = self.logits(head, projected, tokens, first)
+        logits = self.logits(head, projected, tokens, first, recall)
         if logit_offsets is not None:
             logits = logits + logit_offsets[:, : logits.shape[1]]
         if head == 0 and stop_offset:
@@ -444,7 +484,12 @@ class _Sampler:
         return draw_tokens(logits, uniform)
 
     def logits(
-        self, head: int, projected: torch.Tensor, tokens: torch.Tensor, first: bool
+        self,
+        head: int,
+        projected: torch.Tensor,
+        tokens: torch.Tensor,
+        first: bool,
+        recall: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``[rows, vocab]`` of ``head`` (masked for the first or a later event)."""
         net = self.net
@@ -452,6 +497,15 @@ class _Sampler:
         if head:
             index = tokens[:, :head] + net.head_offsets[:head]
             hidden = hidden + functional.embedding_bag(index, self.inputs[head], mode="sum")
+        if head in self.recall_slots:
+            slots, offsets = self.recall_slots[head]
+            if recall is None:
+                recalled = net.recall_none[slots].expand(len(hidden), -1)
+            else:
+                recalled = recall[:, slots]
+            hidden = hidden + functional.embedding_bag(
+                recalled + offsets, net.recall_inputs, mode="sum"
+            )
         hidden = functional.gelu(hidden)
         inner = functional.gelu(torch.addmm(self.second_bias[head], hidden, self.second[head]))
         return torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])

@@ -74,6 +74,8 @@ class ValidationLoss:
         entities: The held-out entities.
         times: Each event's time and time since its entity's first event
             (networks with time inputs), else None.
+        recall: ``[events, slots]`` each event's recalled tokens (networks with
+            recall slots), else None.
 
     Example:
         >>> from synthkit.generators.sequential.network import SequenceNetwork
@@ -95,6 +97,7 @@ class ValidationLoss:
         context: torch.Tensor,
         entities: torch.Tensor,
         times: tuple[torch.Tensor, torch.Tensor] | None = None,
+        recall: torch.Tensor | None = None,
     ) -> None:
         self.network = network
         self.tokens = tokens
@@ -102,6 +105,7 @@ class ValidationLoss:
         self.lengths = lengths
         self.context = context
         self.times = times
+        self.recall = recall
         self.n_entities = len(entities)
         self.batches = _length_batches(entities, lengths[entities])
 
@@ -129,6 +133,10 @@ class ValidationLoss:
         before = (row - 1).clamp(0, max(n_events - 1, 0))
         previous = tokens[before]
         current = tokens[row.clamp(0, max(n_events - 1, 0))]
+        recalled = None
+        if self.recall is not None and self.recall.shape[1]:
+            recalled = self.recall[row.clamp(0, max(n_events - 1, 0))]
+            recalled = recalled.reshape(-1, self.recall.shape[1])[valid]
         clock = None
         if self.times is not None:
             clock = network.clock_tokens(self.times[0][before], self.times[1][before], position)
@@ -137,7 +145,8 @@ class ValidationLoss:
         flat_state = states.reshape(-1, states.shape[-1])[valid]
         flat_context = vectors[:, None].expand(-1, span, -1).reshape(-1, vectors.shape[-1])[valid]
         current_rows = current.reshape(-1, n_columns)[valid]
-        return network.position_losses(flat_state, flat_context, current_rows, event).sum()
+        losses = network.position_losses(flat_state, flat_context, current_rows, event, recalled)
+        return losses.sum()
 
 
 def _length_batches(entities: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
