@@ -125,3 +125,19 @@ def test_histories_of_times_alone_recall_nothing() -> None:
     assert model.layout_["recall"] is None
     assert model.network_.n_recall == 0
     assert len(model.sample(n_entities=20, random_state=0).data) > 0
+
+
+def test_training_forgets_slots_at_the_dropout_rate_and_sampling_never() -> None:
+    from synthkit.generators.sequential.network import SequenceNetwork
+
+    torch.manual_seed(0)
+    # Hidden width = the widest head, so the heads' first layer can be read as logits.
+    net = SequenceNetwork([3, 5], [], 8, 5, dropout=1.0, recall=[(0, 3), (1, 5)])
+    net._rest = lambda hidden, index: hidden  # the first layer alone: no dropout there
+    state, context = torch.randn(4, 8), torch.randn(4, 8)
+    tokens = torch.tensor([[0, 1, 2]] * 4)
+    recall = torch.tensor([[1, 4]] * 4)
+    for training, same in ((False, False), (True, True)):
+        net.train(training)
+        recalled = net.heads_logits(state, context, tokens, recall)
+        assert torch.equal(recalled, net.heads_logits(state, context, tokens, None)) == same

@@ -321,6 +321,11 @@ class SequenceNetwork(nn.Module):
         if self.n_recall:
             if recall is None:
                 recall = self.recall_none.expand(rows, -1)
+            elif self.training and self.dropout:
+                # Slots forgotten at the dropout rate: the heads cannot lean on one
+                # recalled token alone, which would let them replay a history.
+                forgotten = torch.rand(recall.shape, device=recall.device) < self.dropout
+                recall = torch.where(forgotten, self.recall_none.expand_as(recall), recall)
             recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
             hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
