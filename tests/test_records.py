@@ -223,6 +223,8 @@ def test_default_schedule_fits_each_table_by_its_size():
         assert fitted.learning_rate == expected["learning_rate"]
         assert fitted.n_bins == _sequence_tokens(40)["n_bins"]
         assert len(fitted.loss_history_) == fitted.epochs
+        # Children recall nothing: it lifted the root entity's DCR share.
+        assert fitted.recall is False and fitted.layout_["recall"] is None
     root = model.models_["patients"]
     assert root.batch_size == _table_schedule(40)["batch_size"] < 512
     assert (root.n_bins, root.max_points) == tuple(_table_tokens(40).values())

@@ -113,6 +113,11 @@ def test_a_value_follows_the_last_value_of_its_own_kind() -> None:
     synthetic = model.sample(n_entities=400, random_state=1).data
     # By chance (levels drawn afresh) a test would keep its level a quarter of the time.
     assert _same_as_last_of_its_test(synthetic) > 0.8
+    # Without recall the GRU state alone carries the levels, and loses most of them.
+    model.set_params(recall=False)
+    model.fit(real, sequence_key="id", sequence_index="day")
+    assert model.layout_["recall"] is None and model.network_.n_recall == 0
+    assert _same_as_last_of_its_test(model.sample(n_entities=400, random_state=1).data) < 0.8
 
 
 def test_histories_of_times_alone_recall_nothing() -> None:

@@ -97,6 +97,8 @@ class SequenceNetwork(nn.Module):
         event_sizes = [int(v) for v in event_vocab]
         context_sizes = [int(v) for v in context_vocab]
         self.dropout = dropout
+        #: Share of recall slots forgotten per training row (the dropout by default).
+        self.recall_dropout = dropout
         self.n_event_columns = len(event_sizes)
         # Inputs: the previous event's tokens, one embedding table for all columns.
         self.register_buffer(
@@ -321,10 +323,10 @@ class SequenceNetwork(nn.Module):
         if self.n_recall:
             if recall is None:
                 recall = self.recall_none.expand(rows, -1)
-            elif self.training and self.dropout:
-                # Slots forgotten at the dropout rate: the heads cannot lean on one
-                # recalled token alone, which would let them replay a history.
-                forgotten = torch.rand(recall.shape, device=recall.device) < self.dropout
+            elif self.training and self.recall_dropout:
+                # Slots forgotten at random: the heads cannot lean on one recalled
+                # token alone, which would let them replay a history.
+                forgotten = torch.rand(recall.shape, device=recall.device) < self.recall_dropout
                 recall = torch.where(forgotten, self.recall_none.expand_as(recall), recall)
             recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
             hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))
