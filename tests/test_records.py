@@ -225,6 +225,8 @@ def test_default_schedule_fits_each_table_by_its_size():
         assert len(fitted.loss_history_) == fitted.epochs
         # Children recall nothing: it lifted the root entity's DCR share.
         assert fitted.recall is False and fitted.layout_["recall"] is None
+        # Their counts always come from the root, so they read the events remaining.
+        assert fitted.layout_["counted"] and fitted.network_.remaining is not None
     root = model.models_["patients"]
     assert root.batch_size == _table_schedule(40)["batch_size"] < 512
     assert (root.n_bins, root.max_points) == tuple(_table_tokens(40).values())

@@ -161,6 +161,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             category (:mod:`~synthkit.generators.sequential.recall`; ordinary
             fits only): on NAFLD labs, coherence 0.900 → 0.949 and entity DCR
             share 0.514 → 0.519.
+        given_lengths: Whether every sample will give each history's length
+            (``sample(lengths=...)``, as a record model does for its child
+            tables): the GRU then reads how many events remain at each step, so
+            a history spaces its events to end where real ones do (ordinary
+            fits only; a sample without ``lengths`` is refused).
         index_bound: The context column no event's index passes (a patient's
             end of follow-up for their tests' days): ``"auto"`` finds one in an
             ordinary fit (a numeric or datetime column that every real event
@@ -203,6 +208,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "categories": [_Domains(), None],
         "validation_split": [Interval(float, 0, 1, closed="left"), None],
         "recall": [BOOLEAN],
+        "given_lengths": [BOOLEAN],
     }
 
     def __init__(
@@ -231,6 +237,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         validation_split: float | None = 0.1,
         patience: int | None = None,
         recall: bool = True,
+        given_lengths: bool = False,
         index_bound: str | None = "auto",
         device: str = "auto",
         random_state: int | None = None,
@@ -260,6 +267,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.validation_split = validation_split
         self.patience = patience
         self.recall = recall
+        self.given_lengths = given_lengths
         self.index_bound = index_bound
         self.device = device
         self.random_state = random_state
@@ -279,6 +287,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             start_bound=self.layout_.get("start_bound", False),
             start_columns=self.layout_.get("start_columns", ()),
             recall=recall_sizes(self.layout_.get("recall"), events),
+            counted=bool(self.layout_.get("counted")),
         ).to(self.device_)
 
     def _dropout(self) -> float:
@@ -312,6 +321,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         # trains without them (its per-entity gradients cover the network's inputs).
         wanted = self.recall and not private
         self.layout_["recall"] = self._recall_layout(tokens, lengths) if wanted else None
+        self.layout_["counted"] = self.given_lengths and not private
         self._build_modules()
         if private:
             picked = dict(_PRIVATE_SCHEDULE)
@@ -370,6 +380,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 tokens[offsets[with_events]],
                 context[with_events],
                 bounds[with_events],
+                lengths[with_events],
             )
         self.layout_["start_refinement"] = {"best_epoch": epoch}
 
@@ -393,6 +404,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         the time left before the bound instead of the time itself.
         """
         network = self.network_
+        counted = network.remaining is not None
         sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
         times = elapsed = None
@@ -425,7 +437,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             vectors = network.encode_context(context[entities])
             targets = torch.zeros((len(entities), n_columns + 1), dtype=torch.long, device=device)
             targets[:, 0] = (lengths[entities] == 0).long()
-            logits = network.heads_logits(network.first_state(vectors), vectors, targets)[:, 0]
+            first = network.first_state(vectors, lengths[entities] if counted else None)
+            logits = network.heads_logits(first, vectors, targets)[:, 0]
             return functional.cross_entropy(logits, targets[:, 0], reduction="sum")
 
         def window_loss() -> torch.Tensor:
@@ -453,8 +466,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 window,
                 n_events,
                 None if times is None else (times, elapsed),
+                length if counted else None,
             )
-            states, _ = network.history(context_vectors, previous, position, state, clock)
+            remaining = (length[:, None] - position).clamp_min(0) if counted else None
+            states, _ = network.history(
+                context_vectors, previous, position, state, clock, remaining
+            )
             keep = valid.reshape(-1)
             flat_state = states.reshape(-1, states.shape[-1])[keep]
             flat_context = context_vectors[:, None].expand(-1, window, -1)
@@ -490,7 +507,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             else:
                 clock = None if times is None else (times, elapsed)
                 validate = ValidationLoss(
-                    network, tokens, offsets, lengths, context, split[1], clock, recall
+                    network, tokens, offsets, lengths, context, split[1], clock, recall, counted
                 )
                 patience = DEFAULT_PATIENCE if self.patience is None else self.patience
                 self.best_epoch_ = self._run_epochs(
@@ -515,12 +532,14 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         window: int,
         n_events: int,
         clock_inputs: tuple[torch.Tensor, torch.Tensor] | None = None,
+        lengths: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The GRU state at each window's start: the history before it, read without gradients.
 
         The earlier events are read ``window`` positions at a time, so memory stays
         bounded by the window whatever the history's length. ``clock_inputs``
-        holds each event's first and second time input (networks with time inputs).
+        holds each event's first and second time input (networks with time inputs),
+        ``lengths`` the histories' lengths (counted networks).
         """
         network = self.network_
         initial = network.initial_state(context_vectors)
@@ -540,7 +559,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 if clock_inputs is not None:
                     time, elapsed = clock_inputs
                     clock = network.clock_tokens(time[row], elapsed[row], position)
-                out, state = network.history(None, tokens[row], position, state, clock)
+                remaining = None if lengths is None else lengths[later][:, None] - position
+                out, state = network.history(None, tokens[row], position, state, clock, remaining)
                 last = begin - 1 - first
                 inside = torch.nonzero((last >= 0) & (last < position.shape[1])).squeeze(1)
                 carried[inside] = out[inside, last[inside]]
@@ -706,7 +726,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 where = torch.full_like(alive, position)
                 left = time if bounds is None else bounds[alive] - time
                 clock = network.clock_tokens(left, time - origin, where)
-            state = sampler.step(previous, position, state, clock)
+            remaining = None if lengths is None else lengths[alive] - position
+            state = sampler.step(previous, position, state, clock, remaining)
             projected = sampler.projected(state, context_part)
             # One uniform per head and entity, drawn before the stopped ones leave.
             uniform = torch.rand(len(alive), n_heads, device=device)

@@ -561,6 +561,12 @@ class SequenceSynthesizer(
         """
         self._check_fitted()
         layout = self.layout_
+        if lengths is None and layout.get("counted"):
+            raise ParameterError(
+                "This model was fitted with given_lengths=True: its histories read how "
+                "many events remain, so every sample needs lengths=[...] (one count per "
+                "entity). Refit with given_lengths=False to let it draw the lengths."
+            )
         key = layout["sequence_key"]
         seed = seed_from(random_state)
         wanted = self._event_conditions(event_conditions)
@@ -648,6 +654,8 @@ class SequenceSynthesizer(
         and counts are always given) is left as trained.
         """
         if self.context_model is None or len(lengths) < length_calibration.MIN_REACHED:
+            return
+        if self.layout_.get("counted"):  # sampled with given lengths only
             return
         rows = np.arange(len(lengths))
         if len(rows) > length_calibration.SAMPLED_ENTITIES:

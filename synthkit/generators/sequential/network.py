@@ -66,6 +66,9 @@ class SequenceNetwork(nn.Module):
             :meth:`start_bound_logits`).
         start_columns: ``(context column, tokens)`` of the context's numeric
             columns, whose tokens that head reads as ordered values too.
+        counted: Whether the GRU input also holds an embedding of how many events
+            remain in the history (position-bucketed; networks always sampled
+            with given lengths), so the history paces itself to its end.
         recall: ``(event column, tokens)`` of each recall slot
             (:mod:`~synthkit.generators.sequential.recall`): the head of that
             column adds a learned vector for the slot's token (one past the
@@ -92,6 +95,7 @@ class SequenceNetwork(nn.Module):
         start_bound: bool = False,
         start_columns: Sequence[tuple[int, int]] = (),
         recall: Sequence[tuple[int, int]] = (),
+        counted: bool = False,
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -124,6 +128,7 @@ class SequenceNetwork(nn.Module):
             # Row 0 of each: the first position, which has no previous event.
             self.clock = nn.Embedding(2 * (self.clock_buckets + 1), state_dim)
             self.register_buffer("clock_edges", torch.zeros(2, self.clock_buckets - 1))
+        self.remaining = nn.Embedding(_N_POSITIONS, state_dim) if counted else None
         self.gru = nn.GRU(state_dim, state_dim, batch_first=True)
         # Heads: the stop flag, then every event column.
         sizes = [2, *event_sizes]
@@ -217,10 +222,12 @@ class SequenceNetwork(nn.Module):
         previous: torch.Tensor,
         positions: torch.Tensor,
         clock: torch.Tensor | None = None,
+        remaining: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """GRU inputs from the previous events' tokens ``[..., columns]`` and positions.
 
-        ``clock`` holds :meth:`clock_tokens` of the steps (networks with time inputs).
+        ``clock`` holds :meth:`clock_tokens` of the steps (networks with time
+        inputs), ``remaining`` the events left from each step on (counted networks).
         """
         shape = previous.shape[:-1]
         if self.n_event_columns:
@@ -234,7 +241,15 @@ class SequenceNetwork(nn.Module):
         embedded = embedded + self.position(position_buckets(positions))
         if self.clock_buckets:
             embedded = embedded + self._clock_input(clock, shape)
-        return embedded
+        return embedded + self._remaining_input(remaining)
+
+    def _remaining_input(self, remaining: torch.Tensor | None) -> torch.Tensor | float:
+        """The embedding of the events left (counted networks), else nothing to add."""
+        if self.remaining is None:
+            return 0.0
+        if remaining is None:
+            raise ValueError("a counted network needs the events remaining at each step")
+        return self.remaining(position_buckets(remaining))
 
     def start_bound_logits(self, bounds: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Logits ``[entities, max_vocab]`` the first time's head adds for each entity.
@@ -255,12 +270,18 @@ class SequenceNetwork(nn.Module):
         features = torch.cat([values, values.square() - 1.0 / 3.0], dim=-1)
         return features @ self.start_bound
 
-    def first_state(self, context: torch.Tensor) -> torch.Tensor:
-        """The state ``[entities, state_dim]`` the first position's heads read."""
+    def first_state(
+        self, context: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The state ``[entities, state_dim]`` the first position's heads read.
+
+        ``lengths`` gives each entity's number of events (counted networks).
+        """
         shape = (context.shape[0], 1)
         position = torch.zeros(shape, dtype=torch.long, device=context.device)
         previous = position[:, :, None].expand(-1, -1, self.n_event_columns)
-        return self.history(context, previous, position)[0][:, 0]
+        remaining = None if lengths is None else lengths[:, None]
+        return self.history(context, previous, position, remaining=remaining)[0][:, 0]
 
     def initial_state(self, context: torch.Tensor) -> torch.Tensor:
         """The GRU's initial state ``[1, entities, state_dim]`` from context vectors."""
@@ -273,15 +294,19 @@ class SequenceNetwork(nn.Module):
         positions: torch.Tensor,
         state: torch.Tensor | None = None,
         clock: torch.Tensor | None = None,
+        remaining: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the GRU over ``[entities, steps, columns]`` previous events.
+
+        ``remaining`` (``[entities, steps]``) holds the events left from each
+        step on (counted networks).
 
         Returns:
             The per-step states ``[entities, steps, state_dim]`` and the last state.
         """
         if state is None:
             state = self.initial_state(context)
-        return self.gru(self.step_inputs(previous, positions, clock), state)
+        return self.gru(self.step_inputs(previous, positions, clock, remaining), state)
 
     # --------------------------------------------------------------- heads
     def _projected(self, state: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -430,11 +455,13 @@ class _Sampler:
         position: int,
         state: torch.Tensor,
         clock: torch.Tensor | None = None,
+        remaining: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The GRU state after reading the previous event (``[rows, state_dim]``).
 
         ``clock`` holds the rows' :meth:`SequenceNetwork.clock_tokens` (networks
-        with time inputs; ``None`` at the first position).
+        with time inputs; ``None`` at the first position), ``remaining`` the
+        rows' events left (counted networks).
         """
         net = self.net
         if position < len(self.positions):
@@ -449,6 +476,7 @@ class _Sampler:
             x = functional.embedding_bag(flat, net.event_embedding, mode="sum") + extra
         if net.clock_buckets:
             x = x + net._clock_input(clock, x.shape[:-1])
+        x = x + net._remaining_input(remaining)
         gru = self.gru
         return torch.gru_cell(
             x, state, gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0

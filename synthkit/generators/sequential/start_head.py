@@ -49,6 +49,7 @@ def refine_start_head(
     first_tokens: torch.Tensor,
     context: torch.Tensor,
     bounds: torch.Tensor,
+    lengths: torch.Tensor | None = None,
 ) -> int:
     """Learn ``network.start_bound`` on the first events of the entities given.
 
@@ -59,6 +60,7 @@ def refine_start_head(
         first_tokens: ``[entities, columns]`` tokens of each entity's first event.
         context: ``[entities, context columns]`` the same entities' context tokens.
         bounds: ``[entities]`` the same entities' bounds on the index.
+        lengths: ``[entities]`` their numbers of events (read by counted networks).
 
     Returns:
         The epoch whose weights were kept (0: none bettered the held-out loss).
@@ -83,7 +85,9 @@ def refine_start_head(
         vectors = network.encode_context(context)
         # The tokens before the head: "go on" (an event follows), then the event's columns.
         targets = torch.cat([torch.zeros_like(first_tokens[:, :1]), first_tokens], dim=1)
-        frozen = network.heads_logits(network.first_state(vectors), vectors, targets)[:, head]
+        counted = None if network.remaining is None else lengths
+        first_state = network.first_state(vectors, counted)
+        frozen = network.heads_logits(first_state, vectors, targets)[:, head]
     weights = network.start_bound
 
     def loss(rows: torch.Tensor) -> torch.Tensor:

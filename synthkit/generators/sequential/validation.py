@@ -76,6 +76,7 @@ class ValidationLoss:
             (networks with time inputs), else None.
         recall: ``[events, slots]`` each event's recalled tokens (networks with
             recall slots), else None.
+        counted: Whether the network reads the events remaining.
 
     Example:
         >>> from synthkit.generators.sequential.network import SequenceNetwork
@@ -98,6 +99,7 @@ class ValidationLoss:
         entities: torch.Tensor,
         times: tuple[torch.Tensor, torch.Tensor] | None = None,
         recall: torch.Tensor | None = None,
+        counted: bool = False,
     ) -> None:
         self.network = network
         self.tokens = tokens
@@ -106,6 +108,7 @@ class ValidationLoss:
         self.context = context
         self.times = times
         self.recall = recall
+        self.counted = counted
         self.n_entities = len(entities)
         self.batches = _length_batches(entities, lengths[entities])
 
@@ -141,7 +144,8 @@ class ValidationLoss:
         if self.times is not None:
             clock = network.clock_tokens(self.times[0][before], self.times[1][before], position)
         vectors = network.encode_context(self.context[entities])
-        states, _ = network.history(vectors, previous, position, None, clock)
+        remaining = (length[:, None] - position).clamp_min(0) if self.counted else None
+        states, _ = network.history(vectors, previous, position, None, clock, remaining)
         flat_state = states.reshape(-1, states.shape[-1])[valid]
         flat_context = vectors[:, None].expand(-1, span, -1).reshape(-1, vectors.shape[-1])[valid]
         current_rows = current.reshape(-1, n_columns)[valid]
