@@ -75,9 +75,8 @@ def test_sampling_table_reads_what_training_reads(data) -> None:
 def test_key_is_a_categorical_column_that_changes_within_histories() -> None:
     constant = torch.tensor([[0, 1, 2], [0, 3, 1], [1, 2, 0], [1, 4, 3]])
     lengths = torch.tensor([2, 2])
-    # Column 0 never changes within a history: no key, previous slots only.
-    layout = recall_layout(constant, lengths, SIZES, [0], [2])
-    assert layout == {"key": None, "slots": [["previous", 0], ["previous", 1]]}
+    # Column 0 never changes within a history: no key, nothing recalled.
+    assert recall_layout(constant, lengths, SIZES, [0], [2]) == {"key": None, "slots": []}
     varying = constant.clone()
     varying[1, 0] = 2
     layout = recall_layout(varying, lengths, SIZES, [0], [2])

@@ -156,8 +156,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         patience: Stop early when the loss has not improved for this many
             epochs: the held-out loss with a validation split (``None``: 3
             epochs), else the training loss (``None``: never).
-        recall: Whether each event column's head also reads that column's token
-            in the entity's previous event and in its last event of the same key
+        recall: Whether, where a categorical event column keys the histories,
+            each event column's head also reads that column's token in the
+            entity's previous event and in its last event of the same key
             category (:mod:`~synthkit.generators.sequential.recall`; ordinary
             fits only): on NAFLD labs, coherence 0.900 → 0.949 and entity DCR
             share 0.514 → 0.519.

@@ -13,8 +13,10 @@ tokens ("slots"):
 
 The key is the categorical event column (of at most :data:`MAX_KEY_TOKENS`
 categories, changing within histories) whose last event of the same category
-most often repeats the tokens of the columns after it; data without such a
-column recalls ``previous`` alone. A slot with nothing to recall
+most often repeats the tokens of the columns after it. Data without such a
+column recall nothing: on CDNOW's purchases (no categorical column) the
+``previous`` slots alone made gaps and lengths worse (gap similarity 0.987 to
+0.968, entity detection AUC 0.566 to 0.580) at equal coherence. A slot with nothing to recall
 (the first event, or the key's first event) holds the column's "none" token,
 one past its vocabulary. Time columns (the first time and the gaps) are left
 to the time inputs and recall nothing.
@@ -53,7 +55,8 @@ def recall_layout(
         timed: Indices of the time columns (no slots).
 
     Returns:
-        ``{"key": column or None, "slots": [[source, column], ...]}``.
+        ``{"key": column or None, "slots": [[source, column], ...]}``: no slots
+        without a key.
 
     Example:
         >>> tokens = torch.tensor([[0, 5], [1, 6], [0, 5], [1, 6]])
@@ -62,9 +65,10 @@ def recall_layout(
     """
     recalled = [c for c in range(len(sizes)) if c not in set(timed)]
     key = _key_column(tokens, lengths, sizes, [c for c in categorical if c in recalled], recalled)
+    if key is None:
+        return {"key": None, "slots": []}
     slots = [["previous", c] for c in recalled]
-    if key is not None:
-        slots += [["same_key", c] for c in recalled if c > key]
+    slots += [["same_key", c] for c in recalled if c > key]
     return {"key": key, "slots": slots}
 
 
