@@ -71,6 +71,9 @@ def test_no_exact_real_extreme_or_singleton_category_is_stored(private_model, co
     encoder = private_model.event_encoder_
     info = encoder.transforms_["value"].info
     assert info["min"] != labs["value"].min() and info["max"] != labs["value"].max()
+    # No rate read off the real values outside the budget: no exact repeats, no recall.
+    assert private_model.layout_["repeat_shares"] == {}
+    assert private_model.layout_["recall"] is None
     # A lab test written once in the data never becomes a category.
     rare = labs.assign(test=np.where(labs.index == 0, "one-off-test", labs["test"]))
     patients, _ = cohort

@@ -80,6 +80,7 @@ from synthkit.generators.sequential.private import (
     spent_privacy,
 )
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
+from synthkit.generators.sequential.repeats import apply_repeats, repeat_shares
 from synthkit.generators.sequential.seed_events import SeedEvents, _Prefix
 from synthkit.generators.sequential.step_values import exact_steps
 from synthkit.generators.sequential.threads import one_cpu_thread
@@ -363,6 +364,11 @@ class SequenceSynthesizer(
                 "max_length": int(lengths.max()),
                 "n_entities": n_entities,
             }
+            self.layout_["repeat_shares"] = (
+                _repeat_shares(self.event_encoder_, frame, tokens, codes, index_rules)
+                if budget is None
+                else {}
+            )
             self._index_transform = index_transform
             self._index_rules = index_rules
             self.metadata_ = fit_metadata
@@ -869,6 +875,9 @@ class SequenceSynthesizer(
         n = len(entity)
         if self.event_encoder_ is not None:
             frame = self.event_encoder_.decode(tokens, random_state=seed, groups=entity)
+            shares = layout.get("repeat_shares") or {}
+            rng = np.random.default_rng(seed + 11)
+            apply_repeats(frame, tokens, entity, self.event_encoder_, shares, rng)
         else:
             frame = pd.DataFrame(index=range(n))
         x = None
@@ -970,3 +979,20 @@ class SequenceSynthesizer(
         self.privacy_budget_ = privacy
         self.epsilon_spent_ = None if privacy is None else privacy["epsilon_spent"]
         self.delta_ = None if privacy is None else privacy["delta"]
+
+
+def _repeat_shares(
+    encoder: Discretizer | None,
+    frame: pd.DataFrame,
+    tokens: torch.Tensor,
+    codes: np.ndarray,
+    index_rules: Any,
+) -> dict[str, float]:
+    """The real rate of exact repeats of each binned event column (``repeats.py``)."""
+    if encoder is None:
+        return {}
+    skipped = {_START, _GAP}
+    for rules in (encoder.rules_, index_rules):
+        if rules is not None:
+            skipped |= set(rules.columns)
+    return repeat_shares(frame, tokens, codes, encoder, skipped)
