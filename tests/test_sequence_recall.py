@@ -145,3 +145,18 @@ def test_training_forgets_slots_at_the_dropout_rate_and_sampling_never() -> None
         net.train(training)
         recalled = net.heads_logits(state, context, tokens, recall)
         assert torch.equal(recalled, net.heads_logits(state, context, tokens, None)) == same
+
+
+def test_networks_without_slots_hold_the_weights_older_model_files_hold() -> None:
+    """No recall and no count: the state has no new entries, so older files load."""
+    from synthkit.generators.sequential.network import SequenceNetwork
+
+    plain = SequenceNetwork([3, 5], [2], 8, 8).state_dict()
+    assert not [k for k in plain if "recall" in k or "remaining" in k]
+    torch.manual_seed(0)
+    first = SequenceNetwork([3, 5], [2], 8, 8).state_dict()
+    torch.manual_seed(0)
+    again = SequenceNetwork([3, 5], [2], 8, 8, recall=[]).state_dict()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    recalling = SequenceNetwork([3, 5], [2], 8, 8, recall=[(1, 5)], counted=True).state_dict()
+    assert {"recall_inputs", "remaining.weight"} <= set(recalling)

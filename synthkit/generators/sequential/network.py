@@ -163,21 +163,32 @@ class SequenceNetwork(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_heads, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_heads, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_heads, 1, width))
-        # Recall slots: each adds a lookup of its token to its column's head.
+        # Recall slots: each adds a lookup of its token to its column's head. The
+        # buffers derive from the layout, so they are not saved.
         recall_sizes = [int(n) + 1 for _, n in recall]
         self.n_recall = len(recall_sizes)
         self.register_buffer(
-            "recall_offsets", torch.tensor([0, *recall_sizes[:-1]], dtype=torch.long).cumsum(0)
+            "recall_offsets",
+            torch.tensor([0, *recall_sizes[:-1]], dtype=torch.long).cumsum(0),
+            persistent=False,
         )
         self.register_buffer(
-            "recall_heads", torch.tensor([1 + int(c) for c, _ in recall], dtype=torch.long)
+            "recall_heads",
+            torch.tensor([1 + int(c) for c, _ in recall], dtype=torch.long),
+            persistent=False,
         )
         self.register_buffer(
-            "recall_none", torch.tensor([int(n) for _, n in recall], dtype=torch.long)
+            "recall_none",
+            torch.tensor([int(n) for _, n in recall], dtype=torch.long),
+            persistent=False,
         )
-        self.recall_inputs = nn.Parameter(
-            torch.randn(max(sum(recall_sizes), 1), hidden_dim) / math.sqrt(n_heads)
-        )
+        # Only with slots: a network without them draws the same initial weights as
+        # before recall existed, and loads model files written then.
+        self.recall_inputs = None
+        if recall_sizes:
+            self.recall_inputs = nn.Parameter(
+                torch.randn(sum(recall_sizes), hidden_dim) / math.sqrt(n_heads)
+            )
         # Logits the first time's head adds by the entity's bound and numeric context:
         # zero until the head's own passes (start_head.refine_start_head) learn them.
         self.start_bound = None
