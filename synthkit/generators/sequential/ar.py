@@ -405,7 +405,6 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         the time left before the bound instead of the time itself.
         """
         network = self.network_
-        counted = network.remaining is not None
         sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
         times = elapsed = None
@@ -438,7 +437,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             vectors = network.encode_context(context[entities])
             targets = torch.zeros((len(entities), n_columns + 1), dtype=torch.long, device=device)
             targets[:, 0] = (lengths[entities] == 0).long()
-            first = network.first_state(vectors, lengths[entities] if counted else None)
+            first = network.first_state(vectors, lengths[entities])
             logits = network.heads_logits(first, vectors, targets)[:, 0]
             return functional.cross_entropy(logits, targets[:, 0], reduction="sum")
 
@@ -467,9 +466,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                 window,
                 n_events,
                 None if times is None else (times, elapsed),
-                length if counted else None,
+                length,
             )
-            remaining = (length[:, None] - position).clamp_min(0) if counted else None
+            remaining = (length[:, None] - position).clamp_min(0)
             states, _ = network.history(
                 context_vectors, previous, position, state, clock, remaining
             )
@@ -480,7 +479,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             event = is_event.reshape(-1)[keep]
             current_rows = current.reshape(-1, n_columns)[keep]
             recalled = None
-            if recall.shape[1]:
+            if recall is not None:
                 recalled = recall[row.clamp(0, n_events - 1)].reshape(-1, recall.shape[1])[keep]
             losses = network.position_losses(
                 flat_state, flat_context, current_rows, event, recalled
@@ -508,7 +507,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             else:
                 clock = None if times is None else (times, elapsed)
                 validate = ValidationLoss(
-                    network, tokens, offsets, lengths, context, split[1], clock, recall, counted
+                    network, tokens, offsets, lengths, context, split[1], clock, recall
                 )
                 patience = DEFAULT_PATIENCE if self.patience is None else self.patience
                 self.best_epoch_ = self._run_epochs(
@@ -540,7 +539,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         The earlier events are read ``window`` positions at a time, so memory stays
         bounded by the window whatever the history's length. ``clock_inputs``
         holds each event's first and second time input (networks with time inputs),
-        ``lengths`` the histories' lengths (counted networks).
+        ``lengths`` the histories' lengths (read by counted networks).
         """
         network = self.network_
         initial = network.initial_state(context_vectors)

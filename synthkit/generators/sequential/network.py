@@ -101,8 +101,6 @@ class SequenceNetwork(nn.Module):
         event_sizes = [int(v) for v in event_vocab]
         context_sizes = [int(v) for v in context_vocab]
         self.dropout = dropout
-        #: Share of recall slots forgotten per training row (the dropout by default).
-        self.recall_dropout = dropout
         self.n_event_columns = len(event_sizes)
         # Inputs: the previous event's tokens, one embedding table for all columns.
         self.register_buffer(
@@ -255,7 +253,10 @@ class SequenceNetwork(nn.Module):
         return embedded + self._remaining_input(remaining)
 
     def _remaining_input(self, remaining: torch.Tensor | None) -> torch.Tensor | float:
-        """The embedding of the events left (counted networks), else nothing to add."""
+        """The embedding of the events left (counted networks), else nothing to add.
+
+        Networks that do not count ignore ``remaining``, so callers pass it alike.
+        """
         if self.remaining is None:
             return 0.0
         if remaining is None:
@@ -286,7 +287,7 @@ class SequenceNetwork(nn.Module):
     ) -> torch.Tensor:
         """The state ``[entities, state_dim]`` the first position's heads read.
 
-        ``lengths`` gives each entity's number of events (counted networks).
+        ``lengths`` gives each entity's number of events (read by counted networks).
         """
         shape = (context.shape[0], 1)
         position = torch.zeros(shape, dtype=torch.long, device=context.device)
@@ -359,10 +360,10 @@ class SequenceNetwork(nn.Module):
         if self.n_recall:
             if recall is None:
                 recall = self.recall_none.expand(rows, -1)
-            elif self.training and self.recall_dropout:
-                # Slots forgotten at random: the heads cannot lean on one recalled
-                # token alone, which would let them replay a history.
-                forgotten = torch.rand(recall.shape, device=recall.device) < self.recall_dropout
+            elif self.training and self.dropout:
+                # Slots forgotten at the dropout rate: the heads cannot lean on one
+                # recalled token alone, which would let them replay a history.
+                forgotten = torch.rand(recall.shape, device=recall.device) < self.dropout
                 recall = torch.where(forgotten, self.recall_none.expand_as(recall), recall)
             recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
             hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))

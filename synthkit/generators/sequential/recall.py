@@ -134,8 +134,10 @@ def recall_tokens(
     lengths: torch.Tensor,
     layout: dict[str, Any] | None,
     sizes: Sequence[int],
-) -> torch.Tensor:
+) -> torch.Tensor | None:
     """Each event's recalled tokens ``[events, slots]`` (a column's size where there is none).
+
+    None for a layout without slots.
 
     Example:
         >>> tokens = torch.tensor([[0, 5], [1, 6], [0, 7], [1, 6]])
@@ -143,7 +145,9 @@ def recall_tokens(
         >>> recall_tokens(tokens, torch.tensor([4]), layout, [2, 8]).tolist()
         [[2, 8, 8], [0, 5, 8], [1, 6, 5], [0, 7, 6]]
     """
-    slots = layout["slots"] if layout else []
+    if not layout or not layout["slots"]:
+        return None
+    slots = layout["slots"]
     n_events = tokens.shape[0]
     device = tokens.device
     entity = _entities(lengths, device)
@@ -153,7 +157,7 @@ def recall_tokens(
         follows = entity[1:] == entity[:-1]
         before[1:] = torch.where(follows, rows[:-1], -1)
     keyed = torch.full_like(before, -1)
-    if layout and layout["key"] is not None:
+    if layout["key"] is not None:
         keyed = _keyed_rows(tokens, entity, layout["key"], sizes[layout["key"]])
     out = torch.empty((n_events, len(slots)), dtype=torch.long, device=device)
     for i, (source, column) in enumerate(slots):

@@ -17,21 +17,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthkit.processing.discretizer import Discretizer, NumericTokens
+
 __all__ = ["apply_repeats", "repeat_shares"]
 
 
-def _follows(entity: np.ndarray) -> np.ndarray:
-    """Whether each event follows another event of the same entity."""
-    follows = np.zeros(len(entity), dtype=bool)
-    follows[1:] = entity[1:] == entity[:-1]
-    return follows
+def _same_bin(codes: np.ndarray, entity: np.ndarray, numeric: NumericTokens) -> np.ndarray:
+    """Whether each event has its entity's previous event's bin token (not a point or missing)."""
+    n_points = len(numeric.points)
+    in_bin = (codes >= n_points) & (codes < n_points + numeric.n_bins)
+    same = np.zeros(len(codes), dtype=bool)
+    same[1:] = (entity[1:] == entity[:-1]) & (codes[1:] == codes[:-1])
+    return same & in_bin
 
 
 def repeat_shares(
     frame: pd.DataFrame,
     tokens: torch.Tensor,
     entity: np.ndarray,
-    encoder: object,
+    encoder: Discretizer,
     skipped: set[str],
 ) -> dict[str, float]:
     """Each binned numeric column's share of same-bin consecutive events with equal values.
@@ -44,7 +48,6 @@ def repeat_shares(
         skipped: Columns left out (time columns, columns rules rewrite).
 
     Example:
-        >>> from synthkit.processing.discretizer import Discretizer
         >>> frame = pd.DataFrame({"v": np.r_[np.arange(40.0), np.arange(40.0)]})
         >>> encoder = Discretizer(n_bins=4, max_points=2).fit(frame)
         >>> tokens = encoder.encode(frame, random_state=0)
@@ -52,32 +55,25 @@ def repeat_shares(
         >>> 0 <= shares["v"] < 1
         True
     """
-    follows = _follows(entity)
     codes = tokens.cpu().numpy()
     shares = {}
     for i, column in enumerate(encoder.learned_columns):
-        numeric = getattr(encoder, "tokens_", {}).get(column)
+        numeric = encoder.tokens_.get(column)
         if column in skipped or numeric is None or not numeric.n_bins:
             continue
-        same = follows & _in_bin(codes[:, i], numeric) & (codes[:, i] == np.roll(codes[:, i], 1))
+        same = _same_bin(codes[:, i], entity, numeric)
         if not same.any():
             continue
         values = frame[column].to_numpy()
-        shares[column] = float(np.mean(values[same] == np.roll(values, 1)[same]))
+        shares[column] = float(np.mean(values[same] == values[np.flatnonzero(same) - 1]))
     return shares
-
-
-def _in_bin(codes: np.ndarray, numeric: object) -> np.ndarray:
-    """Whether each token is one of the column's quantile bins (not a point or missing)."""
-    n_points = len(numeric.points)
-    return (codes >= n_points) & (codes < n_points + numeric.n_bins)
 
 
 def apply_repeats(
     frame: pd.DataFrame,
     tokens: torch.Tensor,
     entity: np.ndarray,
-    encoder: object,
+    encoder: Discretizer,
     shares: dict[str, float],
     rng: np.random.Generator,
 ) -> None:
@@ -88,17 +84,14 @@ def apply_repeats(
     """
     if not shares or not len(frame):
         return
-    follows = _follows(entity)
     codes = tokens.cpu().numpy()
     rows = np.arange(len(frame))
     for column, share in shares.items():
         i = encoder.learned_columns.index(column)
-        same = follows & _in_bin(codes[:, i], encoder.tokens_[column])
-        same &= codes[:, i] == np.roll(codes[:, i], 1)
+        same = _same_bin(codes[:, i], entity, encoder.tokens_[column])
         repeats = same & (rng.random(len(frame)) < share)
         if not repeats.any():
             continue
         # Each row takes the value of the last row at or before it that is not a repeat.
         source = np.maximum.accumulate(np.where(repeats, 0, rows))
-        values = frame[column].to_numpy()
-        frame[column] = values[source]
+        frame[column] = frame[column].to_numpy()[source]

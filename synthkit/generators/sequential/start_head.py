@@ -85,8 +85,7 @@ def refine_start_head(
         vectors = network.encode_context(context)
         # The tokens before the head: "go on" (an event follows), then the event's columns.
         targets = torch.cat([torch.zeros_like(first_tokens[:, :1]), first_tokens], dim=1)
-        counted = None if network.remaining is None else lengths
-        first_state = network.first_state(vectors, counted)
+        first_state = network.first_state(vectors, lengths)
         frozen = network.heads_logits(first_state, vectors, targets)[:, head]
     weights = network.start_bound
 

@@ -76,7 +76,6 @@ class ValidationLoss:
             (networks with time inputs), else None.
         recall: ``[events, slots]`` each event's recalled tokens (networks with
             recall slots), else None.
-        counted: Whether the network reads the events remaining.
 
     Example:
         >>> from synthkit.generators.sequential.network import SequenceNetwork
@@ -99,7 +98,6 @@ class ValidationLoss:
         entities: torch.Tensor,
         times: tuple[torch.Tensor, torch.Tensor] | None = None,
         recall: torch.Tensor | None = None,
-        counted: bool = False,
     ) -> None:
         self.network = network
         self.tokens = tokens
@@ -108,7 +106,6 @@ class ValidationLoss:
         self.context = context
         self.times = times
         self.recall = recall
-        self.counted = counted
         self.n_entities = len(entities)
         self.batches = _length_batches(entities, lengths[entities])
 
@@ -137,14 +134,14 @@ class ValidationLoss:
         previous = tokens[before]
         current = tokens[row.clamp(0, max(n_events - 1, 0))]
         recalled = None
-        if self.recall is not None and self.recall.shape[1]:
+        if self.recall is not None:
             recalled = self.recall[row.clamp(0, max(n_events - 1, 0))]
             recalled = recalled.reshape(-1, self.recall.shape[1])[valid]
         clock = None
         if self.times is not None:
             clock = network.clock_tokens(self.times[0][before], self.times[1][before], position)
         vectors = network.encode_context(self.context[entities])
-        remaining = (length[:, None] - position).clamp_min(0) if self.counted else None
+        remaining = (length[:, None] - position).clamp_min(0)  # read by counted networks
         states, _ = network.history(vectors, previous, position, None, clock, remaining)
         flat_state = states.reshape(-1, states.shape[-1])[valid]
         flat_context = vectors[:, None].expand(-1, span, -1).reshape(-1, vectors.shape[-1])[valid]
