@@ -378,3 +378,19 @@ def test_pooled_cells_follow_the_counts_above_the_noise() -> None:
     assert cells.edges[:-1][held].min() >= 60 and cells.edges[1:][held].max() <= 140
     assert np.diff(cells.edges)[held].min() <= 4
     assert len(cells.counts) < 40
+
+
+def test_noise_cells_beyond_a_hard_end_are_dropped_even_in_a_row() -> None:
+    # Adult's ages at epsilon 1 (one fit's pooled counts): ages 1 to 16 are empty, but
+    # the noise put 2.1 deviations on age 9 and 2.3 on age 14. Tested from the outside
+    # in, age 14 softened the end that age 9 was tested against, and 300 drawn rows fell
+    # under 17, moving every bin sdmetrics puts on age.
+    sigma = 48.6
+    below = [22, 63, 12, -28, -67, -3, 8, 39, 101, -30, 5, -8, -20, 111, 73, 2]
+    bulk = [322, 596, 665, 755, 716, 786, 802, 787, 745, 730, 820, 832, 799, 855]
+    shares = _shares(torch.tensor(below + bulk, dtype=torch.float64), sigma)
+    assert shares[: len(below)].tolist() == [0.0] * len(below)
+    # A weak cell right past the bulk (one quiet cell between) is the bulk's own end.
+    near = [0.0] * 13 + [120.0, 0.0]
+    shares = _shares(torch.tensor(near + bulk, dtype=torch.float64), sigma)
+    assert float(shares[13]) > 0
