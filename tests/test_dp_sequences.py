@@ -286,7 +286,10 @@ def test_the_length_release_bounds_histories_and_the_stop_head_follows_it(privat
     # The lengths and shapes are one release, composed with the histograms and the steps.
     assert budget["epsilon_marginals"] > 0
     assert budget["marginals_noise_multiplier"] == pytest.approx(shapes.noise_multiplier)
-    assert shapes.histograms == len(private_model.event_encoder_.learned_columns) + 1
+    # One histogram per column, the lengths', and one per (key, column) pair.
+    columns = private_model.event_encoder_.learned_columns
+    assert list(shapes.pairs) == [("test", "value")]
+    assert shapes.histograms == len(columns) + 1 + len(shapes.pairs)
     assert private_model.layout_["max_length"] == shapes.max_length()
     # The stop head was calibrated: histories drawn afresh have the released mean
     # log length, within what 400 draws and the calibration's tolerance allow.
@@ -445,3 +448,47 @@ def test_the_spent_epsilon_composes_every_release(planted) -> None:
     assert epsilon_spent(mechanisms, accounted) == pytest.approx(events["epsilon_spent"])
     assert events["epsilon_spent"] <= events["epsilon"] + 1e-9
     assert model.epsilon_spent_ <= 4.0 + 1e-9
+
+
+def test_values_follow_their_key_through_the_released_two_way_histograms(tmp_path) -> None:
+    # A lab-like column whose values depend on the test's kind: DP-SGD's noisy steps
+    # alone left them near the pooled values (medians 5.6 and 181 for 5 and 199).
+    rng = np.random.default_rng(0)
+    n, k = 1_500, 8
+    kind = rng.choice(["a", "b", "c"], size=n * k, p=[0.45, 0.45, 0.1])
+    centre = pd.Series(kind).map({"a": 5.0, "b": 200.0, "c": 40.0}).to_numpy()
+    events = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n), k),
+            "day": np.tile(np.arange(k), n),
+            "kind": kind,
+            "value": np.round(centre * rng.lognormal(0.0, 0.2, n * k), 1),
+        }
+    )
+    model = synthkit.SequenceSynthesizer("ar", epsilon=4.0, **QUICK)
+    model.fit(events, sequence_key="id", sequence_index="day")
+    columns = list(model.event_encoder_.learned_columns)
+    assert model.layout_["conditional"] == [(columns.index("kind"), columns.index("value"))]
+    calibration = model.privacy_budget_["events"]["pairs_calibration"]
+    assert calibration[-1] < calibration[0]
+    drawn = model.sample(500, random_state=1).data
+    real = events.groupby("kind")["value"].median()
+    synthetic = drawn.groupby("kind")["value"].median()
+    assert np.abs(np.log(synthetic / real)).max() < 0.05, (real, synthetic)
+    # The logit tables are saved with the weights.
+    loaded = synthkit.load_model(model.save(tmp_path / "paired.synthkit"))
+    again = loaded.sample(500, random_state=1).data
+    pd.testing.assert_frame_equal(again, drawn)
+
+
+def test_the_two_way_histogram_takes_one_event_per_entity_and_key() -> None:
+    from synthkit.generators.sequential.private_shapes import _one_per_key
+
+    codes = np.repeat(np.arange(4), [5, 1, 0, 30])
+    keys = np.r_[[0, 0, 1, 1, 2], [1], np.arange(30) % 20]
+    rows, weights = _one_per_key(codes, keys, np.random.default_rng(3), cap=16)
+    owners = codes[rows]
+    assert np.bincount(owners).tolist() == [3, 1, 0, 16]  # distinct keys, capped
+    assert np.allclose(np.bincount(owners, weights), [1.0, 1.0, 0.0, 1.0])
+    pairs = set(zip(owners.tolist(), keys[rows].tolist(), strict=True))
+    assert len(pairs) == len(rows)  # never two events of one entity and key

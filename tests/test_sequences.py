@@ -356,11 +356,14 @@ def test_generated_times_stay_in_the_protected_index_range() -> None:
 def test_default_schedule_follows_the_data_size_and_given_values_win(tmp_path) -> None:
     from synthkit.generators.sequential.ar import sequence_schedule
 
-    # More events train fewer passes in larger batches; small sets keep enough steps.
+    # More events train fewer passes; small sets keep enough steps, and more entities
+    # take more steps (about 6.4 per square root of the entities).
     small, large = sequence_schedule(3_000, 1_000), sequence_schedule(2_250_000, 50_000)
-    assert small["epochs"] > large["epochs"] == 1
-    assert small["batch_size"] < large["batch_size"]
+    assert small["epochs"] > large["epochs"] >= 1
     assert small["epochs"] * 1_000 // small["batch_size"] >= 250
+    assert large["epochs"] * 50_000 // large["batch_size"] >= 6.4 * 50_000**0.5
+    # Batches keep at least half a step's positions (4,096) before passes are added.
+    assert large["batch_size"] * 46 >= 2_048
     rng = np.random.default_rng(1)
     events = pd.DataFrame(
         {"user": np.repeat(np.arange(40), 3), "day": np.tile([1, 2, 4], 40)}

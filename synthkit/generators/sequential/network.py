@@ -69,6 +69,10 @@ class SequenceNetwork(nn.Module):
         counted: Whether the GRU input also holds an embedding of how many events
             remain in the history (position-bucketed; networks always sampled
             with given lengths), so the history paces itself to its end.
+        conditional: ``(key column, column)`` event column pairs: the column's
+            head adds a row of a ``[key tokens, column tokens]`` logit table
+            picked by the key's token (a buffer, zero until a private fit's
+            calibration sets it to match released two-way histograms).
         recall: ``(event column, tokens)`` of each recall slot
             (:mod:`~synthkit.generators.sequential.recall`): the head of that
             column adds a learned vector for the slot's token (one past the
@@ -96,6 +100,7 @@ class SequenceNetwork(nn.Module):
         start_columns: Sequence[tuple[int, int]] = (),
         recall: Sequence[tuple[int, int]] = (),
         counted: bool = False,
+        conditional: Sequence[tuple[int, int]] = (),
     ) -> None:
         super().__init__()
         event_sizes = [int(v) for v in event_vocab]
@@ -187,6 +192,12 @@ class SequenceNetwork(nn.Module):
             self.recall_inputs = nn.Parameter(
                 torch.randn(sum(recall_sizes), hidden_dim) / math.sqrt(n_heads)
             )
+        # Two-way logit tables, saved with the weights (only where there are pairs,
+        # so networks without them keep the weights and files they had).
+        self.conditional = [(int(k), int(c)) for k, c in conditional]
+        for i, (key, column) in enumerate(self.conditional):
+            table = torch.zeros(event_sizes[key], event_sizes[column])
+            self.register_buffer(f"conditional_{i}", table)
         # Logits the first time's head adds by the entity's bound and numeric context:
         # zero until the head's own passes (start_head.refine_start_head) learn them.
         self.start_bound = None
@@ -368,7 +379,17 @@ class SequenceNetwork(nn.Module):
             recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
             hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))
         logits = self._rest(hidden, slice(None)).transpose(0, 1)
+        if self.conditional:
+            extra = torch.zeros_like(logits)
+            for i, (key, column) in enumerate(self.conditional):
+                table = self.conditional_table(i)
+                extra[:, 1 + column, : table.shape[1]] = table[tokens[:, 1 + key]]
+            logits = logits + extra
         return logits.masked_fill(self.invalid[None], float("-inf"))
+
+    def conditional_table(self, pair: int) -> torch.Tensor:
+        """The ``[key tokens, column tokens]`` logit table of one conditional pair."""
+        return getattr(self, f"conditional_{pair}")
 
     def position_losses(
         self,
@@ -447,6 +468,11 @@ class _Sampler:
         for head in network.recall_heads.unique().tolist():
             slots = (network.recall_heads == head).nonzero().squeeze(1)
             self.recall_slots[head] = (slots, network.recall_offsets[slots])
+        # Each conditioned head's key head and logit table.
+        self.conditional = {
+            1 + column: (1 + key, network.conditional_table(i))
+            for i, (key, column) in enumerate(network.conditional)
+        }
         self.bias = []
         for allowed in masks:
             biases = []
@@ -555,7 +581,11 @@ class _Sampler:
             )
         hidden = functional.gelu(hidden)
         inner = functional.gelu(torch.addmm(self.second_bias[head], hidden, self.second[head]))
-        return torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])
+        logits = torch.addmm(self.bias[0 if first else 1][head], hidden + inner, self.out[head])
+        if head in self.conditional:
+            key, table = self.conditional[head]
+            logits = logits + table[tokens[:, key]]
+        return logits
 
 
 def draw_tokens(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:

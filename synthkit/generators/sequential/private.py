@@ -30,7 +30,11 @@ from torch.nn import functional
 
 from synthkit.errors import ParameterError
 from synthkit.generators.sequential.network import position_buckets
-from synthkit.generators.sequential.private_calibration import calibrate_columns, calibrate_stop
+from synthkit.generators.sequential.private_calibration import (
+    calibrate_columns,
+    calibrate_pairs,
+    calibrate_stop,
+)
 from synthkit.generators.sequential.private_layout import private_layout
 from synthkit.generators.sequential.private_shapes import release_event_shapes
 from synthkit.privacy.accounting import default_delta, epsilon_of_rdp, rdp_of_step
@@ -601,6 +605,8 @@ def fit_events_private(
     model.events_privacy_["shares_calibration"] = calibrate_columns(
         model, shapes.shares, seed, shapes.first, shapes.later
     )
+    sigma = shapes.noise_multiplier * np.sqrt(shapes.histograms)
+    model.events_privacy_["pairs_calibration"] = calibrate_pairs(model, shapes.pairs, sigma, seed)
     model.events_privacy_["stop_calibration"] = calibrate_stop(
         model, shapes.log_length_mean(), seed
     )

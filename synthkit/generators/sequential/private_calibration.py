@@ -6,7 +6,10 @@ model draws histories for entities drawn from the (private) entity-table model;
 each column head's bias moves by the log ratio of its released token shares to
 the drawn ones, then the stop head's bias moves until the mean of
 ``log(1 + length)`` matches the DP length histogram's. Only released values and
-the model's own samples are read, so no budget is spent.
+the model's own samples are read, so no budget is spent. Where a key column's
+two-way histograms were released, each paired column's logit table moves the same
+way, row by row of the key's tokens, so that column's shares follow the key's
+(NAFLD's value by its lab test).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["calibrate_columns", "calibrate_stop"]
+__all__ = ["calibrate_columns", "calibrate_pairs", "calibrate_stop"]
 
 # Entities drawn per round, rounds, the gap in mean log length that is close enough,
 # and the largest move of the stop logit in one round.
@@ -24,8 +27,11 @@ _ENTITIES = 512
 _ROUNDS = 6
 _TOLERANCE = 0.02
 _MAX_STEP = 2.0
-# Rounds of the column heads' calibration.
+# Rounds of the column heads' calibration, and of the two-way tables'.
 _COLUMN_ROUNDS = 2
+_PAIR_ROUNDS = 4
+# A key token's released row is read only where it holds this many noise deviations.
+_PAIR_FLOOR = 2.0
 
 
 def calibrate_columns(
@@ -85,6 +91,68 @@ def calibrate_columns(
                 bias[torch.as_tensor(np.flatnonzero(seen), device=bias.device)] += torch.as_tensor(
                     step, dtype=bias.dtype, device=bias.device
                 )
+            distances.append(worst)
+    return distances
+
+
+def calibrate_pairs(
+    model: Any, pairs: dict[tuple[str, str], np.ndarray], sigma: float, seed: int
+) -> list[float]:
+    """Move each conditional logit table by the log ratio of released to drawn shares.
+
+    For every ``(key, column)`` pair of the network's conditional tables, the row
+    of each key token whose released counts stand ``_PAIR_FLOOR`` deviations of
+    their sum's noise above zero moves by the log ratio of that row's released
+    shares of the column's tokens to the drawn ones (tokens drawn and released).
+
+    Args:
+        model: A fitted private sequence model with its conditional tables.
+        pairs: Released clipped counts ``[key tokens, column tokens]`` per pair.
+        sigma: The release's noise deviation per cell.
+        seed: Seed of the entity-table draws and of each round's histories.
+
+    Returns:
+        Per round, the largest total variation distance between a key token's
+        drawn and released shares of a paired column.
+    """
+    network = model.network_
+    if not network.conditional or (
+        model.context_model_ is None and model.layout_["entity_columns"]
+    ):
+        return []
+    network.eval()
+    columns = list(model.event_encoder_.learned_columns)
+    distances: list[float] = []
+    with torch.no_grad(), torch.random.fork_rng(devices=_devices(model.device_)):
+        table = model._draw_context(_ENTITIES, None, seed)
+        context = model._context_tokens(table, seed)
+        masks = model._step_masks()
+        for _ in range(_PAIR_ROUNDS):
+            torch.manual_seed(seed)
+            _, _, tokens, _ = model._sample_events(context, masks, None)
+            tokens = tokens.cpu().numpy()
+            worst = 0.0
+            for i, (key, column) in enumerate(network.conditional):
+                released = pairs[(columns[key], columns[column])]
+                logits = network.conditional_table(i)
+                size = released.shape[1]
+                cells = tokens[:, key] * size + tokens[:, column]
+                drawn = np.bincount(cells, minlength=released.size)[: released.size]
+                drawn = drawn.reshape(released.shape).astype(float)
+                for k in range(len(released)):
+                    target, counts = released[k], drawn[k]
+                    floor = _PAIR_FLOOR * sigma * np.sqrt(size)
+                    if target.sum() <= floor or counts.sum() == 0:
+                        continue
+                    target, counts = target / target.sum(), counts / counts.sum()
+                    worst = max(worst, 0.5 * float(np.abs(target - counts).sum()))
+                    # Tokens drawn where the release holds none fall by the largest step.
+                    seen = counts > 0
+                    with np.errstate(divide="ignore"):
+                        ratio = np.log(target[seen] / counts[seen])
+                    step = np.clip(ratio, -_MAX_STEP, _MAX_STEP)
+                    where = torch.as_tensor(np.flatnonzero(seen), device=logits.device)
+                    logits[k, where] += torch.as_tensor(step, dtype=logits.dtype).to(logits.device)
             distances.append(worst)
     return distances
 
