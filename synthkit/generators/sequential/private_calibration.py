@@ -14,6 +14,7 @@ way, row by row of the key's tokens, so that column's shares follow the key's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,20 +59,11 @@ def calibrate_columns(
         Per round, the largest total variation distance between a column's drawn
         and released shares (empty when no context can be drawn).
     """
-    if model.context_model_ is None and model.layout_["entity_columns"]:
-        return []
     network = model.network_
-    network.eval()
     encoder = model.event_encoder_
     distances: list[float] = []
-    with torch.no_grad(), torch.random.fork_rng(devices=_devices(model.device_)):
-        table = model._draw_context(_ENTITIES, None, seed)
-        context = model._context_tokens(table, seed)
-        masks = model._step_masks()
-        for _ in range(_COLUMN_ROUNDS):
-            torch.manual_seed(seed)
-            _, position, tokens, _ = model._sample_events(context, masks, None)
-            position, tokens = position.cpu().numpy(), tokens.cpu().numpy()
+    with torch.no_grad():  # the heads' weights move in place
+        for position, tokens in _drawn_rounds(model, seed, _COLUMN_ROUNDS):
             worst = 0.0
             for i, column in enumerate(encoder.learned_columns):
                 rows = {first: position == 0, later: position > 0}.get(column)
@@ -116,21 +108,12 @@ def calibrate_pairs(
         drawn and released shares of a paired column.
     """
     network = model.network_
-    if not network.conditional or (
-        model.context_model_ is None and model.layout_["entity_columns"]
-    ):
+    if not network.conditional:
         return []
-    network.eval()
     columns = list(model.event_encoder_.learned_columns)
     distances: list[float] = []
-    with torch.no_grad(), torch.random.fork_rng(devices=_devices(model.device_)):
-        table = model._draw_context(_ENTITIES, None, seed)
-        context = model._context_tokens(table, seed)
-        masks = model._step_masks()
-        for _ in range(_PAIR_ROUNDS):
-            torch.manual_seed(seed)
-            _, _, tokens, _ = model._sample_events(context, masks, None)
-            tokens = tokens.cpu().numpy()
+    with torch.no_grad():  # the heads' weights move in place
+        for _, tokens in _drawn_rounds(model, seed, _PAIR_ROUNDS):
             worst = 0.0
             for i, (key, column) in enumerate(network.conditional):
                 released = pairs[(columns[key], columns[column])]
@@ -217,6 +200,26 @@ def _next_shift(tried: list[tuple[float, float]], target: float) -> float:
             slope = (f1 - f0) / (s1 - s0)
     step = (target - found) / slope
     return shift + float(np.clip(step, -_MAX_STEP, _MAX_STEP))
+
+
+def _drawn_rounds(model: Any, seed: int, rounds: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each round's drawn event positions and tokens, for ``_ENTITIES`` drawn entities.
+
+    Every round draws the same entities with the same seed, so only the heads'
+    changes between rounds move the draws; the global random state is left as it
+    was. Yields nothing when the model needs an entity table it does not have.
+    """
+    if model.context_model_ is None and model.layout_["entity_columns"]:
+        return
+    model.network_.eval()
+    with torch.no_grad(), torch.random.fork_rng(devices=_devices(model.device_)):
+        table = model._draw_context(_ENTITIES, None, seed)
+        context = model._context_tokens(table, seed)
+        masks = model._step_masks()
+        for _ in range(rounds):
+            torch.manual_seed(seed)
+            _, position, tokens, _ = model._sample_events(context, masks, None)
+            yield position.cpu().numpy(), tokens.cpu().numpy()
 
 
 def _devices(device: torch.device) -> list[Any]:
