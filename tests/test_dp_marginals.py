@@ -118,7 +118,8 @@ def test_released_marginals_hold_the_sampled_shapes(skewed: pd.DataFrame) -> Non
 
 
 def test_integer_columns_get_every_integer_of_the_noisy_range(skewed: pd.DataFrame) -> None:
-    model = synthkit.Synthesizer("ar", **{**FAST, "epsilon": 1.0, "random_state": 0}).fit(skewed)
+    # At epsilon 4 each integer of the range holds rows well above the noise.
+    model = synthkit.Synthesizer("ar", **{**FAST, "epsilon": 4.0, "random_state": 0}).fit(skewed)
     points = model.encoder_.tokens_["years"].points
     assert np.array_equal(points, np.arange(points[0], points[-1] + 1))
     # One released count per integer, for the marginals to pool with theirs.
@@ -394,3 +395,34 @@ def test_noise_cells_beyond_a_hard_end_are_dropped_even_in_a_row() -> None:
     near = [0.0] * 13 + [120.0, 0.0]
     shares = _shares(torch.tensor(near + bulk, dtype=torch.float64), sigma)
     assert float(shares[13]) > 0
+
+
+def test_a_wide_integer_column_under_heavy_noise_gets_quantile_bins() -> None:
+    # 2,000 heights in public bounds of 120 to 220 cm: at epsilon 1 the noise is about
+    # 40 rows per count, twice the rows of an average integer, and a token per integer
+    # drew heights with twice the real spread.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"height": np.round(rng.normal(170.0, 10.0, 2_000)), "male": rng.integers(0, 2, 2_000)}
+    )
+    params = {**FAST, "epsilon": 1.0, "random_state": 0, "bounds": {"height": (120, 220)}}
+    model = synthkit.Synthesizer("ar", **params).fit(frame)
+    tokens = model.encoder_.tokens_["height"]
+    assert len(tokens.points) == 0 and tokens.n_bins > 0
+    drawn = model.sample(2_000, random_state=0)["height"]
+    assert drawn.std() == pytest.approx(frame["height"].std(), rel=0.25)
+    assert (drawn == drawn.round()).all()  # still whole centimetres
+
+
+def test_a_rare_boolean_value_is_kept_whatever_its_noisy_count() -> None:
+    # 40 deaths in 2,000 rows sit under the noisy threshold a category must pass at
+    # epsilon 1 (about 70 rows); a boolean column's two values are known without
+    # reading the data.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"dead": (rng.random(2_000) < 0.02).astype(int), "group": rng.choice(["a", "b"], 2_000)}
+    )
+    model = synthkit.Synthesizer("ar", **{**FAST, "epsilon": 1.0, "random_state": 0}).fit(frame)
+    assert model.encoder_.transforms_["dead"].categories[:2] == [0, 1]
+    drawn = model.sample(4_000, random_state=0)["dead"]
+    assert 0.004 < drawn.mean() < 0.06
