@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
+from synthkit.generators.optimizer import DecayingAdamW
 from synthkit.generators.sequential.network import SequenceNetwork
 from synthkit.generators.sequential.validation import held_out_entities
 
@@ -94,7 +95,7 @@ def refine_start_head(
         return functional.cross_entropy(logits, targets[rows, head])
 
     train, held = split
-    optimizer = torch.optim.Adam([weights], lr=_LEARNING_RATE)
+    optimizer = DecayingAdamW([weights], lr=_LEARNING_RATE, weight_decay=0.0)
     with torch.no_grad():
         best, best_epoch = float(loss(held)), 0
     kept = weights.detach().clone()
