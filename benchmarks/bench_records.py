@@ -537,15 +537,12 @@ def main() -> None:
     patients = args.patients or (600 if args.quick else 3000)
     n_flights = args.flights or (2000 if args.quick else 5000)
     torch.set_num_threads(1)
-    # torch imports its compiler stack on the first optimizer built in a process (seconds);
-    # paid here once so that neither model's fit time carries it.
-    start = time.perf_counter()
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
-    warm = time.perf_counter() - start
+    # Each model's fit time includes every import its fit triggers (synthkit's
+    # optimizer imports nothing more; torch.optim's classes import torch's compiler).
     print(
         f"epochs={args.epochs or 'scheduled by table size'}, patients={patients}, "
         f"flights={n_flights}, seed={args.seed}; {len(os.sched_getaffinity(0))} cores "
-        f"(synthkit: a table per core); torch optimizer import {warm:.1f} s (before timing)"
+        "(synthkit: a table per core)"
     )
 
     if "nafld" in chosen:
