@@ -492,3 +492,24 @@ def test_the_two_way_histogram_takes_one_event_per_entity_and_key() -> None:
     assert np.allclose(np.bincount(owners, weights), [1.0, 1.0, 0.0, 1.0])
     pairs = set(zip(owners.tolist(), keys[rows].tolist(), strict=True))
     assert len(pairs) == len(rows)  # never two events of one entity and key
+
+
+def test_the_two_way_histogram_reads_empty_cells_as_empty() -> None:
+    from synthkit.generators.sequential.private_shapes import release_event_shapes
+    from synthkit.processing.discretizer import Discretizer
+
+    rng = np.random.default_rng(0)
+    lengths = np.full(3_000, 6)
+    kinds = np.tile(["low", "high"], 9_000)
+    values = np.where(kinds == "low", rng.uniform(1, 10, 18_000), rng.uniform(100, 200, 18_000))
+    frame = pd.DataFrame({"kind": kinds, "x": values})
+    encoder = Discretizer(n_bins=16).fit(frame)
+    shapes = release_event_shapes(encoder, frame, lengths, 1.0, 1e-6, seed=0)
+    table = shapes.pairs[("kind", "x")]
+    low = encoder.transforms_["kind"].codes(pd.Series(["low"]))[0]
+    tokens = encoder.tokens_["x"]
+    centres = (np.arange(tokens.n_bins) + 0.5) / tokens.n_bins
+    middle = np.interp(centres, tokens.levels, tokens.knots)
+    # The low kind's row holds its patients' weight below 10 and nothing, not noise, above.
+    assert table[low, middle < 10].sum() > 0.9 * table[low].sum()
+    assert (table[low, middle > 100] == 0).all()

@@ -32,7 +32,7 @@ _MAX_STEP = 2.0
 _COLUMN_ROUNDS = 2
 _PAIR_ROUNDS = 4
 # A key token's released row is read only where it holds this many noise deviations.
-_PAIR_FLOOR = 2.0
+_PAIR_FLOOR = 3.0
 
 
 def calibrate_columns(
@@ -124,18 +124,17 @@ def calibrate_pairs(
                 drawn = drawn.reshape(released.shape).astype(float)
                 for k in range(len(released)):
                     target, counts = released[k], drawn[k]
-                    floor = _PAIR_FLOOR * sigma * np.sqrt(size)
+                    floor = _PAIR_FLOOR * sigma * np.sqrt(max(int((target > 0).sum()), 1))
                     if target.sum() <= floor or counts.sum() == 0:
                         continue
                     target, counts = target / target.sum(), counts / counts.sum()
                     worst = max(worst, 0.5 * float(np.abs(target - counts).sum()))
-                    # Tokens drawn where the release holds none fall by the largest step.
-                    seen = counts > 0
-                    with np.errstate(divide="ignore"):
-                        ratio = np.log(target[seen] / counts[seen])
-                    step = np.clip(ratio, -_MAX_STEP, _MAX_STEP)
-                    where = torch.as_tensor(np.flatnonzero(seen), device=logits.device)
-                    logits[k, where] += torch.as_tensor(step, dtype=logits.dtype).to(logits.device)
+                    # A token drawn where the release holds none falls by the largest
+                    # step, and one released but never drawn rises by it.
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        ratio = np.log(target / counts)
+                    step = np.nan_to_num(np.clip(ratio, -_MAX_STEP, _MAX_STEP), nan=0.0)
+                    logits[k, :size] += torch.as_tensor(step, dtype=logits.dtype).to(logits.device)
             distances.append(worst)
     return distances
 

@@ -72,6 +72,8 @@ _LENGTH_CAP = 100_000
 _LENGTH_FLOOR = 3.5
 _LENGTH_RUN = 4
 _LEVELS = 256
+# A two-way histogram's cells count only above this many noise deviations.
+_PAIR_NOISE_FLOOR = 2.0
 # A paired column's bins each hold at least this many noise deviations of its mass.
 _PAIRED_BIN_NOISE = 8.0
 
@@ -208,7 +210,10 @@ def release_event_shapes(
         n_keys = encoder.vocab_sizes[columns.index(key)]
         counts = np.bincount(cells, weights, minlength=n_keys * size)[: n_keys * size]
         noisy = counts + rng.normal(0.0, sigma, len(counts))
-        two_way[(key, column)] = np.clip(noisy, 0.0, None).reshape(n_keys, size)
+        # Cells under the noise floor are read as empty: clipped at zero, a row's many
+        # empty cells would each keep a third of a deviation, much of a rare key's row.
+        kept = np.where(noisy > _PAIR_NOISE_FLOOR * sigma, noisy, 0.0)
+        two_way[(key, column)] = kept.reshape(n_keys, size)
     return EventShapes(multiplier, n_histograms, length_counts, shares, first, later, two_way)
 
 
