@@ -94,12 +94,15 @@ def calibrate_pairs(
 
     For every ``(key, column)`` pair of the network's conditional tables, the row
     of each key token whose released counts stand ``_PAIR_FLOOR`` deviations of
-    their sum's noise above zero moves by the log ratio of that row's released
-    shares of the column's tokens to the drawn ones (tokens drawn and released).
+    their kept cells' summed noise above zero moves by the log ratio of that
+    row's released shares of the column's tokens to the drawn ones, at most
+    ``_MAX_STEP`` either way: a token drawn but not released falls by it, one
+    released but not drawn rises by it.
 
     Args:
         model: A fitted private sequence model with its conditional tables.
-        pairs: Released clipped counts ``[key tokens, column tokens]`` per pair.
+        pairs: Released counts ``[key tokens, column tokens]`` per pair, cells under
+            the noise floor read as zero.
         sigma: The release's noise deviation per cell.
         seed: Seed of the entity-table draws and of each round's histories.
 

@@ -103,8 +103,9 @@ class EventShapes:
         shares: Per learned event column, the share of each of its tokens.
         first: The column of an entity's first time (the index's start), if any.
         later: The column of the gaps after it, if any.
-        pairs: Per ``(key, column)`` of :func:`conditioned_pairs`, clipped noisy
-            counts ``[key tokens, column tokens]`` of the two-way histogram.
+        pairs: Per ``(key, column)`` of :func:`conditioned_pairs`, the two-way
+            histogram's noisy counts ``[key tokens, column tokens]``, those under
+            two noise deviations read as zero.
     """
 
     noise_multiplier: float
