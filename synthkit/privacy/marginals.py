@@ -139,7 +139,7 @@ def _shares(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
         return kept
     # Weak busy cells past quiet ones, beyond a hard end, are noise: the empty ages
     # under 17. They are tested from the strong cells outward, so that one noise cell
-    # (age 14 at 2.2 deviations) does not lend a softer tail to the next (age 9).
+    # (age 14 at 2.3 deviations) does not lend a softer tail to the next (age 9, 2.1).
     # Past a tail that only fades (99 hours a week, 85 rows beyond a thin tail) they stay.
     index = _without_lone_ends(busy.tolist(), noisy, kept, sigma)
     first, last = index[0], index[-1]

@@ -11,7 +11,8 @@ Before DP-SGD a private sequence fit releases, in one Gaussian mechanism:
 * per pair of a *key* (the first categorical event column, of at most
   :data:`KEY_TOKENS` tokens) and a learned column after it (the index's start and
   gap aside), a weighted two-way histogram of their tokens, each entity again
-  spreading a weight of at most one over up to :data:`EVENTS_PER_ENTITY` events
+  spreading a weight of at most one, over one event per key token (up to
+  :data:`EVENTS_PER_ENTITY` events)
   (NAFLD's lab value by its test: DP-SGD's noisy steps alone left every test's
   values at the pooled ones, a median smoking status of 51 and fib4 of 51).
 
