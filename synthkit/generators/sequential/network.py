@@ -266,13 +266,14 @@ class SequenceNetwork(nn.Module):
     def _remaining_input(self, remaining: torch.Tensor | None) -> torch.Tensor | float:
         """The embedding of the events left (counted networks), else nothing to add.
 
-        Networks that do not count ignore ``remaining``, so callers pass it alike.
+        Networks that do not count ignore ``remaining``, so callers pass it alike;
+        a history's padding past its stop (negative counts) reads as none left.
         """
         if self.remaining is None:
             return 0.0
         if remaining is None:
             raise ValueError("a counted network needs the events remaining at each step")
-        return self.remaining(position_buckets(remaining))
+        return self.remaining(position_buckets(remaining.clamp_min(0)))
 
     def start_bound_logits(self, bounds: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Logits ``[entities, max_vocab]`` the first time's head adds for each entity.

@@ -141,7 +141,7 @@ class ValidationLoss:
         if self.times is not None:
             clock = network.clock_tokens(self.times[0][before], self.times[1][before], position)
         vectors = network.encode_context(self.context[entities])
-        remaining = (length[:, None] - position).clamp_min(0)  # read by counted networks
+        remaining = length[:, None] - position  # read by counted networks
         states, _ = network.history(vectors, previous, position, None, clock, remaining)
         flat_state = states.reshape(-1, states.shape[-1])[valid]
         flat_context = vectors[:, None].expand(-1, span, -1).reshape(-1, vectors.shape[-1])[valid]
