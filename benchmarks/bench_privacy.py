@@ -32,15 +32,19 @@ a subprocess (they are not dependencies of synthkit, and their dependencies conf
 Sequences (``--sequences``): NAFLD patients (``../shared/data/nafld1``) with their lab
 tests (``nafld2``), a sample of patients split into training and holdout patients;
 the sequence 'ar' model at each epsilon, scored by synthkit's entity-level evaluation
-(the patient is the unit): column shapes, length similarity, detection AUC, DCR
-share and membership AUC against the holdout patients, fit seconds, epsilon spent and
-the audit's bound (canary patients, a distance attack). BMI is declared as its
+(the patient is the unit): column shapes, length and gap similarity, detection AUC,
+DCR share and membership AUC against the holdout patients, fit seconds, epsilon spent
+and the audit's bound (canary patients, a distance attack). With
+``--argn-python``, TabularARGN's DP mode at each finite epsilon on the same patients:
+a flat model of the patients and a sequential one of their labs (its two-table
+recipe), each at half of epsilon split as for Adult. BMI is declared as its
 public definition, weight / height² (a ``Formula`` rule, which stores no real value,
 so a private fit keeps it); ``--no-formula`` leaves it to be learned as a column.
 
     .venv/bin/python benchmarks/bench_privacy.py --eps 1 4 inf \
         --aim-python /tmp/venv-privbench/bin/python --argn-python /tmp/venv-argn/bin/python
-    .venv/bin/python benchmarks/bench_privacy.py --sequences --patients 3000 --eps 4 inf
+    .venv/bin/python benchmarks/bench_privacy.py --sequences --patients 3000 --eps 4 inf \
+        --argn-python /tmp/venv-argn/bin/python
 
 The venvs are those of ``benchmarks/requirements-privacy.txt``; the one of
 ``benchmarks/requirements-sequences.txt`` holds the same mostlyai-engine and serves
@@ -233,22 +237,63 @@ def audit(model: object, train: pd.DataFrame, args: argparse.Namespace) -> float
     return privacy_audit(model, sample, n_canaries=200, random_state=0).epsilon_lower_bound
 
 
-def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
-    """Fit the sequence model on NAFLD patients at ``epsilon``; score by patient."""
+SEQUENCE_METRICS = [
+    "column_shapes",
+    "length_similarity",
+    "gap_similarity",
+    "detection_auc",
+    "dcr_share",
+    "mia_auc",
+]
+
+
+def nafld_split(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
+    """A sample of NAFLD patients split 70/30, with their lab tests (the same in every venv)."""
     patients = pd.read_csv(SHARED / "nafld1.csv.gz").drop(columns=["case.id"])
     labs = pd.read_csv(SHARED / "nafld2.csv.gz")
     chosen = patients.sample(min(args.patients, len(patients)), random_state=0)
     n_train = int(0.7 * len(chosen))
     train_patients, holdout_patients = chosen.iloc[:n_train], chosen.iloc[n_train:]
+    return {
+        "patients": patients,
+        "labs": labs,
+        "chosen": chosen,
+        "train_patients": train_patients,
+        "holdout_patients": holdout_patients,
+        "train_labs": labs[labs.id.isin(train_patients.id)],
+        "holdout_labs": labs[labs.id.isin(holdout_patients.id)],
+    }
+
+
+def score_sequences(
+    split: dict[str, pd.DataFrame], events: pd.DataFrame, context: pd.DataFrame
+) -> dict[str, float]:
+    """Entity-level scores of synthetic patients against the training and holdout ones."""
+    report = synthkit.evaluate(
+        synthkit.SequenceDataset(split["train_labs"], "id", "days"),
+        synthkit.SequenceDataset(events, "id", "days"),
+        holdout=synthkit.SequenceDataset(split["holdout_labs"], "id", "days"),
+        context={
+            "real": split["train_patients"],
+            "synthetic": context,
+            "holdout": split["holdout_patients"],
+        },
+        metrics=SEQUENCE_METRICS,
+    )
+    return {name: result.value for name, result in report.results.items()}
+
+
+def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
+    """Fit the sequence model on NAFLD patients at ``epsilon``; score by patient."""
+    split = nafld_split(args)
     context_metadata = None
     if args.formula:
-        context_metadata = Metadata.detect(patients).add_rule(
+        context_metadata = Metadata.detect(split["patients"]).add_rule(
             "formula", column="bmi", expression="weight / (height / 100) ** 2"
         )
     train = synthkit.SequenceDataset(
-        labs[labs.id.isin(train_patients.id)], "id", "days", context_metadata=context_metadata
+        split["train_labs"], "id", "days", context_metadata=context_metadata
     )
-    holdout = synthkit.SequenceDataset(labs[labs.id.isin(holdout_patients.id)], "id", "days")
     params = {
         "device": "cpu",
         "random_state": 0,
@@ -261,21 +306,11 @@ def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
         params.update(epsilon=epsilon, delta=args.delta)
     model = synthkit.SequenceSynthesizer("ar", **params)
     start = time.perf_counter()
-    model.fit(train, context=train_patients)
+    model.fit(train, context=split["train_patients"])
     fit_seconds = time.perf_counter() - start
-    synthetic = model.sample(len(train_patients), random_state=2)
-    report = synthkit.evaluate(
-        train,
-        synthetic,
-        holdout=holdout,
-        context={
-            "real": train_patients,
-            "synthetic": synthetic.context,
-            "holdout": holdout_patients,
-        },
-        metrics=["column_shapes", "length_similarity", "detection_auc", "dcr_share", "mia_auc"],
-    )
-    canaries = chosen.iloc[: min(len(chosen), 1000)]
+    synthetic = model.sample(len(split["train_patients"]), random_state=2)
+    canaries = split["chosen"].iloc[: min(len(split["chosen"]), 1000)]
+    labs = split["labs"]
     audited = privacy_audit(
         synthkit.SequenceSynthesizer("ar", **params),
         synthkit.SequenceDataset(
@@ -285,12 +320,88 @@ def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
         n_canaries=200,
     )
     return {
+        "model": "ar",
         "epsilon": epsilon,
         "eps_spent": model.epsilon_spent_ if model.epsilon_spent_ is not None else math.inf,
         "fit_s": fit_seconds,
-        **{name: result.value for name, result in report.results.items()},
+        **score_sequences(split, synthetic.data, synthetic.context),
         "audit_eps_lb": audited.epsilon_lower_bound,
     }
+
+
+def run_sequence_baseline(epsilon: float, args: argparse.Namespace) -> dict:
+    """TabularARGN's DP mode on the same patients, in its own venv; scored here like 'ar'."""
+    split = nafld_split(args)
+    with tempfile.TemporaryDirectory(prefix="bench-argn-seq-") as folder:
+        out = Path(folder)
+        command = [args.argn_python, __file__, "--worker", "argn-seq", "--worker-out", str(out)]
+        command += ["--worker-eps", str(epsilon), "--delta", str(args.delta)]
+        command += ["--threads", str(args.threads), "--patients", str(args.patients)]
+        command += ["--argn-minutes", str(args.argn_minutes)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"argn at epsilon {epsilon:g} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+            return {"model": "argn", "epsilon": epsilon}
+        facts = json.loads((out / "facts.json").read_text())
+        context = pd.read_csv(out / "context.csv.gz")
+        events = pd.read_csv(out / "events.csv.gz")
+    # ARGN draws string keys; integers past the real keys keep the two frames joined.
+    keys = pd.Series(range(len(context)), index=context["id"].to_numpy()) + 10**7
+    events = events.assign(id=keys.reindex(events["id"].to_numpy()).to_numpy())
+    context = conform(context.assign(id=keys.to_numpy()), split["train_patients"])
+    events = conform(events, split["train_labs"])
+    return {
+        "model": "argn",
+        "epsilon": epsilon,
+        "eps_spent": facts["epsilon_spent"],
+        "fit_s": facts["fit_s"],
+        **score_sequences(split, events, context),
+    }
+
+
+def sequence_worker(args: argparse.Namespace) -> None:
+    """Inside mostlyai-engine's venv: a flat model of the patients and a sequential one
+    of their labs, each private at half of ``--worker-eps`` (basic composition), each
+    half split like the table worker's (a quarter for value protection)."""
+    from mostlyai.engine import TabularARGN
+    from mostlyai.engine.domain import DifferentialPrivacyConfig
+
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    split = nafld_split(args)
+    epsilon, out = args.worker_eps, Path(args.worker_out)
+    share = 0.5 * epsilon
+
+    workspace = tempfile.mkdtemp(prefix="argn-dp-seq-")
+
+    def private(part: str) -> dict:
+        """Settings both models share: each is private at its half of epsilon."""
+        return {
+            "device": "cpu",
+            "random_state": 0,
+            "workspace_dir": f"{workspace}/{part}",
+            "max_training_time": args.argn_minutes / 2,
+            "differential_privacy": DifferentialPrivacyConfig(
+                max_epsilon=0.75 * share, delta=args.delta, value_protection_epsilon=0.25 * share
+            ),
+        }
+
+    flat = TabularARGN(tgt_primary_key="id", **private("context"))
+    sequential = TabularARGN(
+        tgt_context_key="id",
+        ctx_data=split["train_patients"],
+        ctx_primary_key="id",
+        **private("events"),
+    )
+    start = time.perf_counter()
+    flat.fit(split["train_patients"])
+    sequential.fit(split["train_labs"])
+    fit_seconds = time.perf_counter() - start
+    context = flat.sample(n_samples=len(split["train_patients"]))
+    events = sequential.sample(ctx_data=context)
+    context.to_csv(out / "context.csv.gz", index=False)
+    events.to_csv(out / "events.csv.gz", index=False)
+    (out / "facts.json").write_text(json.dumps({"fit_s": fit_seconds, "epsilon_spent": epsilon}))
 
 
 def keep(rows: list[dict], row: dict, save: str | None) -> None:
@@ -329,10 +440,13 @@ def main() -> None:
     )
     parser.add_argument("--save", help="append each row to this JSON-lines file")
     parser.add_argument("--merge", nargs="*", default=[], help="JSON-lines files of earlier rows")
-    parser.add_argument("--worker", choices=["aim", "argn"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["aim", "argn", "argn-seq"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     parser.add_argument("--worker-eps", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker == "argn-seq":
+        sequence_worker(args)
+        return
     if args.worker:
         worker(args)
         return
@@ -340,12 +454,22 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     pd.set_option("display.width", 160)
     if args.sequences:
-        table = pd.DataFrame([run_sequences(e, args) for e in args.eps]).set_index("epsilon")
-        if math.inf in table.index:
-            table["fit_vs_non_dp"] = table["fit_s"] / table.loc[math.inf, "fit_s"]
+        rows = [
+            json.loads(line) for path in args.merge for line in Path(path).read_text().splitlines()
+        ]
+        for epsilon in args.eps if "ar" in args.models else []:
+            keep(rows, run_sequences(epsilon, args), args.save)
+        if args.argn_python and "argn" in args.models:
+            finite = [e for e in args.eps if math.isfinite(e)]
+            for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
+                keep(rows, run_sequence_baseline(epsilon, args), args.save)
+        table = pd.DataFrame(rows).set_index(["model", "epsilon"])
+        if ("ar", math.inf) in table.index:
+            table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]
         print(
             f"NAFLD sequences: {args.patients} patients (70 % train, 30 % holdout), "
-            f"{args.epochs} epochs, delta={args.delta:g}, unit: patient"
+            f"ar: {args.epochs} epochs; ARGN: at most {args.argn_minutes:g} minutes in all; "
+            f"delta={args.delta:g}, unit: patient"
         )
         print(table.round(3).to_string())
         return
