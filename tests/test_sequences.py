@@ -353,6 +353,35 @@ def test_generated_times_stay_in_the_protected_index_range() -> None:
     assert out.groupby("user")["day"].is_monotonic_increasing.all()
 
 
+def test_value_protection_hides_real_outliers_of_events_and_context(labs, patients) -> None:
+    # One patient's lab value far above the rest: its exact value must never be
+    # learned or drawn, in the events or in the entity table.
+    labs = labs.copy()
+    labs.loc[labs.index[0], "value"] = 98765.43
+    sequences = synthkit.SequenceDataset(labs, sequence_key="id", sequence_index="days")
+    model = synthkit.SequenceSynthesizer(
+        "ar", random_state=0, context_params=CONTEXT_FAST, **{**FAST, "epochs": 1}
+    ).fit(sequences, context=patients)
+    drawn = model.sample(n_entities=400, random_state=0)
+    m = max(model.rare_category_threshold, 5)
+    ordered = np.sort(labs["value"].dropna().to_numpy())
+    assert drawn.data["value"].max() <= ordered[-m] and drawn.data["value"].min() >= ordered[m - 1]
+    assert repr(98765.43) not in str(model.event_encoder_.to_state())
+    # The start and gap times are left whole: the index has its own protected range.
+    assert model.event_encoder_.unclipped == ("__sequence_start__", "__sequence_gap__")
+    heaviest = np.sort(patients["weight"].dropna().to_numpy())
+    assert repr(float(heaviest[-1])) not in str(model.context_encoder_.to_state())
+    assert drawn.context["weight"].max() <= heaviest[-m]
+    unprotected = synthkit.SequenceSynthesizer(
+        "ar",
+        random_state=0,
+        value_protection=False,
+        context_params=CONTEXT_FAST,
+        **{**FAST, "epochs": 1},
+    ).fit(sequences, context=patients)
+    assert unprotected.event_encoder_.transforms_["value"].info["max"] == 98765.43
+
+
 def test_default_schedule_follows_the_data_size_and_given_values_win(tmp_path) -> None:
     from synthkit.generators.sequential.ar import sequence_schedule
 

@@ -121,6 +121,11 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             ``device`` and ``verbose`` follow this model's unless given).
         rare_category_threshold: Categories seen in fewer rows than this are
             pooled and never generated (privacy); 0 keeps every category.
+        value_protection: Clip each numeric event and context column to the range
+            between its ``m``-th smallest and ``m``-th largest values, ``m`` the
+            rare-category threshold (at least 5), so that no real outlier's exact
+            value is learned or generated (on by default, as for tables; a private
+            fit's ranges come from noisy histograms instead).
         epsilon: Privacy budget of a differentially private fit, or None (the
             default) for an ordinary fit. The privacy unit is the entity: the model,
             and everything sampled from it, changes in distribution by at most a
@@ -213,6 +218,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "validation_split": [Interval(float, 0, 1, closed="left"), None],
         "recall": [BOOLEAN],
         "given_lengths": [BOOLEAN],
+        "value_protection": [BOOLEAN],
     }
 
     def __init__(
@@ -230,6 +236,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         context_model: str = "ar",
         context_params: dict[str, Any] | None = None,
         rare_category_threshold: int = RARE_CATEGORY_THRESHOLD,
+        value_protection: bool = True,
         epsilon: float | None = None,
         delta: float | None = None,
         max_grad_norm: float = 1.0,
@@ -260,6 +267,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.context_model = context_model
         self.context_params = context_params
         self.rare_category_threshold = rare_category_threshold
+        self.value_protection = value_protection
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm

@@ -292,6 +292,11 @@ def private_context_params(
     return params
 
 
+def _protects_values(model: Any) -> bool:
+    """Whether an ordinary fit clips numbers to their protected ranges."""
+    return bool(getattr(model, "value_protection", False))
+
+
 def context_encoder(
     model: Any,
     table: pd.DataFrame,
@@ -320,7 +325,11 @@ def context_encoder(
             seed=seed,
         )
     encoder = Discretizer(
-        model.n_bins, model.max_points, model.rare_category_threshold, privacy=privacy
+        model.n_bins,
+        model.max_points,
+        model.rare_category_threshold,
+        value_protection=privacy is None and _protects_values(model),
+        privacy=privacy,
     )
     return encoder.fit(table, metadata)
 
@@ -342,7 +351,13 @@ def event_encoder(
     :func:`private_event_frame`).
     """
     if budget is None:
-        encoder = Discretizer(model.n_bins, model.max_points, model.rare_category_threshold)
+        encoder = Discretizer(
+            model.n_bins,
+            model.max_points,
+            model.rare_category_threshold,
+            value_protection=_protects_values(model),
+            unclipped=tuple(name for name in (first, later) if name is not None),
+        )
         return encoder.fit(frame, metadata)
     privacy = PrivacyBudget(
         epsilon=budget.events_epsilon,
