@@ -367,8 +367,8 @@ def test_value_protection_hides_real_outliers_of_events_and_context(labs, patien
     ordered = np.sort(labs["value"].dropna().to_numpy())
     assert drawn.data["value"].max() <= ordered[-m] and drawn.data["value"].min() >= ordered[m - 1]
     assert repr(98765.43) not in str(model.event_encoder_.to_state())
-    # The start and gap times are left whole: the index has its own protected range.
-    assert model.event_encoder_.unclipped == ("__sequence_start__", "__sequence_gap__")
+    # The first event's time is clipped too: the model holds no real extreme of the index.
+    assert repr(float(labs["days"].min())) not in str(model.event_encoder_.to_state())
     heaviest = np.sort(patients["weight"].dropna().to_numpy())
     assert repr(float(heaviest[-1])) not in str(model.context_encoder_.to_state())
     assert drawn.context["weight"].max() <= heaviest[-m]

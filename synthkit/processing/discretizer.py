@@ -226,9 +226,6 @@ class Discretizer(BaseEncoder):
         value_protection: Clip numbers to their protected range before learning them.
         privacy: A :class:`~synthkit.privacy.preprocessing.PrivacyBudget` for a
             differentially private fit; ``privacy_`` then reports what was spent.
-        unclipped: Columns value protection leaves whole, because their range is
-            protected elsewhere (a sequence's start and gap times, whose index is
-            clipped to its own protected range).
 
     Example:
         >>> import pandas as pd
@@ -251,14 +248,12 @@ class Discretizer(BaseEncoder):
         rare_category_threshold: int = 0,
         value_protection: bool = False,
         privacy: PrivacyBudget | None = None,
-        unclipped: tuple[str, ...] = (),
     ) -> None:
         self.n_bins = n_bins
         self.max_points = max_points
         self.rare_category_threshold = rare_category_threshold
         self.value_protection = value_protection
         self.privacy = privacy
-        self.unclipped = unclipped
 
     # ---------------------------------------------------------------------- fit
     def _fit_columns(self, data: pd.DataFrame, device: torch.device) -> None:
@@ -273,7 +268,7 @@ class Discretizer(BaseEncoder):
         for column, transform in self.transforms_.items():
             if isinstance(transform, NumericTransform):
                 values = transform.values(data[column])
-                if self.value_protection and column not in self.unclipped:
+                if self.value_protection:
                     # Outliers are clipped onto the protected range, which replaces
                     # the exact real minimum and maximum in the column's description.
                     observed = values[~np.isnan(values)]
@@ -431,7 +426,6 @@ class Discretizer(BaseEncoder):
             "rare_category_threshold": self.rare_category_threshold,
             "clip": self.clip,
             "value_protection": self.value_protection,
-            **({"unclipped": list(self.unclipped)} if self.unclipped else {}),
         }
 
     @classmethod
@@ -443,7 +437,6 @@ class Discretizer(BaseEncoder):
             extra["max_points"],
             params["rare_category_threshold"],
             params.get("value_protection", False),
-            unclipped=tuple(params.get("unclipped", ())),
         )
 
     def _extra_state(self) -> dict[str, Any]:

@@ -121,8 +121,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             ``device`` and ``verbose`` follow this model's unless given).
         rare_category_threshold: Categories seen in fewer rows than this are
             pooled and never generated (privacy); 0 keeps every category.
-        value_protection: Clip each numeric event and context column to the range
-            between its ``m``-th smallest and ``m``-th largest values, ``m`` the
+        value_protection: Clip each numeric event and context column (and the
+            first event's time and the gaps between events) to the range between
+            its ``m``-th smallest and ``m``-th largest values, ``m`` the
             rare-category threshold (at least 5), so that no real outlier's exact
             value is learned or generated (on by default, as for tables; a private
             fit's ranges come from noisy histograms instead).

@@ -356,7 +356,6 @@ def event_encoder(
             model.max_points,
             model.rare_category_threshold,
             value_protection=_protects_values(model),
-            unclipped=tuple(name for name in (first, later) if name is not None),
         )
         return encoder.fit(frame, metadata)
     privacy = PrivacyBudget(
