@@ -37,7 +37,11 @@ DCR share and membership AUC against the holdout patients, fit seconds, epsilon 
 and the audit's bound (canary patients, a distance attack). With
 ``--argn-python``, TabularARGN's DP mode at each finite epsilon on the same patients:
 a flat model of the patients and a sequential one of their labs (its two-table
-recipe), each at half of epsilon split as for Adult. BMI is declared as its
+recipe), each at half of epsilon split as for Adult (``--argn-vp-share`` sets its
+value protection's share: it reads each column's range and the sequence lengths,
+and where the lengths' share is too small for its DP quantiles it draws one event
+per patient; its days are drawn as a column, so its histories are sorted by day
+before scoring and the share of patients whose days went back is printed). BMI is declared as its
 public definition, weight / height² (a ``Formula`` rule, which stores no real value,
 so a private fit keeps it); ``--no-formula`` leaves it to be learned as a column.
 
@@ -269,9 +273,12 @@ def score_sequences(
     split: dict[str, pd.DataFrame], events: pd.DataFrame, context: pd.DataFrame
 ) -> dict[str, float]:
     """Entity-level scores of synthetic patients against the training and holdout ones."""
+    # TabularARGN draws each event's day as a column: a history may go back in time.
+    step = events.groupby("id", sort=False)["days"].diff()
+    backwards = events.loc[(step < 0).to_numpy(), "id"].nunique() / max(len(context), 1)
     report = synthkit.evaluate(
         synthkit.SequenceDataset(split["train_labs"], "id", "days"),
-        synthkit.SequenceDataset(events, "id", "days"),
+        synthkit.SequenceDataset(events, "id", "days", sort=True),
         holdout=synthkit.SequenceDataset(split["holdout_labs"], "id", "days"),
         context={
             "real": split["train_patients"],
@@ -282,7 +289,11 @@ def score_sequences(
     )
     scores = {name: result.value for name, result in report.results.items()}
     # Real training patients hold about 23 tests each; one event each leaves no gap.
-    return {"events_per_patient": len(events) / max(len(context), 1), **scores}
+    return {
+        "events_per_patient": len(events) / max(len(context), 1),
+        "back_in_time": backwards,
+        **scores,
+    }
 
 
 def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
@@ -340,6 +351,7 @@ def run_sequence_baseline(epsilon: float, args: argparse.Namespace) -> dict:
         command += ["--worker-eps", str(epsilon), "--delta", str(args.delta)]
         command += ["--threads", str(args.threads), "--patients", str(args.patients)]
         command += ["--argn-minutes", str(args.argn_minutes)]
+        command += ["--argn-vp-share", str(args.argn_vp_share)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"argn at epsilon {epsilon:g} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
@@ -353,7 +365,7 @@ def run_sequence_baseline(epsilon: float, args: argparse.Namespace) -> dict:
     context = conform(context.assign(id=keys.to_numpy()), split["train_patients"])
     events = conform(events, split["train_labs"])
     return {
-        "model": "argn",
+        "model": f"argn (value protection {args.argn_vp_share:g} of epsilon)",
         "epsilon": epsilon,
         "eps_spent": facts["epsilon_spent"],
         "fit_s": facts["fit_s"],
@@ -384,7 +396,9 @@ def sequence_worker(args: argparse.Namespace) -> None:
             "workspace_dir": f"{workspace}/{part}",
             "max_training_time": args.argn_minutes / 2,
             "differential_privacy": DifferentialPrivacyConfig(
-                max_epsilon=0.75 * share, delta=args.delta, value_protection_epsilon=0.25 * share
+                max_epsilon=(1 - args.argn_vp_share) * share,
+                delta=args.delta,
+                value_protection_epsilon=args.argn_vp_share * share,
             ),
         }
 
@@ -437,6 +451,12 @@ def main() -> None:
     parser.add_argument("--aim-rounds", type=int, default=30, help="AIM's rounds (>= 26)")
     parser.add_argument("--aim-model-size", type=float, default=20.0, help="AIM's MB")
     parser.add_argument("--argn-minutes", type=float, default=10.0, help="ARGN's cap")
+    parser.add_argument(
+        "--argn-vp-share",
+        type=float,
+        default=0.25,
+        help="share of each sequence ARGN model's epsilon for its value protection",
+    )
     parser.add_argument(
         "--models", nargs="*", default=["ar", "argn", "aim"], help="models to run (ar argn aim)"
     )
