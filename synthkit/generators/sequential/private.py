@@ -292,11 +292,6 @@ def private_context_params(
     return params
 
 
-def _protects_values(model: Any) -> bool:
-    """Whether an ordinary fit clips numbers to their protected ranges."""
-    return bool(getattr(model, "value_protection", False))
-
-
 def context_encoder(
     model: Any,
     table: pd.DataFrame,
@@ -328,7 +323,7 @@ def context_encoder(
         model.n_bins,
         model.max_points,
         model.rare_category_threshold,
-        value_protection=privacy is None and _protects_values(model),
+        value_protection=privacy is None and model.value_protection,
         privacy=privacy,
     )
     return encoder.fit(table, metadata)
@@ -355,7 +350,7 @@ def event_encoder(
             model.n_bins,
             model.max_points,
             model.rare_category_threshold,
-            value_protection=_protects_values(model),
+            value_protection=model.value_protection,
         )
         return encoder.fit(frame, metadata)
     privacy = PrivacyBudget(
