@@ -69,6 +69,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -137,26 +139,36 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> d
     }
 
 
+def in_worker(
+    python: str, worker: str, epsilon: float, out: Path, args: argparse.Namespace, extra: list
+) -> dict | None:
+    """Run this script as ``worker`` in a baseline's venv, writing into ``out``.
+
+    Returns the worker's facts (fit seconds, epsilon spent), or None after printing
+    why it failed.
+    """
+    command = [python, __file__, "--worker", worker, "--worker-out", str(out)]
+    command += ["--worker-eps", str(epsilon), "--delta", str(args.delta)]
+    command += ["--threads", str(args.threads), "--argn-minutes", str(args.argn_minutes)]
+    done = subprocess.run([*command, *extra], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"{worker} at epsilon {epsilon:g} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        return None
+    return json.loads((out / "facts.json").read_text())
+
+
 def run_baseline(
     name: str, epsilon: float, train: pd.DataFrame, test: pd.DataFrame, args: argparse.Namespace
 ) -> dict:
     """Fit a baseline in its own venv (a subprocess of this script), score it here."""
     python = args.aim_python if name == "aim" else args.argn_python
+    extra = ["--aim-rounds", str(args.aim_rounds), "--aim-model-size", str(args.aim_model_size)]
+    extra += ["--rows", str(args.rows)] if args.rows else []
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as folder:
-        out = Path(folder)
-        command = [python, __file__, "--worker", name, "--worker-out", str(out)]
-        command += ["--worker-eps", str(epsilon), "--delta", str(args.delta)]
-        command += ["--threads", str(args.threads), "--aim-rounds", str(args.aim_rounds)]
-        command += ["--aim-model-size", str(args.aim_model_size)]
-        command += ["--argn-minutes", str(args.argn_minutes)]
-        if args.rows:
-            command += ["--rows", str(args.rows)]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"{name} at epsilon {epsilon:g} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        facts = in_worker(python, name, epsilon, Path(folder), args, extra)
+        if facts is None:
             return {"model": name, "epsilon": epsilon}
-        facts = json.loads((out / "facts.json").read_text())
-        synthetic = conform(pd.read_csv(out / "synthetic.csv.gz"), train)
+        synthetic = conform(pd.read_csv(Path(folder) / "synthetic.csv.gz"), train)
     return {
         "model": name,
         "epsilon": epsilon,
@@ -251,11 +263,13 @@ SEQUENCE_METRICS = [
 ]
 
 
-def nafld_split(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
-    """A sample of NAFLD patients split 70/30, with their lab tests (the same in every venv)."""
+@cache
+def nafld_split(n_patients: int) -> dict[str, pd.DataFrame]:
+    """A sample of NAFLD patients split 70/30, with their lab tests (the same in every venv;
+    read once per process, and never modified by its callers)."""
     patients = pd.read_csv(SHARED / "nafld1.csv.gz").drop(columns=["case.id"])
     labs = pd.read_csv(SHARED / "nafld2.csv.gz")
-    chosen = patients.sample(min(args.patients, len(patients)), random_state=0)
+    chosen = patients.sample(min(n_patients, len(patients)), random_state=0)
     n_train = int(0.7 * len(chosen))
     train_patients, holdout_patients = chosen.iloc[:n_train], chosen.iloc[n_train:]
     return {
@@ -298,7 +312,7 @@ def score_sequences(
 
 def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
     """Fit the sequence model on NAFLD patients at ``epsilon``; score by patient."""
-    split = nafld_split(args)
+    split = nafld_split(args.patients)
     context_metadata = None
     if args.formula:
         context_metadata = Metadata.detect(split["patients"]).add_rule(
@@ -344,28 +358,22 @@ def run_sequences(epsilon: float, args: argparse.Namespace) -> dict:
 
 def run_sequence_baseline(epsilon: float, args: argparse.Namespace) -> dict:
     """TabularARGN's DP mode on the same patients, in its own venv; scored here like 'ar'."""
-    split = nafld_split(args)
+    split = nafld_split(args.patients)
+    name = f"argn (value protection {args.argn_vp_share:g} of epsilon)"
+    extra = ["--patients", str(args.patients), "--argn-vp-share", str(args.argn_vp_share)]
     with tempfile.TemporaryDirectory(prefix="bench-argn-seq-") as folder:
-        out = Path(folder)
-        command = [args.argn_python, __file__, "--worker", "argn-seq", "--worker-out", str(out)]
-        command += ["--worker-eps", str(epsilon), "--delta", str(args.delta)]
-        command += ["--threads", str(args.threads), "--patients", str(args.patients)]
-        command += ["--argn-minutes", str(args.argn_minutes)]
-        command += ["--argn-vp-share", str(args.argn_vp_share)]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"argn at epsilon {epsilon:g} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
-            return {"model": "argn", "epsilon": epsilon}
-        facts = json.loads((out / "facts.json").read_text())
-        context = pd.read_csv(out / "context.csv.gz")
-        events = pd.read_csv(out / "events.csv.gz")
+        facts = in_worker(args.argn_python, "argn-seq", epsilon, Path(folder), args, extra)
+        if facts is None:
+            return {"model": name, "epsilon": epsilon}
+        context = pd.read_csv(Path(folder) / "context.csv.gz")
+        events = pd.read_csv(Path(folder) / "events.csv.gz")
     # ARGN draws string keys; integers past the real keys keep the two frames joined.
     keys = pd.Series(range(len(context)), index=context["id"].to_numpy()) + 10**7
     events = events.assign(id=keys.reindex(events["id"].to_numpy()).to_numpy())
     context = conform(context.assign(id=keys.to_numpy()), split["train_patients"])
     events = conform(events, split["train_labs"])
     return {
-        "model": f"argn (value protection {args.argn_vp_share:g} of epsilon)",
+        "model": name,
         "epsilon": epsilon,
         "eps_spent": facts["epsilon_spent"],
         "fit_s": facts["fit_s"],
@@ -382,7 +390,7 @@ def sequence_worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    split = nafld_split(args)
+    split = nafld_split(args.patients)
     epsilon, out = args.worker_eps, Path(args.worker_out)
     share = 0.5 * epsilon
 
@@ -427,6 +435,28 @@ def keep(rows: list[dict], row: dict, save: str | None) -> None:
     if save:
         with open(save, "a") as file:
             file.write(json.dumps(row) + "\n")
+
+
+def measured(
+    args: argparse.Namespace,
+    run_ar: Callable[[float], dict],
+    baselines: dict[str, tuple[str | None, Callable[[float], dict]]],
+) -> pd.DataFrame:
+    """Rows of 'ar' at every epsilon and of each baseline given a venv at the finite ones
+    (with ``--merge``'s saved rows), indexed by model and epsilon, with the fit time
+    against the ordinary 'ar' fit's."""
+    rows = [json.loads(line) for path in args.merge for line in Path(path).read_text().splitlines()]
+    for epsilon in args.eps if "ar" in args.models else []:
+        keep(rows, run_ar(epsilon), args.save)
+    finite = [e for e in args.eps if math.isfinite(e)]
+    for name, (python, run_baseline_at) in baselines.items():
+        if python and name in args.models:
+            for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
+                keep(rows, run_baseline_at(epsilon), args.save)
+    table = pd.DataFrame(rows).set_index(["model", "epsilon"])
+    if ("ar", math.inf) in table.index:
+        table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]
+    return table
 
 
 def main() -> None:
@@ -476,18 +506,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     pd.set_option("display.width", 160)
     if args.sequences:
-        rows = [
-            json.loads(line) for path in args.merge for line in Path(path).read_text().splitlines()
-        ]
-        for epsilon in args.eps if "ar" in args.models else []:
-            keep(rows, run_sequences(epsilon, args), args.save)
-        if args.argn_python and "argn" in args.models:
-            finite = [e for e in args.eps if math.isfinite(e)]
-            for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
-                keep(rows, run_sequence_baseline(epsilon, args), args.save)
-        table = pd.DataFrame(rows).set_index(["model", "epsilon"])
-        if ("ar", math.inf) in table.index:
-            table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]
+        baselines = {"argn": (args.argn_python, lambda e: run_sequence_baseline(e, args))}
+        table = measured(args, lambda e: run_sequences(e, args), baselines)
         print(
             f"NAFLD sequences: {args.patients} patients (70 % train, 30 % holdout), "
             f"ar: {args.epochs} epochs; ARGN: at most {args.argn_minutes:g} minutes in all; "
@@ -498,17 +518,11 @@ def main() -> None:
     train, test = load_adult("train"), load_adult("test")
     if args.rows:
         train = train.sample(min(args.rows, len(train)), random_state=0)
-    rows = [json.loads(line) for path in args.merge for line in Path(path).read_text().splitlines()]
-    for epsilon in args.eps if "ar" in args.models else []:
-        keep(rows, run(epsilon, train, test, args), args.save)
-    for name, python in (("argn", args.argn_python), ("aim", args.aim_python)):
-        if python and name in args.models:
-            finite = [e for e in args.eps if math.isfinite(e)]
-            for epsilon in finite if args.baseline_eps is None else args.baseline_eps:
-                keep(rows, run_baseline(name, epsilon, train, test, args), args.save)
-    table = pd.DataFrame(rows).set_index(["model", "epsilon"])
-    if ("ar", math.inf) in table.index:
-        table["fit_vs_non_dp_ar"] = table["fit_s"] / table.loc[("ar", math.inf), "fit_s"]
+    baselines = {
+        name: (python, lambda e, name=name: run_baseline(name, e, train, test, args))
+        for name, python in (("argn", args.argn_python), ("aim", args.aim_python))
+    }
+    table = measured(args, lambda e: run(e, train, test, args), baselines)
     schedule = next(iter(SCHEDULES.values()), "not run")
     print(
         f"Adult, {len(train)} training rows, delta={args.delta:g}, unit: row; ar DP: the "
