@@ -10,14 +10,14 @@ import torch
 from synthkit.generators.optimizer import DecayingAdamW, LinearDecay
 
 
-def test_steps_and_rates_match_torchs_adamw_and_linear_schedule() -> None:
+def test_steps_and_rates_match_torchs_fused_adamw_and_linear_schedule() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Linear(8, 2))
     copy = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Linear(8, 2))
     copy.load_state_dict(model.state_dict())
     ours = DecayingAdamW(model.parameters(), lr=0.01, weight_decay=0.05)
     ours_decay = LinearDecay(ours, total=20)
-    theirs = torch.optim.AdamW(copy.parameters(), lr=0.01, weight_decay=0.05)
+    theirs = torch.optim.AdamW(copy.parameters(), lr=0.01, weight_decay=0.05, fused=True)
     theirs_decay = torch.optim.lr_scheduler.LambdaLR(
         theirs, lambda step: 1.0 - 0.9 * min(step / 20, 1.0)
     )

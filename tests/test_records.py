@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -596,3 +597,29 @@ def test_a_root_with_nothing_to_learn_is_drawn_without_a_model():
         synthetic = model.sample(random_state=1)
         assert (synthetic.tables["patients"]["site"] == "north").all()
         assert synthetic.tables["labs"]["id"].isin(synthetic.tables["patients"]["id"]).all()
+
+
+def test_columns_declared_pii_in_the_metadata_are_never_learned(tmp_path):
+    # Codes that look like categories (a clinic, a lab technician) but that the user
+    # declares identifying: no model may learn them, the children's contexts included.
+    real = _nafld(120)
+    tables = {name: frame.copy() for name, frame in real.tables.items()}
+    clinics = ["Aldgate", "Brixton", "Camden", "Dalston"]
+    technicians = ["Imogen", "Jasper", "Kezia"]
+    tables["patients"]["clinic"] = [clinics[i % 4] for i in range(len(tables["patients"]))]
+    tables["labs"]["technician"] = [technicians[i % 3] for i in range(len(tables["labs"]))]
+    metadata = synthkit.RecordDataset(tables, real.relationships, primary_keys={"patients": "id"})
+    declared = metadata.metadata
+    declared["patients"].update_column("clinic", kind="pii", pii_type="last_name")
+    declared["labs"].update_column("technician", kind="pii", pii_type="first_name")
+    dataset = synthkit.RecordDataset(tables, real.relationships, metadata=declared)
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **FAST).fit(dataset)
+    synthetic = model.sample(random_state=1)
+    assert not synthetic.tables["patients"]["clinic"].isin(clinics).any()
+    assert not synthetic.tables["labs"]["technician"].isin(technicians).any()
+    plan = model.layout_["tables"]["patients"]
+    assert "clinic" in plan["values"] and "clinic" not in plan["learned"]
+    path = model.save(tmp_path / "records.synthkit")
+    with zipfile.ZipFile(path) as archive:
+        stored = archive.read("model.json").decode()
+    assert not any(name in stored for name in clinics + technicians)

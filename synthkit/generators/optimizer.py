@@ -5,7 +5,10 @@ call: 1.4 to 2.4 seconds of CPU once per process, which a database's fit paid in
 each worker process it forks (about 1.5 of NAFLD's 3.5 CPU seconds per table).
 :class:`DecayingAdamW` keeps the per-parameter state itself and calls torch's own
 update (``torch.optim.adam.adam`` with decoupled weight decay, the function
-``torch.optim.AdamW`` runs), which imports nothing: the same steps, bit for bit.
+``torch.optim.AdamW`` runs), which imports nothing: the same steps, bit for bit,
+as ``torch.optim.AdamW(fused=True)``. The fused kernel updates every tensor in
+one call: on a CPU a step of a few hundred thousand weights takes a tenth of the
+time of one update per tensor, which is most of a small model's step time.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import torch
 from torch.optim.adam import adam
 
 __all__ = ["DecayingAdamW", "LinearDecay"]
+
+#: Where torch's fused Adam kernel runs; elsewhere each tensor is updated on its own.
+_FUSED_DEVICES = ("cpu", "cuda")
+_FUSED_DTYPES = (torch.float32, torch.float64)
 
 
 class DecayingAdamW:
@@ -80,6 +87,7 @@ class DecayingAdamW:
             steps.append(count)
         if not params:
             return
+        fused = all(p.device.type in _FUSED_DEVICES and p.dtype in _FUSED_DTYPES for p in params)
         adam(
             params,
             grads,
@@ -90,7 +98,7 @@ class DecayingAdamW:
             foreach=None,
             capturable=False,
             differentiable=False,
-            fused=None,
+            fused=fused or None,
             grad_scale=None,
             found_inf=None,
             has_complex=any(torch.is_complex(p) for p in params),

@@ -50,6 +50,11 @@ from synthkit.generators.records._frames import (
     schema_from_text,
     schema_to_text,
 )
+from synthkit.generators.records._metadata import (
+    context_metadata,
+    learned_values,
+    table_metadata,
+)
 from synthkit.generators.records._plan import checked_options, fitting_order, owner_of
 from synthkit.generators.records._privacy import RecordBudget, check_private_plan
 from synthkit.generators.records.registry import RECORD_GENERATORS
@@ -197,6 +202,8 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         owners, indexes, keep = checked_options(dataset, owners, sequence_index, keep)
         _, seed = self._start_fit()
         order = fitting_order(dataset)
+        # Declared kinds (a column declared PII is never learned) or detected once.
+        declared = dataset.metadata
         plans: dict[str, dict[str, Any]] = {}
         for name in order:
             owner = None if name in keep else owner_of(dataset, name, owners)
@@ -210,9 +217,17 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 private=self.epsilon is not None,
             )
             plan = plans[name]
+            plan["learned"] = [
+                c
+                for c in plan["values"]
+                if c in plan["learned_links"] or c in learned_values(declared[name], [c])
+            ]
             if plan["role"] == "root":
+                values = dataset.tables[name][plan["values"]]
                 encoder = _encoder_alone(
-                    dataset.tables[name][plan["values"]], self.rare_category_threshold
+                    values,
+                    self.rare_category_threshold,
+                    table_metadata(declared[name], plan["values"]),
                 )
                 if encoder is not False:  # only keys, constants and regenerated columns: no model
                     plan["role"] = "unlearned"
@@ -238,19 +253,22 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 schedule = _table_schedule(len(values))
                 tokens = _table_tokens(len(values))
                 model = self._table_model(sub_seed, schedule, privacy, tokens)
-                arguments = (values, _root_metadata(values, counts[name]))
+                described = table_metadata(declared[name], plan["values"])
+                arguments = (values, _root_metadata(described, counts[name]))
                 fits.append(TableFit(name, model, arguments, work=_work(model, len(values))))
             elif plan["role"] == "child":
                 context = _context(plans, plan, dataset.tables, self.context_depth, counts)
+                sources = _context_sources(plans, plan, self.context_depth)
+                described = context_metadata(sources, declared, plan["owner"]["child_key"])
                 schedule = _sequence_schedule(len(frame), len(context))
                 tokens = _sequence_tokens(len(context))
                 owner = plan["owner"]
                 counted = owner is not None and name in plans[owner["parent"]].get("counts", {})
                 model = self._sequence(sub_seed, schedule, privacy, tokens, counted)
                 work = _work(model, len(frame) + len(context))
-                fits.append(
-                    TableFit(name, model, (_events(frame, plan),), {"context": context}, work)
-                )
+                events = _events(frame, plan, declared[name])
+                arguments = {"context": context, "context_metadata": described}
+                fits.append(TableFit(name, model, (events,), arguments, work))
         fitted = fit_tables(fits, self.n_jobs, resolve_device(self.device), self.verbose)
         self.models_: dict[str, BaseSynthesizer] = {n: f.model for n, f in fitted.items()}
         self.fit_seconds_: dict[str, dict[str, float]] = {
@@ -729,16 +747,18 @@ def _table_plan(
     return plan
 
 
-def _encoder_alone(values: pd.DataFrame, threshold: int) -> TableEncoder | bool | None:
+def _encoder_alone(
+    values: pd.DataFrame, threshold: int, metadata: Metadata
+) -> TableEncoder | bool | None:
     """For a root table with nothing to learn, the encoder that draws its rows alone.
 
     A table model refuses a table of constants and regenerated columns (names,
     ids); its encoder decodes them from nothing. ``None`` for a table of keys
-    only; ``False`` when there is something to learn.
+    only; ``False`` when there is something to learn. ``metadata`` holds the
+    kinds of ``values``' columns.
     """
     if values.shape[1] == 0:
         return None
-    metadata = Metadata.for_data(values)
     for column in values.columns:
         kind = Kind(metadata.column(column)["kind"])
         # A number that varies is always learned: no need to fit mixtures to know it.
@@ -910,7 +930,7 @@ def _context(
     rows, name = parent.reset_index(drop=True), owner["parent"]
     at = np.arange(len(rows))
     for level in range(depth):
-        for column in plans[name]["values"]:
+        for column in _context_values(plans[name]):
             context[f"{name}.{column}"] = rows[column].to_numpy()
         counted = (counts or {}).get(name)
         if counted is not None:
@@ -924,6 +944,41 @@ def _context(
         rows = above.iloc[at].reset_index(drop=True)
         name = up["parent"]
     return pd.DataFrame(context)
+
+
+def _context_sources(
+    plans: Mapping[str, Mapping[str, Any]], plan: Mapping[str, Any], depth: int
+) -> dict[str, tuple[str, str | None]]:
+    """Each column :func:`_context` builds but the key, with the table and column it comes from.
+
+    The column is None for a root's number of children.
+
+    Example:
+        >>> plans = {"p": {"owner": None, "values": ["age", "name"], "learned": ["age"],
+        ...                "counts": {"labs": "labs:count"}}}
+        >>> _context_sources(plans, {"owner": {"parent": "p"}}, 2)
+        {'p.age': ('p', 'age'), 'p.labs:count': ('p', None)}
+    """
+    sources: dict[str, tuple[str, str | None]] = {}
+    name = plan["owner"]["parent"]
+    for level in range(depth):
+        for column in _context_values(plans[name]):
+            sources[f"{name}.{column}"] = (name, column)
+        for column in plans[name].get("counts", {}).values():
+            sources[f"{name}.{column}"] = (name, None)
+        up = plans[name]["owner"]
+        if up is None or level + 1 == depth:
+            break
+        name = up["parent"]
+    return sources
+
+
+def _context_values(plan: Mapping[str, Any]) -> list[str]:
+    """A parent's columns its children's context holds: the learned ones.
+
+    Model files written before kinds were read from the dataset's metadata hold every value.
+    """
+    return list(plan.get("learned", plan["values"]))
 
 
 def _count_column(child: str) -> str:
@@ -967,13 +1022,15 @@ def _child_counts(dataset: RecordDataset, name: str, columns: Mapping[str, str])
     return pd.DataFrame(found, index=range(len(dataset.tables[name])))
 
 
-def _root_metadata(values: pd.DataFrame, counts: pd.DataFrame) -> Metadata | None:
-    """The root's detected metadata, its count columns numerical (small counts look like codes)."""
-    if counts.shape[1] == 0:
-        return None
-    metadata = Metadata.detect(values)
-    for column in counts.columns:
-        metadata.update_column(column, kind="numerical", integer=True)
+def _root_metadata(described: Metadata, counts: pd.DataFrame) -> Metadata:
+    """The root's metadata: its columns' ``described`` kinds, and its count columns.
+
+    Counts are numerical: small counts would look like codes.
+    """
+    counted = {column: {"kind": "numerical", "integer": True} for column in counts.columns}
+    metadata = Metadata({**described.to_dict()["columns"], **counted})
+    for rule in described.rules:
+        metadata.add_rule(rule)
     return metadata
 
 
@@ -1016,8 +1073,11 @@ def _in_parent_order(events: pd.DataFrame, key: str, context: pd.DataFrame) -> p
     return events.iloc[np.argsort(code, kind="stable")].reset_index(drop=True)
 
 
-def _events(frame: pd.DataFrame, plan: Mapping[str, Any]) -> SequenceDataset:
-    """The child table as sequences keyed by the owner's foreign key, keys left out."""
+def _events(frame: pd.DataFrame, plan: Mapping[str, Any], metadata: Metadata) -> SequenceDataset:
+    """The child table as sequences keyed by the owner's foreign key, keys left out.
+
+    ``metadata`` is the table's; its key, index and value columns describe the events.
+    """
     key = plan["owner"]["child_key"]
     index = plan["index"]
     columns = [key, *([index] if index else []), *plan["values"]]
@@ -1025,7 +1085,11 @@ def _events(frame: pd.DataFrame, plan: Mapping[str, Any]) -> SequenceDataset:
     if plan["position"] is not None:
         events = frame.sort_values([key, plan["position"]], kind="stable")
     sequences = SequenceDataset(
-        events[columns].reset_index(drop=True), key, index, sort=index is not None
+        events[columns].reset_index(drop=True),
+        key,
+        index,
+        sort=index is not None,
+        metadata=table_metadata(metadata, columns),
     )
     for column in plan["learned_links"]:
         # Keys of a kept (public) table: every one may be generated, so none is pooled.
