@@ -21,15 +21,16 @@ class RecordARSynthesizer(RecordSynthesizer):
     Args:
         epochs: Training passes of every table and sequence model (unless their
             own parameters set it); None (the default) schedules each table by
-            its size: a root table trains 10 epochs in batches of a tenth of its
-            rows, a child table's sequence model about 120,000 event positions
-            in all (2 to 8 epochs) in batches of about 1,000 positions, with a
-            learning rate of 0.01. Outside DP, child histories train in windows
-            of 32 positions (``sequence_params={"max_window": ...}`` to change
-            it). Either way the quantile bins follow the
-            table's size: a root table's numbers get one per 150 rows (8 to
-            64), a child table's (and its context's) one per 100 parents (12 to
-            32).
+            its size: a root table trains 6 epochs in batches of a tenth of its
+            rows at a learning rate of 5e-3, a child table's sequence model
+            about 60,000 event positions in all (1 to 4 epochs) in batches of
+            about 1,000 positions, with a learning rate of 0.01 (a private fit:
+            10 root epochs at the table model's private rate, 120,000 positions
+            in 2 to 8 epochs). Outside DP, child histories train in windows of
+            32 positions (``sequence_params={"max_window": ...}`` to change it).
+            Either way the quantile bins follow the table's size: a root
+            table's numbers get one per 150 rows (8 to 64), a child table's (and
+            its context's) one per 100 parents (12 to 32).
         table_model: Registered table model of root tables.
         table_params: Parameters of the root tables' model.
         sequence_params: Parameters of the child tables' sequence models.

@@ -250,7 +250,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 values = frame[plan["values"]].reset_index(drop=True)
                 counts[name] = _child_counts(dataset, name, plans[name].get("counts", {}))
                 values = pd.concat([values, counts[name]], axis=1)
-                schedule = _table_schedule(len(values))
+                schedule = _table_schedule(len(values), private=bool(privacy))
                 tokens = _table_tokens(len(values))
                 model = self._table_model(sub_seed, schedule, privacy, tokens)
                 described = table_metadata(declared[name], plan["values"])
@@ -260,7 +260,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 context = _context(plans, plan, dataset.tables, self.context_depth, counts)
                 sources = _context_sources(plans, plan, self.context_depth)
                 described = context_metadata(sources, declared, plan["owner"]["child_key"])
-                schedule = _sequence_schedule(len(frame), len(context))
+                schedule = _sequence_schedule(len(frame), len(context), private=bool(privacy))
                 tokens = _sequence_tokens(len(context))
                 owner = plan["owner"]
                 counted = owner is not None and name in plans[owner["parent"]].get("counts", {})
@@ -347,7 +347,7 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
         shared: dict[str, Any] = {"context_model": None}
         if not privacy:  # the private fit keeps its own windows
             shared["max_window"] = _SEQUENCE_WINDOW
-            # Child tables train 2 to 8 passes (_SEQUENCE_POSITIONS), too few to
+            # Child tables train 1 to 4 passes (_SEQUENCE_POSITIONS), too few to
             # learn single histories, so they keep the full network every step.
             shared["dropout"] = 0.0
             # Their fixed schedule always ended on its best held-out epoch (NAFLD: 2 of
@@ -521,9 +521,16 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
 _TABLE_BATCH_SHARE = 10
 _TABLE_BATCH = (32, 512)
 #: The root's model also draws how many rows of each child a root row has: at six
-#: passes (60 steps on 2,401 NAFLD patients) the labs per patient came out 0.94 to
-#: 0.95 alike (1 - KS) and too few patients had none; at ten, 0.98.
-_TABLE_EPOCHS = 10
+#: passes (60 steps on 2,401 NAFLD patients) and the table model's rate of 2e-3 the
+#: labs per patient came out 0.94 to 0.95 alike (1 - KS) and too few patients had
+#: none; at ten passes, 0.98. Six passes at 5e-3 draw them as well as ten at 2e-3
+#: (0.98 on two NAFLD splits, 0.964 to 0.984 for the events) in 60 % of the time.
+_TABLE_EPOCHS = 6
+_TABLE_LEARNING_RATE = 5e-3
+#: Private fits keep the passes their budgets were measured with (DP-SGD's noise per
+#: step follows from the steps taken) and the private models' own learning rates.
+_PRIVATE_TABLE_EPOCHS = 10
+_PRIVATE_SEQUENCE_POSITIONS = (120_000, (2, 8))
 #: A root table's numbers get a quantile bin (and a value its own token) per this many
 #: rows, within the bounds below. On 1,200 NAFLD patients (six splits), 8 bins instead
 #: of the table model's 64 (values as tokens only in columns of at most 8 values, not
@@ -534,13 +541,15 @@ _TABLE_ROWS_PER_BIN = 150
 _TABLE_BINS = (8, 64)
 #: A child table's sequence model sees about this many positions (events and the
 #: stop after each history) over its epochs, within the bounds below: large tables
-#: settle in fewer passes, small ones get more. Twice this was needed while the
+#: settle in fewer passes, small ones get more. Four times this was needed while the
 #: sequence model alone decided how many children a parent has (NAFLD labs, 24 a
 #: patient, were still under-counted); now the root's table model draws the counts
-#: and each history is drawn to its count, and half the passes cost NAFLD's fit
-#: 45 % of its CPU time for inter-table trends of 0.931 instead of 0.934.
-_SEQUENCE_POSITIONS = 120_000
-_SEQUENCE_EPOCHS = (2, 8)
+#: and each history is drawn to its count. On two NAFLD splits (2,401 patients), one
+#: pass over the labs and four over the events instead of two and eight gave
+#: inter-table trends of 0.946 and 0.941 against 0.944 and 0.941, and a root-entity
+#: DCR share of 0.514 and 0.523 against 0.536 and 0.512, for 55 % of the fit's time.
+_SEQUENCE_POSITIONS = 60_000
+_SEQUENCE_EPOCHS = (1, 4)
 #: Positions per step a child table's batches aim at (within the bounds below):
 #: short histories get large batches, as their steps cost little each. Twice the
 #: steps of 2,000 positions a step, with the larger rate below, let the parent's
@@ -566,7 +575,7 @@ _SEQUENCE_PARENTS_PER_BIN = 100
 _SEQUENCE_BINS = (12, 32)
 
 
-def _table_schedule(n_rows: int) -> dict[str, int]:
+def _table_schedule(n_rows: int, private: bool = False) -> dict[str, float]:
     """Epochs and batch size of a root table's model, by its number of rows.
 
     Batches of a tenth of the rows: a table model's default batch of hundreds
@@ -576,15 +585,18 @@ def _table_schedule(n_rows: int) -> dict[str, int]:
     and a step on one row).
 
     Example:
-        >>> _table_schedule(300), _table_schedule(1_200), _table_schedule(2_401)
-        ({'epochs': 10, 'batch_size': 34}, {'epochs': 10, 'batch_size': 120}, {'epochs': 10, 'batch_size': 241})
-        >>> _table_schedule(100_000)["batch_size"]
-        511
+        >>> [_table_schedule(n)["batch_size"] for n in (300, 1_200, 2_401, 100_000)]
+        [34, 120, 241, 511]
+        >>> _table_schedule(2_401), _table_schedule(2_401, private=True)
+        ({'epochs': 6, 'batch_size': 241, 'learning_rate': 0.005}, {'epochs': 10, 'batch_size': 241})
     """  # noqa: E501
     low, high = _TABLE_BATCH
     batch = int(min(high, max(low, n_rows // _TABLE_BATCH_SHARE)))
     steps = max(round(n_rows / batch), -(-n_rows // high), 1)
-    return {"epochs": _TABLE_EPOCHS, "batch_size": max(-(-n_rows // steps), 1)}
+    batch = max(-(-n_rows // steps), 1)
+    if private:
+        return {"epochs": _PRIVATE_TABLE_EPOCHS, "batch_size": batch}
+    return {"epochs": _TABLE_EPOCHS, "batch_size": batch, "learning_rate": _TABLE_LEARNING_RATE}
 
 
 def _table_tokens(n_rows: int) -> dict[str, int]:
@@ -613,24 +625,28 @@ def _bins(n_rows: int, per_bin: int, bounds: tuple[int, int]) -> int:
     return int(min(high, max(low, n_rows // per_bin)))
 
 
-def _sequence_schedule(n_events: int, n_entities: int) -> dict[str, float]:
+def _sequence_schedule(n_events: int, n_entities: int, private: bool = False) -> dict[str, float]:
     """Epochs, batch size and learning rate of a child table's sequence model, by its size.
 
     A history of ``k`` events is ``k + 1`` positions (the stop). The epochs
     give about ``_SEQUENCE_POSITIONS`` positions in all (so a table of 30,000
-    lab results trains 8 passes, one of 3,000 events 10); batches hold about
+    lab results trains 2 passes, one of 3,000 events 4); batches hold about
     ``_SEQUENCE_STEP_POSITIONS`` positions.
 
     Example:
         >>> _sequence_schedule(29_394, 1_202)
-        {'epochs': 4, 'batch_size': 39, 'learning_rate': 0.01}
+        {'epochs': 2, 'batch_size': 39, 'learning_rate': 0.01}
         >>> events = _sequence_schedule(2_437, 1_202)
         >>> events["epochs"], events["batch_size"]
-        (8, 256)
+        (4, 256)
+        >>> _sequence_schedule(2_437, 1_202, private=True)["epochs"]
+        8
     """
     positions = max(n_events + n_entities, 1)
-    low, high = _SEQUENCE_EPOCHS
-    epochs = int(min(high, max(low, round(_SEQUENCE_POSITIONS / positions))))
+    total, (low, high) = (
+        _PRIVATE_SEQUENCE_POSITIONS if private else (_SEQUENCE_POSITIONS, _SEQUENCE_EPOCHS)
+    )
+    epochs = int(min(high, max(low, round(total / positions))))
     per_entity = positions / max(n_entities, 1)
     low, high = _SEQUENCE_BATCH
     batch = int(min(high, max(low, round(_SEQUENCE_STEP_POSITIONS / per_entity))))
