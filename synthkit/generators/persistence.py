@@ -49,8 +49,11 @@ def save_model(model: Any, path: str | Path) -> Path:
     return path
 
 
-def model_bytes(model: Any) -> bytes:
+def model_bytes(model: Any, compress: bool = True) -> bytes:
     """The model file of a fitted model as bytes, the same for the same fitted state.
+
+    ``compress=False`` stores the members as they are, for bytes handed straight
+    to another process, where deflating them would only cost time.
 
     The zip entries carry a fixed timestamp, so the bytes (and their SHA-256
     hash) depend only on the model: workers that sample a shard check the hash of
@@ -66,10 +69,11 @@ def model_bytes(model: Any) -> bytes:
     """
     manifest, weights = _archive_members(model)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
         for name, data in ((_MANIFEST, manifest), (_WEIGHTS, weights)):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()

@@ -165,7 +165,7 @@ def _worker(fit: TableFit, sender: Connection) -> None:
     try:
         fit.model.set_params(verbose=False)
         fitted = _fit_here(fit, torch.device("cpu"))
-        content = model_bytes(fitted.model)
+        content = model_bytes(fitted.model, compress=False)  # a pipe, not a disk
         sender.send_bytes(json.dumps({"wall": fitted.wall, "cpu": fitted.cpu}).encode())
         sender.send_bytes(content)
     except BaseException as error:  # reported to the parent, which raises it

