@@ -653,8 +653,9 @@ class SequenceSynthesizer(
         """Stop-flag offsets by position that bring drawn lengths to the real ``lengths``.
 
         Histories are drawn for the real entities' own rows (``entity_table``,
-        up to ``SAMPLED_ENTITIES`` of them), so the offsets correct how the
-        event model ends histories given a context, not the context model; see
+        those :func:`~synthkit.generators.sequential.length_calibration.drawn_rows`
+        picks), so the offsets correct how the event model ends histories given
+        a context, not the context model; see
         :mod:`~synthkit.generators.sequential.length_calibration`. A model
         without a context model (a record model's child table, whose parents
         and counts are always given) is left as trained.
@@ -663,14 +664,7 @@ class SequenceSynthesizer(
             return
         if self.layout_.get("counted"):  # sampled with given lengths only
             return
-        rows = np.arange(len(lengths))
-        if len(rows) > length_calibration.SAMPLED_ENTITIES:
-            rng = np.random.default_rng(seed)
-            rows = np.sort(rng.choice(rows, length_calibration.SAMPLED_ENTITIES, replace=False))
-        # Each entity's row is drawn from several times when there are few of them, so
-        # the drawn hazards are not noisier than the real ones.
-        copies = length_calibration.SAMPLED_ENTITIES // len(rows)
-        rows = np.tile(rows, min(max(copies, 1), length_calibration.MAX_COPIES))
+        rows = length_calibration.drawn_rows(lengths, seed)
         table = entity_table.iloc[rows].reset_index(drop=True)
         keys = np.arange(len(rows))
         key = self.layout_["sequence_key"]
