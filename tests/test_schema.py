@@ -204,6 +204,12 @@ def test_bad_relationships_are_named(nafld_records, links, message):
         MultiTableMetadata(tables, links)
 
 
+def test_metadata_for_tables_that_lack_a_column_names_the_table(nafld, nafld_records):
+    tables = {**nafld, "labs": nafld["labs"].drop(columns=["value"])}
+    with pytest.raises(MetadataError, match=r"Table 'labs':.*\['value'\]"):
+        RecordDataset(tables, LINKS, metadata=nafld_records.metadata)
+
+
 def test_bad_sdv_input_is_named():
     with pytest.raises(MetadataError, match=r"'tables' mapping.*Metadata.from_sdv"):
         MultiTableMetadata.from_sdv({"columns": {"a": {"sdtype": "numerical"}}})

@@ -105,7 +105,10 @@ class MultiTableMetadata(Mapping[str, Metadata]):
                 f"tables given: {sorted(tables)}."
             )
         for name, metadata in self.tables.items():
-            metadata.validate(tables[name])
+            try:
+                metadata.validate(tables[name])
+            except MetadataError as error:
+                raise MetadataError(f"Table {name!r}: {error}") from None
 
     # ---------------------------------------------------------------- mapping
     def __getitem__(self, name: str) -> Metadata:
