@@ -380,8 +380,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
     ) -> dict[str, Any]:
         """This model's shared parameters that ``cls`` takes, then the given ones.
 
-        With ``epochs=None`` the table's ``schedule`` (epochs, batch size and,
-        for sequence models, learning rate by its size) applies; otherwise
+        With ``epochs=None`` the table's ``schedule`` (epochs, batch size and a
+        learning rate by its size; a private root keeps its model's own rate)
+        applies; otherwise
         every model trains ``epochs`` passes with its own batch size. The
         ``tokens`` (quantile bins by the table's size) apply either way.
         Parameters given for the model win over all of them.
@@ -576,7 +577,7 @@ _SEQUENCE_BINS = (12, 32)
 
 
 def _table_schedule(n_rows: int, private: bool = False) -> dict[str, float]:
-    """Epochs and batch size of a root table's model, by its number of rows.
+    """Epochs, batch size and learning rate of a root table's model, by its number of rows.
 
     Batches of a tenth of the rows: a table model's default batch of hundreds
     would take one or two steps per epoch on a root of a few hundred rows. The
