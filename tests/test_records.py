@@ -623,3 +623,38 @@ def test_columns_declared_pii_in_the_metadata_are_never_learned(tmp_path):
     with zipfile.ZipFile(path) as archive:
         stored = archive.read("model.json").decode()
     assert not any(name in stored for name in clinics + technicians)
+
+
+def test_a_learned_key_in_a_parent_reaches_its_children_as_a_category():
+    # Flights learn their destination (a key into the kept airports) as a category;
+    # the delays under each flight see it in their context, as a category too.
+    rng = np.random.default_rng(0)
+    airports = pd.DataFrame({"faa": ["BOS", "LAX", "ORD", "SEA"], "alt": [19, 126, 672, 433]})
+    planes = pd.DataFrame(
+        {"tailnum": [f"N{i:03d}" for i in range(60)], "seats": rng.integers(50, 300, 60)}
+    )
+    flights = pd.DataFrame(
+        {
+            "flight": np.arange(240),
+            "tailnum": np.repeat(planes["tailnum"], 4).to_numpy(),
+            "dest": rng.choice(airports["faa"], 240),
+            "distance": rng.integers(200, 3000, 240),
+        }
+    )
+    delays = pd.DataFrame(
+        {"flight": np.repeat(flights["flight"], 2).to_numpy(), "minutes": rng.gamma(2.0, 10.0, 480)}
+    )
+    dataset = synthkit.RecordDataset(
+        {"airports": airports, "planes": planes, "flights": flights, "delays": delays},
+        [
+            synthkit.Relationship("planes", "flights", "tailnum", "tailnum"),
+            synthkit.Relationship("airports", "flights", "faa", "dest"),
+            synthkit.Relationship("flights", "delays", "flight", "flight"),
+        ],
+        root="planes",
+    )
+    model = synthkit.RecordSynthesizer("ar", random_state=0, **FAST).fit(dataset, keep=["airports"])
+    context = model.models_["delays"].context_encoder_
+    assert "flights.dest" in context.learned_columns
+    assert sorted(context.transforms_["flights.dest"].categories) == ["BOS", "LAX", "ORD", "SEA"]
+    _assert_integrity(model.sample(random_state=1))

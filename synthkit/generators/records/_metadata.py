@@ -49,6 +49,7 @@ def context_metadata(
     sources: Mapping[str, tuple[str, str | None]],
     metadata: Mapping[str, Metadata],
     key: str,
+    categories: Mapping[str, Iterable[str]] | None = None,
 ) -> Metadata:
     """Kinds of a child's context columns, each read from the table it comes from.
 
@@ -57,6 +58,8 @@ def context_metadata(
             root's number of children (a count).
         metadata: Each table's metadata.
         key: The context's key column.
+        categories: Per table, key columns its model learns as categories (keys
+            into kept tables), which the metadata holds as ids.
 
     Example:
         >>> md = {"patients": Metadata({"sex": {"kind": "categorical"}})}
@@ -68,6 +71,8 @@ def context_metadata(
     for name, (table, column) in sources.items():
         if column is None:
             entries[name] = {"kind": "numerical", "integer": True}
+        elif column in set((categories or {}).get(table, ())):
+            entries[name] = {"kind": "categorical", "rare_category_threshold": 0}
         else:
             entries[name] = metadata[table].column(column)
     return Metadata(entries)

@@ -259,7 +259,9 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
             elif plan["role"] == "child":
                 context = _context(plans, plan, dataset.tables, self.context_depth, counts)
                 sources = _context_sources(plans, plan, self.context_depth)
-                described = context_metadata(sources, declared, plan["owner"]["child_key"])
+                links = {table: plans[table]["learned_links"] for table, _ in sources.values()}
+                key = plan["owner"]["child_key"]
+                described = context_metadata(sources, declared, key, links)
                 schedule = _sequence_schedule(len(frame), len(context), private=bool(privacy))
                 tokens = _sequence_tokens(len(context))
                 owner = plan["owner"]
