@@ -217,11 +217,8 @@ class RecordSynthesizer(BaseSynthesizer, metaclass=_RecordDispatch):
                 private=self.epsilon is not None,
             )
             plan = plans[name]
-            plan["learned"] = [
-                c
-                for c in plan["values"]
-                if c in plan["learned_links"] or c in learned_values(declared[name], [c])
-            ]
+            learned = {*learned_values(declared[name], plan["values"]), *plan["learned_links"]}
+            plan["learned"] = [c for c in plan["values"] if c in learned]
             if plan["role"] == "root":
                 values = dataset.tables[name][plan["values"]]
                 encoder = _encoder_alone(
