@@ -9,7 +9,9 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["ColumnHeads", "per_example_sq_norms", "training_visibility"]
+from synthkit.generators.head_groups import HeadGroups
+
+__all__ = ["ColumnHeads", "ColumnLosses", "per_example_sq_norms", "training_visibility"]
 
 
 class ColumnHeads(nn.Module):
@@ -62,6 +64,8 @@ class ColumnHeads(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_columns, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_columns, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_columns, 1, width))
+        # Training's output layer and loss run per group of heads of like widths.
+        self.head_groups = HeadGroups(sizes)
 
     @torch.no_grad()
     def start_from(self, shares: Sequence[torch.Tensor]) -> None:
@@ -97,15 +101,27 @@ class ColumnHeads(nn.Module):
         ``record``, when given, receives each layer's input and output (before its
         activation), which is what per-example gradient norms are computed from.
         """
+        last = self._hidden(x, index, record)
+        logits = torch.baddbmm(self.out_bias[index], last, self.out[index])
+        if record is not None:
+            record["logits"] = logits
+        return logits.masked_fill(self.invalid[index][:, None, :], float("-inf"))
+
+    def _hidden(
+        self,
+        x: torch.Tensor,
+        index: torch.Tensor | slice,
+        record: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """The heads' last hidden layer ``[heads, rows, hidden]`` (see :meth:`_heads`)."""
         first = x + self.first_bias[index]
         hidden = functional.dropout(functional.gelu(first), self.dropout, self.training)
         pre_inner = torch.baddbmm(self.second_bias[index], hidden, self.second[index])
         inner = functional.gelu(pre_inner)
         last = hidden + functional.dropout(inner, self.dropout, self.training)
-        logits = torch.baddbmm(self.out_bias[index], last, self.out[index])
         if record is not None:
-            record.update(first=first, hidden=hidden, inner=pre_inner, last=last, logits=logits)
-        return logits.masked_fill(self.invalid[index][:, None, :], float("-inf"))
+            record.update(first=first, hidden=hidden, inner=pre_inner, last=last)
+        return last
 
     def forward(
         self,
@@ -130,6 +146,23 @@ class ColumnHeads(nn.Module):
         x = self._first_layer(index, visible).transpose(0, 1)
         return self._heads(x, slice(None), record).transpose(0, 1)
 
+    def losses(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy ``[rows, columns]`` of every column's own token (training).
+
+        The same losses as of :meth:`forward`'s logits, with the output layer run
+        per group of heads of like widths (:mod:`~synthkit.generators.head_groups`).
+
+        Args:
+            tokens: ``[rows, columns]`` tokens, each column's target too.
+            visible: The visibility mask, as for :meth:`forward`.
+        """
+        if visible.dim() == 2:
+            visible = visible.expand(tokens.shape[0], -1, -1)
+        index = (tokens + self.offsets)[:, None, :] + self.head_offsets[None, :, None]
+        last = self._hidden(self._first_layer(index, visible).transpose(0, 1), slice(None))
+        self.head_groups = self.head_groups.to(last.device)
+        return self.head_groups.losses(last, self.out, self.out_bias, tokens)
+
     def head(self, column: int, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Logits ``[rows, vocab]`` of one column given a ``[rows, columns]`` known mask.
 
@@ -142,6 +175,27 @@ class ColumnHeads(nn.Module):
         hidden = hidden + functional.gelu(inner)
         width = self.sizes[column]
         return torch.addmm(self.out_bias[column, :, :width], hidden, self.out[column, :, :width])
+
+
+class ColumnLosses(nn.Module):
+    """Training's view of :class:`ColumnHeads`: its forward is :meth:`ColumnHeads.losses`.
+
+    A module of its own so a data-parallel wrapper, which hooks ``forward``,
+    can wrap the loss computation.
+
+    Example:
+        >>> heads = ColumnHeads([3, 5], hidden_dim=8)
+        >>> ColumnLosses(heads)(torch.tensor([[0, 4]]), torch.ones(2, 2).tril(-1)).shape
+        torch.Size([1, 2])
+    """
+
+    def __init__(self, heads: ColumnHeads) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy ``[rows, columns]`` of every column's own token."""
+        return self.heads.losses(tokens, visible)
 
 
 def training_visibility(rows: int, n_columns: int, device: torch.device) -> torch.Tensor:

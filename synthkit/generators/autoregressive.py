@@ -17,6 +17,7 @@ from synthkit._runtime import seed_from, torch_seeded
 from synthkit.errors import DataError, ParameterError
 from synthkit.generators.ar_network import (
     ColumnHeads,
+    ColumnLosses,
     per_example_sq_norms,
     training_visibility,
 )
@@ -351,7 +352,7 @@ class ARSynthesizer(Synthesizer):
             return
         n_steps, batches = self._shuffled_batches(encoded)
         optimizer, schedule = self._optimizer(network.parameters(), n_steps * self.epochs)
-        trained = self._training_module(network)
+        trained = self._training_module(ColumnLosses(network))
         rank, world = process_group()
         # In a group every process draws the global batch's column orders and keeps
         # its slice, so the processes' random streams (and next epochs' shuffles) agree.
@@ -372,11 +373,7 @@ class ARSynthesizer(Synthesizer):
                     # This process's share of a short last batch is empty; it still joins
                     # the gradient average, with a row that weighs nothing.
                     tokens, visible, weight = encoded[:1], orders[:1], 0.0
-            logits = trained(tokens, visible)
-            summed = functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="sum"
-            )
-            loss = weight * summed / rows
+            loss = weight * trained(tokens, visible).sum() / rows
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -454,11 +454,10 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             """Stop-flag loss at position 0 (an empty history) of a mixed batch."""
             entities = next(firsts)
             vectors = network.encode_context(context[entities])
-            targets = torch.zeros((len(entities), n_columns + 1), dtype=torch.long, device=device)
-            targets[:, 0] = (lengths[entities] == 0).long()
+            targets = (lengths[entities] == 0).long()
             first = network.first_state(vectors, lengths[entities])
-            logits = network.heads_logits(first, vectors, targets)[:, 0]
-            return functional.cross_entropy(logits, targets[:, 0], reduction="sum")
+            logits = network.stop_logits(first, vectors)
+            return functional.cross_entropy(logits, targets, reduction="sum")
 
         def window_loss() -> torch.Tensor:
             entities = with_events[next(batches)]

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from synthkit.generators.head_groups import HeadGroups
+
 __all__ = ["N_POSITION_BUCKETS", "SequenceNetwork", "draw_tokens", "position_buckets"]
 
 #: Positions below this get a bucket each; later ones share log-spaced buckets.
@@ -164,6 +166,8 @@ class SequenceNetwork(nn.Module):
         self.second_bias = nn.Parameter(torch.zeros(n_heads, 1, hidden_dim))
         self.out = nn.Parameter(torch.randn(n_heads, hidden_dim, width) / math.sqrt(hidden_dim))
         self.out_bias = nn.Parameter(torch.zeros(n_heads, 1, width))
+        # Training's output layer and loss run per group of heads of like widths.
+        self.head_groups = HeadGroups(sizes)
         # Recall slots: each adds a lookup of its token to its column's head. The
         # buffers derive from the layout, so they are not saved.
         recall_sizes = [int(n) + 1 for _, n in recall]
@@ -335,12 +339,15 @@ class SequenceNetwork(nn.Module):
         projected = self.state_proj(torch.cat([state, context], dim=-1))
         return projected.reshape(state.shape[0], self.n_heads, -1)
 
-    def _rest(self, hidden: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
-        """Residual and output layers of heads ``index``; ``hidden`` is ``[heads, rows, h]``."""
+    def _residual(self, hidden: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
+        """Activation and residual layer of heads ``index``; ``hidden`` is ``[heads, rows, h]``."""
         hidden = functional.dropout(functional.gelu(hidden), self.dropout, self.training)
         inner = functional.gelu(torch.baddbmm(self.second_bias[index], hidden, self.second[index]))
-        hidden = hidden + functional.dropout(inner, self.dropout, self.training)
-        return torch.baddbmm(self.out_bias[index], hidden, self.out[index])
+        return hidden + functional.dropout(inner, self.dropout, self.training)
+
+    def _rest(self, hidden: torch.Tensor, index: torch.Tensor | slice) -> torch.Tensor:
+        """Residual and output layers of heads ``index``; ``hidden`` is ``[heads, rows, h]``."""
+        return torch.baddbmm(self.out_bias[index], self._residual(hidden, index), self.out[index])
 
     def heads_logits(
         self,
@@ -358,6 +365,33 @@ class SequenceNetwork(nn.Module):
             recall: ``[rows, slots]`` recalled tokens (None: nothing recalled, as
                 at a history's first event).
         """
+        hidden = self._head_inputs(state, context, tokens, recall)
+        logits = self._rest(hidden, slice(None)).transpose(0, 1)
+        if self.conditional:
+            extra = torch.zeros_like(logits)
+            for head, added in self._conditional_logits(tokens).items():
+                extra[:, head, : added.shape[1]] = added
+            logits = logits + extra
+        return logits.masked_fill(self.invalid[None], float("-inf"))
+
+    def stop_logits(self, state: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Logits ``[rows, 2]`` of the stop flag's head alone (it reads no earlier column)."""
+        width = self.second.shape[1]
+        projected = functional.linear(
+            torch.cat([state, context], dim=-1),
+            self.state_proj.weight[:width],
+            self.state_proj.bias[:width],
+        )
+        return self._rest(projected[None], slice(0, 1))[0, :, :2]
+
+    def _head_inputs(
+        self,
+        state: torch.Tensor,
+        context: torch.Tensor,
+        tokens: torch.Tensor,
+        recall: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """First-layer sums ``[heads, rows, hidden]`` of every head (see :meth:`heads_logits`)."""
         rows = tokens.shape[0]
         hidden = self._projected(state, context).transpose(0, 1)  # [heads, rows, h]
         if len(self.pair_rows):
@@ -380,14 +414,14 @@ class SequenceNetwork(nn.Module):
                 recall = torch.where(forgotten, self.recall_none.expand_as(recall), recall)
             recalled = functional.embedding(recall + self.recall_offsets, self.recall_inputs)
             hidden = hidden.index_add(0, self.recall_heads, recalled.transpose(0, 1))
-        logits = self._rest(hidden, slice(None)).transpose(0, 1)
-        if self.conditional:
-            extra = torch.zeros_like(logits)
-            for i, (key, column) in enumerate(self.conditional):
-                table = self.conditional_table(i)
-                extra[:, 1 + column, : table.shape[1]] = table[tokens[:, 1 + key]]
-            logits = logits + extra
-        return logits.masked_fill(self.invalid[None], float("-inf"))
+        return hidden
+
+    def _conditional_logits(self, tokens: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Each conditioned head's added logits ``[rows, column tokens]``, by head."""
+        return {
+            1 + column: self.conditional_table(i)[tokens[:, 1 + key]]
+            for i, (key, column) in enumerate(self.conditional)
+        }
 
     def conditional_table(self, pair: int) -> torch.Tensor:
         """The ``[key tokens, column tokens]`` logit table of one conditional pair."""
@@ -415,10 +449,10 @@ class SequenceNetwork(nn.Module):
             recall: ``[rows, slots]`` the position's recalled tokens.
         """
         targets = torch.cat([(~is_event).long()[:, None], current * is_event[:, None]], dim=1)
-        logits = self.heads_logits(state, context, targets, recall)
-        losses = functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-        ).reshape(targets.shape)
+        hidden = self._residual(self._head_inputs(state, context, targets, recall), slice(None))
+        self.head_groups = self.head_groups.to(hidden.device)
+        extra = self._conditional_logits(targets) if self.conditional else None
+        losses = self.head_groups.losses(hidden, self.out, self.out_bias, targets, extra)
         return torch.cat([losses[:, :1], losses[:, 1:] * is_event[:, None]], dim=1)
 
     # ------------------------------------------------------------ sampling
