@@ -285,6 +285,10 @@ class SequenceNetwork(nn.Module):
         logit moves along them, linearly and quadratically: the first time's tokens
         are ordered, so a few weights per token describe how each shifts them.
         """
+        return self.start_bound_features(bounds, context) @ self.start_bound
+
+    def start_bound_features(self, bounds: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """The ``[entities, features]`` inputs :meth:`start_bound_logits` weighs."""
         if self.start_bound is None:
             raise ValueError("this network was built without start_bound")
         edges = self.clock_edges[0].contiguous()
@@ -293,8 +297,7 @@ class SequenceNetwork(nn.Module):
         for column, size in self.start_columns:
             scaled.append(2.0 * context[:, column].float() / max(size - 1, 1) - 1.0)
         values = torch.stack(scaled, dim=-1)
-        features = torch.cat([values, values.square() - 1.0 / 3.0], dim=-1)
-        return features @ self.start_bound
+        return torch.cat([values, values.square() - 1.0 / 3.0], dim=-1)
 
     def first_state(
         self, context: torch.Tensor, lengths: torch.Tensor | None = None

@@ -88,10 +88,12 @@ def refine_start_head(
         targets = torch.cat([torch.zeros_like(first_tokens[:, :1]), first_tokens], dim=1)
         first_state = network.first_state(vectors, lengths)
         frozen = network.heads_logits(first_state, vectors, targets)[:, head]
+        # Fixed inputs: computed once, not in every step.
+        features = network.start_bound_features(bounds, context)
     weights = network.start_bound
 
     def loss(rows: torch.Tensor) -> torch.Tensor:
-        logits = frozen[rows] + network.start_bound_logits(bounds[rows], context[rows])
+        logits = frozen[rows] + features[rows] @ weights
         return functional.cross_entropy(logits, targets[rows, head])
 
     train, held = split
