@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
 import synthkit
-from synthkit.generators.sequential.length_calibration import hazards, updated_offsets
+from synthkit.generators.sequential.length_calibration import (
+    ROUNDS,
+    hazards,
+    next_rates,
+    updated_offsets,
+)
 from synthkit.generators.sequential.network import N_POSITION_BUCKETS
 
 KEY, INDEX = "customer_id", "date"
@@ -106,3 +111,14 @@ def test_a_bucket_that_stops_too_often_gets_a_lower_offset() -> None:
     drawn = np.repeat([1, 2, 3], [400, 100, 100])
     moved = updated_offsets(np.zeros(N_POSITION_BUCKETS), real, drawn, N_POSITION_BUCKETS)
     assert moved[1] < 0 and moved[0] == 0
+
+
+def test_a_gap_that_keeps_its_sign_keeps_being_closed() -> None:
+    """A hazard that moves by 0.4 of its offset still reaches the real one in the rounds run."""
+    target, base = np.array([-3.0, -3.0]), np.array([-3.6, -2.5])
+    offsets, rates, previous = np.zeros(2), np.ones(2), np.zeros(2)
+    for _ in range(ROUNDS):
+        gaps = target - (base + 0.4 * offsets)
+        rates = next_rates(rates, gaps, previous)
+        offsets, previous = offsets + rates * gaps, gaps
+    assert np.abs(target - (base + 0.4 * offsets)).max() < 0.05 * 0.6

@@ -669,14 +669,17 @@ class SequenceSynthesizer(
         keys = np.arange(len(rows))
         key = self.layout_["sequence_key"]
         buckets = np.zeros(N_POSITION_BUCKETS)
+        rates = np.ones(N_POSITION_BUCKETS)
+        previous = np.zeros(N_POSITION_BUCKETS)
         for attempt in range(length_calibration.ROUNDS):
             round_seed = int(np.random.SeedSequence([seed, 0x57, attempt]).generate_state(1)[0])
             events = self._histories(table, keys, round_seed)
             drawn = np.bincount(events[key].to_numpy(dtype=np.int64), minlength=len(rows))
-            step = length_calibration.rate(attempt)
-            buckets = length_calibration.updated_offsets(
-                buckets, lengths[rows], drawn, N_POSITION_BUCKETS, rate=step
-            )
+            gaps = length_calibration.offset_gaps(lengths[rows], drawn, N_POSITION_BUCKETS)
+            rates = length_calibration.next_rates(rates, gaps, previous)
+            limit = length_calibration.MAX_OFFSET
+            buckets = np.clip(buckets + rates * gaps, -limit, limit)
+            previous = gaps
             self.layout_["stop_offsets"] = [round(float(b), 4) for b in buckets]
 
     def _histories(
