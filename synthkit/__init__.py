@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from synthkit import errors
+from synthkit.errors import SynthkitError
 from synthkit.metadata import Metadata
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ __all__ = [
     "SequenceDataset",
     "SequenceSynthesizer",
     "Synthesizer",
+    "SynthkitError",
     "batch_source",
     "errors",
     "evaluate",

@@ -30,6 +30,12 @@ def test_shapes_are_exported_from_synthkit_and_reexported_by_connectors():
     assert synthkit.MultiTableMetadata is synthkit.schema.MultiTableMetadata
 
 
+def test_every_bad_input_error_is_caught_as_synthkit_error() -> None:
+    assert "SynthkitError" in synthkit.__all__
+    with pytest.raises(synthkit.SynthkitError, match="not been fitted"):
+        synthkit.SequenceSynthesizer("ar").sample(n_entities=0)
+
+
 def test_core_schema_does_not_import_connectors():
     code = (
         "import sys, synthkit.schema, synthkit.metadata; "
