@@ -305,6 +305,9 @@ def _fit_worker(rank: int, world: int, job: dict[str, Any], data: pd.DataFrame) 
                 part = Path(job["directory"]) / "model.synthkit.part"
                 part.write_bytes(model_bytes(model))
                 part.replace(part.with_suffix(""))
+            # Both processes finish before either leaves the group: rank 0 hosts the
+            # group's store, and a rank still tearing down when it goes away aborts.
+            distributed.barrier()
         finally:
             distributed.destroy_process_group()
     except BaseException as error:
