@@ -138,13 +138,15 @@ class ColumnHeads(nn.Module):
             record: Optional dict that receives the layers' inputs and outputs
                 (``[heads, rows, width]``) for :func:`per_example_sq_norms`.
         """
-        rows = tokens.shape[0]
+        return self._heads(self._first_sums(tokens, visible), slice(None), record).transpose(0, 1)
+
+    def _first_sums(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Every head's first-layer sum ``[heads, rows, hidden]`` (see :meth:`forward`)."""
         if visible.dim() == 2:
-            visible = visible.expand(rows, -1, -1)
+            visible = visible.expand(tokens.shape[0], -1, -1)
         # index[b, i, j]: the row of head i's table for column j's token in row b.
         index = (tokens + self.offsets)[:, None, :] + self.head_offsets[None, :, None]
-        x = self._first_layer(index, visible).transpose(0, 1)
-        return self._heads(x, slice(None), record).transpose(0, 1)
+        return self._first_layer(index, visible).transpose(0, 1)
 
     def losses(self, tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """Cross-entropy ``[rows, columns]`` of every column's own token (training).
@@ -156,10 +158,7 @@ class ColumnHeads(nn.Module):
             tokens: ``[rows, columns]`` tokens, each column's target too.
             visible: The visibility mask, as for :meth:`forward`.
         """
-        if visible.dim() == 2:
-            visible = visible.expand(tokens.shape[0], -1, -1)
-        index = (tokens + self.offsets)[:, None, :] + self.head_offsets[None, :, None]
-        last = self._hidden(self._first_layer(index, visible).transpose(0, 1), slice(None))
+        last = self._hidden(self._first_sums(tokens, visible), slice(None))
         self.head_groups = self.head_groups.to(last.device)
         return self.head_groups.losses(last, self.out, self.out_bias, tokens)
 

@@ -148,19 +148,14 @@ class HeadGroups:
         parts = []
         for group, heads in enumerate(self.groups):
             logits = self.logits(hidden, out, out_bias, group)
-            if extra:
-                added = [
-                    functional.pad(extra[h], (0, self.widths[group] - extra[h].shape[1]))
-                    if h in extra
-                    else None
-                    for h in heads
-                ]
-                if any(a is not None for a in added):
-                    zeros = logits.new_zeros(logits.shape[1:])
-                    logits = logits + torch.stack([zeros if a is None else a for a in added])
-            width = self.widths[group]
+            added = [(j, extra[h]) for j, h in enumerate(heads) if extra and h in extra]
+            if added:
+                extras = torch.zeros_like(logits)
+                for j, values in added:
+                    extras[j, :, : values.shape[1]] = values
+                logits = logits + extras
             loss = functional.cross_entropy(
-                logits.reshape(-1, width),
+                logits.reshape(-1, self.widths[group]),
                 self._pick(columns, group).reshape(-1),
                 reduction="none",
             )

@@ -677,8 +677,7 @@ class SequenceSynthesizer(
             drawn = np.bincount(events[key].to_numpy(dtype=np.int64), minlength=len(rows))
             gaps = length_calibration.offset_gaps(lengths[rows], drawn, N_POSITION_BUCKETS)
             rates = length_calibration.next_rates(rates, gaps, previous)
-            limit = length_calibration.MAX_OFFSET
-            buckets = np.clip(buckets + rates * gaps, -limit, limit)
+            buckets = length_calibration.moved_offsets(buckets, gaps, rates)
             previous = gaps
             self.layout_["stop_offsets"] = [round(float(b), 4) for b in buckets]
 

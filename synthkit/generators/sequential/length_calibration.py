@@ -19,7 +19,15 @@ import torch
 
 from synthkit.generators.sequential.network import position_buckets
 
-__all__ = ["ROUNDS", "drawn_rows", "hazards", "next_rates", "offset_gaps", "updated_offsets"]
+__all__ = [
+    "ROUNDS",
+    "drawn_rows",
+    "hazards",
+    "moved_offsets",
+    "next_rates",
+    "offset_gaps",
+    "updated_offsets",
+]
 
 #: Rounds of drawing and correcting, and the histories drawn in each: about
 #: ``SAMPLED_POSITIONS`` positions (events and stops), at most ``SAMPLED_ENTITIES``
@@ -112,8 +120,17 @@ def updated_offsets(
         >>> updated_offsets(np.zeros(4), real, drawn, 4).round(2).tolist()
         [0.0, -0.88, 0.0, 0.0]
     """
-    moved = offsets + rate * offset_gaps(real, drawn, n_buckets)
-    return np.clip(moved, -MAX_OFFSET, MAX_OFFSET)
+    return moved_offsets(offsets, offset_gaps(real, drawn, n_buckets), rate)
+
+
+def moved_offsets(offsets: np.ndarray, gaps: np.ndarray, rates: float | np.ndarray) -> np.ndarray:
+    """``offsets`` moved by ``rates`` times ``gaps``, kept within ``MAX_OFFSET`` logits.
+
+    Example:
+        >>> moved_offsets(np.array([0.0, 2.5]), np.array([-1.0, 1.0]), 0.5).tolist()
+        [-0.5, 3.0]
+    """
+    return np.clip(offsets + rates * gaps, -MAX_OFFSET, MAX_OFFSET)
 
 
 def offset_gaps(real: np.ndarray, drawn: np.ndarray, n_buckets: int) -> np.ndarray:
