@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,6 +57,7 @@ from synthkit.generators.distributed import data_parallel, group_mean, process_g
 from synthkit.generators.optimizer import DecayingAdamW, LinearDecay
 from synthkit.generators.persistence import save_model
 from synthkit.generators.registry import GENERATORS
+from synthkit.generators.weight_average import WeightAverage
 from synthkit.metadata import Metadata
 from synthkit.processing.encoder import TableEncoder
 from synthkit.processing.validation import check_frame
@@ -220,6 +222,7 @@ class BaseSynthesizer:
         epochs: int | None = None,
         validate: Callable[[], float] | None = None,
         patience: int | None = None,
+        average: float | None = None,
     ) -> int | None:
         """Run the training loop shared by all models.
 
@@ -234,6 +237,10 @@ class BaseSynthesizer:
         epoch where it was lowest are loaded back at the end. ``patience`` given
         here overrides the parameter.
 
+        With ``average`` (a decay, :class:`~synthkit.generators.weight_average.WeightAverage`),
+        the networks end with the moving average of their weights over the steps,
+        and the held-out loss and the kept weights are the average's.
+
         Returns:
             With ``validate``, the epoch whose weights were kept (counted from 1);
             else None.
@@ -242,6 +249,7 @@ class BaseSynthesizer:
         history: list[dict[str, float]] = []
         best, waited = math.inf, 0
         best_epoch, best_weights = None, None
+        averaged = WeightAverage(self._modules(), average) if average else None
         bar = tqdm(
             range(self.epochs if epochs is None else epochs),
             desc=f"Fitting {self.name}",
@@ -253,11 +261,14 @@ class BaseSynthesizer:
             for _ in range(n_steps):
                 for key, value in step().items():
                     totals[key] = totals.get(key, 0) + value.detach()
+                if averaged is not None:
+                    averaged.update()
             # In a process group every process records (and stops on) the group's mean.
             means = {k: group_mean(float(v) / n_steps) for k, v in totals.items()}
             row = {"epoch": epoch + 1, **means}
             if validate is not None:
-                row["val_loss"] = validate()
+                with averaged.applied() if averaged is not None else nullcontext():
+                    row["val_loss"] = validate()
             history.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
             if validate is not None:  # the lowest held-out loss, however small the gain
@@ -269,7 +280,8 @@ class BaseSynthesizer:
             if not math.isfinite(best) or value < best - gain * abs(best):
                 best, waited = value, 0
                 if validate is not None:
-                    best_epoch, best_weights = epoch + 1, self._weights()
+                    with averaged.applied() if averaged is not None else nullcontext():
+                        best_epoch, best_weights = epoch + 1, self._weights()
             else:
                 waited += 1
                 if patience and waited >= patience:
@@ -277,6 +289,8 @@ class BaseSynthesizer:
         if best_weights is not None:
             for name, module in self._modules().items():
                 module.load_state_dict(best_weights[name])
+        elif averaged is not None:
+            averaged.copy_to()
         self.loss_history_ = pd.DataFrame(history)
         return best_epoch
 

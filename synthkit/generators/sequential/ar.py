@@ -165,6 +165,12 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         patience: Stop early when the loss has not improved for this many
             epochs: the held-out loss with a validation split (``None``: 3
             epochs), else the training loss (``None``: never).
+        weight_average: The decay of a moving average of the weights over the
+            optimizer steps (:mod:`~synthkit.generators.weight_average`; 0.99
+            averages over about the last 100 steps): the held-out loss, the
+            kept weights and the fitted model are the average's. ``None`` or 0
+            keeps the last step's weights. Ordinary fits only. On CDNOW (three
+            seeds) it took coherence from 0.927-0.962 to 0.961-0.967.
         recall: Whether, where a categorical event column keys the histories,
             each event column's head also reads that column's token in the
             entity's previous event and in its last event of the same key
@@ -217,6 +223,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         "bounds": [_Domains(), None],
         "categories": [_Domains(), None],
         "validation_split": [Interval(float, 0, 1, closed="left"), None],
+        "weight_average": [Interval(float, 0, 1, closed="left"), None],
         "recall": [BOOLEAN],
         "given_lengths": [BOOLEAN],
         "value_protection": [BOOLEAN],
@@ -248,6 +255,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         categories: Mapping[str, list[Any]] | None = None,
         validation_split: float | None = 0.1,
         patience: int | None = None,
+        weight_average: float | None = 0.99,
         recall: bool = True,
         given_lengths: bool = False,
         index_bound: str | None = "auto",
@@ -279,6 +287,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         self.categories = categories
         self.validation_split = validation_split
         self.patience = patience
+        self.weight_average = weight_average
         self.recall = recall
         self.given_lengths = given_lengths
         self.index_bound = index_bound
@@ -521,7 +530,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
 
         with one_cpu_thread(self.device_):
             if split is None:
-                self._run_epochs(n_steps, step, monitor=lambda row: row["loss"])
+                self._run_epochs(
+                    n_steps, step, monitor=lambda row: row["loss"], average=self.weight_average
+                )
             else:
                 clock = None if times is None else (times, elapsed)
                 validate = ValidationLoss(
@@ -534,6 +545,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
                     monitor=lambda row: row["val_loss"],
                     validate=validate,
                     patience=patience,
+                    average=self.weight_average,
                 )
                 self.layout_["validation"] = {
                     "entities": len(split[1]),
