@@ -564,6 +564,16 @@ def _numeric_kind(
     code = _number_codes(tokens, squashed, values, distinct, whole)
     if code is not None:
         return code
+    if whole and tokens and tokens[-1] in _STRONG_KEY_TOKENS:
+        # Repeated ids (NAFLD's case.id: the patient a control is matched to) point at
+        # records; their numbers measure nothing and name people, so they are not learned.
+        entry = describe_ids(values, numeric=True)
+        if entry is not None:
+            return _because(
+                entry,
+                f"its name says identifier and its {len(values)} whole numbers take "
+                f"{len(distinct)} distinct values (references to records, not measures)",
+            )
     integer = whole
     # Integer dtypes give exact bounds; floats through float64.
     bounds = values if ptypes.is_integer_dtype(values.dtype) else numbers

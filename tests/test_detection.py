@@ -140,10 +140,31 @@ def test_actg175_flags_codes_and_keys():
 def test_cdnow_integer_dates_and_repeated_keys():
     detected = detect_columns(pd.read_csv(f"{DATA}/cdnow_transactions.csv.gz"))
     assert detected.columns["date"] == {"kind": "datetime", "format": "%Y%m%d", "timezone": None}
-    # customer_id repeats (one row per purchase): not a unique key.
-    assert detected.columns["customer_id"]["kind"] == "numerical"
+    # customer_id repeats (one row per purchase): an identifier, never a number to
+    # learn, but not a unique key.
+    assert detected.columns["customer_id"]["kind"] == "id"
+    assert "references to records" in detected.reasons["customer_id"]
     assert detected.columns["dollar_value"]["decimals"] == 2
     assert detected.primary_key is None
+
+
+def test_repeated_ids_named_as_such_are_identifiers_not_numbers():
+    # NAFLD's case.id names the patient a control is matched to: 22 % distinct.
+    patients = pd.read_csv(f"{DATA}/nafld1_sample.csv.gz")
+    detected = detect_columns(patients)
+    assert detected.columns["case.id"]["kind"] == "id"
+    assert detected.primary_key == "id"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "store_id": rng.integers(1, 6, 500),  # few values: codes of categories
+            "visits": rng.integers(0, 400, 500),  # repeated whole numbers, not named an id
+            "paid": rng.integers(0, 400, 500) / 4,  # not whole
+        }
+    )
+    found = detect_columns(frame).columns
+    assert found["store_id"]["kind"] == "categorical"
+    assert found["visits"]["kind"] == found["paid"]["kind"] == "numerical"
 
 
 def test_detected_entries_are_plain_json():
