@@ -13,8 +13,9 @@ import synthkit
 from synthkit.generators.sequential.length_calibration import (
     ROUNDS,
     hazards,
+    moved_offsets,
     next_rates,
-    updated_offsets,
+    offset_gaps,
 )
 from synthkit.generators.sequential.network import N_POSITION_BUCKETS
 
@@ -103,13 +104,15 @@ def test_hazards_rebuild_the_length_distribution(lengths: list[int]) -> None:
 def test_offsets_stay_where_drawn_lengths_already_match(lengths: list[int]) -> None:
     values = np.array(lengths)
     offsets = np.linspace(-1, 1, N_POSITION_BUCKETS)
-    assert np.allclose(updated_offsets(offsets, values, values, N_POSITION_BUCKETS), offsets)
+    gaps = offset_gaps(values, values, N_POSITION_BUCKETS)
+    assert np.allclose(moved_offsets(offsets, gaps, 1.0), offsets)
 
 
 def test_a_bucket_that_stops_too_often_gets_a_lower_offset() -> None:
     real = np.repeat([1, 2, 3], 200)
     drawn = np.repeat([1, 2, 3], [400, 100, 100])
-    moved = updated_offsets(np.zeros(N_POSITION_BUCKETS), real, drawn, N_POSITION_BUCKETS)
+    gaps = offset_gaps(real, drawn, N_POSITION_BUCKETS)
+    moved = moved_offsets(np.zeros(N_POSITION_BUCKETS), gaps, 1.0)
     assert moved[1] < 0 and moved[0] == 0
 
 

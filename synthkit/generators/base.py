@@ -250,6 +250,8 @@ class BaseSynthesizer:
         best, waited = math.inf, 0
         best_epoch, best_weights = None, None
         averaged = WeightAverage(self._modules(), average) if average else None
+        # Held-out losses and kept weights are the average's, when there is one.
+        swapped = averaged.applied if averaged is not None else nullcontext
         bar = tqdm(
             range(self.epochs if epochs is None else epochs),
             desc=f"Fitting {self.name}",
@@ -267,7 +269,7 @@ class BaseSynthesizer:
             means = {k: group_mean(float(v) / n_steps) for k, v in totals.items()}
             row = {"epoch": epoch + 1, **means}
             if validate is not None:
-                with averaged.applied() if averaged is not None else nullcontext():
+                with swapped():
                     row["val_loss"] = validate()
             history.append(row)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "epoch"})
@@ -280,7 +282,7 @@ class BaseSynthesizer:
             if not math.isfinite(best) or value < best - gain * abs(best):
                 best, waited = value, 0
                 if validate is not None:
-                    with averaged.applied() if averaged is not None else nullcontext():
+                    with swapped():
                         best_epoch, best_weights = epoch + 1, self._weights()
             else:
                 waited += 1

@@ -26,7 +26,6 @@ __all__ = [
     "moved_offsets",
     "next_rates",
     "offset_gaps",
-    "updated_offsets",
 ]
 
 #: Rounds of drawing and correcting, and the histories drawn in each: about
@@ -100,27 +99,6 @@ def hazards(lengths: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray
     stops = np.bincount(bucket, weights=stops_at, minlength=n_buckets)[:n_buckets]
     share = np.divide(stops, reached, out=np.zeros(n_buckets), where=reached > 0)
     return share, reached.astype(np.int64)
-
-
-def updated_offsets(
-    offsets: np.ndarray,
-    real: np.ndarray,
-    drawn: np.ndarray,
-    n_buckets: int,
-    rate: float = 1.0,
-) -> np.ndarray:
-    """``offsets`` moved by ``rate`` times the logit gap between real and drawn hazards per bucket.
-
-    Buckets that too few real or drawn histories reach keep their offset; see
-    :func:`rate` for the share of the gap each round moves.
-
-    Example:
-        >>> real = np.repeat([1, 2], 100)      # half stop after one event
-        >>> drawn = np.repeat([1, 2], [150, 50])  # three quarters do
-        >>> updated_offsets(np.zeros(4), real, drawn, 4).round(2).tolist()
-        [0.0, -0.88, 0.0, 0.0]
-    """
-    return moved_offsets(offsets, offset_gaps(real, drawn, n_buckets), rate)
 
 
 def moved_offsets(offsets: np.ndarray, gaps: np.ndarray, rates: float | np.ndarray) -> np.ndarray:
