@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthkit import errors
 from synthkit.errors import SynthkitError
-from synthkit.metadata import Metadata
+from synthkit.metadata import IdentifierLearnedWarning, Metadata
 
 if TYPE_CHECKING:
     from synthkit._release import release
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from synthkit.schema.splitting import holdout_split
 
 __all__ = [
+    "IdentifierLearnedWarning",
     "Metadata",
     "MultiTableMetadata",
     "RecordDataset",

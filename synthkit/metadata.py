@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +15,14 @@ import pandas as pd
 from synthkit.errors import MetadataError
 from synthkit.pii.registry import PII_TYPES as _PII_REGISTRY
 
-__all__ = ["KINDS", "PII_TYPES", "Kind", "Metadata"]
+__all__ = ["KINDS", "PII_TYPES", "IdentifierLearnedWarning", "Kind", "Metadata"]
+
+
+class IdentifierLearnedWarning(UserWarning):
+    """An identifier or PII column was set to a kind that models learn.
+
+    Its real values (patient ids, names) can then appear in synthetic rows.
+    """
 
 
 class Kind(StrEnum):
@@ -48,6 +56,7 @@ class Kind(StrEnum):
 
 #: Every column kind synthkit knows.
 KINDS = tuple(kind.value for kind in Kind)
+_LEARNED_KINDS = frozenset(kind.value for kind in Kind if kind.learned)
 
 #: PII types recognised in ``pii`` columns, with the SDV sdtype each maps to.
 PII_TYPES = {name: pii.sdtype for name, pii in _PII_REGISTRY.items()}
@@ -211,7 +220,9 @@ class Metadata:
     def update_column(self, column: str, **entry: Any) -> Metadata:
         """Override a column's kind or details in place; returns ``self`` for chaining.
 
-        Changing the kind drops details that belonged to the old kind.
+        Changing the kind drops details that belonged to the old kind. Turning an
+        ``id`` or ``pii`` column into a kind that models learn warns
+        (:class:`IdentifierLearnedWarning`): its real values can then be generated.
 
         Example:
             >>> md = Metadata({"zip": {"kind": "numerical", "integer": True}})
@@ -219,6 +230,14 @@ class Metadata:
             {'kind': 'categorical'}
         """
         current = self._entry(column)
+        if current["kind"] in ("id", "pii") and entry.get("kind") in _LEARNED_KINDS:
+            warnings.warn(
+                f"{self.explain(column)} As {entry['kind']} its real values are learned, and "
+                "synthetic rows can carry them (real ids, names): keep it "
+                f"{current['kind']} unless its values are public codes.",
+                IdentifierLearnedWarning,
+                stacklevel=2,
+            )
         if "kind" in entry and entry["kind"] != current["kind"]:
             merged = dict(entry)
         else:

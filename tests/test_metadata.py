@@ -12,9 +12,9 @@ from faker import Faker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synthkit.datasets import load_adult
+from synthkit.datasets import load_adult, load_nafld_labs
 from synthkit.errors import DataError, MetadataError
-from synthkit.metadata import KINDS, PII_TYPES, Metadata
+from synthkit.metadata import KINDS, PII_TYPES, IdentifierLearnedWarning, Metadata
 
 DATA = "tests/data"
 
@@ -106,6 +106,22 @@ def test_update_column_changes_kind_and_details():
     assert metadata.column("email") == {"kind": "pii", "pii_type": "email", "strategy": "drop"}
     metadata.update_column("spend", kind="pii")  # bare PII defaults to a faked name
     assert metadata.column("spend") == {"kind": "pii", "pii_type": "name", "strategy": "fake"}
+
+
+def test_learning_an_identifier_or_pii_column_warns():
+    labs, _ = load_nafld_labs()
+    metadata = Metadata.detect(labs)
+    assert metadata.kind("id") == "id"  # patient ids repeated over their tests
+    learned = "'id' is id: .* As categorical its real values are learned"
+    with pytest.warns(IdentifierLearnedWarning, match=learned):
+        metadata.update_column("id", kind="categorical")
+    people = Metadata.detect(contacts(50))
+    with pytest.warns(IdentifierLearnedWarning, match="'email' is pii"):
+        people.update_column("email", kind="categorical")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        people.update_column("plan", kind="text")  # a learned column made unlearned
+        people.update_column("spend", kind="categorical")
 
 
 @pytest.mark.parametrize(

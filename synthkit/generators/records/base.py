@@ -32,6 +32,7 @@ parents, so referential integrity holds by construction.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -64,7 +65,7 @@ from synthkit.generators.sequential.base import SequenceSynthesizer
 from synthkit.generators.sequential.entities import _key_entry
 from synthkit.generators.sequential.private_layout import private_key_entry
 from synthkit.generators.sequential.registry import SEQUENCE_GENERATORS
-from synthkit.metadata import Kind, Metadata
+from synthkit.metadata import IdentifierLearnedWarning, Kind, Metadata
 from synthkit.pii.common import seed_for
 from synthkit.pii.ids import generate_ids
 from synthkit.processing.table_encoder import TableEncoder
@@ -1109,7 +1110,9 @@ def _events(frame: pd.DataFrame, plan: Mapping[str, Any], metadata: Metadata) ->
     )
     for column in plan["learned_links"]:
         # Keys of a kept (public) table: every one may be generated, so none is pooled.
-        sequences.metadata.update_column(column, kind="categorical", rare_category_threshold=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", IdentifierLearnedWarning)
+            sequences.metadata.update_column(column, kind="categorical", rare_category_threshold=0)
     return sequences
 
 
