@@ -5,7 +5,8 @@ Two databases, each split by root entity into a training and a holdout part
 
 - NAFLD (``../shared/data/nafld1|2|3.csv.gz``): patients ``id`` -> lab tests
   (``nafld2``, ordered by ``days``) and -> clinical events (``nafld3``, by
-  ``days``); a sample of patients with all their rows; split by patient.
+  ``days``); all 17,549 patients, or ``--patients N`` of them, with all their
+  rows; split by patient.
 - nycflights13 (``../shared/data/nycflights13/``): planes, airlines, airports,
   weather and a sample of flights; split by plane. Weather's key is composite
   (``origin``, ``time_hour``): the benchmark gives it a surrogate single-column
@@ -29,10 +30,11 @@ per relationship, computed here from the data; then, when
 cardinality, inter-table and k-hop trends) and the root-entity DCR share
 against the holdout (0.5 is ideal; a fidelity figure is never read alone;
 ``dcr_share_mean``: its mean, min and max over five training subsamples),
-and each model's three weakest inter-table pairs. On NAFLD a third column,
-``fresh_real``, scores as many real patients from outside the sample (with
-their labs and events) as if they were synthetic: what a model drawing new
-patients from the real population would score on this split. On flights,
+and each model's three weakest inter-table pairs. On a sample of NAFLD
+(``--patients 3000``) a third column, ``fresh_real``, scores as many real
+patients from outside the sample (with their labs and events) as if they were
+synthetic: what a model drawing new patients from the real population would
+score on this split. On flights,
 ``fresh_real`` is another sample of real flights of the training planes (every
 plane is in one part; its DCR share is left out). Under each table, the
 cardinality similarity of five fresh real samples (min / median) per
@@ -78,8 +80,10 @@ RECORD_METRICS = [
 
 
 # ------------------------------------------------------------------ datasets
-def nafld(n_patients: int, seed: int) -> tuple[synthkit.RecordDataset, synthkit.RecordDataset]:
-    """Training and holdout NAFLD databases, split by patient."""
+def nafld(
+    n_patients: int | None, seed: int
+) -> tuple[synthkit.RecordDataset, synthkit.RecordDataset]:
+    """Training and holdout NAFLD databases of ``n_patients`` (None: all), split by patient."""
     patients, labs, events = _nafld_tables()
     rng = np.random.default_rng(seed)
     patients = patients.iloc[rng.permutation(len(patients))[:n_patients]].reset_index(drop=True)
@@ -527,7 +531,9 @@ def main() -> None:
     parser.add_argument(
         "--epochs", type=int, default=None, help="epochs of every table (default: scheduled)"
     )
-    parser.add_argument("--patients", type=int, default=None)
+    parser.add_argument(
+        "--patients", type=int, default=None, help="NAFLD patients sampled (default: all)"
+    )
     parser.add_argument("--flights", type=int, default=None)
     parser.add_argument("--no-sdv", action="store_true", help="skip SDV's HMASynthesizer")
     parser.add_argument("--sdv-limit", type=int, default=900, help="seconds per HMA step")
@@ -537,13 +543,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     chosen = set(args.datasets.split(","))
-    patients = args.patients or (600 if args.quick else 3000)
+    patients = args.patients or (600 if args.quick else None)
     n_flights = args.flights or (2000 if args.quick else 5000)
     torch.set_num_threads(1)
     # Each model's fit time includes every import its fit triggers (synthkit's
     # optimizer imports nothing more; torch.optim's classes import torch's compiler).
     print(
-        f"epochs={args.epochs or 'scheduled by table size'}, patients={patients}, "
+        f"epochs={args.epochs or 'scheduled by table size'}, patients={patients or 'all'}, "
         f"flights={n_flights}, seed={args.seed}; {len(os.sched_getaffinity(0))} cores "
         "(synthkit: a table per core)"
     )
