@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import synthkit
 from synthkit.errors import ParameterError
 from synthkit.generators.sequential import SequenceSynthesizer
+from synthkit.generators.sequential.network import SequenceNetwork
 
 DATA = Path(__file__).parent / "data"
 # Small networks and few epochs: these tests check what sampling guarantees, not quality.
@@ -191,3 +193,18 @@ def test_given_lengths_models_pace_histories_to_their_end() -> None:
     assert spread[True] < 0.8 * spread[False]
     with pytest.raises(ParameterError, match="lengths="):
         model.sample(n_entities=5)
+
+
+def test_a_counted_network_trains_no_stop_flag() -> None:
+    """Sampled with given lengths only, a counted network never draws its flag."""
+    torch.manual_seed(0)
+    states, context = torch.randn(6, 8), torch.randn(6, 8)
+    current = torch.randint(0, 3, (6, 2))
+    is_event = torch.tensor([True, True, False, True, False, True])
+    plain = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8)
+    losses = plain.position_losses(states, context, current, is_event)
+    assert (losses[:, 0] > 0).all()  # "go on" at events, "stop" after the last
+    counted = SequenceNetwork([3, 4], [2], state_dim=8, hidden_dim=8, counted=True)
+    losses = counted.position_losses(states, context, current, is_event)
+    assert (losses[:, 0] == 0).all() and (losses[~is_event] == 0).all()
+    assert (losses[is_event, 1:] > 0).all()

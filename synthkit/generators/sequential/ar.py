@@ -430,9 +430,13 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         The time inputs are sums of the events' exact time ``steps``
         (:func:`~synthkit.generators.sequential.step_values.exact_steps`). With
         ``bounds`` (each entity's bound on the index), the first time input is
-        the time left before the bound instead of the time itself.
+        the time left before the bound instead of the time itself. A counted
+        network (sampled with given lengths only) never draws its stop flag,
+        so it trains no stop: no empty-history batches, no position after a
+        history's last event.
         """
         network = self.network_
+        counted = network.remaining is not None
         sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
         times = elapsed = None
@@ -472,8 +476,9 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             entities = with_events[next(batches)]
             length = lengths[entities]
             # Batches hold entities of similar lengths, so short windows waste no work.
-            window = min(self.max_window, int(length.max()) + 1)
-            start, end, weight = _tiles(length, window)
+            stops = 0 if counted else 1
+            window = min(self.max_window, int(length.max()) + stops)
+            start, end, weight = _tiles(length - 1 + stops, window)
             position = start[:, None] + steps[:window]
             valid = position < end[:, None]
             is_event = position < length[:, None]
@@ -518,13 +523,14 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             return (losses.sum(dim=1) * weight[:, None].expand(-1, window).reshape(-1)[keep]).sum()
 
         def step() -> dict[str, torch.Tensor]:
-            loss = first_loss()
+            loss = first_loss() if not counted else torch.zeros((), device=device)
             if len(with_events):
                 loss = loss + window_loss()
             loss = loss / self.batch_size
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if loss.requires_grad:  # a counted fit of empty histories learns nothing
+                loss.backward()
+                optimizer.step()
             schedule.step()
             return {"loss": loss}
 

@@ -444,7 +444,8 @@ class SequenceNetwork(nn.Module):
         stop after a history's last event, scored on its flag alone: the columns
         of a stop do not exist, so their losses are zero, and only the stop
         flag's head runs for it (on nycflights13's flights, 1.5 a plane, two
-        positions in five are stops).
+        positions in five are stops). A counted network is only sampled with
+        given lengths, which never draw the flag: its flag losses are zero.
 
         Args:
             state: ``[rows, state_dim]`` history states.
@@ -464,8 +465,10 @@ class SequenceNetwork(nn.Module):
             self.head_groups = self.head_groups.to(hidden.device)
             extra = self._conditional_logits(targets) if self.conditional else None
             event_losses = self.head_groups.losses(hidden, self.out, self.out_bias, targets, extra)
+            if self.remaining is not None:
+                event_losses = functional.pad(event_losses[:, 1:], (1, 0))
             losses = losses.index_copy(0, events, event_losses)
-        if len(stops):
+        if len(stops) and self.remaining is None:
             stop_logits = self.stop_logits(state[stops], context[stops])
             stop_losses = functional.cross_entropy(
                 stop_logits, torch.ones_like(stops), reduction="none"
