@@ -437,6 +437,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         """
         network = self.network_
         counted = network.remaining is not None
+        stop_positions = 0 if counted else 1  # after each history's last event
         sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
         times = elapsed = None
@@ -476,9 +477,8 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             entities = with_events[next(batches)]
             length = lengths[entities]
             # Batches hold entities of similar lengths, so short windows waste no work.
-            stops = 0 if counted else 1
-            window = min(self.max_window, int(length.max()) + stops)
-            start, end, weight = _tiles(length - 1 + stops, window)
+            window = min(self.max_window, int(length.max()) + stop_positions)
+            start, end, weight = _tiles(length - 1 + stop_positions, window)
             position = start[:, None] + steps[:window]
             valid = position < end[:, None]
             is_event = position < length[:, None]
