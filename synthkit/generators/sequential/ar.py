@@ -436,7 +436,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
         history's last event.
         """
         network = self.network_
-        counted = network.remaining is not None
+        counted = network.counted
         stop_positions = 0 if counted else 1  # after each history's last event
         sizes = self.event_encoder_.vocab_sizes if self.event_encoder_ is not None else []
         recall = recall_tokens(tokens, lengths, self.layout_.get("recall"), sizes)
@@ -523,7 +523,7 @@ class SequenceARSynthesizer(SequenceSynthesizer):
             return (losses.sum(dim=1) * weight[:, None].expand(-1, window).reshape(-1)[keep]).sum()
 
         def step() -> dict[str, torch.Tensor]:
-            loss = first_loss() if not counted else torch.zeros((), device=device)
+            loss = torch.zeros((), device=device) if counted else first_loss()
             if len(with_events):
                 loss = loss + window_loss()
             loss = loss / self.batch_size

@@ -265,13 +265,18 @@ class SequenceNetwork(nn.Module):
             embedded = embedded + self._clock_input(clock, shape)
         return embedded + self._remaining_input(remaining)
 
+    @property
+    def counted(self) -> bool:
+        """Whether the network reads the events left: sampled with given lengths only."""
+        return self.remaining is not None
+
     def _remaining_input(self, remaining: torch.Tensor | None) -> torch.Tensor | float:
         """The embedding of the events left (counted networks), else nothing to add.
 
         Networks that do not count ignore ``remaining``, so callers pass it alike;
         a history's padding past its stop (negative counts) reads as none left.
         """
-        if self.remaining is None:
+        if not self.counted:
             return 0.0
         if remaining is None:
             raise ValueError("a counted network needs the events remaining at each step")
@@ -465,10 +470,10 @@ class SequenceNetwork(nn.Module):
             self.head_groups = self.head_groups.to(hidden.device)
             extra = self._conditional_logits(targets) if self.conditional else None
             event_losses = self.head_groups.losses(hidden, self.out, self.out_bias, targets, extra)
-            if self.remaining is not None:
+            if self.counted:
                 event_losses = functional.pad(event_losses[:, 1:], (1, 0))
             losses = losses.index_copy(0, events, event_losses)
-        if len(stops) and self.remaining is None:
+        if len(stops) and not self.counted:
             stop_logits = self.stop_logits(state[stops], context[stops])
             stop_losses = functional.cross_entropy(
                 stop_logits, torch.ones_like(stops), reduction="none"
